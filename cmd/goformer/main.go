@@ -1,0 +1,130 @@
+// Command goformer builds, trains and runs Transformer models in pure Go.
+//
+// Usage:
+//
+//	goformer <command> [flags]
+//
+// Commands:
+//
+//	bench gemm   measure float32 matrix multiplication (GFLOPS)
+//
+// Run "goformer <command> --help" for a command's flags. Errors go to
+// stderr; the exit code is 0 on success, 1 when the work itself fails and 2
+// for a usage error (an unknown command or flag, a bad value).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// usageError marks an error in how the command was called (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// command is one subcommand: its name, a one-line summary and its entry
+// point, which gets the arguments after the name.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+	sub     []command
+}
+
+func commands() []command {
+	return []command{
+		{name: "bench", summary: "measure the speed of kernels and models", sub: []command{
+			{name: "gemm", summary: "float32 matrix multiplication: GFLOPS", run: benchGemm},
+		}},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	err := dispatch(commands(), "goformer", args, stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "goformer: %v\n", err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "goformer: %v\n", err)
+		return 1
+	}
+}
+
+func dispatch(cmds []command, prefix string, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		listCommands(cmds, prefix, stdout)
+		if len(args) == 0 {
+			return usagef("%s: missing command", prefix)
+		}
+		return nil
+	}
+	for _, c := range cmds {
+		if c.name != args[0] {
+			continue
+		}
+		if c.sub != nil {
+			return dispatch(c.sub, prefix+" "+c.name, args[1:], stdout, stderr)
+		}
+		return c.run(args[1:], stdout, stderr)
+	}
+	var names []string
+	for _, c := range cmds {
+		names = append(names, c.name)
+	}
+	return usagef("%s: unknown command %q (want one of: %s)", prefix, args[0], strings.Join(names, ", "))
+}
+
+func listCommands(cmds []command, prefix string, w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s <command> [flags]\n\nCommands:\n", prefix)
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun '%s <command> --help' for the flags of a command.\n", prefix)
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting and
+// prints usage with the given examples.
+func newFlagSet(name, summary, examples string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+		if examples != "" {
+			fmt.Fprintf(stderr, "\nExamples:\n%s\n", examples)
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args, turning flag errors into usage errors and
+// rejecting stray positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{fs.Name() + ": " + err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}

@@ -1,0 +1,438 @@
+package cpu
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// microKernel computes one MR×NR tile of C from packed micro-panels of A
+// (kc×MR, row index fastest) and B (kc×NR, column index fastest):
+// C = alpha·A·B + beta·C, where C is read only when beta != 0 and ldc is the
+// row stride of C in elements.
+type microKernelFunc func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// gemmImpl is one way of running GEMM: a micro-kernel, its tile shape and
+// the cache blocking that suits it.
+type gemmImpl struct {
+	name string
+	mr   int // tile rows (values of A broadcast per k step)
+	nr   int // tile columns (values of B loaded per k step)
+	kc   int // depth of a packed block
+	nc   int // columns of B packed at once (a multiple of nr)
+	fn   microKernelFunc
+	pool sync.Pool // *gemmScratch
+}
+
+type gemmScratch struct {
+	a, b, tile []float32
+}
+
+func (g *gemmImpl) scratch() *gemmScratch {
+	if s, ok := g.pool.Get().(*gemmScratch); ok {
+		return s
+	}
+	return &gemmScratch{
+		a:    make([]float32, g.kc*g.mr),
+		b:    make([]float32, g.kc*g.nc),
+		tile: make([]float32, g.mr*g.nr),
+	}
+}
+
+// goImpl is the portable GEMM; asmImpls (per architecture) lists the
+// assembly ones this CPU can run, best first.
+var goImpl = &gemmImpl{name: "go", mr: 4, nr: 4, kc: 256, nc: 512, fn: kernelGo4x4}
+
+var gemmCur = bestImpl()
+
+func bestImpl() *gemmImpl {
+	if len(asmImpls) > 0 {
+		return asmImpls[0]
+	}
+	return goImpl
+}
+
+// GemmImpls lists the GEMM implementations this CPU can run, best first;
+// "go" (portable Go) is always last.
+func GemmImpls() []string {
+	var names []string
+	for _, g := range asmImpls {
+		names = append(names, g.name)
+	}
+	return append(names, goImpl.name)
+}
+
+// GemmImpl reports the GEMM implementation in use.
+func GemmImpl() string { return gemmCur.name }
+
+// SetGemmImpl selects a GEMM implementation by name (one of GemmImpls) and
+// returns the previous one's name. It is meant for tests and benchmarks and
+// must not be called while GEMMs are running.
+func SetGemmImpl(name string) (string, error) {
+	prev := gemmCur.name
+	for _, g := range append(asmImpls[:len(asmImpls):len(asmImpls)], goImpl) {
+		if g.name == name {
+			gemmCur = g
+			return prev, nil
+		}
+	}
+	return prev, fmt.Errorf("cpu: GEMM implementation %q not available on this CPU (have %v)", name, GemmImpls())
+}
+
+// view is a matrix as a slice and two strides: element (i, j) is
+// data[i*rs+j*cs].
+type view struct {
+	data   []float32
+	rs, cs int
+}
+
+func (v view) t() view { return view{v.data, v.cs, v.rs} }
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
+// matrices, where op(A) is m×k and op(B) is k×n: op(X) is X, or Xᵀ when the
+// matching trans flag is set. lda, ldb and ldc are the row strides (leading
+// dimensions) of A, B and C as stored: A is m×k (k×m when transposed) with
+// lda ≥ its width, and likewise for B and C. When beta is 0, C is not read
+// (NaNs in it are overwritten). The work is spread over DefaultPool.
+//
+// Sgemm panics if a size is negative, a leading dimension is smaller than
+// the width of its matrix, or a slice is too short: these are programming
+// errors in the caller, which the tensor layer reports as errors first.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1)
+}
+
+// SgemmStridedBatched computes batch independent products
+// C_i = alpha·op(A_i)·op(B_i) + beta·C_i, where A_i starts at a[i*strideA],
+// B_i at b[i*strideB] and C_i at c[i*strideC]; each is laid out as for
+// Sgemm. This is the form attention uses for its heads. A stride of 0 shares
+// one A or B among all products; C matrices must not overlap.
+func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32,
+	a []float32, lda, strideA int, b []float32, ldb, strideB int,
+	beta float32, c []float32, ldc, strideC int, batch int) {
+	if m < 0 || n < 0 || k < 0 || batch < 0 {
+		panic(fmt.Sprintf("cpu.Sgemm: negative size m=%d n=%d k=%d batch=%d", m, n, k, batch))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMatrix("A", a, ar, ac, lda, strideA, batch)
+	checkMatrix("B", b, br, bc, ldb, strideB, batch)
+	checkMatrix("C", c, m, n, ldc, strideC, batch)
+	if m == 0 || n == 0 || batch == 0 {
+		return
+	}
+	if batch > 1 && strideC < m*ldc && n > 0 {
+		if strideC < (m-1)*ldc+n {
+			panic(fmt.Sprintf("cpu.Sgemm: C matrices overlap: strideC=%d < size %d", strideC, (m-1)*ldc+n))
+		}
+	}
+	if k == 0 || alpha == 0 {
+		for i := 0; i < batch; i++ {
+			scaleMatrix(c[i*strideC:], m, n, ldc, beta)
+		}
+		return
+	}
+
+	av := view{a, lda, 1}
+	if transA {
+		av = view{a, 1, lda}
+	}
+	bv := view{b, ldb, 1}
+	if transB {
+		bv = view{b, 1, ldb}
+	}
+	cv := view{c, ldc, 1}
+
+	g := gemmCur
+	j := gemmJobs.Get().(*gemmJob)
+	// Pick the orientation that wastes the least work on padded tiles:
+	// C = A·B directly, or Cᵀ = Bᵀ·Aᵀ, which turns a narrow C (n < nr, as in
+	// a projection to a small vocabulary) into a wide one.
+	direct := padded(m, g.mr) * padded(n, g.nr)
+	swapped := padded(n, g.mr) * padded(m, g.nr)
+	if 20*swapped < 19*direct { // the transposed form stores through a tile copy: ask for 5% gain
+		*j = gemmJob{g: g, m: n, n: m, k: k, alpha: alpha, beta: beta,
+			a: bv.t(), b: av.t(), c: cv.t(), sa: strideB, sb: strideA, sc: strideC, batch: batch}
+	} else {
+		*j = gemmJob{g: g, m: m, n: n, k: k, alpha: alpha, beta: beta,
+			a: av, b: bv, c: cv, sa: strideA, sb: strideB, sc: strideC, batch: batch}
+	}
+	j.plan(DefaultPool().Threads())
+	DefaultPool().Run(j.batch*j.rowParts*j.colParts, j)
+	*j = gemmJob{}
+	gemmJobs.Put(j)
+}
+
+func padded(n, block int) int { return (n + block - 1) / block * block }
+
+func checkMatrix(name string, x []float32, rows, cols, ld, stride, batch int) {
+	if rows == 0 || cols == 0 || batch == 0 {
+		return // an empty matrix is never read
+	}
+	if ld < cols {
+		panic(fmt.Sprintf("cpu.Sgemm: leading dimension of %s is %d, less than its width %d", name, ld, cols))
+	}
+	if stride < 0 {
+		panic(fmt.Sprintf("cpu.Sgemm: negative batch stride %d for %s", stride, name))
+	}
+	need := (batch-1)*stride + (rows-1)*ld + cols
+	if len(x) < need {
+		panic(fmt.Sprintf("cpu.Sgemm: %s has %d elements, needs %d for %d×%d with leading dimension %d (batch %d, stride %d)",
+			name, len(x), need, rows, cols, ld, batch, stride))
+	}
+}
+
+func scaleMatrix(c []float32, m, n, ldc int, beta float32) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
+
+// gemmJob is one (batched) GEMM split into parts for the pool: the batch
+// times a grid of rowParts × colParts blocks of C, each a whole number of
+// micro-tiles. Each part packs its own panels, so parts share nothing but
+// the read-only inputs, and every element of C is summed in the same order
+// however the work is split.
+type gemmJob struct {
+	g           *gemmImpl
+	m, n, k     int
+	alpha, beta float32
+	a, b, c     view
+	sa, sb, sc  int
+	batch       int
+
+	rowParts, colParts int
+	rowsPer, colsPer   int // rows and columns of C per part
+}
+
+// minPartFlops is the least work worth handing to another thread.
+const minPartFlops = 1 << 18
+
+func (j *gemmJob) plan(threads int) {
+	j.rowParts, j.colParts = 1, 1
+	flops := 2 * j.m * j.n * j.k
+	want := 1
+	if threads > 1 && j.batch < threads*2 {
+		want = min(threads, max(1, flops/minPartFlops))
+	}
+	tilesM := (j.m + j.g.mr - 1) / j.g.mr
+	tilesN := (j.n + j.g.nr - 1) / j.g.nr
+	if want > 1 {
+		// Split the dimension with more tiles; each part packs all of the
+		// other operand, so splitting rows costs repacking B and vice versa.
+		if tilesM >= tilesN {
+			j.rowParts = min(want, tilesM)
+		} else {
+			j.colParts = min(want, tilesN)
+		}
+	}
+	j.rowsPer = (tilesM + j.rowParts - 1) / j.rowParts * j.g.mr
+	j.colsPer = (tilesN + j.colParts - 1) / j.colParts * j.g.nr
+	j.rowParts = (j.m + j.rowsPer - 1) / j.rowsPer
+	j.colParts = (j.n + j.colsPer - 1) / j.colsPer
+}
+
+// Do computes one part: a block of C in one matrix of the batch.
+func (j *gemmJob) Do(part int) {
+	per := j.rowParts * j.colParts
+	bi, p := part/per, part%per
+	i0 := (p / j.colParts) * j.rowsPer
+	j0 := (p % j.colParts) * j.colsPer
+	a := view{j.a.data[bi*j.sa:], j.a.rs, j.a.cs}
+	b := view{j.b.data[bi*j.sb:], j.b.rs, j.b.cs}
+	c := view{j.c.data[bi*j.sc:], j.c.rs, j.c.cs}
+	s := j.g.scratch()
+	j.block(s, a, b, c, i0, min(i0+j.rowsPer, j.m), j0, min(j0+j.colsPer, j.n))
+	j.g.pool.Put(s)
+}
+
+// block computes rows [i0, i1) and columns [j0, j1) of C. Loop order (BLIS):
+// blocks of nc columns of B, blocks of kc of the depth (B's block packed
+// once, kept in L2), micro-panels of mr rows of A (packed, kept in L1), then
+// the micro-kernel along the block of B.
+func (j *gemmJob) block(s *gemmScratch, a, b, c view, i0, i1, j0, j1 int) {
+	g := j.g
+	mr, nr := g.mr, g.nr
+	for jc := j0; jc < j1; jc += g.nc {
+		nc := min(g.nc, j1-jc)
+		panels := (nc + nr - 1) / nr
+		for pc := 0; pc < j.k; pc += g.kc {
+			kc := min(g.kc, j.k-pc)
+			packB(s.b, b, pc, kc, jc, nc, nr)
+			beta := j.beta
+			if pc > 0 {
+				beta = 1
+			}
+			for ir := i0; ir < i1; ir += mr {
+				rows := min(mr, i1-ir)
+				packA(s.a, a, ir, rows, pc, kc, mr)
+				for jp := 0; jp < panels; jp++ {
+					jj := jc + jp*nr
+					cols := min(nr, jc+nc-jj)
+					bp := s.b[jp*kc*nr:]
+					if rows == mr && cols == nr && c.cs == 1 {
+						g.fn(kc, &s.a[0], &bp[0], &c.data[ir*c.rs+jj], c.rs, j.alpha, beta)
+						continue
+					}
+					g.fn(kc, &s.a[0], &bp[0], &s.tile[0], nr, 1, 0)
+					storeTile(s.tile, nr, rows, cols, c, ir, jj, j.alpha, beta)
+				}
+			}
+		}
+	}
+}
+
+// storeTile writes C[i0+r][j0+q] = alpha·t[r][q] + beta·C[...] for the valid
+// part of a tile computed into scratch.
+func storeTile(t []float32, nr, rows, cols int, c view, i0, j0 int, alpha, beta float32) {
+	for r := 0; r < rows; r++ {
+		tr := t[r*nr : r*nr+cols]
+		base := (i0+r)*c.rs + j0*c.cs
+		if beta == 0 {
+			for q, v := range tr {
+				c.data[base+q*c.cs] = alpha * v
+			}
+			continue
+		}
+		for q, v := range tr {
+			x := &c.data[base+q*c.cs]
+			*x = alpha*v + beta**x
+		}
+	}
+}
+
+// packA packs rows [i, i+rows) and depth [p0, p0+kc) of a into dst as a
+// micro-panel: dst[p*mr+r] = a(i+r, p0+p), rows past the end zero.
+func packA(dst []float32, a view, i, rows, p0, kc, mr int) {
+	dst = dst[:kc*mr]
+	switch {
+	case a.cs == 1:
+		for r := 0; r < rows; r++ {
+			off := (i+r)*a.rs + p0
+			src := a.data[off : off+kc]
+			for p, v := range src {
+				dst[p*mr+r] = v
+			}
+		}
+	case a.rs == 1:
+		for p := 0; p < kc; p++ {
+			off := (p0+p)*a.cs + i
+			copy(dst[p*mr:p*mr+rows], a.data[off:off+rows])
+		}
+	default:
+		for r := 0; r < rows; r++ {
+			for p := 0; p < kc; p++ {
+				dst[p*mr+r] = a.data[(i+r)*a.rs+(p0+p)*a.cs]
+			}
+		}
+	}
+	if rows < mr {
+		for p := 0; p < kc; p++ {
+			clear(dst[p*mr+rows : (p+1)*mr])
+		}
+	}
+}
+
+// packB packs depth [p0, p0+kc) and columns [j0, j0+nc) of b into
+// micro-panels of nr columns: panel q holds dst[q*kc*nr + p*nr + c] =
+// b(p0+p, j0+q*nr+c), columns past the end zero.
+func packB(dst []float32, b view, p0, kc, j0, nc, nr int) {
+	panels := (nc + nr - 1) / nr
+	dst = dst[:panels*kc*nr]
+	switch {
+	case b.cs == 1:
+		for p := 0; p < kc; p++ {
+			off := (p0+p)*b.rs + j0
+			row := b.data[off : off+nc]
+			for q := 0; q < panels; q++ {
+				d := dst[q*kc*nr+p*nr : q*kc*nr+(p+1)*nr]
+				n := copy(d, row[q*nr:])
+				clear(d[n:])
+			}
+		}
+		return
+	case b.rs == 1:
+		for col := 0; col < nc; col++ {
+			off := (j0+col)*b.cs + p0
+			src := b.data[off : off+kc]
+			d := dst[(col/nr)*kc*nr+col%nr:]
+			for p, v := range src {
+				d[p*nr] = v
+			}
+		}
+	default:
+		for col := 0; col < nc; col++ {
+			d := dst[(col/nr)*kc*nr+col%nr:]
+			for p := 0; p < kc; p++ {
+				d[p*nr] = b.data[(p0+p)*b.rs+(j0+col)*b.cs]
+			}
+		}
+	}
+	if rem := nc % nr; rem != 0 {
+		last := dst[(panels-1)*kc*nr:]
+		for p := 0; p < kc; p++ {
+			clear(last[p*nr+rem : (p+1)*nr])
+		}
+	}
+}
+
+// kernelGo4x4 is the portable micro-kernel: a 4×4 tile held in sixteen
+// local accumulators.
+func kernelGo4x4(kc int, a, b, c *float32, ldc int, alpha, beta float32) {
+	as := unsafe.Slice(a, kc*4)
+	bs := unsafe.Slice(b, kc*4)
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
+	for p := 0; p < kc; p++ {
+		ap := as[p*4 : p*4+4 : p*4+4]
+		bp := bs[p*4 : p*4+4 : p*4+4]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		a0 := ap[0]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		a1 := ap[1]
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		a2 := ap[2]
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		a3 := ap[3]
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	cs := unsafe.Slice(c, 3*ldc+4)
+	acc := [16]float32{c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33}
+	for r := 0; r < 4; r++ {
+		row := cs[r*ldc : r*ldc+4 : r*ldc+4]
+		for q := 0; q < 4; q++ {
+			if beta == 0 {
+				row[q] = alpha * acc[r*4+q]
+			} else {
+				row[q] = alpha*acc[r*4+q] + beta*row[q]
+			}
+		}
+	}
+}
