@@ -18,10 +18,10 @@ var (
 var asmImpls = func() []*gemmImpl {
 	var impls []*gemmImpl
 	if hasAVX512 {
-		impls = append(impls, &gemmImpl{name: "avx512", mr: 14, nr: 32, kc: 256, nc: 512, fn: sgemmKernelAVX512})
+		impls = append(impls, &gemmImpl{name: "avx512", mr: 14, nr: 32, kc: 256, nc: 4096, fn: sgemmKernelAVX512})
 	}
 	if hasAVX2 {
-		impls = append(impls, &gemmImpl{name: "avx2", mr: 6, nr: 16, kc: 256, nc: 512, fn: sgemmKernelAVX2})
+		impls = append(impls, &gemmImpl{name: "avx2", mr: 6, nr: 16, kc: 256, nc: 4096, fn: sgemmKernelAVX2})
 	}
 	return impls
 }()

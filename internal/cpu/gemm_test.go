@@ -314,3 +314,16 @@ func FuzzSgemm(f *testing.F) {
 		}
 	})
 }
+
+func TestSgemmAllocatesNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const m, n, k = 200, 300, 100
+	a, b, c := randSlice(rng, m*k), randSlice(rng, k*n), make([]float32, m*n)
+	Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+	if allocs := testing.AllocsPerRun(20, func() {
+		Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+		SgemmStridedBatched(false, false, 10, 30, 10, 1, a, 10, 100, b, 30, 300, 0, c, 30, 300, 20)
+	}); allocs != 0 {
+		t.Fatalf("Sgemm allocates %v times per call after the first", allocs)
+	}
+}
