@@ -30,10 +30,10 @@ type gemmScratch struct {
 	a, b, tile []float32
 }
 
-// scratch returns packing buffers with room for a packed block of B of nb
-// floats. Buffers are reused (see release) and only grow, so that a steady
+// scratch returns packing buffers with room for na floats of packed A and
+// nb of packed B. Buffers are reused (see release) and only grow, so that a steady
 // stream of GEMMs, as in training, allocates nothing.
-func (g *gemmImpl) scratch(nb int) *gemmScratch {
+func (g *gemmImpl) scratch(na, nb int) *gemmScratch {
 	var s *gemmScratch
 	g.mu.Lock()
 	if n := len(g.free); n > 0 {
@@ -42,7 +42,10 @@ func (g *gemmImpl) scratch(nb int) *gemmScratch {
 	}
 	g.mu.Unlock()
 	if s == nil {
-		s = &gemmScratch{a: make([]float32, g.kc*g.mr), tile: make([]float32, g.mr*g.nr)}
+		s = &gemmScratch{tile: make([]float32, g.mr*g.nr)}
+	}
+	if len(s.a) < na {
+		s.a = make([]float32, na)
 	}
 	if len(s.b) < nb {
 		s.b = make([]float32, nb)
@@ -294,21 +297,51 @@ func (j *gemmJob) Do(part int) {
 	b := view{j.b.data[bi*j.sb:], j.b.rs, j.b.cs}
 	c := view{j.c.data[bi*j.sc:], j.c.rs, j.c.cs}
 	j1 := min(j0+j.colsPer, j.n)
-	s := j.g.scratch(min(j.g.kc, j.k) * padded(min(j.g.nc, j1-j0), j.g.nr))
+	var s *gemmScratch
+	if j.smallM() {
+		s = j.g.scratch(padded(j.m, j.g.mr)*j.k, j.k*j.g.nr)
+	} else {
+		s = j.g.scratch(j.g.kc*j.g.mr, min(j.g.kc, j.k)*padded(min(j.g.nc, j1-j0), j.g.nr))
+	}
 	j.block(s, a, b, c, i0, min(i0+j.rowsPer, j.m), j0, j1)
 	j.g.release(s)
 }
 
-// block computes rows [i0, i1) and columns [j0, j1) of C. Loop order (BLIS):
-// blocks of nc columns of B, blocks of kc of the depth (B's block packed
-// once), micro-panels of mr rows of A (packed, kept in L1), then the
-// micro-kernel along the block of B. nc is large (4096 columns: up to 4 MiB
-// packed, which lives in L3): on this design measuring showed that packing
-// A fewer times is worth more than keeping B's block in L2, since the
-// kernel reads B's micro-panels sequentially and the prefetchers keep up.
+// A product whose C has at most smallMPanels micro-panels of rows, and whose
+// packed A is at most smallMFloats, takes the small-M path (see block).
+const (
+	smallMPanels = 8
+	smallMFloats = 1 << 18
+)
+
+// smallM reports whether the product takes the small-M path. It depends on
+// the whole product's shape only, never on how it is split over threads, so
+// that results do not depend on the number of threads.
+func (j *gemmJob) smallM() bool {
+	return padded(j.m, j.g.mr) <= smallMPanels*j.g.mr && padded(j.m, j.g.mr)*j.k <= smallMFloats
+}
+
+// block computes rows [i0, i1) and columns [j0, j1) of C.
+//
+// The usual loop order is BLIS's: blocks of nc columns of B, blocks of kc of
+// the depth (B's block packed once), micro-panels of mr rows of A (packed,
+// kept in L1), then the micro-kernel along the block of B. nc is large (4096
+// columns: up to 4 MiB packed, living in L3): measuring showed that packing A
+// fewer times is worth more than keeping B's block in L2, since the kernel
+// reads B's micro-panels sequentially and the prefetchers keep up.
+//
+// When C has few rows (a tall-skinny product, or a narrow C computed
+// transposed), each micro-panel of B would be used only a few times per pack
+// and C would be stored once per depth block. Then all rows of A are packed
+// at once over the whole depth (they fit in L2), and B one micro-panel at a
+// time, which every panel of A passes over in one kernel call each.
 func (j *gemmJob) block(s *gemmScratch, a, b, c view, i0, i1, j0, j1 int) {
 	g := j.g
 	mr, nr := g.mr, g.nr
+	if j.smallM() {
+		j.blockSmallM(s, a, b, c, i0, i1, j0, j1)
+		return
+	}
 	for jc := j0; jc < j1; jc += g.nc {
 		nc := min(g.nc, j1-jc)
 		panels := (nc + nr - 1) / nr
@@ -324,18 +357,41 @@ func (j *gemmJob) block(s *gemmScratch, a, b, c view, i0, i1, j0, j1 int) {
 				packA(s.a, a, ir, rows, pc, kc, mr)
 				for jp := 0; jp < panels; jp++ {
 					jj := jc + jp*nr
-					cols := min(nr, jc+nc-jj)
-					bp := s.b[jp*kc*nr:]
-					if rows == mr && cols == nr && c.cs == 1 {
-						g.fn(kc, &s.a[0], &bp[0], &c.data[ir*c.rs+jj], c.rs, j.alpha, beta)
-						continue
-					}
-					g.fn(kc, &s.a[0], &bp[0], &s.tile[0], nr, 1, 0)
-					storeTile(s.tile, nr, rows, cols, c, ir, jj, j.alpha, beta)
+					j.tile(s, s.a, s.b[jp*kc*nr:], c, kc, ir, rows, jj, min(nr, jc+nc-jj), beta)
 				}
 			}
 		}
 	}
+}
+
+func (j *gemmJob) blockSmallM(s *gemmScratch, a, b, c view, i0, i1, j0, j1 int) {
+	mr, nr, k := j.g.mr, j.g.nr, j.k
+	rowPanels := (i1 - i0 + mr - 1) / mr
+	for q := 0; q < rowPanels; q++ {
+		ir := i0 + q*mr
+		packA(s.a[q*k*mr:], a, ir, min(mr, i1-ir), 0, k, mr)
+	}
+	for jj := j0; jj < j1; jj += nr {
+		cols := min(nr, j1-jj)
+		packB(s.b, b, 0, k, jj, cols, nr)
+		for q := 0; q < rowPanels; q++ {
+			ir := i0 + q*mr
+			j.tile(s, s.a[q*k*mr:], s.b, c, k, ir, min(mr, i1-ir), jj, cols, j.beta)
+		}
+	}
+}
+
+// tile runs the micro-kernel for the tile of C at (ir, jj): straight into C
+// when the tile is whole and C's rows are contiguous, else into scratch and
+// then through storeTile.
+func (j *gemmJob) tile(s *gemmScratch, ap, bp []float32, c view, kc, ir, rows, jj, cols int, beta float32) {
+	g := j.g
+	if rows == g.mr && cols == g.nr && c.cs == 1 {
+		g.fn(kc, &ap[0], &bp[0], &c.data[ir*c.rs+jj], c.rs, j.alpha, beta)
+		return
+	}
+	g.fn(kc, &ap[0], &bp[0], &s.tile[0], g.nr, 1, 0)
+	storeTile(s.tile, g.nr, rows, cols, c, ir, jj, j.alpha, beta)
 }
 
 // storeTile writes C[i0+r][j0+q] = alpha·t[r][q] + beta·C[...] for the valid
@@ -419,7 +475,13 @@ func packB(dst []float32, b view, p0, kc, j0, nc, nr int) {
 		for p := 0; p < kc; p++ {
 			off := (p0+p)*b.rs + j0
 			row := b.data[off : off+nc]
-			for q := 0; q < panels; q++ {
+			q := 0
+			if nr == 32 { // whole panels as fixed-size copies, without a call
+				for ; (q+1)*32 <= nc; q++ {
+					*(*[32]float32)(dst[q*kc*32+p*32:]) = *(*[32]float32)(row[q*32:])
+				}
+			}
+			for ; q < panels; q++ {
 				d := dst[q*kc*nr+p*nr : q*kc*nr+(p+1)*nr]
 				n := copy(d, row[q*nr:])
 				clear(d[n:])

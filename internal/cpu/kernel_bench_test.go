@@ -42,3 +42,14 @@ func BenchmarkPackA(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkPackBTransposed(b *testing.B) {
+	const nr, kc, nc, ld = 32, 256, 4096, 384
+	rng := rand.New(rand.NewPCG(1, 1))
+	src := view{randSlice(rng, nc*ld), 1, ld}
+	dst := make([]float32, kc*nc)
+	for b.Loop() {
+		packB(dst, src, 0, kc, 0, nc, nr)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(kc*nc), "ns/elem")
+}

@@ -1,0 +1,363 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+)
+
+func checkLen(op string, n int, xs ...[]float32) {
+	for i, x := range xs {
+		if len(x) < n {
+			panic(fmt.Sprintf("cpu.%s: argument %d has length %d, need %d", op, i, len(x), n))
+		}
+	}
+}
+
+// Add sets dst[i] = a[i] + b[i] for i < len(dst).
+func Add(dst, a, b []float32) {
+	n := len(dst)
+	checkLen("Add", n, a, b)
+	a, b = a[:n], b[:n]
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}
+
+// Scale sets x[i] *= alpha.
+func Scale(alpha float32, x []float32) {
+	for i := range x {
+		x[i] *= alpha
+	}
+}
+
+// Axpy sets y[i] += alpha·x[i] for i < len(y).
+func Axpy(alpha float32, x, y []float32) {
+	checkLen("Axpy", len(y), x)
+	axpy(alpha, x[:len(y)], y)
+}
+
+func axpyGo(alpha float32, x, y []float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += alpha * x[i]
+	}
+}
+
+// Dot returns the sum of x[i]·y[i] for i < len(x), accumulated in float32
+// in eight interleaved partial sums (as a vectorised loop would).
+func Dot(x, y []float32) float32 {
+	checkLen("Dot", len(x), y)
+	return dot(x, y[:len(x)])
+}
+
+func dotGo(x, y []float32) float32 {
+	var s [8]float32
+	n := len(x) &^ 7
+	y = y[:len(x)]
+	for i := 0; i < n; i += 8 {
+		xs, ys := x[i:i+8:i+8], y[i:i+8:i+8]
+		s[0] += xs[0] * ys[0]
+		s[1] += xs[1] * ys[1]
+		s[2] += xs[2] * ys[2]
+		s[3] += xs[3] * ys[3]
+		s[4] += xs[4] * ys[4]
+		s[5] += xs[5] * ys[5]
+		s[6] += xs[6] * ys[6]
+		s[7] += xs[7] * ys[7]
+	}
+	for i := n; i < len(x); i++ {
+		s[i-n] += x[i] * y[i]
+	}
+	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))
+}
+
+// Sum returns the sum of x, accumulated in float64.
+func Sum(x []float32) float64 {
+	var s float64
+	for _, v := range x {
+		s += float64(v)
+	}
+	return s
+}
+
+// Exp32 is exp for float32: Cody-Waite range reduction and a degree-6
+// polynomial (the Cephes expf scheme), within 2 ulp of the true value over
+// the whole float32 range. Exp32(-Inf) = 0, Exp32(+Inf) = +Inf, NaN stays NaN.
+func Exp32(x float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2Hi = 0.693359375
+		ln2Lo = -2.12194440e-4
+		maxX  = 88.72283905206835 // ln(MaxFloat32)
+		minX  = -103.97207708     // below: underflows to 0
+	)
+	switch {
+	case x != x:
+		return x
+	case x > maxX:
+		return float32(math.Inf(1))
+	case x < minX:
+		return 0
+	}
+	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	r := x - n*ln2Hi - n*ln2Lo
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	p = p*r*r + r + 1
+	// Multiply by 2^n in two steps so that n down to -150 (subnormal
+	// results) and up to 128 stay exact.
+	ni := int32(n)
+	if ni < -126 {
+		p *= math.Float32frombits(uint32(ni+126+127) << 23)
+		ni = -126
+	} else if ni > 127 {
+		p *= 2
+		ni--
+	}
+	return p * math.Float32frombits(uint32(ni+127)<<23)
+}
+
+// Exp sets dst[i] = Exp32(x[i]).
+func Exp(dst, x []float32) {
+	checkLen("Exp", len(dst), x)
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] = Exp32(v)
+	}
+}
+
+// Tanh32 is tanh for float32: a minimax polynomial for |x| < 0.625 (Cephes
+// tanhf) and 1 - 2/(e^{2|x|}+1) above, within a few ulp.
+func Tanh32(x float32) float32 {
+	ax := x
+	if ax < 0 {
+		ax = -ax
+	}
+	if ax < 0.625 {
+		z := x * x
+		p := float32(-5.70498872745e-3)
+		p = p*z + 2.06390887954e-2
+		p = p*z - 5.37397155531e-2
+		p = p*z + 1.33314422036e-1
+		p = p*z - 3.33332819422e-1
+		return x + x*z*p
+	}
+	if ax > 9.02 { // tanh rounds to ±1 in float32
+		return float32(math.Copysign(1, float64(x)))
+	}
+	t := 1 - 2/(Exp32(2*ax)+1)
+	if x < 0 {
+		return -t
+	}
+	return t
+}
+
+// SoftmaxRows computes, for each of the rows of cols values in x, the
+// numerically stable softmax exp(x-max)/Σexp(x-max) into dst (which may be
+// x). A row whose values are all -Inf (fully masked) becomes all zeros.
+func SoftmaxRows(dst, x []float32, rows, cols int) {
+	checkLen("SoftmaxRows", rows*cols, dst, x)
+	for r := 0; r < rows; r++ {
+		softmaxRow(dst[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols])
+	}
+}
+
+func softmaxRow(dst, x []float32) {
+	x = x[:len(dst)]
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	if math.IsInf(float64(m), -1) {
+		clear(dst)
+		return
+	}
+	var sum float64
+	for i, v := range x {
+		e := Exp32(v - m)
+		dst[i] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum)
+	for i := range dst {
+		dst[i] *= inv
+	}
+}
+
+// SoftmaxRowsBackward computes dx = y∘(dy - Σ(dy∘y)) row by row, given the
+// softmax output y and the gradient dy; dx may alias dy.
+func SoftmaxRowsBackward(dx, y, dy []float32, rows, cols int) {
+	checkLen("SoftmaxRowsBackward", rows*cols, dx, y, dy)
+	for r := 0; r < rows; r++ {
+		ys, dys, dxs := y[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols], dx[r*cols:(r+1)*cols]
+		var s float64
+		for i, v := range ys {
+			s += float64(v) * float64(dys[i])
+		}
+		sf := float32(s)
+		for i, v := range ys {
+			dxs[i] = v * (dys[i] - sf)
+		}
+	}
+}
+
+// LayerNorm normalises each of the rows of cols values in x to zero mean and
+// unit variance and applies the affine map: y = (x-mean)·rstd·gamma + beta,
+// rstd = 1/sqrt(var + eps) with the biased variance (as PyTorch). The
+// statistics are accumulated in float64. mean and rstd (length rows) receive
+// each row's statistics for the backward pass; either may be nil.
+func LayerNorm(y, x, gamma, beta, mean, rstd []float32, rows, cols int, eps float32) {
+	checkLen("LayerNorm", rows*cols, y, x)
+	checkLen("LayerNorm", cols, gamma, beta)
+	gamma, beta = gamma[:cols], beta[:cols]
+	for r := 0; r < rows; r++ {
+		xs, ys := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
+		var s float64
+		for _, v := range xs {
+			s += float64(v)
+		}
+		mu := s / float64(cols)
+		var ss float64
+		for _, v := range xs {
+			d := float64(v) - mu
+			ss += d * d
+		}
+		rs := 1 / math.Sqrt(ss/float64(cols)+float64(eps))
+		m32, r32 := float32(mu), float32(rs)
+		for i, v := range xs {
+			ys[i] = (v-m32)*r32*gamma[i] + beta[i]
+		}
+		if mean != nil {
+			mean[r] = m32
+		}
+		if rstd != nil {
+			rstd[r] = r32
+		}
+	}
+}
+
+// LayerNormBackward computes the gradient of LayerNorm: dx (overwritten) and
+// dgamma, dbeta (accumulated into), from the input x, the saved mean and
+// rstd, and the output gradient dy:
+//
+//	xhat = (x-mean)·rstd, g = dy∘gamma,
+//	dx = rstd·(g - mean(g) - xhat·mean(g∘xhat)),
+//	dgamma += Σ_rows dy∘xhat, dbeta += Σ_rows dy.
+func LayerNormBackward(dx, dgamma, dbeta, x, gamma, mean, rstd, dy []float32, rows, cols int) {
+	checkLen("LayerNormBackward", rows*cols, dx, x, dy)
+	checkLen("LayerNormBackward", cols, dgamma, dbeta, gamma)
+	checkLen("LayerNormBackward", rows, mean, rstd)
+	dgamma, dbeta, gamma = dgamma[:cols], dbeta[:cols], gamma[:cols]
+	for r := 0; r < rows; r++ {
+		xs, dys, dxs := x[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols], dx[r*cols:(r+1)*cols]
+		mu, rs := mean[r], rstd[r]
+		var sg, sgx float64
+		for i, v := range xs {
+			xh := (v - mu) * rs
+			g := dys[i] * gamma[i]
+			sg += float64(g)
+			sgx += float64(g * xh)
+			dgamma[i] += dys[i] * xh
+			dbeta[i] += dys[i]
+		}
+		mg, mgx := float32(sg/float64(cols)), float32(sgx/float64(cols))
+		for i, v := range xs {
+			xh := (v - mu) * rs
+			dxs[i] = rs * (dys[i]*gamma[i] - mg - xh*mgx)
+		}
+	}
+}
+
+const (
+	geluC = 0.7978845608028654 // sqrt(2/pi)
+	geluK = 0.044715
+)
+
+// GELU sets y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), the tanh form
+// GPT-2 uses.
+func GELU(y, x []float32) {
+	checkLen("GELU", len(y), x)
+	x = x[:len(y)]
+	for i, v := range x {
+		y[i] = 0.5 * v * (1 + Tanh32(geluC*(v+geluK*v*v*v)))
+	}
+}
+
+// GELUBackward sets dx = dy·GELU'(x) for the tanh form; dx may alias dy.
+func GELUBackward(dx, x, dy []float32) {
+	checkLen("GELUBackward", len(dx), x, dy)
+	x, dy = x[:len(dx)], dy[:len(dx)]
+	for i, v := range x {
+		u := geluC * (v + geluK*v*v*v)
+		t := Tanh32(u)
+		du := geluC * (1 + 3*geluK*v*v)
+		dx[i] = dy[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*du)
+	}
+}
+
+// ReLU sets y = max(x, 0).
+func ReLU(y, x []float32) {
+	checkLen("ReLU", len(y), x)
+	x = x[:len(y)]
+	for i, v := range x {
+		if v > 0 {
+			y[i] = v
+		} else {
+			y[i] = 0
+		}
+	}
+}
+
+// ReLUBackward sets dx = dy where x > 0 and 0 elsewhere; dx may alias dy.
+func ReLUBackward(dx, x, dy []float32) {
+	checkLen("ReLUBackward", len(dx), x, dy)
+	x, dy = x[:len(dx)], dy[:len(dx)]
+	for i, v := range x {
+		if v > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
+}
+
+// AdamWParams are the scalars of one AdamW step.
+type AdamWParams struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float32
+	Step                               int // 1 for the first step
+}
+
+// AdamW applies one fused AdamW step (Loshchilov and Hutter; PyTorch's
+// torch.optim.AdamW arithmetic) to the parameters p given their gradients g
+// and the moment estimates m and v, all updated in place:
+//
+//	p ← p·(1 - lr·wd)
+//	m ← β1·m + (1-β1)·g,  v ← β2·v + (1-β2)·g²
+//	p ← p - lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps)
+func AdamW(p, g, m, v []float32, h AdamWParams) {
+	checkLen("AdamW", len(p), g, m, v)
+	if h.Step < 1 {
+		panic(fmt.Sprintf("cpu.AdamW: step %d, want ≥ 1", h.Step))
+	}
+	bc1 := 1 - math.Pow(float64(h.Beta1), float64(h.Step))
+	bc2 := 1 - math.Pow(float64(h.Beta2), float64(h.Step))
+	stepSize := float32(float64(h.LR) / bc1)
+	invSqrtBc2 := float32(1 / math.Sqrt(bc2))
+	decay := 1 - h.LR*h.WeightDecay
+	b1, b2 := h.Beta1, h.Beta2
+	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
+	for i := range p {
+		gi := g[i]
+		mi := b1*m[i] + (1-b1)*gi
+		vi := b2*v[i] + (1-b2)*gi*gi
+		m[i], v[i] = mi, vi
+		denom := float32(math.Sqrt(float64(vi)))*invSqrtBc2 + h.Eps
+		p[i] = p[i]*decay - stepSize*mi/denom
+	}
+}

@@ -1,0 +1,28 @@
+//go:build !purego
+
+package cpu
+
+//go:noescape
+func axpyAVX2(alpha float32, x, y *float32, n int)
+
+//go:noescape
+func dotAVX2(x, y *float32, n int) float32
+
+// useVecAsm selects the assembly vector kernels; tests turn it off to check
+// them against the Go versions.
+var useVecAsm = hasAVX2
+
+func axpy(alpha float32, x, y []float32) {
+	if useVecAsm && len(y) > 0 {
+		axpyAVX2(alpha, &x[0], &y[0], len(y))
+		return
+	}
+	axpyGo(alpha, x, y)
+}
+
+func dot(x, y []float32) float32 {
+	if useVecAsm && len(x) > 0 {
+		return dotAVX2(&x[0], &y[0], len(x))
+	}
+	return dotGo(x, y)
+}

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package cpu
+
+var useVecAsm = false
+
+func axpy(alpha float32, x, y []float32) { axpyGo(alpha, x, y) }
+
+func dot(x, y []float32) float32 { return dotGo(x, y) }
