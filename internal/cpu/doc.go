@@ -19,3 +19,5 @@
 // of C is always formed in the same order, so results do not depend on the
 // number of threads.
 package cpu
+
+//go:generate sh -c "go run ./internal/asmgen > gemm_amd64.s"

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestBenchGemmJSON(t *testing.T) {
+	code, out, errs := runCLI("bench", "gemm", "-m", "33", "-n", "17", "-k", "65", "-tb", "--threads", "2", "--seconds", "0.01", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("output %q is not JSON: %v", out, err)
+	}
+	for _, key := range []string{"m", "n", "k", "gflops", "threads", "ms"} {
+		if _, ok := r[key]; !ok {
+			t.Errorf("JSON lacks %q: %s", key, out)
+		}
+	}
+	if r["m"] != 33.0 || r["threads"] != 2.0 || r["trans_b"] != true || !(r["gflops"].(float64) > 0) {
+		t.Errorf("unexpected values: %s", out)
+	}
+}
+
+func TestBenchGemmText(t *testing.T) {
+	code, out, _ := runCLI("bench", "gemm", "-m", "8", "-n", "8", "-k", "8", "--seconds", "0.01", "--impl", "go")
+	if code != 0 || !strings.Contains(out, "GFLOPS (go,") {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "missing command"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"bench", "nope"}, `unknown command "nope"`},
+		{[]string{"bench", "gemm", "-m", "0"}, "sizes must be positive"},
+		{[]string{"bench", "gemm", "--threads", "0"}, "--threads must be at least 1"},
+		{[]string{"bench", "gemm", "--impl", "sse9"}, `"sse9" not available`},
+		{[]string{"bench", "gemm", "--bogus"}, "flag provided but not defined"},
+		{[]string{"bench", "gemm", "extra"}, `unexpected argument "extra"`},
+	} {
+		code, _, errs := runCLI(tc.args...)
+		if code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("goformer %v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, errs, tc.want)
+		}
+		if strings.Count(strings.TrimSpace(errs), "\n") > 0 && !strings.Contains(errs, "Usage") {
+			t.Errorf("goformer %v: error is more than one line: %q", tc.args, errs)
+		}
+	}
+	if code, out, _ := runCLI("bench", "gemm", "--help"); code != 0 {
+		t.Errorf("--help exit %d %q", code, out)
+	}
+}
