@@ -445,6 +445,10 @@ func packA(dst []float32, a view, i, rows, p0, kc, mr int) {
 				dst[p*mr+r] = v
 			}
 		}
+	case a.rs == 1 && rows == 14 && mr == 14: // fixed-size copies, without a call
+		for p := 0; p < kc; p++ {
+			*(*[14]float32)(dst[p*14:]) = *(*[14]float32)(a.data[(p0+p)*a.cs+i:])
+		}
 	case a.rs == 1:
 		for p := 0; p < kc; p++ {
 			off := (p0+p)*a.cs + i

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // A Job is work split into independent parts, numbered 0..n-1, that may run
@@ -19,20 +20,33 @@ type Job interface {
 // Runs from different goroutines are safe: while one Run holds the helpers,
 // another runs its parts on its own goroutine, which also makes a Run nested
 // inside a Job's part safe.
+//
+// Between runs a helper spins for a short while (spinFor) before it sleeps:
+// a training step is a stream of kernels a few hundred microseconds long,
+// and waking a sleeping goroutine costs tens of microseconds.
 type Pool struct {
 	threads int
 	busy    sync.Mutex // held by the Run that uses the helpers
-	closed  bool       // guarded by busy
-	work    chan *poolRun
+	closed  atomic.Bool
+	gen     atomic.Uint64 // incremented when a Run hands out work
 	run     poolRun
+	helpers []*poolHelper
 }
 
 type poolRun struct {
-	job   Job
-	parts int64
-	next  atomic.Int64
-	done  sync.WaitGroup
+	job     Job
+	parts   int64
+	next    atomic.Int64
+	pending atomic.Int32 // helpers still working on this run
 }
+
+type poolHelper struct {
+	asleep atomic.Bool
+	wake   chan struct{}
+}
+
+// spinFor is how long an idle helper polls for work before it sleeps.
+const spinFor = 200 * time.Microsecond
 
 // NewPool starts a pool that runs jobs on up to threads goroutines
 // (threads < 1 means runtime.GOMAXPROCS(0)).
@@ -40,9 +54,11 @@ func NewPool(threads int) *Pool {
 	if threads < 1 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	p := &Pool{threads: threads, work: make(chan *poolRun, threads)}
+	p := &Pool{threads: threads}
 	for i := 1; i < threads; i++ {
-		go p.helper()
+		h := &poolHelper{wake: make(chan struct{}, 1)}
+		p.helpers = append(p.helpers, h)
+		go p.loop(h)
 	}
 	return p
 }
@@ -55,16 +71,64 @@ func (p *Pool) Threads() int { return p.threads }
 func (p *Pool) Close() {
 	p.busy.Lock()
 	defer p.busy.Unlock()
-	if !p.closed {
-		p.closed = true
-		close(p.work)
+	if p.closed.Swap(true) {
+		return
+	}
+	p.gen.Add(1)
+	p.wakeAll()
+}
+
+func (p *Pool) wakeAll() {
+	for _, h := range p.helpers {
+		if h.asleep.Load() {
+			select {
+			case h.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
-func (p *Pool) helper() {
-	for r := range p.work {
+// loop is a helper's life. It starts from generation 0, not from a load of
+// gen: a Run may hand out work before the goroutine first runs.
+func (p *Pool) loop(h *poolHelper) {
+	var seen uint64
+	for {
+		seen = p.await(h, seen)
+		if p.closed.Load() {
+			return
+		}
+		r := &p.run
 		r.drain()
-		r.done.Done()
+		r.pending.Add(-1)
+	}
+}
+
+// await returns once the generation differs from seen: spinning first, then
+// asleep until Run or Close wakes the helper.
+func (p *Pool) await(h *poolHelper, seen uint64) uint64 {
+	start := time.Now()
+	for i := 0; ; i++ {
+		if g := p.gen.Load(); g != seen {
+			return g
+		}
+		if i%64 == 63 && time.Since(start) > spinFor {
+			break
+		}
+		runtime.Gosched()
+	}
+	for {
+		h.asleep.Store(true)
+		if g := p.gen.Load(); g != seen { // a Run that saw us awake
+			h.asleep.Store(false)
+			select { // drop a wake-up that raced with the check
+			case <-h.wake:
+			default:
+			}
+			return g
+		}
+		<-h.wake
+		h.asleep.Store(false)
 	}
 }
 
@@ -87,23 +151,22 @@ func (p *Pool) Run(parts int, job Job) {
 		runSerial(parts, job)
 		return
 	}
-	if p.closed {
-		p.busy.Unlock()
+	defer p.busy.Unlock()
+	if p.closed.Load() {
 		runSerial(parts, job)
 		return
 	}
 	r := &p.run
 	r.job, r.parts = job, int64(parts)
 	r.next.Store(0)
-	helpers := min(p.threads-1, parts-1)
-	r.done.Add(helpers)
-	for i := 0; i < helpers; i++ {
-		p.work <- r
-	}
+	r.pending.Store(int32(len(p.helpers)))
+	p.gen.Add(1)
+	p.wakeAll()
 	r.drain()
-	r.done.Wait()
+	for r.pending.Load() != 0 {
+		runtime.Gosched()
+	}
 	r.job = nil
-	p.busy.Unlock()
 }
 
 func runSerial(parts int, job Job) {

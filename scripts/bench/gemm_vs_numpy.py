@@ -16,12 +16,13 @@ SQUARE = [(512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048)]
 TRANSFORMER = [(768, 384, 128), (768, 128, 384), (4096, 1152, 384), (4096, 384, 1536), (4096, 65, 384)]
 
 
-def numpy_worker(threads, shapes, seconds):
-    """Runs in a child process so that OPENBLAS_NUM_THREADS takes effect."""
+def numpy_worker(seconds):
+    """Runs in a child process, so that OPENBLAS_NUM_THREADS takes effect:
+    reads one shape per line on stdin, answers with its GFLOPS."""
     import numpy as np
     rng = np.random.default_rng(1)
-    out = []
-    for m, n, k, ta, tb in shapes:
+    for line in sys.stdin:
+        m, n, k, ta, tb = json.loads(line)
         a = rng.random((k, m) if ta else (m, k), dtype=np.float32)
         b = rng.random((n, k) if tb else (k, n), dtype=np.float32)
         A = a.T if ta else a
@@ -45,8 +46,7 @@ def numpy_worker(threads, shapes, seconds):
             for _ in range(reps):
                 f()
             best = min(best, (time.perf_counter() - t) / reps)
-        out.append(2 * m * n * k / best / 1e9)
-    print(json.dumps(out))
+        print(json.dumps(2 * m * n * k / best / 1e9), flush=True)
 
 
 def main():
@@ -56,10 +56,10 @@ def main():
     ap.add_argument("--single", action="store_true", help="also compare with one thread")
     ap.add_argument("--quick", action="store_true", help="square shapes only")
     ap.add_argument("--seconds", type=float, default=0.25)
-    ap.add_argument("--numpy-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--numpy-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.numpy_worker:
-        numpy_worker(args.threads, json.loads(args.numpy_worker), args.seconds)
+        numpy_worker(args.seconds)
         return
 
     exe = args.goformer
@@ -80,11 +80,14 @@ def main():
     ratios = []
     for threads in thread_counts:
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
-        res = subprocess.run([sys.executable, __file__, "--numpy-worker", json.dumps(shapes),
-                              "--threads", str(threads), "--seconds", str(args.seconds)],
-                             env=env, check=True, capture_output=True, text=True)
-        np_gflops = json.loads(res.stdout)
-        for (m, n, k, ta, tb), ng in zip(shapes, np_gflops):
+        worker = subprocess.Popen([sys.executable, __file__, "--numpy-worker", "--seconds", str(args.seconds)],
+                                  env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for m, n, k, ta, tb in shapes:
+            # Interleaved: numpy, then goformer, for each shape, so that a
+            # disturbance of the machine hits both alike.
+            worker.stdin.write(json.dumps([m, n, k, ta, tb]) + "\n")
+            worker.stdin.flush()
+            ng = json.loads(worker.stdout.readline())
             cmd = [exe, "bench", "gemm", "-m", str(m), "-n", str(n), "-k", str(k),
                    "--threads", str(threads), "--seconds", str(args.seconds), "--json"]
             if ta:
@@ -95,6 +98,8 @@ def main():
             op = ("Aᵀ·B" if ta else "A·Bᵀ" if tb else "A·B")
             ratios.append(g / ng)
             print(f"{f'{m}×{k}·{k}×{n}':<24} {op:<5} {threads:>3} {g:>9.1f} {ng:>9.1f} {g / ng:>6.2f}", flush=True)
+        worker.stdin.close()
+        worker.wait()
     print(f"lowest ratio {min(ratios):.2f}, geometric mean {pow(__import__('math').prod(ratios), 1 / len(ratios)):.2f}")
 
 
