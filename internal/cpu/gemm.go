@@ -130,6 +130,19 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32,
 	a []float32, lda, strideA int, b []float32, ldb, strideB int,
 	beta float32, c []float32, ldc, strideC int, batch int) {
+	sgemm(DefaultPool(), transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
+}
+
+// sgemmSerial is Sgemm on the calling goroutine only, for kernels that
+// already run in parallel over larger pieces (attention tiles).
+func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(nil, transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1)
+}
+
+// sgemm runs a batched GEMM over pool, or serially when pool is nil.
+func sgemm(pool *Pool, transA, transB bool, m, n, k int, alpha float32,
+	a []float32, lda, strideA int, b []float32, ldb, strideB int,
+	beta float32, c []float32, ldc, strideC int, batch int) {
 	if m < 0 || n < 0 || k < 0 || batch < 0 {
 		panic(fmt.Sprintf("cpu.Sgemm: negative size m=%d n=%d k=%d batch=%d", m, n, k, batch))
 	}
@@ -147,9 +160,14 @@ func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32,
 	if m == 0 || n == 0 || batch == 0 {
 		return
 	}
-	if batch > 1 && strideC < m*ldc && n > 0 {
-		if strideC < (m-1)*ldc+n {
-			panic(fmt.Sprintf("cpu.Sgemm: C matrices overlap: strideC=%d < size %d", strideC, (m-1)*ldc+n))
+	if batch > 1 {
+		// The C matrices must be disjoint: stacked one after another, or
+		// interleaved side by side within the rows (heads in a
+		// [T, heads·d] layout).
+		stacked := strideC >= (m-1)*ldc+n
+		sideBySide := strideC >= n && (batch-1)*strideC+n <= ldc
+		if !stacked && !sideBySide {
+			panic(fmt.Sprintf("cpu.Sgemm: C matrices overlap: %d of %d×%d with ldc=%d and strideC=%d", batch, m, n, ldc, strideC))
 		}
 	}
 	if k == 0 || alpha == 0 {
@@ -183,8 +201,13 @@ func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32,
 		*j = gemmJob{g: g, m: m, n: n, k: k, alpha: alpha, beta: beta,
 			a: av, b: bv, c: cv, sa: strideA, sb: strideB, sc: strideC, batch: batch}
 	}
-	j.plan(DefaultPool().Threads())
-	DefaultPool().Run(j.batch*j.rowParts*j.colParts, j)
+	if pool == nil {
+		j.plan(1)
+		runSerial(j.batch*j.rowParts*j.colParts, j)
+	} else {
+		j.plan(pool.Threads())
+		pool.Run(j.batch*j.rowParts*j.colParts, j)
+	}
 	*j = gemmJob{}
 	putGemmJob(j)
 }

@@ -167,27 +167,20 @@ func SoftmaxRows(dst, x []float32, rows, cols int) {
 }
 
 func softmaxRow(dst, x []float32) {
-	x = x[:len(dst)]
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		if v > m {
-			m = v
-		}
-	}
-	if math.IsInf(float64(m), -1) {
+	copy(dst, x[:len(dst)])
+	m := maxOf(dst)
+	if m == float32(math.Inf(-1)) {
 		clear(dst)
 		return
 	}
+	// Vector exp-and-sum in chunks, the chunks summed in float64, so that
+	// long rows keep their precision.
+	const chunk = 256
 	var sum float64
-	for i, v := range x {
-		e := Exp32(v - m)
-		dst[i] = e
-		sum += float64(e)
+	for i := 0; i < len(dst); i += chunk {
+		sum += float64(expShiftSum(dst[i:min(i+chunk, len(dst))], m))
 	}
-	inv := float32(1 / sum)
-	for i := range dst {
-		dst[i] *= inv
-	}
+	Scale(float32(1/sum), dst)
 }
 
 // SoftmaxRowsBackward computes dx = y∘(dy - Σ(dy∘y)) row by row, given the
@@ -360,4 +353,32 @@ func AdamW(p, g, m, v []float32, h AdamWParams) {
 		denom := float32(math.Sqrt(float64(vi)))*invSqrtBc2 + h.Eps
 		p[i] = p[i]*decay - stepSize*mi/denom
 	}
+}
+
+// ExpShiftSum sets x[i] = exp(x[i] - shift) in place and returns the sum of
+// the results (in float32): the inner step of a softmax. Values below
+// about -87 after the shift (and -Inf) give 0.
+func ExpShiftSum(x []float32, shift float32) float32 { return expShiftSum(x, shift) }
+
+func expShiftSumGo(x []float32, shift float32) float32 {
+	var s float32
+	for i, v := range x {
+		e := Exp32(v - shift)
+		x[i] = e
+		s += e
+	}
+	return s
+}
+
+// Max returns the largest element of x, or -Inf if x is empty.
+func Max(x []float32) float32 { return maxOf(x) }
+
+func maxGo(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	return m
 }

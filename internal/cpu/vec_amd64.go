@@ -26,3 +26,23 @@ func dot(x, y []float32) float32 {
 	}
 	return dotGo(x, y)
 }
+
+//go:noescape
+func expShiftSumAVX512(x *float32, n int, shift float32) float32
+
+//go:noescape
+func maxAVX512(x *float32, n int) float32
+
+func expShiftSum(x []float32, shift float32) float32 {
+	if useVecAsm && hasAVX512 && len(x) > 0 {
+		return expShiftSumAVX512(&x[0], len(x), shift)
+	}
+	return expShiftSumGo(x, shift)
+}
+
+func maxOf(x []float32) float32 {
+	if useVecAsm && hasAVX512 && len(x) > 0 {
+		return maxAVX512(&x[0], len(x))
+	}
+	return maxGo(x)
+}

@@ -7,3 +7,7 @@ var useVecAsm = false
 func axpy(alpha float32, x, y []float32) { axpyGo(alpha, x, y) }
 
 func dot(x, y []float32) float32 { return dotGo(x, y) }
+
+func expShiftSum(x []float32, shift float32) float32 { return expShiftSumGo(x, shift) }
+
+func maxOf(x []float32) float32 { return maxGo(x) }

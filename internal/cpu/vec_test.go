@@ -364,3 +364,57 @@ func TestAdamW(t *testing.T) {
 		}
 	}
 }
+
+func TestExpShiftSumAndMax(t *testing.T) {
+	bothVecPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(9, 9))
+		for _, n := range vecSizes {
+			x := randSlice(rng, n)
+			for i := range x {
+				x[i] *= 60
+			}
+			if n > 2 {
+				x[1] = float32(math.Inf(-1)) // a masked score
+			}
+			orig := append([]float32(nil), x...)
+			wantMax := math.Inf(-1)
+			for _, v := range orig {
+				wantMax = math.Max(wantMax, float64(v))
+			}
+			if got := Max(x); float64(got) != wantMax {
+				t.Fatalf("Max n=%d = %g, want %g", n, got, wantMax)
+			}
+			shift := float32(wantMax)
+			if n == 0 {
+				shift = 0
+			}
+			sum := ExpShiftSum(x, shift)
+			var wantSum float64
+			for i, v := range orig {
+				want := math.Exp(float64(v - shift)) // the kernel subtracts in float32
+				if float64(v)-float64(shift) < -87 {
+					// Below -87 the vector path flushes subnormal results.
+					if x[i] > 1e-37 {
+						t.Fatalf("n=%d: exp(%g) = %g, want ~0", n, float64(v)-float64(shift), x[i])
+					}
+					continue
+				}
+				wantSum += want
+				if !closeTo(x[i], want, 3*0x1p-23, 0) {
+					t.Fatalf("n=%d: exp(%g - %g) = %g, want %g", n, v, shift, x[i], want)
+				}
+			}
+			if !closeTo(sum, wantSum, 1e-6*float64(n+1), 1e-30) {
+				t.Fatalf("n=%d: sum %g, want %g", n, sum, wantSum)
+			}
+		}
+	})
+}
+
+func BenchmarkExpShiftSum(b *testing.B) {
+	x := make([]float32, 1024)
+	for b.Loop() {
+		ExpShiftSum(x, 1)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1024, "ns/elem")
+}

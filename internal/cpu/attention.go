@@ -1,0 +1,443 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// Attention describes scaled dot-product attention,
+//
+//	O = softmax(Q·Kᵀ·scale + mask)·V,
+//
+// over Batch×Heads independent heads with Tq queries and Tk keys/values of
+// dimension Dim each. Tensors are float32, contiguous, laid out
+// [Batch, Heads, T, Dim], or [Batch, T, Heads, Dim] when SeqMajor is set (the
+// layout a [T, Heads·Dim] projection produces, so no transpose is needed).
+//
+// Forward and Backward are flash attention (Dao et al.) blocked for CPU
+// caches: queries in blocks of attnBr rows, keys in blocks of attnBc, the
+// softmax computed online (running maximum and sum), so that the Tq×Tk score
+// matrix never exists; only O and each row's log-sum-exp are kept for the
+// backward pass, which recomputes the probabilities tile by tile. Extra
+// memory is a few tiles per thread plus O(Tq) per thread.
+type Attention struct {
+	Batch, Heads int
+	Tq, Tk       int // query and key/value lengths
+	Dim          int // head dimension
+	// Causal lets query i see key j only when j ≤ i + (Tk - Tq): the usual
+	// mask when Tq = Tk, aligned to the end when Tq < Tk (decoding with a
+	// cache, where the queries are the last Tq positions).
+	Causal bool
+	// KeyPad, if not nil, has Batch×Tk entries; true marks a padded key that
+	// no query of that batch row sees (PyTorch's key_padding_mask).
+	KeyPad []bool
+	// Scale multiplies the scores; 0 means 1/sqrt(Dim).
+	Scale    float32
+	SeqMajor bool
+}
+
+// Tile sizes: a 64×128 score tile (32 KiB) and its probability twin stay in
+// L2 next to the 64-row query block and the key and value blocks.
+const (
+	attnBr = 64  // query rows per block
+	attnBc = 128 // keys per block
+)
+
+func (a *Attention) scale() float32 {
+	if a.Scale != 0 {
+		return a.Scale
+	}
+	return float32(1 / math.Sqrt(float64(a.Dim)))
+}
+
+// head returns the offset of head (b, h) of a tensor with t positions and
+// the stride between its rows.
+func (a *Attention) head(b, h, t int) (base, stride int) {
+	if a.SeqMajor {
+		return (b*t*a.Heads + h) * a.Dim, a.Heads * a.Dim
+	}
+	return (b*a.Heads + h) * t * a.Dim, a.Dim
+}
+
+func (a *Attention) check(op string, tensors ...namedLen) {
+	if a.Batch < 0 || a.Heads < 0 || a.Tq < 0 || a.Tk < 0 || a.Dim < 1 {
+		panic(fmt.Sprintf("cpu.Attention.%s: bad sizes batch=%d heads=%d tq=%d tk=%d dim=%d", op, a.Batch, a.Heads, a.Tq, a.Tk, a.Dim))
+	}
+	if a.KeyPad != nil && len(a.KeyPad) != a.Batch*a.Tk {
+		panic(fmt.Sprintf("cpu.Attention.%s: KeyPad has %d entries, want batch×tk = %d", op, len(a.KeyPad), a.Batch*a.Tk))
+	}
+	for _, t := range tensors {
+		if t.have < t.want {
+			panic(fmt.Sprintf("cpu.Attention.%s: %s has %d elements, want %d", op, t.name, t.have, t.want))
+		}
+	}
+}
+
+type namedLen struct {
+	name       string
+	have, want int
+}
+
+func (a *Attention) qLen() int   { return a.Batch * a.Heads * a.Tq * a.Dim }
+func (a *Attention) kLen() int   { return a.Batch * a.Heads * a.Tk * a.Dim }
+func (a *Attention) lseLen() int { return a.Batch * a.Heads * a.Tq }
+
+// Forward computes out = attention(q, k, v) and lse, each row's
+// log-sum-exp of its scaled, masked scores ([Batch, Heads, Tq]), which
+// Backward needs. A query that sees no key gets zeros and lse = -Inf.
+func (a *Attention) Forward(out, lse, q, k, v []float32) {
+	a.check("Forward", namedLen{"out", len(out), a.qLen()}, namedLen{"lse", len(lse), a.lseLen()},
+		namedLen{"q", len(q), a.qLen()}, namedLen{"k", len(k), a.kLen()}, namedLen{"v", len(v), a.kLen()})
+	if a.Batch*a.Heads*a.Tq == 0 {
+		return
+	}
+	j := &attnJob{a: a, scale: a.scale(), q: q, k: k, v: v, o: out, lse: lse}
+	pool := DefaultPool()
+	if a.Tq == 1 {
+		j.decode(pool)
+		return
+	}
+	j.qBlocks = (a.Tq + attnBr - 1) / attnBr
+	pool.Run(a.Batch*a.Heads*j.qBlocks, j)
+}
+
+// Backward computes the gradients dq, dk and dv (overwritten) from the
+// forward inputs, its out and lse, and the gradient of the output dout:
+//
+//	P = exp(Q·Kᵀ·scale - lse), D = rowsum(dO∘O),
+//	dV = Pᵀ·dO, dS = P∘(dO·Vᵀ - D), dQ = dS·K·scale, dK = dSᵀ·Q·scale.
+//
+// Each head is one piece of work, so dK and dV are written without races.
+func (a *Attention) Backward(dq, dk, dv, q, k, v, out, lse, dout []float32) {
+	a.check("Backward", namedLen{"dq", len(dq), a.qLen()}, namedLen{"dk", len(dk), a.kLen()}, namedLen{"dv", len(dv), a.kLen()},
+		namedLen{"q", len(q), a.qLen()}, namedLen{"k", len(k), a.kLen()}, namedLen{"v", len(v), a.kLen()},
+		namedLen{"out", len(out), a.qLen()}, namedLen{"lse", len(lse), a.lseLen()}, namedLen{"dout", len(dout), a.qLen()})
+	if a.Batch*a.Heads == 0 {
+		return
+	}
+	j := &attnJob{a: a, scale: a.scale(), q: q, k: k, v: v, o: out, lse: lse, do: dout, dq: dq, dk: dk, dv: dv, backward: true}
+	DefaultPool().Run(a.Batch*a.Heads, j)
+}
+
+type attnJob struct {
+	a                   *Attention
+	scale               float32
+	q, k, v, o, lse, do []float32
+	dq, dk, dv          []float32
+	backward            bool
+	qBlocks             int
+	splits              int       // decode: key ranges per head
+	partial             []float32 // decode: per (head, split): m, l, o[Dim]
+}
+
+func (j *attnJob) Do(part int) {
+	s := getAttnScratch(j.a)
+	switch {
+	case j.splits > 0:
+		j.decodePart(s, part)
+	case j.backward:
+		j.backwardHead(s, part/j.a.Heads, part%j.a.Heads)
+	default:
+		bh := part / j.qBlocks
+		j.forwardBlock(s, bh/j.a.Heads, bh%j.a.Heads, (part%j.qBlocks)*attnBr)
+	}
+	putAttnScratch(s)
+}
+
+type attnScratch struct {
+	s, p, acc, m, l, dsum, dkAcc, dvAcc []float32
+}
+
+var attnScratches struct {
+	sync.Mutex
+	free []*attnScratch
+}
+
+func grow(x []float32, n int) []float32 {
+	if cap(x) < n {
+		return make([]float32, n)
+	}
+	return x[:n]
+}
+
+func getAttnScratch(a *Attention) *attnScratch {
+	f := &attnScratches
+	f.Lock()
+	var s *attnScratch
+	if n := len(f.free); n > 0 {
+		s, f.free = f.free[n-1], f.free[:n-1]
+	}
+	f.Unlock()
+	if s == nil {
+		s = new(attnScratch)
+	}
+	s.s = grow(s.s, attnBr*attnBc)
+	s.p = grow(s.p, attnBr*attnBc)
+	s.acc = grow(s.acc, max(attnBr, 1)*a.Dim)
+	s.m = grow(s.m, max(attnBr, a.Tk))
+	s.l = grow(s.l, attnBr)
+	s.dsum = grow(s.dsum, a.Tq)
+	s.dkAcc = grow(s.dkAcc, attnBc*a.Dim)
+	s.dvAcc = grow(s.dvAcc, attnBc*a.Dim)
+	return s
+}
+
+func putAttnScratch(s *attnScratch) {
+	f := &attnScratches
+	f.Lock()
+	f.free = append(f.free, s)
+	f.Unlock()
+}
+
+var negInf = float32(math.Inf(-1))
+
+// visibleEnd returns the end of the keys query row i can see under the
+// causal mask (all keys without it).
+func (a *Attention) visibleEnd(i int) int {
+	if !a.Causal {
+		return a.Tk
+	}
+	return min(a.Tk, max(0, i+1+a.Tk-a.Tq))
+}
+
+// maskTile sets the masked scores of a tile (query rows i0.., keys j0..,
+// row stride ld) to -Inf.
+func (a *Attention) maskTile(s []float32, ld, b, i0, rows, j0, cols int) {
+	if a.Causal {
+		for r := 0; r < rows; r++ {
+			for c := max(0, a.visibleEnd(i0+r)-j0); c < cols; c++ {
+				s[r*ld+c] = negInf
+			}
+		}
+	}
+	if a.KeyPad != nil {
+		for c, padded := range a.KeyPad[b*a.Tk+j0 : b*a.Tk+j0+cols] {
+			if padded {
+				for r := 0; r < rows; r++ {
+					s[r*ld+c] = negInf
+				}
+			}
+		}
+	}
+}
+
+// forwardBlock computes query rows [i0, i0+attnBr) of head (b, h).
+func (j *attnJob) forwardBlock(sc *attnScratch, b, h, i0 int) {
+	a := j.a
+	d := a.Dim
+	rows := min(attnBr, a.Tq-i0)
+	qb, qs := a.head(b, h, a.Tq)
+	kb, ks := a.head(b, h, a.Tk)
+	m, l, acc := sc.m[:rows], sc.l[:rows], sc.acc[:rows*d]
+	for r := range m {
+		m[r], l[r] = negInf, 0
+	}
+	clear(acc)
+	jEnd := a.visibleEnd(i0 + rows - 1)
+	s := sc.s
+	for j0 := 0; j0 < jEnd; j0 += attnBc {
+		cols := min(attnBc, jEnd-j0)
+		sgemmSerial(false, true, rows, cols, d, j.scale, j.q[qb+i0*qs:], qs, j.k[kb+j0*ks:], ks, 0, s, attnBc)
+		a.maskTile(s, attnBc, b, i0, rows, j0, cols)
+		for r := 0; r < rows; r++ {
+			row := s[r*attnBc : r*attnBc+cols]
+			mNew := max(m[r], maxOf(row))
+			if mNew == negInf { // nothing visible yet
+				clear(row)
+				continue
+			}
+			corr := Exp32(m[r] - mNew) // 0 when m was -Inf
+			l[r] = l[r]*corr + expShiftSum(row, mNew)
+			if corr != 1 {
+				Scale(corr, acc[r*d:(r+1)*d])
+			}
+			m[r] = mNew
+		}
+		sgemmSerial(false, false, rows, d, cols, 1, s, attnBc, j.v[kb+j0*ks:], ks, 1, acc, d)
+	}
+	lb := (b*a.Heads+h)*a.Tq + i0
+	for r := 0; r < rows; r++ {
+		o := j.o[qb+(i0+r)*qs : qb+(i0+r)*qs+d]
+		if l[r] == 0 {
+			clear(o)
+			j.lse[lb+r] = negInf
+			continue
+		}
+		inv := 1 / l[r]
+		for x, v := range acc[r*d : (r+1)*d] {
+			o[x] = v * inv
+		}
+		j.lse[lb+r] = m[r] + float32(math.Log(float64(l[r])))
+	}
+}
+
+// backwardHead computes dQ, dK and dV of head (b, h): key blocks outside,
+// query blocks inside (FlashAttention-2's order), so that a key block's dK
+// and dV accumulate in scratch and dQ accumulates in place.
+func (j *attnJob) backwardHead(sc *attnScratch, b, h int) {
+	a := j.a
+	d := a.Dim
+	qb, qs := a.head(b, h, a.Tq)
+	kb, ks := a.head(b, h, a.Tk)
+	lb := (b*a.Heads + h) * a.Tq
+	dsum := sc.dsum[:a.Tq]
+	for i := range dsum {
+		off := qb + i*qs
+		dsum[i] = dot(j.do[off:off+d], j.o[off:off+d])
+		clear(j.dq[off : off+d])
+	}
+	s, p := sc.s, sc.p
+	for j0 := 0; j0 < a.Tk; j0 += attnBc {
+		cols := min(attnBc, a.Tk-j0)
+		dkAcc, dvAcc := sc.dkAcc[:cols*d], sc.dvAcc[:cols*d]
+		clear(dkAcc)
+		clear(dvAcc)
+		iStart := 0
+		if a.Causal { // the first query that sees key j0
+			iStart = max(0, j0-(a.Tk-a.Tq)) / attnBr * attnBr
+		}
+		for i0 := iStart; i0 < a.Tq; i0 += attnBr {
+			rows := min(attnBr, a.Tq-i0)
+			qi, doi := j.q[qb+i0*qs:], j.do[qb+i0*qs:]
+			kj, vj := j.k[kb+j0*ks:], j.v[kb+j0*ks:]
+			sgemmSerial(false, true, rows, cols, d, j.scale, qi, qs, kj, ks, 0, s, attnBc)
+			a.maskTile(s, attnBc, b, i0, rows, j0, cols)
+			for r := 0; r < rows; r++ {
+				row := s[r*attnBc : r*attnBc+cols]
+				if lse := j.lse[lb+i0+r]; lse != negInf {
+					expShiftSum(row, lse)
+				} else {
+					clear(row)
+				}
+			}
+			// s holds P now.
+			sgemmSerial(true, false, cols, d, rows, 1, s, attnBc, doi, qs, 1, dvAcc, d)
+			sgemmSerial(false, true, rows, cols, d, 1, doi, qs, vj, ks, 0, p, attnBc)
+			for r := 0; r < rows; r++ {
+				pr := s[r*attnBc : r*attnBc+cols]
+				dp := p[r*attnBc : r*attnBc+cols]
+				di := dsum[i0+r]
+				for c, pv := range pr {
+					dp[c] = pv * (dp[c] - di)
+				}
+			}
+			// p holds dS now.
+			sgemmSerial(false, false, rows, d, cols, j.scale, p, attnBc, kj, ks, 1, j.dq[qb+i0*qs:], qs)
+			sgemmSerial(true, false, cols, d, rows, j.scale, p, attnBc, qi, qs, 1, dkAcc, d)
+		}
+		for c := 0; c < cols; c++ {
+			off := kb + (j0+c)*ks
+			copy(j.dk[off:off+d], dkAcc[c*d:(c+1)*d])
+			copy(j.dv[off:off+d], dvAcc[c*d:(c+1)*d])
+		}
+	}
+}
+
+// decode is the forward pass for a single query row per head (generation
+// with a KV cache): the keys of each head are split into ranges that run in
+// parallel, each producing a partial maximum, sum and output, merged after.
+func (j *attnJob) decode(pool *Pool) {
+	a := j.a
+	heads := a.Batch * a.Heads
+	const minKeys = 256
+	j.splits = max(1, min((a.Tk+minKeys-1)/minKeys, (2*pool.Threads()+heads-1)/heads))
+	width := a.Dim + 2
+	j.partial = getPartials(heads * j.splits * width)
+	pool.Run(heads*j.splits, j)
+	for hd := 0; hd < heads; hd++ {
+		b, h := hd/a.Heads, hd%a.Heads
+		qb, _ := a.head(b, h, 1)
+		o := j.o[qb : qb+a.Dim]
+		parts := j.partial[hd*j.splits*width : (hd+1)*j.splits*width]
+		mAll := negInf
+		for sp := 0; sp < j.splits; sp++ {
+			mAll = max(mAll, parts[sp*width])
+		}
+		clear(o)
+		if mAll == negInf {
+			j.lse[hd] = negInf
+			continue
+		}
+		var lAll float32
+		for sp := 0; sp < j.splits; sp++ {
+			pm := parts[sp*width : (sp+1)*width]
+			if pm[0] == negInf {
+				continue
+			}
+			w := Exp32(pm[0] - mAll)
+			lAll += pm[1] * w
+			axpy(w, pm[2:], o)
+		}
+		Scale(1/lAll, o)
+		j.lse[hd] = mAll + float32(math.Log(float64(lAll)))
+	}
+	putPartials(j.partial)
+}
+
+// decodePart computes one key range of one head: its maximum score, the sum
+// of exp(score - maximum) and the unnormalised output.
+func (j *attnJob) decodePart(sc *attnScratch, part int) {
+	a := j.a
+	hd, sp := part/j.splits, part%j.splits
+	b, h := hd/a.Heads, hd%a.Heads
+	width := a.Dim + 2
+	out := j.partial[part*width : (part+1)*width]
+	per := (a.Tk + j.splits - 1) / j.splits
+	k0, k1 := sp*per, min(a.Tk, (sp+1)*per)
+	k1 = min(k1, a.visibleEnd(0))
+	out[0], out[1] = negInf, 0
+	o := out[2:]
+	clear(o)
+	if k0 >= k1 {
+		return
+	}
+	qb, _ := a.head(b, h, 1)
+	kb, ks := a.head(b, h, a.Tk)
+	q := j.q[qb : qb+a.Dim]
+	s := sc.m[:k1-k0]
+	for c := range s {
+		off := kb + (k0+c)*ks
+		s[c] = j.scale * dot(q, j.k[off:off+a.Dim])
+	}
+	if a.KeyPad != nil {
+		for c, padded := range a.KeyPad[b*a.Tk+k0 : b*a.Tk+k1] {
+			if padded {
+				s[c] = negInf
+			}
+		}
+	}
+	m := maxOf(s)
+	if m == negInf {
+		return
+	}
+	out[0], out[1] = m, expShiftSum(s, m)
+	for c, p := range s {
+		if p != 0 {
+			off := kb + (k0+c)*ks
+			axpy(p, j.v[off:off+a.Dim], o)
+		}
+	}
+}
+
+var partials struct {
+	sync.Mutex
+	free [][]float32
+}
+
+func getPartials(n int) []float32 {
+	partials.Lock()
+	defer partials.Unlock()
+	if k := len(partials.free); k > 0 {
+		p := partials.free[k-1]
+		partials.free = partials.free[:k-1]
+		return grow(p, n)
+	}
+	return make([]float32, n)
+}
+
+func putPartials(p []float32) {
+	partials.Lock()
+	partials.free = append(partials.free, p)
+	partials.Unlock()
+}

@@ -1,0 +1,256 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// refAttention is attention in float64, written out plainly: the scores,
+// the masked softmax, the output, and the gradients of L = Σ dout∘out.
+type refAttention struct {
+	out, lse, dq, dk, dv []float64
+}
+
+func (a *Attention) idx(b, h, t, x, T int) int {
+	base, stride := a.head(b, h, T)
+	return base + t*stride + x
+}
+
+func attentionReference(a *Attention, q, k, v, dout []float32) refAttention {
+	B, H, Tq, Tk, D := a.Batch, a.Heads, a.Tq, a.Tk, a.Dim
+	sc := float64(a.scale())
+	r := refAttention{out: make([]float64, len(q)), lse: make([]float64, B*H*Tq),
+		dq: make([]float64, len(q)), dk: make([]float64, len(k)), dv: make([]float64, len(v))}
+	for b := 0; b < B; b++ {
+		for h := 0; h < H; h++ {
+			P := make([][]float64, Tq)
+			for i := 0; i < Tq; i++ {
+				s := make([]float64, Tk)
+				m := math.Inf(-1)
+				for j := 0; j < Tk; j++ {
+					visible := (!a.Causal || j <= i+Tk-Tq) && (a.KeyPad == nil || !a.KeyPad[b*Tk+j])
+					if !visible {
+						s[j] = math.Inf(-1)
+						continue
+					}
+					for x := 0; x < D; x++ {
+						s[j] += float64(q[a.idx(b, h, i, x, Tq)]) * float64(k[a.idx(b, h, j, x, Tk)])
+					}
+					s[j] *= sc
+					m = math.Max(m, s[j])
+				}
+				P[i] = make([]float64, Tk)
+				r.lse[(b*H+h)*Tq+i] = math.Inf(-1)
+				if math.IsInf(m, -1) {
+					continue
+				}
+				var l float64
+				for j := range s {
+					P[i][j] = math.Exp(s[j] - m)
+					l += P[i][j]
+				}
+				for j := range s {
+					P[i][j] /= l
+				}
+				r.lse[(b*H+h)*Tq+i] = m + math.Log(l)
+				for j := 0; j < Tk; j++ {
+					for x := 0; x < D; x++ {
+						r.out[a.idx(b, h, i, x, Tq)] += P[i][j] * float64(v[a.idx(b, h, j, x, Tk)])
+					}
+				}
+			}
+			for i := 0; i < Tq; i++ {
+				dP := make([]float64, Tk)
+				var dot float64
+				for j := 0; j < Tk; j++ {
+					for x := 0; x < D; x++ {
+						g := float64(dout[a.idx(b, h, i, x, Tq)])
+						dP[j] += g * float64(v[a.idx(b, h, j, x, Tk)])
+						r.dv[a.idx(b, h, j, x, Tk)] += P[i][j] * g
+					}
+					dot += dP[j] * P[i][j]
+				}
+				for j := 0; j < Tk; j++ {
+					dS := P[i][j] * (dP[j] - dot)
+					for x := 0; x < D; x++ {
+						r.dq[a.idx(b, h, i, x, Tq)] += sc * dS * float64(k[a.idx(b, h, j, x, Tk)])
+						r.dk[a.idx(b, h, j, x, Tk)] += sc * dS * float64(q[a.idx(b, h, i, x, Tq)])
+					}
+				}
+			}
+		}
+	}
+	return r
+}
+
+// maxRelErr returns max|got-want| / max|want| (or the absolute error when
+// want is all zeros).
+func maxRelErr(got []float32, want []float64) float64 {
+	var e, w float64
+	for i := range want {
+		if math.IsInf(want[i], -1) {
+			if !math.IsInf(float64(got[i]), -1) {
+				return math.Inf(1)
+			}
+			continue
+		}
+		e = math.Max(e, math.Abs(float64(got[i])-want[i]))
+		w = math.Max(w, math.Abs(want[i]))
+	}
+	if w == 0 {
+		return e
+	}
+	return e / w
+}
+
+type attnCase struct {
+	b, h, tq, tk, d int
+	causal, pad     bool
+	seqMajor        bool
+}
+
+func (c attnCase) String() string {
+	return fmt.Sprintf("b%d_h%d_tq%d_tk%d_d%d_causal%v_pad%v_seq%v", c.b, c.h, c.tq, c.tk, c.d, c.causal, c.pad, c.seqMajor)
+}
+
+func (c attnCase) setup(rng *rand.Rand) (*Attention, []float32, []float32, []float32, []float32) {
+	a := &Attention{Batch: c.b, Heads: c.h, Tq: c.tq, Tk: c.tk, Dim: c.d, Causal: c.causal, SeqMajor: c.seqMajor}
+	if c.pad {
+		a.KeyPad = make([]bool, c.b*c.tk)
+		for b := 0; b < c.b; b++ {
+			// Batch row b has its last b*tk/3 keys padded, and row 1 also
+			// pads key 0 (so that a causal first query sees nothing).
+			for j := c.tk - b*c.tk/3; j < c.tk; j++ {
+				a.KeyPad[b*c.tk+j] = true
+			}
+			if b == 1 {
+				a.KeyPad[b*c.tk] = true
+			}
+		}
+	}
+	n, m := c.b*c.h*c.tq*c.d, c.b*c.h*c.tk*c.d
+	q, k, v, do := randSlice(rng, n), randSlice(rng, m), randSlice(rng, m), randSlice(rng, n)
+	for i := range q {
+		q[i] *= 2 // sharper softmax
+	}
+	return a, q, k, v, do
+}
+
+func TestFlashAttentionAgainstReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var cases []attnCase
+	for _, tq := range []int{1, 5, 64, 100, 257} {
+		for _, d := range []int{16, 64, 80} {
+			for mask := 0; mask < 4; mask++ {
+				tk := tq
+				if (tq+d+mask)%3 == 0 {
+					tk = tq + 37 // Tq ≠ Tk: the causal mask aligns to the end
+				}
+				cases = append(cases, attnCase{b: 2, h: 2, tq: tq, tk: tk, d: d, causal: mask&1 != 0, pad: mask&2 != 0, seqMajor: (tq+mask)%2 == 0})
+			}
+		}
+	}
+	cases = append(cases, attnCase{b: 1, h: 3, tq: 100, tk: 64, d: 16, causal: true}) // Tq > Tk: early queries see nothing
+	cases = append(cases, attnCase{b: 3, h: 1, tq: 1, tk: 700, d: 64, pad: true})      // decode path, split keys
+	for _, c := range cases {
+		if testing.Short() && c.tq*c.tk > 64*64 {
+			continue
+		}
+		a, q, k, v, do := c.setup(rng)
+		ref := attentionReference(a, q, k, v, do)
+		out, lse := make([]float32, len(q)), make([]float32, a.lseLen())
+		a.Forward(out, lse, q, k, v)
+		dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
+		a.Backward(dq, dk, dv, q, k, v, out, lse, do)
+		for _, chk := range []struct {
+			name string
+			got  []float32
+			want []float64
+		}{{"out", out, ref.out}, {"lse", lse, ref.lse}, {"dq", dq, ref.dq}, {"dk", dk, ref.dk}, {"dv", dv, ref.dv}} {
+			if e := maxRelErr(chk.got, chk.want); !(e <= 1e-5) {
+				t.Errorf("%v: %s relative error %.3g > 1e-5", c, chk.name, e)
+			}
+		}
+		for i, x := range out {
+			if x != x {
+				t.Fatalf("%v: out[%d] is NaN", c, i)
+			}
+		}
+		// The plain (materialising) attention agrees too.
+		probs := make([]float32, a.Batch*a.Heads*a.Tq*a.Tk)
+		pout := make([]float32, len(q))
+		a.ForwardPlain(pout, probs, q, k, v)
+		pdq, pdk, pdv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
+		a.BackwardPlain(pdq, pdk, pdv, q, k, v, probs, do)
+		for _, chk := range []struct {
+			name string
+			got  []float32
+			want []float64
+		}{{"plain out", pout, ref.out}, {"plain dq", pdq, ref.dq}, {"plain dk", pdk, ref.dk}, {"plain dv", pdv, ref.dv}} {
+			if e := maxRelErr(chk.got, chk.want); !(e <= 1e-5) {
+				t.Errorf("%v: %s relative error %.3g > 1e-5", c, chk.name, e)
+			}
+		}
+	}
+}
+
+// TestAttentionReferenceFiniteDifferences checks the reference's gradient
+// formulas against central differences of its own float64 forward pass.
+func TestAttentionReferenceFiniteDifferences(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	c := attnCase{b: 2, h: 1, tq: 4, tk: 6, d: 3, causal: true, pad: true}
+	a, q, k, v, do := c.setup(rng)
+	ref := attentionReference(a, q, k, v, do)
+	loss := func() float64 {
+		r := attentionReference(a, q, k, v, do)
+		var l float64
+		for i, o := range r.out {
+			l += o * float64(do[i])
+		}
+		return l
+	}
+	for _, x := range []struct {
+		name string
+		val  []float32
+		grad []float64
+	}{{"q", q, ref.dq}, {"k", k, ref.dk}, {"v", v, ref.dv}} {
+		for i := range x.val {
+			const h = 1e-2 // float32 inputs: a step the rounding cannot swamp
+			orig := x.val[i]
+			x.val[i] = orig + h
+			lp := loss()
+			x.val[i] = orig - h
+			lm := loss()
+			x.val[i] = orig
+			hp, hm := float64(orig+h)-float64(orig), float64(orig)-float64(orig-h)
+			num := (lp - lm) / (hp + hm)
+			if math.Abs(num-x.grad[i]) > 1e-3*math.Max(1, math.Abs(num)) {
+				t.Fatalf("d%s[%d] = %g, finite differences %g", x.name, i, x.grad[i], num)
+			}
+		}
+	}
+}
+
+func TestFlashAttentionThreadsBitIdentical(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	a, q, k, v, do := attnCase{b: 2, h: 3, tq: 200, tk: 200, d: 64, causal: true}.setup(rng)
+	run := func(threads int) [][]float32 {
+		SetThreads(threads)
+		out, lse := make([]float32, len(q)), make([]float32, a.lseLen())
+		a.Forward(out, lse, q, k, v)
+		dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
+		a.Backward(dq, dk, dv, q, k, v, out, lse, do)
+		return [][]float32{out, lse, dq, dk, dv}
+	}
+	defer SetThreads(0)
+	one, three := run(1), run(3)
+	for i := range one {
+		for e := range one[i] {
+			if math.Float32bits(one[i][e]) != math.Float32bits(three[i][e]) {
+				t.Fatalf("tensor %d element %d differs between 1 and 3 threads", i, e)
+			}
+		}
+	}
+}

@@ -1,0 +1,120 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// The exp below is Exp32's algorithm on 16 lanes: clamp, n = round(x·log2e),
+// r = x - n·ln2 (in two parts), a degree-6 polynomial, and VSCALEFPS for
+// the multiplication by 2^n (which also underflows and overflows properly).
+// Z20..Z31 hold the constants; Z0 is the value, Z1..Z3 temporaries.
+#define EXP_CONSTS \
+	MOVL $0x3fb8aa3b, R8; VPBROADCASTD R8, Z20 \
+	MOVL $0x3f318000, R8; VPBROADCASTD R8, Z21 \
+	MOVL $0xb95e8083, R8; VPBROADCASTD R8, Z22 \
+	MOVL $0x39506967, R8; VPBROADCASTD R8, Z23 \
+	MOVL $0x3ab743ce, R8; VPBROADCASTD R8, Z24 \
+	MOVL $0x3c088908, R8; VPBROADCASTD R8, Z25 \
+	MOVL $0x3d2aa9c1, R8; VPBROADCASTD R8, Z26 \
+	MOVL $0x3e2aaaaa, R8; VPBROADCASTD R8, Z27 \
+	MOVL $0x3f000000, R8; VPBROADCASTD R8, Z28 \
+	MOVL $0x3f800000, R8; VPBROADCASTD R8, Z29 \
+	MOVL $0x42b17218, R8; VPBROADCASTD R8, Z30 \
+	MOVL $0xc2dc0000, R8; VPBROADCASTD R8, Z31
+
+// EXP16 sets Z0 = exp(Z0).
+#define EXP16 \
+	VMINPS Z30, Z0, Z0 \
+	VMAXPS Z31, Z0, Z0 \
+	VMULPS Z20, Z0, Z1 \
+	VRNDSCALEPS $0, Z1, Z1 \
+	VFNMADD231PS Z21, Z1, Z0 \
+	VFNMADD231PS Z22, Z1, Z0 \
+	VMOVAPS Z23, Z2 \
+	VFMADD213PS Z24, Z0, Z2 \
+	VFMADD213PS Z25, Z0, Z2 \
+	VFMADD213PS Z26, Z0, Z2 \
+	VFMADD213PS Z27, Z0, Z2 \
+	VFMADD213PS Z28, Z0, Z2 \
+	VMULPS Z0, Z0, Z3 \
+	VFMADD213PS Z0, Z3, Z2 \
+	VADDPS Z29, Z2, Z2 \
+	VSCALEFPS Z1, Z2, Z0
+
+// func expShiftSumAVX512(x *float32, n int, shift float32) float32
+// x[i] = exp(x[i] - shift) in place; returns the sum of the new values.
+TEXT ·expShiftSumAVX512(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS shift+16(FP), Z4
+	VPXORD Z9, Z9, Z9
+	EXP_CONSTS
+eloop:
+	CMPQ CX, $16
+	JLT etail
+	VMOVUPS (SI), Z0
+	VSUBPS Z4, Z0, Z0
+	EXP16
+	VMOVUPS Z0, (SI)
+	VADDPS Z0, Z9, Z9
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP eloop
+etail:
+	TESTQ CX, CX
+	JZ esum
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS Z4, Z0, Z0
+	EXP16
+	VMOVUPS Z0, K1, (SI)
+	VADDPS Z0, Z9, K1, Z9
+esum:
+	VEXTRACTF64X4 $1, Z9, Y10
+	VADDPS Y10, Y9, Y9
+	VEXTRACTF128 $1, Y9, X10
+	VADDPS X10, X9, X9
+	VMOVHLPS X9, X10, X10
+	VADDPS X10, X9, X9
+	VMOVSHDUP X9, X10
+	VADDSS X10, X9, X9
+	VMOVSS X9, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func maxAVX512(x *float32, n int) float32
+// The largest of x[0:n] (-Inf for n = 0).
+TEXT ·maxAVX512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0xff800000, R8
+	VPBROADCASTD R8, Z9
+mloop:
+	CMPQ CX, $16
+	JLT mtail
+	VMAXPS (SI), Z9, Z9
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP mloop
+mtail:
+	TESTQ CX, CX
+	JZ mreduce
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMAXPS Z0, Z9, K1, Z9
+mreduce:
+	VEXTRACTF64X4 $1, Z9, Y10
+	VMAXPS Y10, Y9, Y9
+	VEXTRACTF128 $1, Y9, X10
+	VMAXPS X10, X9, X9
+	VMOVHLPS X9, X10, X10
+	VMAXPS X10, X9, X9
+	VMOVSHDUP X9, X10
+	VMAXSS X10, X9, X9
+	VMOVSS X9, ret+16(FP)
+	VZEROUPPER
+	RET
