@@ -153,7 +153,7 @@ func TestFlashAttentionAgainstReference(t *testing.T) {
 		}
 	}
 	cases = append(cases, attnCase{b: 1, h: 3, tq: 100, tk: 64, d: 16, causal: true}) // Tq > Tk: early queries see nothing
-	cases = append(cases, attnCase{b: 3, h: 1, tq: 1, tk: 700, d: 64, pad: true})      // decode path, split keys
+	cases = append(cases, attnCase{b: 3, h: 1, tq: 1, tk: 700, d: 64, pad: true})     // decode path, split keys
 	for _, c := range cases {
 		if testing.Short() && c.tq*c.tk > 64*64 {
 			continue
