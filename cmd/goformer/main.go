@@ -6,7 +6,8 @@
 //
 // Commands:
 //
-//	bench gemm   measure float32 matrix multiplication (GFLOPS)
+//	bench gemm        measure float32 matrix multiplication (GFLOPS)
+//	bench attention   measure flash attention: time, GFLOPS, extra memory
 //
 // Run "goformer <command> --help" for a command's flags. Errors go to
 // stderr; the exit code is 0 on success, 1 when the work itself fails and 2
@@ -42,6 +43,7 @@ func commands() []command {
 	return []command{
 		{name: "bench", summary: "measure the speed of kernels and models", sub: []command{
 			{name: "gemm", summary: "float32 matrix multiplication: GFLOPS", run: benchGemm},
+			{name: "attention", summary: "scaled dot-product attention (flash or plain): time, GFLOPS, memory", run: benchAttention},
 		}},
 	}
 }

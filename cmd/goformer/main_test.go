@@ -65,3 +65,27 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("--help exit %d %q", code, out)
 	}
 }
+
+func TestBenchAttention(t *testing.T) {
+	for _, extra := range [][]string{nil, {"--plain"}} {
+		args := append([]string{"bench", "attention", "--batch", "2", "--heads", "2", "--seq", "70", "--dim", "16", "--causal", "--backward", "--seconds", "0.01", "--json"}, extra...)
+		code, out, errs := runCLI(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, errs)
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("output %q is not JSON: %v", out, err)
+		}
+		// Visible pairs of a causal 70×70: 70·71/2; 12·d FLOPs each, 4 heads.
+		if r["flops"] != float64(12*16*70*71/2*4) || !(r["gflops"].(float64) > 0) || !(r["ms"].(float64) > 0) {
+			t.Errorf("%v: unexpected values: %s", extra, out)
+		}
+	}
+	if code, _, errs := runCLI("bench", "attention", "--seq", "0"); code != 2 || !strings.Contains(errs, "sizes must be positive") {
+		t.Errorf("--seq 0: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runCLI("bench", "attention", "--seq", "100000", "--plain"); code != 2 || !strings.Contains(errs, "GiB") {
+		t.Errorf("huge --plain: exit %d, %q", code, errs)
+	}
+}
