@@ -264,3 +264,20 @@ func (t *Tensor) String() string {
 	}
 	return sb.String()
 }
+
+// Rebind makes t a tensor of the given shape over data, reusing t's shape
+// slice: the allocation-free way for an arena to hand out tensors. It
+// panics if len(data) does not match the shape.
+func (t *Tensor) Rebind(data []float32, shape ...int) {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	if n != len(data) || n < 0 {
+		// A copy, so that shape itself never escapes (callers pass shapes
+		// built on their stack).
+		panic(fmt.Sprintf("tensor.Rebind: %d elements for shape %v", len(data), append([]int(nil), shape...)))
+	}
+	t.shape = append(t.shape[:0], shape...)
+	t.data = data
+}

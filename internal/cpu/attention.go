@@ -92,7 +92,9 @@ func (a *Attention) Forward(out, lse, q, k, v []float32) {
 	if a.Batch*a.Heads*a.Tq == 0 {
 		return
 	}
-	j := &attnJob{a: a, scale: a.scale(), q: q, k: k, v: v, o: out, lse: lse}
+	j := getAttnJob()
+	defer putAttnJob(j)
+	*j = attnJob{a: *a, scale: a.scale(), q: q, k: k, v: v, o: out, lse: lse}
 	pool := DefaultPool()
 	if a.Tq == 1 {
 		j.decode(pool)
@@ -116,12 +118,39 @@ func (a *Attention) Backward(dq, dk, dv, q, k, v, out, lse, dout []float32) {
 	if a.Batch*a.Heads == 0 {
 		return
 	}
-	j := &attnJob{a: a, scale: a.scale(), q: q, k: k, v: v, o: out, lse: lse, do: dout, dq: dq, dk: dk, dv: dv, backward: true}
+	j := getAttnJob()
+	defer putAttnJob(j)
+	*j = attnJob{a: *a, scale: a.scale(), q: q, k: k, v: v, o: out, lse: lse, do: dout, dq: dq, dk: dk, dv: dv, backward: true}
 	DefaultPool().Run(a.Batch*a.Heads, j)
 }
 
+var attnJobs struct {
+	sync.Mutex
+	free []*attnJob
+}
+
+// getAttnJob returns a job from a free list (kept across GCs), so that an
+// attention call allocates nothing in steady state.
+func getAttnJob() *attnJob {
+	attnJobs.Lock()
+	defer attnJobs.Unlock()
+	if n := len(attnJobs.free); n > 0 {
+		j := attnJobs.free[n-1]
+		attnJobs.free = attnJobs.free[:n-1]
+		return j
+	}
+	return new(attnJob)
+}
+
+func putAttnJob(j *attnJob) {
+	*j = attnJob{}
+	attnJobs.Lock()
+	attnJobs.free = append(attnJobs.free, j)
+	attnJobs.Unlock()
+}
+
 type attnJob struct {
-	a                   *Attention
+	a                   Attention // a copy, so that callers' Attention values stay on their stacks
 	scale               float32
 	q, k, v, o, lse, do []float32
 	dq, dk, dv          []float32
@@ -132,7 +161,7 @@ type attnJob struct {
 }
 
 func (j *attnJob) Do(part int) {
-	s := getAttnScratch(j.a)
+	s := getAttnScratch(&j.a)
 	switch {
 	case j.splits > 0:
 		j.decodePart(s, part)
@@ -224,7 +253,7 @@ func (a *Attention) maskTile(s []float32, ld, b, i0, rows, j0, cols int) {
 
 // forwardBlock computes query rows [i0, i0+attnBr) of head (b, h).
 func (j *attnJob) forwardBlock(sc *attnScratch, b, h, i0 int) {
-	a := j.a
+	a := &j.a
 	d := a.Dim
 	rows := min(attnBr, a.Tq-i0)
 	qb, qs := a.head(b, h, a.Tq)
@@ -276,7 +305,7 @@ func (j *attnJob) forwardBlock(sc *attnScratch, b, h, i0 int) {
 // query blocks inside (FlashAttention-2's order), so that a key block's dK
 // and dV accumulate in scratch and dQ accumulates in place.
 func (j *attnJob) backwardHead(sc *attnScratch, b, h int) {
-	a := j.a
+	a := &j.a
 	d := a.Dim
 	qb, qs := a.head(b, h, a.Tq)
 	kb, ks := a.head(b, h, a.Tk)
@@ -338,7 +367,7 @@ func (j *attnJob) backwardHead(sc *attnScratch, b, h int) {
 // with a KV cache): the keys of each head are split into ranges that run in
 // parallel, each producing a partial maximum, sum and output, merged after.
 func (j *attnJob) decode(pool *Pool) {
-	a := j.a
+	a := &j.a
 	heads := a.Batch * a.Heads
 	const minKeys = 256
 	j.splits = max(1, min((a.Tk+minKeys-1)/minKeys, (2*pool.Threads()+heads-1)/heads))
@@ -378,7 +407,7 @@ func (j *attnJob) decode(pool *Pool) {
 // decodePart computes one key range of one head: its maximum score, the sum
 // of exp(score - maximum) and the unnormalised output.
 func (j *attnJob) decodePart(sc *attnScratch, part int) {
-	a := j.a
+	a := &j.a
 	hd, sp := part/j.splits, part%j.splits
 	b, h := hd/a.Heads, hd%a.Heads
 	width := a.Dim + 2

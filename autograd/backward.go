@@ -1,0 +1,137 @@
+package autograd
+
+import (
+	"github.com/goformer/goformer/internal/cpu"
+)
+
+// backward runs one node's backward pass, adding into its inputs' gradients.
+func (g *Graph) backward(n *node) {
+	dout := n.out.Grad.Data()
+	need := func(i int) bool { return n.in[i] != nil && n.in[i].RequiresGrad }
+	switch n.op {
+	case opMatMul:
+		m, k, nn := n.ints[0], n.ints[1], n.ints[2]
+		a, b := n.in[0], n.in[1]
+		if need(0) { // da += dout·bᵀ
+			cpu.Sgemm(false, true, m, k, nn, 1, dout, nn, b.Value.Data(), nn, 1, g.grad(a), k)
+		}
+		if need(1) { // db += aᵀ·dout
+			cpu.Sgemm(true, false, k, nn, m, 1, a.Value.Data(), k, dout, nn, 1, g.grad(b), nn)
+		}
+	case opLinear:
+		m, k, nn := n.ints[0], n.ints[1], n.ints[2]
+		x, w, b := n.in[0], n.in[1], n.in[2]
+		if need(0) { // dx += dout·w
+			cpu.Sgemm(false, false, m, k, nn, 1, dout, nn, w.Value.Data(), k, 1, g.grad(x), k)
+		}
+		if need(1) { // dw += doutᵀ·x
+			cpu.Sgemm(true, false, nn, k, m, 1, dout, nn, x.Value.Data(), k, 1, g.grad(w), k)
+		}
+		if need(2) { // db += Σ_rows dout
+			db := g.grad(b)
+			for r := 0; r < m; r++ {
+				cpu.Axpy(1, dout[r*nn:(r+1)*nn], db)
+			}
+		}
+	case opAdd:
+		if need(0) {
+			cpu.Axpy(1, dout, g.grad(n.in[0]))
+		}
+		if need(1) {
+			db := g.grad(n.in[1])
+			for off := 0; off < len(dout); off += len(db) {
+				cpu.Axpy(1, dout[off:off+len(db)], db)
+			}
+		}
+	case opScale:
+		if need(0) {
+			cpu.Axpy(n.f[0], dout, g.grad(n.in[0]))
+		}
+	case opReshape:
+		if need(0) {
+			cpu.Axpy(1, dout, g.grad(n.in[0]))
+		}
+	case opLayerNorm:
+		r, d := n.ints[0], n.ints[1]
+		x, gamma, beta := n.in[0], n.in[1], n.in[2]
+		dx := g.arena.alloc(r * d)
+		dgamma, dbeta := g.grad(gamma), g.grad(beta)
+		cpu.LayerNormBackward(dx, dgamma, dbeta, x.Value.Data(), gamma.Value.Data(), n.aux[0], n.aux[1], dout, r, d)
+		if need(0) {
+			cpu.Axpy(1, dx, g.grad(x))
+		}
+	case opGELU:
+		if need(0) {
+			dx := g.arena.alloc(len(dout))
+			cpu.GELUBackward(dx, n.in[0].Value.Data(), dout)
+			cpu.Axpy(1, dx, g.grad(n.in[0]))
+		}
+	case opReLU:
+		if need(0) {
+			dx := g.grad(n.in[0])
+			for i, v := range n.in[0].Value.Data() {
+				if v > 0 {
+					dx[i] += dout[i]
+				}
+			}
+		}
+	case opDropout:
+		if need(0) {
+			dx := g.grad(n.in[0])
+			for i, m := range n.aux[0] {
+				dx[i] += m * dout[i]
+			}
+		}
+	case opEmbedding:
+		if need(0) {
+			d, scale := n.ints[0], n.f[0]
+			dt := g.grad(n.in[0])
+			for i, id := range n.ids {
+				cpu.Axpy(scale, dout[i*d:(i+1)*d], dt[int(id)*d:(int(id)+1)*d])
+			}
+		}
+	case opSoftmax:
+		if need(0) {
+			r, c := n.ints[0], n.ints[1]
+			dx := g.arena.alloc(r * c)
+			cpu.SoftmaxRowsBackward(dx, n.out.Value.Data(), dout, r, c)
+			cpu.Axpy(1, dx, g.grad(n.in[0]))
+		}
+	case opAttention:
+		q, k, v := n.in[0], n.in[1], n.in[2]
+		dq, dk, dv := g.arena.alloc(q.Value.Len()), g.arena.alloc(k.Value.Len()), g.arena.alloc(v.Value.Len())
+		n.attn.Backward(dq, dk, dv, q.Value.Data(), k.Value.Data(), v.Value.Data(), n.out.Value.Data(), n.aux[0], dout)
+		for i, d := range [3][]float32{dq, dk, dv} {
+			if need(i) {
+				cpu.Axpy(1, d, g.grad(n.in[i]))
+			}
+		}
+	case opCrossEntropy:
+		if !need(0) || n.ints[2] == 0 {
+			return
+		}
+		r, vocab, count := n.ints[0], n.ints[1], n.ints[2]
+		eps, ignore := n.f[0], int32(n.ints[3])
+		scale := dout[0] / float32(count)
+		dl := g.grad(n.in[0])
+		probs := n.aux[0]
+		for i := 0; i < r; i++ {
+			t := n.ids[i]
+			if t == ignore {
+				continue
+			}
+			// d loss / d logits = softmax - ((1-eps)·onehot + eps/V).
+			drow := dl[i*vocab : (i+1)*vocab]
+			cpu.Axpy(scale, probs[i*vocab:(i+1)*vocab], drow)
+			drow[t] -= scale * (1 - eps)
+			if eps != 0 {
+				u := scale * eps / float32(vocab)
+				for j := range drow {
+					drow[j] -= u
+				}
+			}
+		}
+	default:
+		panic("autograd: unknown op")
+	}
+}

@@ -1,0 +1,133 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/goformer/goformer/tensor"
+)
+
+// forwardFn builds an operation on fresh parameters holding the given
+// values and returns its output.
+type forwardFn func(g *Graph, in []*Var) (*Var, error)
+
+func randTensor(rng *rand.Rand, scale float32, shape ...int) *tensor.Tensor {
+	t := tensor.New(shape...)
+	for i := range t.Data() {
+		t.Data()[i] = (rng.Float32()*2 - 1) * scale
+	}
+	return t
+}
+
+// checkGradients compares the gradients Backward gives for each input with
+// central finite differences of the loss L = Σ w∘f(inputs) (w random),
+// computed in float64 from the float32 forward pass. The step h is large
+// enough for float32's rounding not to swamp the difference; a wrong
+// derivative is off by far more than the tolerance.
+func checkGradients(t *testing.T, name string, f forwardFn, inputs []*tensor.Tensor, training bool) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(99, 1))
+	run := func(vals []*tensor.Tensor, withGrad bool) (*Graph, []*Var, *Var) {
+		g := NewGraph(7)
+		g.Training = training
+		g.NoGrad = !withGrad
+		vars := make([]*Var, len(vals))
+		for i, v := range vals {
+			vars[i] = NewParam(fmt.Sprint("in", i), v)
+		}
+		out, err := f(g, vars)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return g, vars, out
+	}
+	g, vars, out := run(inputs, true)
+	w := randTensor(rng, 1, out.Shape()...)
+	if err := g.BackwardWithGrad(out, w); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	loss := func() float64 {
+		_, _, o := run(inputs, false)
+		var l float64
+		for i, v := range o.Value.Data() {
+			l += float64(v) * float64(w.Data()[i])
+		}
+		return l
+	}
+	const h = 1e-2
+	for vi, in := range inputs {
+		grad := vars[vi].Grad.Data()
+		var maxErr, maxG float64
+		for i := range in.Data() {
+			orig := in.Data()[i]
+			in.Data()[i] = orig + h
+			lp := loss()
+			in.Data()[i] = orig - h
+			lm := loss()
+			in.Data()[i] = orig
+			num := (lp - lm) / (float64(orig+h) - float64(orig-h))
+			maxErr = math.Max(maxErr, math.Abs(num-float64(grad[i])))
+			maxG = math.Max(maxG, math.Abs(num))
+		}
+		if maxErr > 2e-3*math.Max(1, maxG) {
+			t.Errorf("%s: input %d: gradient differs from finite differences by %.3g (largest gradient %.3g)", name, vi, maxErr, maxG)
+		}
+	}
+}
+
+func TestOpGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	awayFromZero := func(x *tensor.Tensor) *tensor.Tensor { // no ReLU kinks within a step
+		for i, v := range x.Data() {
+			if math.Abs(float64(v)) < 0.05 {
+				x.Data()[i] = 0.3
+			}
+		}
+		return x
+	}
+	ids := []int32{3, 0, 3, 6, 1}
+	targets := []int32{2, -100, 0, 4, 4, 1}
+	for _, tc := range []struct {
+		name     string
+		f        forwardFn
+		in       []*tensor.Tensor
+		training bool
+	}{
+		{"MatMul", func(g *Graph, in []*Var) (*Var, error) { return g.MatMul(in[0], in[1]) },
+			[]*tensor.Tensor{randTensor(rng, 1, 2, 3, 4), randTensor(rng, 1, 4, 5)}, false},
+		{"Linear", func(g *Graph, in []*Var) (*Var, error) { return g.Linear(in[0], in[1], in[2]) },
+			[]*tensor.Tensor{randTensor(rng, 1, 2, 3, 4), randTensor(rng, 1, 5, 4), randTensor(rng, 1, 5)}, false},
+		{"Add broadcast", func(g *Graph, in []*Var) (*Var, error) { return g.Add(in[0], in[1]) },
+			[]*tensor.Tensor{randTensor(rng, 1, 3, 2, 4), randTensor(rng, 1, 2, 4)}, false},
+		{"Scale+Reshape", func(g *Graph, in []*Var) (*Var, error) {
+			r, err := g.Reshape(in[0], 4, -1)
+			return g.Scale(r, -1.5), err
+		}, []*tensor.Tensor{randTensor(rng, 1, 2, 6)}, false},
+		{"LayerNorm", func(g *Graph, in []*Var) (*Var, error) { return g.LayerNorm(in[0], in[1], in[2], 1e-5) },
+			[]*tensor.Tensor{randTensor(rng, 2, 3, 7), randTensor(rng, 1, 7), randTensor(rng, 1, 7)}, false},
+		{"GELU", func(g *Graph, in []*Var) (*Var, error) { return g.GELU(in[0]), nil },
+			[]*tensor.Tensor{randTensor(rng, 3, 4, 5)}, false},
+		{"ReLU", func(g *Graph, in []*Var) (*Var, error) { return g.ReLU(in[0]), nil },
+			[]*tensor.Tensor{awayFromZero(randTensor(rng, 3, 4, 5))}, false},
+		{"Dropout", func(g *Graph, in []*Var) (*Var, error) { return g.Dropout(in[0], 0.3), nil },
+			[]*tensor.Tensor{randTensor(rng, 1, 6, 5)}, true},
+		{"Embedding", func(g *Graph, in []*Var) (*Var, error) { return g.Embedding(in[0], ids, 2, 5) },
+			[]*tensor.Tensor{randTensor(rng, 1, 7, 3)}, false},
+		{"Softmax", func(g *Graph, in []*Var) (*Var, error) { return g.Softmax(in[0]), nil },
+			[]*tensor.Tensor{randTensor(rng, 2, 3, 6)}, false},
+		{"CrossEntropy", func(g *Graph, in []*Var) (*Var, error) { return g.CrossEntropy(in[0], targets, -100, 0) },
+			[]*tensor.Tensor{randTensor(rng, 2, 2, 3, 5)}, false},
+		{"CrossEntropy smoothed", func(g *Graph, in []*Var) (*Var, error) { return g.CrossEntropy(in[0], targets, -100, 0.1) },
+			[]*tensor.Tensor{randTensor(rng, 2, 6, 5)}, false},
+		{"Attention causal", func(g *Graph, in []*Var) (*Var, error) {
+			return g.Attention(in[0], in[1], in[2], 2, AttentionOptions{Causal: true})
+		}, []*tensor.Tensor{randTensor(rng, 1, 2, 5, 6), randTensor(rng, 1, 2, 5, 6), randTensor(rng, 1, 2, 5, 6)}, false},
+		{"Attention cross padded", func(g *Graph, in []*Var) (*Var, error) {
+			return g.Attention(in[0], in[1], in[2], 3, AttentionOptions{KeyPad: []bool{false, false, true, false, false, false, false, true}})
+		}, []*tensor.Tensor{randTensor(rng, 1, 2, 3, 6), randTensor(rng, 1, 2, 4, 6), randTensor(rng, 1, 2, 4, 6)}, false},
+	} {
+		checkGradients(t, tc.name, tc.f, tc.in, tc.training)
+	}
+}

@@ -1,0 +1,231 @@
+// Package autograd is goformer's reverse-mode differentiation: a Graph
+// records coarse operations (Linear, LayerNorm, Attention, CrossEntropy, ...)
+// on a tape as they run, and Backward walks the tape in reverse, calling each
+// operation's hand-written backward pass (the approach of llm.c: few,
+// large operations, each with its own derivative, checked against finite
+// differences in the tests).
+//
+// A Graph owns the memory of the values and gradients it creates, in an
+// arena that Reset rewinds: a training step that builds the same graph each
+// time reuses the same memory and, after the first step, allocates nothing.
+// Parameters (NewParam) live outside the arena and keep their gradients,
+// which accumulate over Backward calls until zeroed.
+//
+// With NoGrad set a Graph records nothing: the same model code runs for
+// inference without a tape.
+package autograd
+
+import (
+	"fmt"
+
+	"github.com/goformer/goformer/internal/cpu"
+	"github.com/goformer/goformer/tensor"
+)
+
+// Var is a value in a computation: a tensor and, once Backward has reached
+// it, its gradient (same shape). Vars made by a Graph are valid until the
+// Graph's next Reset.
+type Var struct {
+	Value        *tensor.Tensor
+	Grad         *tensor.Tensor
+	RequiresGrad bool
+	Name         string // parameters' names; empty for intermediate values
+	param        bool
+	own          *tensor.Tensor // a pooled Var's reusable tensor header
+}
+
+// NewParam returns a trainable parameter holding t, with a zero gradient.
+func NewParam(name string, t *tensor.Tensor) *Var {
+	return &Var{Value: t, Grad: tensor.New(t.Shape()...), RequiresGrad: true, Name: name, param: true}
+}
+
+// Constant returns a Var that needs no gradient, such as an input batch.
+func Constant(t *tensor.Tensor) *Var { return &Var{Value: t} }
+
+// Shape is v.Value.Shape().
+func (v *Var) Shape() []int { return v.Value.Shape() }
+
+// ZeroGrad sets the gradient of a parameter to zero.
+func (v *Var) ZeroGrad() {
+	if v.Grad != nil {
+		v.Grad.Zero()
+	}
+}
+
+// Graph records operations for Backward and owns the memory of their
+// results. It is not safe for concurrent use; use one per goroutine.
+type Graph struct {
+	// NoGrad turns recording off, for inference.
+	NoGrad bool
+	// Training turns dropout on.
+	Training bool
+
+	rng   *tensor.RNG
+	arena arena
+	nodes []node
+	vars  []*Var
+	nvars int
+}
+
+// NewGraph returns an empty graph whose dropout draws from a generator
+// seeded with seed.
+func NewGraph(seed uint64) *Graph { return &Graph{rng: tensor.NewRNG(seed)} }
+
+// RNG returns the generator dropout uses (to save and restore its state).
+func (g *Graph) RNG() *tensor.RNG { return g.rng }
+
+// Reset forgets the recorded operations and rewinds the arena: every Var
+// the graph made before is invalid afterwards.
+func (g *Graph) Reset() {
+	for i := range g.nodes {
+		g.nodes[i] = node{}
+	}
+	g.nodes = g.nodes[:0]
+	for _, v := range g.vars[:g.nvars] {
+		v.Grad, v.RequiresGrad = nil, false
+	}
+	g.nvars = 0
+	g.arena.reset()
+}
+
+// Input wraps a tensor that needs no gradient (token ids as floats, masks).
+func (g *Graph) Input(t *tensor.Tensor) *Var {
+	v := g.newVarShell()
+	v.Value = t
+	return v
+}
+
+// newVarShell returns a reusable Var with no value yet.
+func (g *Graph) newVarShell() *Var {
+	if g.nvars == len(g.vars) {
+		g.vars = append(g.vars, &Var{own: new(tensor.Tensor)})
+	}
+	v := g.vars[g.nvars]
+	g.nvars++
+	v.Grad, v.RequiresGrad, v.Name = nil, false, ""
+	return v
+}
+
+// newVar returns a Var with an uninitialised value of the given shape from
+// the arena, needing a gradient if any of the inputs does (and the graph
+// records).
+func (g *Graph) newVar(inputs []*Var, shape ...int) *Var {
+	v := g.newVarShell()
+	v.Value = v.own
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	v.Value.Rebind(g.arena.alloc(n), shape...)
+	if !g.NoGrad {
+		for _, in := range inputs {
+			if in != nil && in.RequiresGrad {
+				v.RequiresGrad = true
+				break
+			}
+		}
+	}
+	return v
+}
+
+// record appends a node to the tape when its output needs a gradient.
+func (g *Graph) record(n node) {
+	if n.out.RequiresGrad {
+		g.nodes = append(g.nodes, n)
+	}
+}
+
+// grad returns v's gradient, allocating a zero one in the arena for an
+// intermediate value the first time.
+func (g *Graph) grad(v *Var) []float32 {
+	if v.Grad == nil {
+		v.Grad = g.arena.tensor(v.Value.Shape()...)
+		v.Grad.Zero()
+	}
+	return v.Grad.Data()
+}
+
+// Backward computes the gradients of the scalar loss with respect to every
+// Var on the tape that needs one, accumulating into parameters' gradients.
+// The loss's own gradient is taken as 1.
+func (g *Graph) Backward(loss *Var) error {
+	if loss.Value.Len() != 1 {
+		return fmt.Errorf("autograd.Backward: the loss must have one element, got shape %v", loss.Shape())
+	}
+	if !loss.RequiresGrad {
+		return fmt.Errorf("autograd.Backward: the loss does not depend on anything that needs a gradient")
+	}
+	g.grad(loss)[0] += 1
+	g.runBackward()
+	return nil
+}
+
+// BackwardWithGrad is Backward for a non-scalar v: it adds grad (v's shape)
+// to v's gradient and propagates, as PyTorch's v.backward(grad).
+func (g *Graph) BackwardWithGrad(v *Var, grad *tensor.Tensor) error {
+	if !v.Value.SameShape(grad) {
+		return &tensor.ShapeError{Op: "BackwardWithGrad", Shapes: [][]int{v.Shape(), grad.Shape()}, Reason: "the gradient must have the value's shape"}
+	}
+	if !v.RequiresGrad {
+		return fmt.Errorf("autograd.BackwardWithGrad: the value does not depend on anything that needs a gradient")
+	}
+	cpu.Axpy(1, grad.Data(), g.grad(v))
+	g.runBackward()
+	return nil
+}
+
+func (g *Graph) runBackward() {
+	for i := len(g.nodes) - 1; i >= 0; i-- {
+		n := &g.nodes[i]
+		if n.out.Grad == nil {
+			continue // no gradient reached this node
+		}
+		g.backward(n)
+	}
+}
+
+// arena hands out float32 slices from large slabs; reset rewinds it so the
+// next step reuses the same memory in the same order.
+type arena struct {
+	slabs   [][]float32
+	cur     int // slab being filled
+	off     int // next free element in it
+	tensors []*tensor.Tensor
+	ntens   int
+}
+
+const slabSize = 1 << 20 // floats (4 MiB)
+
+func (a *arena) alloc(n int) []float32 {
+	for a.cur < len(a.slabs) {
+		s := a.slabs[a.cur]
+		if a.off+n <= len(s) {
+			out := s[a.off : a.off+n : a.off+n]
+			a.off += n
+			return out
+		}
+		a.cur++
+		a.off = 0
+	}
+	s := make([]float32, max(slabSize, n))
+	a.slabs = append(a.slabs, s)
+	a.off = n
+	return s[:n:n]
+}
+
+// tensor returns a tensor (header reused across resets) over arena memory.
+func (a *arena) tensor(shape ...int) *tensor.Tensor {
+	if a.ntens == len(a.tensors) {
+		a.tensors = append(a.tensors, new(tensor.Tensor))
+	}
+	t := a.tensors[a.ntens]
+	a.ntens++
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	t.Rebind(a.alloc(n), shape...)
+	return t
+}
+
+func (a *arena) reset() { a.cur, a.off, a.ntens = 0, 0, 0 }
