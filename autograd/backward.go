@@ -106,6 +106,14 @@ func (g *Graph) backward(n *node) {
 				cpu.Axpy(1, d, g.grad(n.in[i]))
 			}
 		}
+	case opAttentionQKV:
+		if need(0) {
+			qkv := n.in[0].Value.Data()
+			c := n.attn.Heads * n.attn.Dim
+			d := g.arena.alloc(len(qkv)) // every element is written
+			n.attn.Backward(d, d[c:], d[2*c:], qkv, qkv[c:], qkv[2*c:], n.out.Value.Data(), n.aux[0], dout)
+			cpu.Axpy(1, d, g.grad(n.in[0]))
+		}
 	case opCrossEntropy:
 		if !need(0) || n.ints[2] == 0 {
 			return

@@ -124,6 +124,9 @@ func TestOpGradients(t *testing.T) {
 		{"Attention causal", func(g *Graph, in []*Var) (*Var, error) {
 			return g.Attention(in[0], in[1], in[2], 2, AttentionOptions{Causal: true})
 		}, []*tensor.Tensor{randTensor(rng, 1, 2, 5, 6), randTensor(rng, 1, 2, 5, 6), randTensor(rng, 1, 2, 5, 6)}, false},
+		{"AttentionQKV causal padded", func(g *Graph, in []*Var) (*Var, error) {
+			return g.AttentionQKV(in[0], 2, AttentionOptions{Causal: true, KeyPad: []bool{false, false, false, true, false, false, false, false}})
+		}, []*tensor.Tensor{randTensor(rng, 1, 2, 4, 12)}, false},
 		{"Attention cross padded", func(g *Graph, in []*Var) (*Var, error) {
 			return g.Attention(in[0], in[1], in[2], 3, AttentionOptions{KeyPad: []bool{false, false, true, false, false, false, false, true}})
 		}, []*tensor.Tensor{randTensor(rng, 1, 2, 3, 6), randTensor(rng, 1, 2, 4, 6), randTensor(rng, 1, 2, 4, 6)}, false},

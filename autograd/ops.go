@@ -24,6 +24,7 @@ const (
 	opCrossEntropy
 	opReshape
 	opScale
+	opAttentionQKV
 )
 
 // node is one recorded operation: which, its inputs and output, and what
@@ -291,6 +292,28 @@ func (g *Graph) Attention(q, k, v *Var, heads int, opt AttentionOptions) (*Var, 
 	lse := g.arena.alloc(b * heads * tq)
 	a.Forward(out.Value.Data(), lse, q.Value.Data(), k.Value.Data(), v.Value.Data())
 	g.record(node{op: opAttention, out: out, in: [3]*Var{q, k, v}, aux: [2][]float32{lse}, attn: a})
+	return out, nil
+}
+
+// AttentionQKV is causal or masked self-attention on a fused projection
+// qkv [batch, T, 3·heads·d] holding q, k and v side by side in each row (as
+// GPT-2's c_attn produces); the result is [batch, T, heads·d]. The heads
+// are read in place, without splitting qkv.
+func (g *Graph) AttentionQKV(qkv *Var, heads int, opt AttentionOptions) (*Var, error) {
+	if qkv.Value.Dims() != 3 || heads < 1 || qkv.Value.Dim(2)%(3*heads) != 0 {
+		return nil, shapeErr("AttentionQKV", fmt.Sprintf("want qkv [batch, T, 3·heads·d] with %d heads", heads), qkv)
+	}
+	b, t, c3 := qkv.Value.Dim(0), qkv.Value.Dim(1), qkv.Value.Dim(2)
+	c := c3 / 3
+	if opt.KeyPad != nil && len(opt.KeyPad) != b*t {
+		return nil, fmt.Errorf("autograd.AttentionQKV: key padding mask has %d entries, want batch×T = %d", len(opt.KeyPad), b*t)
+	}
+	a := cpu.Attention{Batch: b, Heads: heads, Tq: t, Tk: t, Dim: c / heads, Causal: opt.Causal, KeyPad: opt.KeyPad, SeqMajor: true, InStride: c3}
+	out := g.newVar([]*Var{qkv}, b, t, c)
+	lse := g.arena.alloc(b * heads * t)
+	d := qkv.Value.Data()
+	a.Forward(out.Value.Data(), lse, d, d[c:], d[2*c:])
+	g.record(node{op: opAttentionQKV, out: out, in: [3]*Var{qkv}, aux: [2][]float32{lse}, attn: a})
 	return out, nil
 }
 

@@ -35,6 +35,11 @@ type Attention struct {
 	// Scale multiplies the scores; 0 means 1/sqrt(Dim).
 	Scale    float32
 	SeqMajor bool
+	// InStride, with SeqMajor, is the distance between consecutive rows of
+	// q, k and v (and of dq, dk, dv), when they are views into a wider
+	// buffer such as a fused [T, 3·Heads·Dim] QKV projection; 0 means
+	// Heads·Dim. out and dout are always [Batch, Tq, Heads·Dim].
+	InStride int
 }
 
 // Tile sizes: a 64×128 score tile (32 KiB) and its probability twin stay in
@@ -60,9 +65,21 @@ func (a *Attention) head(b, h, t int) (base, stride int) {
 	return (b*a.Heads + h) * t * a.Dim, a.Dim
 }
 
+// headIn is head for q, k, v and their gradients, which may be strided
+// (InStride).
+func (a *Attention) headIn(b, h, t int) (base, stride int) {
+	if a.SeqMajor && a.InStride != 0 {
+		return b*t*a.InStride + h*a.Dim, a.InStride
+	}
+	return a.head(b, h, t)
+}
+
 func (a *Attention) check(op string, tensors ...namedLen) {
 	if a.Batch < 0 || a.Heads < 0 || a.Tq < 0 || a.Tk < 0 || a.Dim < 1 {
 		panic(fmt.Sprintf("cpu.Attention.%s: bad sizes batch=%d heads=%d tq=%d tk=%d dim=%d", op, a.Batch, a.Heads, a.Tq, a.Tk, a.Dim))
+	}
+	if a.InStride != 0 && (!a.SeqMajor || a.InStride < a.Heads*a.Dim) {
+		panic(fmt.Sprintf("cpu.Attention.%s: InStride %d needs SeqMajor and at least heads×dim = %d", op, a.InStride, a.Heads*a.Dim))
 	}
 	if a.KeyPad != nil && len(a.KeyPad) != a.Batch*a.Tk {
 		panic(fmt.Sprintf("cpu.Attention.%s: KeyPad has %d entries, want batch×tk = %d", op, len(a.KeyPad), a.Batch*a.Tk))
@@ -80,7 +97,16 @@ type namedLen struct {
 }
 
 func (a *Attention) qLen() int   { return a.Batch * a.Heads * a.Tq * a.Dim }
-func (a *Attention) kLen() int   { return a.Batch * a.Heads * a.Tk * a.Dim }
+func (a *Attention) kLen() int   { return a.inLen(a.Tk) }
+func (a *Attention) qInLen() int { return a.inLen(a.Tq) }
+
+// inLen is the length q, k or v (with t rows) must have.
+func (a *Attention) inLen(t int) int {
+	if a.InStride == 0 || a.Batch*t == 0 {
+		return a.Batch * a.Heads * t * a.Dim
+	}
+	return (a.Batch*t-1)*a.InStride + a.Heads*a.Dim
+}
 func (a *Attention) lseLen() int { return a.Batch * a.Heads * a.Tq }
 
 // Forward computes out = attention(q, k, v) and lse, each row's
@@ -88,7 +114,7 @@ func (a *Attention) lseLen() int { return a.Batch * a.Heads * a.Tq }
 // Backward needs. A query that sees no key gets zeros and lse = -Inf.
 func (a *Attention) Forward(out, lse, q, k, v []float32) {
 	a.check("Forward", namedLen{"out", len(out), a.qLen()}, namedLen{"lse", len(lse), a.lseLen()},
-		namedLen{"q", len(q), a.qLen()}, namedLen{"k", len(k), a.kLen()}, namedLen{"v", len(v), a.kLen()})
+		namedLen{"q", len(q), a.qInLen()}, namedLen{"k", len(k), a.kLen()}, namedLen{"v", len(v), a.kLen()})
 	if a.Batch*a.Heads*a.Tq == 0 {
 		return
 	}
@@ -112,8 +138,8 @@ func (a *Attention) Forward(out, lse, q, k, v []float32) {
 //
 // Each head is one piece of work, so dK and dV are written without races.
 func (a *Attention) Backward(dq, dk, dv, q, k, v, out, lse, dout []float32) {
-	a.check("Backward", namedLen{"dq", len(dq), a.qLen()}, namedLen{"dk", len(dk), a.kLen()}, namedLen{"dv", len(dv), a.kLen()},
-		namedLen{"q", len(q), a.qLen()}, namedLen{"k", len(k), a.kLen()}, namedLen{"v", len(v), a.kLen()},
+	a.check("Backward", namedLen{"dq", len(dq), a.qInLen()}, namedLen{"dk", len(dk), a.kLen()}, namedLen{"dv", len(dv), a.kLen()},
+		namedLen{"q", len(q), a.qInLen()}, namedLen{"k", len(k), a.kLen()}, namedLen{"v", len(v), a.kLen()},
 		namedLen{"out", len(out), a.qLen()}, namedLen{"lse", len(lse), a.lseLen()}, namedLen{"dout", len(dout), a.qLen()})
 	if a.Batch*a.Heads == 0 {
 		return
@@ -256,8 +282,9 @@ func (j *attnJob) forwardBlock(sc *attnScratch, b, h, i0 int) {
 	a := &j.a
 	d := a.Dim
 	rows := min(attnBr, a.Tq-i0)
-	qb, qs := a.head(b, h, a.Tq)
-	kb, ks := a.head(b, h, a.Tk)
+	qb, qs := a.headIn(b, h, a.Tq)
+	kb, ks := a.headIn(b, h, a.Tk)
+	ob, os := a.head(b, h, a.Tq)
 	m, l, acc := sc.m[:rows], sc.l[:rows], sc.acc[:rows*d]
 	for r := range m {
 		m[r], l[r] = negInf, 0
@@ -287,7 +314,7 @@ func (j *attnJob) forwardBlock(sc *attnScratch, b, h, i0 int) {
 	}
 	lb := (b*a.Heads+h)*a.Tq + i0
 	for r := 0; r < rows; r++ {
-		o := j.o[qb+(i0+r)*qs : qb+(i0+r)*qs+d]
+		o := j.o[ob+(i0+r)*os : ob+(i0+r)*os+d]
 		if l[r] == 0 {
 			clear(o)
 			j.lse[lb+r] = negInf
@@ -307,14 +334,15 @@ func (j *attnJob) forwardBlock(sc *attnScratch, b, h, i0 int) {
 func (j *attnJob) backwardHead(sc *attnScratch, b, h int) {
 	a := &j.a
 	d := a.Dim
-	qb, qs := a.head(b, h, a.Tq)
-	kb, ks := a.head(b, h, a.Tk)
+	qb, qs := a.headIn(b, h, a.Tq)
+	kb, ks := a.headIn(b, h, a.Tk)
+	ob, os := a.head(b, h, a.Tq)
 	lb := (b*a.Heads + h) * a.Tq
 	dsum := sc.dsum[:a.Tq]
 	for i := range dsum {
-		off := qb + i*qs
+		off := ob + i*os
 		dsum[i] = dot(j.do[off:off+d], j.o[off:off+d])
-		clear(j.dq[off : off+d])
+		clear(j.dq[qb+i*qs : qb+i*qs+d])
 	}
 	s, p := sc.s, sc.p
 	for j0 := 0; j0 < a.Tk; j0 += attnBc {
@@ -328,7 +356,7 @@ func (j *attnJob) backwardHead(sc *attnScratch, b, h int) {
 		}
 		for i0 := iStart; i0 < a.Tq; i0 += attnBr {
 			rows := min(attnBr, a.Tq-i0)
-			qi, doi := j.q[qb+i0*qs:], j.do[qb+i0*qs:]
+			qi, doi := j.q[qb+i0*qs:], j.do[ob+i0*os:]
 			kj, vj := j.k[kb+j0*ks:], j.v[kb+j0*ks:]
 			sgemmSerial(false, true, rows, cols, d, j.scale, qi, qs, kj, ks, 0, s, attnBc)
 			a.maskTile(s, attnBc, b, i0, rows, j0, cols)
@@ -341,8 +369,8 @@ func (j *attnJob) backwardHead(sc *attnScratch, b, h int) {
 				}
 			}
 			// s holds P now.
-			sgemmSerial(true, false, cols, d, rows, 1, s, attnBc, doi, qs, 1, dvAcc, d)
-			sgemmSerial(false, true, rows, cols, d, 1, doi, qs, vj, ks, 0, p, attnBc)
+			sgemmSerial(true, false, cols, d, rows, 1, s, attnBc, doi, os, 1, dvAcc, d)
+			sgemmSerial(false, true, rows, cols, d, 1, doi, os, vj, ks, 0, p, attnBc)
 			for r := 0; r < rows; r++ {
 				pr := s[r*attnBc : r*attnBc+cols]
 				dp := p[r*attnBc : r*attnBc+cols]
@@ -421,8 +449,8 @@ func (j *attnJob) decodePart(sc *attnScratch, part int) {
 	if k0 >= k1 {
 		return
 	}
-	qb, _ := a.head(b, h, 1)
-	kb, ks := a.head(b, h, a.Tk)
+	qb, _ := a.headIn(b, h, 1)
+	kb, ks := a.headIn(b, h, a.Tk)
 	q := j.q[qb : qb+a.Dim]
 	s := sc.m[:k1-k0]
 	for c := range s {

@@ -5,6 +5,9 @@ package cpu
 // ([Batch, Heads, Tq, Tk]), which BackwardPlain needs. It is kept as the
 // reference the flash kernels are tested and measured against.
 func (a *Attention) ForwardPlain(out, probs, q, k, v []float32) {
+	if a.InStride != 0 {
+		panic("cpu.Attention.ForwardPlain: InStride is not supported")
+	}
 	a.check("ForwardPlain", namedLen{"out", len(out), a.qLen()}, namedLen{"probs", len(probs), a.Batch * a.Heads * a.Tq * a.Tk},
 		namedLen{"q", len(q), a.qLen()}, namedLen{"k", len(k), a.kLen()}, namedLen{"v", len(v), a.kLen()})
 	tt := a.Tq * a.Tk
@@ -24,6 +27,9 @@ func (a *Attention) ForwardPlain(out, probs, q, k, v []float32) {
 // BackwardPlain is the backward pass of ForwardPlain, with another
 // Tq×Tk matrix per head for the gradient of the probabilities.
 func (a *Attention) BackwardPlain(dq, dk, dv, q, k, v, probs, dout []float32) {
+	if a.InStride != 0 {
+		panic("cpu.Attention.BackwardPlain: InStride is not supported")
+	}
 	tt := a.Tq * a.Tk
 	a.check("BackwardPlain", namedLen{"dq", len(dq), a.qLen()}, namedLen{"dk", len(dk), a.kLen()}, namedLen{"dv", len(dv), a.kLen()},
 		namedLen{"q", len(q), a.qLen()}, namedLen{"k", len(k), a.kLen()}, namedLen{"v", len(v), a.kLen()},
