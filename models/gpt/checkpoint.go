@@ -1,0 +1,139 @@
+package gpt
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/goformer/goformer/tensor"
+)
+
+// isConv1D reports whether a parameter is stored by Hugging Face's GPT-2 as
+// a Conv1D weight, [in, out], the transpose of our Linear's [out, in].
+func isConv1D(name string) bool {
+	return strings.HasSuffix(name, ".weight") &&
+		(strings.Contains(name, ".c_attn.") || strings.Contains(name, ".c_proj.") || strings.Contains(name, ".c_fc."))
+}
+
+func transpose(t *tensor.Tensor) *tensor.Tensor {
+	r, c := t.Dim(0), t.Dim(1)
+	out := tensor.New(c, r)
+	src, dst := t.Data(), out.Data()
+	for i := 0; i < r; i++ {
+		for j := 0; j < c; j++ {
+			dst[j*r+i] = src[i*c+j]
+		}
+	}
+	return out
+}
+
+// Save writes the model as a Hugging Face checkpoint directory: config.json
+// and model.safetensors, with GPT2LMHeadModel's tensor names
+// ("transformer.h.0.attn.c_attn.weight", ...; Conv1D weights [in, out]; the
+// output projection left out, as it is tied to transformer.wte.weight).
+// Both files are written atomically.
+func (m *Model) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var tensors []tensor.NamedTensor
+	for _, p := range m.Params.List() {
+		t := p.Value
+		if isConv1D(p.Name) {
+			t = transpose(t)
+		}
+		tensors = append(tensors, tensor.NamedTensor{Name: "transformer." + p.Name, Tensor: t})
+	}
+	if err := tensor.WriteSafetensors(filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(m.Config, "", "  ")
+	if err != nil {
+		return err
+	}
+	return tensor.WriteFileAtomic(filepath.Join(dir, "config.json"), func(w io.Writer) error {
+		_, err := w.Write(append(cfg, '\n'))
+		return err
+	})
+}
+
+// ReadConfig reads and validates dir/config.json. Unknown fields are
+// allowed (Hugging Face configs carry many that do not change the model).
+func ReadConfig(dir string) (Config, error) {
+	path := filepath.Join(dir, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	var cfg Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Load reads a Hugging Face GPT-2 checkpoint directory (config.json and
+// model.safetensors). It accepts tensor names with or without the
+// "transformer." prefix, ignores the attention-mask buffers some files
+// carry (attn.bias, attn.masked_bias) and a tied lm_head.weight, converts
+// F16 and BF16 to float32, and names any tensor that is missing, misshapen
+// or unknown.
+func Load(dir string) (*Model, error) {
+	cfg, err := ReadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := New(cfg, 0)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "model.safetensors")
+	f, err := tensor.ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, name := range f.Names() {
+		key := strings.TrimPrefix(name, "transformer.")
+		if strings.HasSuffix(key, ".attn.bias") || strings.HasSuffix(key, ".attn.masked_bias") || key == "lm_head.weight" {
+			continue
+		}
+		p := m.Params.Get(key)
+		if p == nil {
+			return nil, fmt.Errorf("%s: tensor %q is not a parameter of GPT-2", path, name)
+		}
+		if seen[key] {
+			return nil, fmt.Errorf("%s: parameter %q appears twice (with and without the transformer. prefix)", path, key)
+		}
+		seen[key] = true
+		t, err := f.Tensor(name)
+		if err != nil {
+			return nil, err
+		}
+		want := p.Value.Shape()
+		if isConv1D(key) {
+			if t.Dims() != 2 || t.Dim(0) != want[1] || t.Dim(1) != want[0] {
+				return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v ([in, out] Conv1D layout) for this config", path, name, t.Shape(), []int{want[1], want[0]})
+			}
+			t = transpose(t)
+		} else if !t.SameShape(p.Value) {
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v for this config", path, name, t.Shape(), want)
+		}
+		copy(p.Value.Data(), t.Data())
+	}
+	for _, p := range m.Params.List() {
+		if !seen[p.Name] {
+			return nil, fmt.Errorf("%s: tensor %q (or transformer.%s) is missing", path, p.Name, p.Name)
+		}
+	}
+	return m, nil
+}

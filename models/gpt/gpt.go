@@ -1,0 +1,239 @@
+// Package gpt is the decoder-only Transformer of GPT-2: learned token and
+// position embeddings, pre-LN blocks of causal self-attention and a GELU
+// (tanh form) feed-forward network, a final layer norm, and an output
+// projection tied to the token embedding.
+//
+// Parameters carry the names of Hugging Face's GPT2LMHeadModel
+// (h.0.attn.c_attn.weight, ...), and Save and Load read and write its
+// checkpoint directories (config.json and model.safetensors), so a model
+// trained here loads in transformers and a published GPT-2 loads here.
+package gpt
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/nn"
+	"github.com/goformer/goformer/tensor"
+)
+
+// Config holds a model's sizes, with the JSON field names of Hugging Face's
+// GPT2Config.
+type Config struct {
+	VocabSize        int     `json:"vocab_size"`
+	NPositions       int     `json:"n_positions"` // longest context
+	NEmbd            int     `json:"n_embd"`      // model width
+	NLayer           int     `json:"n_layer"`
+	NHead            int     `json:"n_head"`
+	NInner           *int    `json:"n_inner"` // feed-forward width; nil means 4·n_embd
+	LayerNormEpsilon float32 `json:"layer_norm_epsilon"`
+	ResidPdrop       float32 `json:"resid_pdrop"`
+	EmbdPdrop        float32 `json:"embd_pdrop"`
+	AttnPdrop        float32 `json:"attn_pdrop"`
+	InitializerRange float32 `json:"initializer_range"`
+	// ActivationFunction must be "gelu_new" (GPT-2's tanh form), or
+	// "gelu_pytorch_tanh", its twin.
+	ActivationFunction string   `json:"activation_function"`
+	ModelType          string   `json:"model_type"`
+	Architectures      []string `json:"architectures,omitempty"`
+	BosTokenID         *int     `json:"bos_token_id,omitempty"`
+	EosTokenID         *int     `json:"eos_token_id,omitempty"`
+	TieWordEmbeddings  *bool    `json:"tie_word_embeddings,omitempty"`
+}
+
+// Inner returns the feed-forward width.
+func (c *Config) Inner() int {
+	if c.NInner != nil {
+		return *c.NInner
+	}
+	return 4 * c.NEmbd
+}
+
+// withDefaults fills the fields Hugging Face defaults when absent.
+func (c Config) withDefaults() Config {
+	if c.LayerNormEpsilon == 0 {
+		c.LayerNormEpsilon = 1e-5
+	}
+	if c.InitializerRange == 0 {
+		c.InitializerRange = 0.02
+	}
+	if c.ActivationFunction == "" {
+		c.ActivationFunction = "gelu_new"
+	}
+	if c.ModelType == "" {
+		c.ModelType = "gpt2"
+	}
+	if c.Architectures == nil {
+		c.Architectures = []string{"GPT2LMHeadModel"}
+	}
+	return c
+}
+
+// Validate reports the first thing wrong with the configuration.
+func (c *Config) Validate() error {
+	switch {
+	case c.VocabSize < 1:
+		return fmt.Errorf("gpt config: vocab_size must be positive, got %d", c.VocabSize)
+	case c.NPositions < 1:
+		return fmt.Errorf("gpt config: n_positions must be positive, got %d", c.NPositions)
+	case c.NEmbd < 1 || c.NHead < 1 || c.NEmbd%c.NHead != 0:
+		return fmt.Errorf("gpt config: n_embd (%d) must be a positive multiple of n_head (%d)", c.NEmbd, c.NHead)
+	case c.NLayer < 0:
+		return fmt.Errorf("gpt config: n_layer must not be negative, got %d", c.NLayer)
+	case c.Inner() < 1:
+		return fmt.Errorf("gpt config: n_inner must be positive, got %d", c.Inner())
+	case c.ModelType != "gpt2":
+		return fmt.Errorf("gpt config: model_type %q is not gpt2", c.ModelType)
+	case c.ActivationFunction != "gelu_new" && c.ActivationFunction != "gelu_pytorch_tanh":
+		return fmt.Errorf("gpt config: activation_function %q is not supported (want gelu_new)", c.ActivationFunction)
+	case c.TieWordEmbeddings != nil && !*c.TieWordEmbeddings:
+		return fmt.Errorf("gpt config: tie_word_embeddings false is not supported")
+	}
+	for name, p := range map[string]float32{"resid_pdrop": c.ResidPdrop, "embd_pdrop": c.EmbdPdrop, "attn_pdrop": c.AttnPdrop} {
+		if p < 0 || p >= 1 {
+			return fmt.Errorf("gpt config: %s must be in [0, 1), got %g", name, p)
+		}
+	}
+	return nil
+}
+
+type block struct {
+	ln1, ln2       *nn.LayerNorm
+	attn, attnProj *nn.Linear // c_attn (fused q, k, v), c_proj
+	fc, fcProj     *nn.Linear // mlp.c_fc, mlp.c_proj
+}
+
+// Model is a GPT-2 language model.
+type Model struct {
+	Config Config
+	Params nn.Params
+
+	wte, wpe *nn.Embedding
+	blocks   []block
+	lnF      *nn.LayerNorm
+	pos      []int32 // position ids, reused between calls
+}
+
+// New returns a model with GPT-2's initialisation: weights N(0, 0.02²), the
+// residual projections scaled by 1/√(2·n_layer), biases zero, layer norms
+// one and zero; seed fixes the draw.
+func New(cfg Config, seed uint64) (*Model, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	rng := tensor.NewRNG(seed)
+	m := &Model{Config: cfg}
+	ps := &m.Params
+	std := cfg.InitializerRange
+	c := cfg.NEmbd
+	linear := func(name string, in, out int, std float32) *nn.Linear {
+		w := tensor.New(out, in)
+		w.FillNormal(rng, 0, std)
+		return &nn.Linear{W: ps.Add(name+".weight", w), B: ps.Add(name+".bias", tensor.New(out))}
+	}
+	m.wte = nn.NewEmbedding(ps, "wte", cfg.VocabSize, c, std, rng)
+	m.wpe = nn.NewEmbedding(ps, "wpe", cfg.NPositions, c, std, rng)
+	projStd := std / float32(math.Sqrt(2*float64(cfg.NLayer)))
+	for i := 0; i < cfg.NLayer; i++ {
+		p := fmt.Sprintf("h.%d.", i)
+		m.blocks = append(m.blocks, block{
+			ln1:      nn.NewLayerNorm(ps, p+"ln_1", c, cfg.LayerNormEpsilon),
+			attn:     linear(p+"attn.c_attn", c, 3*c, std),
+			attnProj: linear(p+"attn.c_proj", c, c, projStd),
+			ln2:      nn.NewLayerNorm(ps, p+"ln_2", c, cfg.LayerNormEpsilon),
+			fc:       linear(p+"mlp.c_fc", c, cfg.Inner(), std),
+			fcProj:   linear(p+"mlp.c_proj", cfg.Inner(), c, projStd),
+		})
+	}
+	m.lnF = nn.NewLayerNorm(ps, "ln_f", c, cfg.LayerNormEpsilon)
+	return m, nil
+}
+
+// Forward runs the model on ids, batch rows of seqLen tokens each
+// (row-major), and returns the logits [batch, seqLen, vocab_size]. With
+// targets (one per token; -1 to ignore a position) it also returns the mean
+// cross-entropy loss, else nil. ids and targets must stay unchanged until
+// the graph's Backward.
+func (m *Model) Forward(g *autograd.Graph, ids []int32, batch, seqLen int, targets []int32) (logits, loss *autograd.Var, err error) {
+	cfg := &m.Config
+	if batch < 1 || seqLen < 1 || len(ids) != batch*seqLen {
+		return nil, nil, fmt.Errorf("gpt: %d ids for batch %d × sequence length %d", len(ids), batch, seqLen)
+	}
+	if g.Training && cfg.AttnPdrop > 0 {
+		return nil, nil, fmt.Errorf("gpt: attn_pdrop %g: dropout on attention probabilities is not implemented (the fused attention never forms them); set attn_pdrop to 0", cfg.AttnPdrop)
+	}
+	if seqLen > cfg.NPositions {
+		return nil, nil, fmt.Errorf("gpt: sequence length %d exceeds the model's context of %d positions", seqLen, cfg.NPositions)
+	}
+	if cap(m.pos) < batch*seqLen {
+		m.pos = make([]int32, batch*seqLen)
+	}
+	pos := m.pos[:batch*seqLen]
+	for i := range pos {
+		pos[i] = int32(i % seqLen)
+	}
+	tok, err := m.wte.Forward(g, ids, batch, seqLen)
+	if err != nil {
+		return nil, nil, err
+	}
+	pe, err := m.wpe.Forward(g, pos, batch, seqLen)
+	if err != nil {
+		return nil, nil, err
+	}
+	x, err := g.Add(tok, pe)
+	if err != nil {
+		return nil, nil, err
+	}
+	x = g.Dropout(x, cfg.EmbdPdrop)
+	for i := range m.blocks {
+		if x, err = m.blocks[i].forward(g, x, cfg); err != nil {
+			return nil, nil, fmt.Errorf("gpt: block %d: %w", i, err)
+		}
+	}
+	if x, err = m.lnF.Forward(g, x); err != nil {
+		return nil, nil, err
+	}
+	if logits, err = g.Linear(x, m.wte.W, nil); err != nil {
+		return nil, nil, err
+	}
+	if targets != nil {
+		if len(targets) != len(ids) {
+			return nil, nil, fmt.Errorf("gpt: %d targets for %d ids", len(targets), len(ids))
+		}
+		if loss, err = g.CrossEntropy(logits, targets, -1, 0); err != nil {
+			return nil, nil, err
+		}
+	}
+	return logits, loss, nil
+}
+
+func (b *block) forward(g *autograd.Graph, x *autograd.Var, cfg *Config) (*autograd.Var, error) {
+	h, err := b.ln1.Forward(g, x)
+	if err != nil {
+		return nil, err
+	}
+	if h, err = b.attn.Forward(g, h); err != nil {
+		return nil, err
+	}
+	if h, err = g.AttentionQKV(h, cfg.NHead, autograd.AttentionOptions{Causal: true}); err != nil {
+		return nil, err
+	}
+	if h, err = b.attnProj.Forward(g, h); err != nil {
+		return nil, err
+	}
+	if x, err = g.Add(x, g.Dropout(h, cfg.ResidPdrop)); err != nil {
+		return nil, err
+	}
+	if h, err = b.ln2.Forward(g, x); err != nil {
+		return nil, err
+	}
+	if h, err = b.fc.Forward(g, h); err != nil {
+		return nil, err
+	}
+	if h, err = b.fcProj.Forward(g, g.GELU(h)); err != nil {
+		return nil, err
+	}
+	return g.Add(x, g.Dropout(h, cfg.ResidPdrop))
+}

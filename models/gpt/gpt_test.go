@@ -1,0 +1,176 @@
+package gpt
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/tensor"
+)
+
+func refTensor(t *testing.T, f *tensor.Safetensors, name string) []float32 {
+	t.Helper()
+	x, err := f.Tensor(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x.Data()
+}
+
+func toIDs(x []float32) []int32 {
+	out := make([]int32, len(x))
+	for i, v := range x {
+		out[i] = int32(v)
+	}
+	return out
+}
+
+// relErr is max|got-want| / max|want|.
+func relErr(got, want []float32) float64 {
+	var e, w float64
+	for i := range want {
+		e = math.Max(e, math.Abs(float64(got[i])-float64(want[i])))
+		w = math.Max(w, math.Abs(float64(want[i])))
+	}
+	return e / w
+}
+
+// normRelErr is ‖got-want‖ / ‖want‖.
+func normRelErr(got, want []float32) float64 {
+	var e, w float64
+	for i := range want {
+		d := float64(got[i]) - float64(want[i])
+		e += d * d
+		w += float64(want[i]) * float64(want[i])
+	}
+	return math.Sqrt(e / w)
+}
+
+// TestMatchesPyTorch loads the checkpoint scripts/reference/gpt.py wrote (a
+// published-style GPT-2 file: no transformer. prefix, attn.bias buffers) and
+// compares logits, loss and every parameter's gradient with PyTorch's.
+func TestMatchesPyTorch(t *testing.T) {
+	m, err := Load("testdata/tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := tensor.ReadSafetensors("testdata/tiny_ref.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, targets := toIDs(refTensor(t, ref, "ids")), toIDs(refTensor(t, ref, "targets"))
+	g := autograd.NewGraph(1)
+	logits, loss, err := m.Forward(g, ids, 2, 11, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(logits.Value.Data(), refTensor(t, ref, "logits")); !(e <= 1e-5) {
+		t.Errorf("logits differ from PyTorch by %.3g relative", e)
+	} else {
+		t.Logf("logits: relative error %.2g", e)
+	}
+	if e := relErr(loss.Value.Data(), refTensor(t, ref, "loss")); !(e <= 1e-5) {
+		t.Errorf("loss %g, PyTorch %g", loss.Value.Item(), refTensor(t, ref, "loss")[0])
+	} else {
+		t.Logf("loss: relative error %.2g", e)
+	}
+	if err := g.Backward(loss); err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for _, p := range m.Params.List() {
+		want := refTensor(t, ref, "grad."+p.Name)
+		got := p.Grad
+		if isConv1D(p.Name) {
+			got = transpose(got)
+		}
+		e := normRelErr(got.Data(), want)
+		worst = math.Max(worst, e)
+		if !(e <= 1e-4) {
+			t.Errorf("gradient of %s differs from PyTorch by %.3g relative to its norm", p.Name, e)
+		}
+	}
+	t.Logf("gradients: worst relative error %.2g over %d parameters", worst, len(m.Params.List()))
+}
+
+func TestSaveLoadBitIdentical(t *testing.T) {
+	m, err := New(Config{VocabSize: 11, NPositions: 8, NEmbd: 12, NLayer: 2, NHead: 2}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params.List() {
+		q := m2.Params.Get(p.Name)
+		for i, v := range p.Value.Data() {
+			if math.Float32bits(v) != math.Float32bits(q.Value.Data()[i]) {
+				t.Fatalf("%s[%d]: saved %g, loaded %g", p.Name, i, v, q.Value.Data()[i])
+			}
+		}
+	}
+	f, err := tensor.ReadSafetensors(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := f.Info("transformer.h.0.attn.c_attn.weight"); info == nil || info.Shape[0] != 12 || info.Shape[1] != 36 {
+		t.Fatalf("c_attn not saved as Conv1D [in, out]: %+v", info)
+	}
+}
+
+func TestLoadErrorsNameTheProblem(t *testing.T) {
+	m, _ := New(Config{VocabSize: 11, NPositions: 8, NEmbd: 12, NLayer: 1, NHead: 2}, 5)
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	// A config whose sizes disagree with the weights.
+	cfg, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(strings.Replace(string(cfg), `"n_embd": 12`, `"n_embd": 16`, 1)), 0o644)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "transformer.wte.weight") || !strings.Contains(err.Error(), "[11 12]") {
+		t.Errorf("mismatched config: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(strings.Replace(string(cfg), `"n_head": 2`, `"n_head": 5`, 1)), 0o644)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "n_head") {
+		t.Errorf("bad n_head: %v", err)
+	}
+	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Errorf("empty dir: %v", err)
+	}
+	// A checkpoint missing a tensor.
+	os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644)
+	var kept []tensor.NamedTensor
+	for _, p := range m.Params.List() {
+		if p.Name == "ln_f.bias" {
+			continue
+		}
+		v := p.Value
+		if isConv1D(p.Name) {
+			v = transpose(v)
+		}
+		kept = append(kept, tensor.NamedTensor{Name: p.Name, Tensor: v})
+	}
+	tensor.WriteSafetensors(filepath.Join(dir, "model.safetensors"), kept, nil)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), `"ln_f.bias"`) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing tensor: %v", err)
+	}
+}
+
+func TestForwardErrors(t *testing.T) {
+	m, _ := New(Config{VocabSize: 11, NPositions: 8, NEmbd: 12, NLayer: 1, NHead: 2}, 5)
+	g := autograd.NewGraph(1)
+	if _, _, err := m.Forward(g, make([]int32, 9), 1, 9, nil); err == nil || !strings.Contains(err.Error(), "exceeds the model's context of 8") {
+		t.Errorf("too long: %v", err)
+	}
+	if _, _, err := m.Forward(g, []int32{1, 2, 30}, 1, 3, nil); err == nil || !strings.Contains(err.Error(), "id 30") {
+		t.Errorf("bad id: %v", err)
+	}
+}
