@@ -1,0 +1,125 @@
+package seq2seq
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/goformer/goformer/tensor"
+)
+
+// Save writes the model as a Hugging Face checkpoint directory:
+// config.json and model.safetensors with MarianMTModel's (or Pegasus's)
+// tensor names. The tied copies of the shared embedding (embed_tokens,
+// lm_head) are left out, as transformers' save_pretrained does; the
+// sinusoidal position tables and final_logits_bias are written. Both files
+// are written atomically.
+func (m *Model) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var tensors []tensor.NamedTensor
+	for _, p := range m.Params.List() {
+		tensors = append(tensors, tensor.NamedTensor{Name: p.Name, Tensor: p.Value})
+	}
+	tensors = append(tensors,
+		tensor.NamedTensor{Name: "model.encoder.embed_positions.weight", Tensor: m.positions},
+		tensor.NamedTensor{Name: "model.decoder.embed_positions.weight", Tensor: m.positions},
+		tensor.NamedTensor{Name: "final_logits_bias", Tensor: m.logitsBias})
+	if err := tensor.WriteSafetensors(filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(m.Config, "", "  ")
+	if err != nil {
+		return err
+	}
+	return tensor.WriteFileAtomic(filepath.Join(dir, "config.json"), func(w io.Writer) error {
+		_, err := w.Write(append(cfg, '\n'))
+		return err
+	})
+}
+
+// ReadConfig reads and validates dir/config.json.
+func ReadConfig(dir string) (Config, error) {
+	path := filepath.Join(dir, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	var cfg Config
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Load reads a Marian or Pegasus checkpoint directory. The shared embedding
+// may come as model.shared.weight or as its tied copies; position tables and
+// final_logits_bias are read when present (else the sinusoids and zeros);
+// a missing, misshapen or unknown tensor is an error naming it.
+func Load(dir string) (*Model, error) {
+	cfg, err := ReadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := New(cfg, 0)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "model.safetensors")
+	f, err := tensor.ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	into := func(name string, dst *tensor.Tensor) error {
+		t, err := f.Tensor(name)
+		if err != nil {
+			return err
+		}
+		if !t.SameShape(dst) {
+			return fmt.Errorf("%s: tensor %q has shape %v, want %v for this config", path, name, t.Shape(), dst.Shape())
+		}
+		copy(dst.Data(), t.Data())
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, name := range f.Names() {
+		var dst *tensor.Tensor
+		switch name {
+		case "model.encoder.embed_positions.weight", "model.decoder.embed_positions.weight":
+			dst = m.positions // both stacks use the same table
+		case "final_logits_bias":
+			dst = m.logitsBias
+		case "lm_head.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight":
+			// Tied copies of the shared embedding: read the first one only
+			// when the file has no model.shared.weight.
+			if f.Info("model.shared.weight") != nil || seen["model.shared.weight"] {
+				continue
+			}
+			dst = m.shared.W.Value
+			seen["model.shared.weight"] = true
+		default:
+			p := m.Params.Get(name)
+			if p == nil {
+				return nil, fmt.Errorf("%s: tensor %q is not a parameter of this %s model", path, name, cfg.ModelType)
+			}
+			dst = p.Value
+			seen[name] = true
+		}
+		if err := into(name, dst); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range m.Params.List() {
+		if !seen[p.Name] {
+			return nil, fmt.Errorf("%s: tensor %q is missing", path, p.Name)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,286 @@
+// Package seq2seq is the encoder-decoder Transformer of "Attention Is All
+// You Need": token embeddings scaled by √d_model plus sinusoidal positions,
+// N encoder layers (self-attention, feed-forward), N decoder layers (causal
+// self-attention, cross-attention to the encoder, feed-forward), and an
+// output projection tied to the shared embedding, plus a logits bias.
+//
+// With layer norm after each sub-layer (post-LN, the paper's) a model is a
+// Hugging Face Marian model (model_type "marian", MarianMTModel); with layer
+// norm before each sub-layer and a final layer norm after each stack (pre-LN)
+// it is a Pegasus model (model_type "pegasus"). Parameter names, config.json
+// fields and the checkpoint layout are those of transformers, so Save writes
+// a directory that MarianMTModel or PegasusForConditionalGeneration loads.
+package seq2seq
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/nn"
+	"github.com/goformer/goformer/tensor"
+)
+
+// Config holds a model's sizes with the field names of Hugging Face's
+// MarianConfig and PegasusConfig.
+type Config struct {
+	ModelType             string   `json:"model_type"` // "marian" (post-LN) or "pegasus" (pre-LN)
+	Architectures         []string `json:"architectures,omitempty"`
+	VocabSize             int      `json:"vocab_size"`
+	DModel                int      `json:"d_model"`
+	EncoderLayers         int      `json:"encoder_layers"`
+	DecoderLayers         int      `json:"decoder_layers"`
+	EncoderAttentionHeads int      `json:"encoder_attention_heads"`
+	DecoderAttentionHeads int      `json:"decoder_attention_heads"`
+	EncoderFFNDim         int      `json:"encoder_ffn_dim"`
+	DecoderFFNDim         int      `json:"decoder_ffn_dim"`
+	ActivationFunction    string   `json:"activation_function"` // "relu" or "gelu_new"
+	Dropout               float32  `json:"dropout"`
+	AttentionDropout      float32  `json:"attention_dropout"`
+	ActivationDropout     float32  `json:"activation_dropout"`
+	MaxPositionEmbeddings int      `json:"max_position_embeddings"`
+	ScaleEmbedding        bool     `json:"scale_embedding"`
+	InitStd               float32  `json:"init_std"`
+	PadTokenID            int      `json:"pad_token_id"`
+	EOSTokenID            int      `json:"eos_token_id"`
+	DecoderStartTokenID   int      `json:"decoder_start_token_id"`
+	// SharedEmbeddings: one embedding for source, target and output (the
+	// only layout supported; Marian's share_encoder_decoder_embeddings).
+	SharedEmbeddings *bool `json:"share_encoder_decoder_embeddings,omitempty"`
+}
+
+// Base returns the paper's base model (N=6, d_model=512, d_ff=2048, h=8,
+// dropout 0.1), post-LN as in the paper (a Marian model), for a vocabulary
+// of the given size.
+func Base(vocab int) Config {
+	return Config{ModelType: "marian", VocabSize: vocab, DModel: 512, EncoderLayers: 6, DecoderLayers: 6,
+		EncoderAttentionHeads: 8, DecoderAttentionHeads: 8, EncoderFFNDim: 2048, DecoderFFNDim: 2048,
+		ActivationFunction: "relu", Dropout: 0.1, MaxPositionEmbeddings: 512, ScaleEmbedding: true, InitStd: 0.02}
+}
+
+// PreLN reports whether the model puts layer norm before each sub-layer.
+func (c *Config) PreLN() bool { return c.ModelType == "pegasus" }
+
+func (c Config) withDefaults() Config {
+	if c.InitStd == 0 {
+		c.InitStd = 0.02
+	}
+	if c.ActivationFunction == "" {
+		c.ActivationFunction = "relu"
+	}
+	if c.Architectures == nil {
+		if c.PreLN() {
+			c.Architectures = []string{"PegasusForConditionalGeneration"}
+		} else {
+			c.Architectures = []string{"MarianMTModel"}
+		}
+	}
+	return c
+}
+
+// Validate reports the first thing wrong with the configuration.
+func (c *Config) Validate() error {
+	switch {
+	case c.ModelType != "marian" && c.ModelType != "pegasus":
+		return fmt.Errorf("seq2seq config: model_type %q (want marian for post-LN or pegasus for pre-LN)", c.ModelType)
+	case c.VocabSize < 1:
+		return fmt.Errorf("seq2seq config: vocab_size must be positive, got %d", c.VocabSize)
+	case c.DModel < 2 || c.DModel%2 != 0:
+		return fmt.Errorf("seq2seq config: d_model must be even and positive, got %d", c.DModel)
+	case c.EncoderAttentionHeads < 1 || c.DModel%c.EncoderAttentionHeads != 0:
+		return fmt.Errorf("seq2seq config: d_model %d is not a multiple of encoder_attention_heads %d", c.DModel, c.EncoderAttentionHeads)
+	case c.DecoderAttentionHeads < 1 || c.DModel%c.DecoderAttentionHeads != 0:
+		return fmt.Errorf("seq2seq config: d_model %d is not a multiple of decoder_attention_heads %d", c.DModel, c.DecoderAttentionHeads)
+	case c.EncoderLayers < 0 || c.DecoderLayers < 0 || c.EncoderFFNDim < 1 || c.DecoderFFNDim < 1:
+		return fmt.Errorf("seq2seq config: layer counts and ffn sizes must be positive")
+	case c.MaxPositionEmbeddings < 1:
+		return fmt.Errorf("seq2seq config: max_position_embeddings must be positive, got %d", c.MaxPositionEmbeddings)
+	case c.ActivationFunction != "relu" && c.ActivationFunction != "gelu_new" && c.ActivationFunction != "gelu_pytorch_tanh":
+		return fmt.Errorf("seq2seq config: activation_function %q is not supported (want relu or gelu_new)", c.ActivationFunction)
+	case c.SharedEmbeddings != nil && !*c.SharedEmbeddings:
+		return fmt.Errorf("seq2seq config: separate source and target embeddings are not supported")
+	case c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize:
+		return fmt.Errorf("seq2seq config: pad_token_id %d is outside the vocabulary", c.PadTokenID)
+	}
+	for name, p := range map[string]float32{"dropout": c.Dropout, "attention_dropout": c.AttentionDropout, "activation_dropout": c.ActivationDropout} {
+		if p < 0 || p >= 1 {
+			return fmt.Errorf("seq2seq config: %s must be in [0, 1), got %g", name, p)
+		}
+	}
+	return nil
+}
+
+// Model is an encoder-decoder Transformer.
+type Model struct {
+	Config Config
+	Params nn.Params
+
+	shared     *nn.Embedding
+	positions  *tensor.Tensor // [max_position_embeddings, d_model], sinusoidal, halves layout
+	logitsBias *tensor.Tensor // final_logits_bias [1, vocab]
+	encoder    []*nn.EncoderLayer
+	decoder    []*nn.DecoderLayer
+	encNorm    *nn.LayerNorm // pre-LN only
+	decNorm    *nn.LayerNorm
+	posVars    map[int]*autograd.Var // the first T positions, by T
+	biasVar    *autograd.Var
+}
+
+// New returns a model with the given configuration, initialised as
+// transformers initialises Marian: linear and embedding weights
+// N(0, init_std²), biases zero, the padding token's embedding zero.
+func New(cfg Config, seed uint64) (*Model, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	rng := tensor.NewRNG(seed)
+	m := &Model{Config: cfg, posVars: map[int]*autograd.Var{}}
+	ps := &m.Params
+	m.shared = nn.NewEmbedding(ps, "model.shared", cfg.VocabSize, cfg.DModel, cfg.InitStd, rng)
+	clear(m.shared.W.Value.Row(cfg.PadTokenID).Data())
+	if cfg.ScaleEmbedding {
+		m.shared.Scale = float32(math.Sqrt(float64(cfg.DModel)))
+	}
+	var err error
+	if m.positions, err = nn.Sinusoidal(cfg.MaxPositionEmbeddings, cfg.DModel, nn.Halves); err != nil {
+		return nil, err
+	}
+	m.logitsBias = tensor.New(1, cfg.VocabSize)
+	layer := func(heads, ffn int) nn.LayerConfig {
+		return nn.LayerConfig{D: cfg.DModel, Heads: heads, FFN: ffn, Activation: nn.Activation(cfg.ActivationFunction),
+			PreLN: cfg.PreLN(), Eps: 1e-5, Dropout: cfg.Dropout, ActDropout: cfg.ActivationDropout, Bias: true}
+	}
+	for i := 0; i < cfg.EncoderLayers; i++ {
+		l, err := nn.NewEncoderLayer(ps, fmt.Sprintf("model.encoder.layers.%d", i), layer(cfg.EncoderAttentionHeads, cfg.EncoderFFNDim), rng)
+		if err != nil {
+			return nil, err
+		}
+		m.encoder = append(m.encoder, l)
+	}
+	for i := 0; i < cfg.DecoderLayers; i++ {
+		l, err := nn.NewDecoderLayer(ps, fmt.Sprintf("model.decoder.layers.%d", i), layer(cfg.DecoderAttentionHeads, cfg.DecoderFFNDim), rng)
+		if err != nil {
+			return nil, err
+		}
+		m.decoder = append(m.decoder, l)
+	}
+	if cfg.PreLN() {
+		m.encNorm = nn.NewLayerNorm(ps, "model.encoder.layer_norm", cfg.DModel, 1e-5)
+		m.decNorm = nn.NewLayerNorm(ps, "model.decoder.layer_norm", cfg.DModel, 1e-5)
+	}
+	// Linear and embedding weights N(0, init_std²), biases zero, as
+	// transformers' _init_weights does for these models.
+	for _, p := range ps.List() {
+		name := p.Name
+		switch {
+		case hasSuffix(name, "layer_norm.weight"):
+		case hasSuffix(name, ".bias"):
+			p.Value.Zero()
+		case hasSuffix(name, "proj.weight") || hasSuffix(name, "fc1.weight") || hasSuffix(name, "fc2.weight"):
+			p.Value.FillNormal(rng, 0, cfg.InitStd)
+		}
+	}
+	flat, err := tensor.FromSlice(m.logitsBias.Data(), cfg.VocabSize) // [vocab], added to every position
+	if err != nil {
+		return nil, err
+	}
+	m.biasVar = autograd.Constant(flat)
+	return m, nil
+}
+
+func hasSuffix(s, suffix string) bool {
+	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
+}
+
+// embed returns the scaled embeddings of ids [batch, t] plus positions.
+func (m *Model) embed(g *autograd.Graph, ids []int32, batch, t int) (*autograd.Var, error) {
+	if t > m.Config.MaxPositionEmbeddings {
+		return nil, fmt.Errorf("seq2seq: sequence length %d exceeds max_position_embeddings %d", t, m.Config.MaxPositionEmbeddings)
+	}
+	x, err := m.shared.Forward(g, ids, batch, t)
+	if err != nil {
+		return nil, err
+	}
+	pos, ok := m.posVars[t]
+	if !ok {
+		view, err := m.positions.Slice(0, t)
+		if err != nil {
+			return nil, err
+		}
+		pos = autograd.Constant(view)
+		m.posVars[t] = pos
+	}
+	if x, err = g.Add(x, pos); err != nil {
+		return nil, err
+	}
+	return g.Dropout(x, m.Config.Dropout), nil
+}
+
+// Encode runs the encoder on src ([batch, srcLen] token ids, row-major) and
+// returns its output [batch, srcLen, d_model]. srcPad marks padding
+// ([batch × srcLen], or nil).
+func (m *Model) Encode(g *autograd.Graph, src []int32, batch, srcLen int, srcPad []bool) (*autograd.Var, error) {
+	if len(src) != batch*srcLen {
+		return nil, fmt.Errorf("seq2seq: %d source ids for batch %d × length %d", len(src), batch, srcLen)
+	}
+	x, err := m.embed(g, src, batch, srcLen)
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range m.encoder {
+		if x, err = l.Forward(g, x, srcPad); err != nil {
+			return nil, fmt.Errorf("seq2seq: encoder layer %d: %w", i, err)
+		}
+	}
+	if m.encNorm != nil {
+		return m.encNorm.Forward(g, x)
+	}
+	return x, nil
+}
+
+// Decode runs the decoder on tgt ([batch, tgtLen] ids: the target shifted
+// right, starting with decoder_start_token_id) against the encoder output
+// and returns the logits [batch, tgtLen, vocab].
+func (m *Model) Decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, batch, tgtLen int, tgtPad, srcPad []bool) (*autograd.Var, error) {
+	if len(tgt) != batch*tgtLen {
+		return nil, fmt.Errorf("seq2seq: %d target ids for batch %d × length %d", len(tgt), batch, tgtLen)
+	}
+	if m.Config.AttentionDropout > 0 && g.Training {
+		return nil, fmt.Errorf("seq2seq: attention_dropout %g: dropout on attention probabilities is not implemented; set it to 0", m.Config.AttentionDropout)
+	}
+	y, err := m.embed(g, tgt, batch, tgtLen)
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range m.decoder {
+		if y, err = l.Forward(g, y, memory, tgtPad, srcPad); err != nil {
+			return nil, fmt.Errorf("seq2seq: decoder layer %d: %w", i, err)
+		}
+	}
+	if m.decNorm != nil {
+		if y, err = m.decNorm.Forward(g, y); err != nil {
+			return nil, err
+		}
+	}
+	logits, err := g.Linear(y, m.shared.W, nil)
+	if err != nil {
+		return nil, err
+	}
+	return g.Add(logits, m.biasVar)
+}
+
+// Loss runs the whole model and returns the logits and the mean
+// cross-entropy of predicting labels ([batch × tgtLen]; pad_token_id is
+// ignored) with label smoothing eps.
+func (m *Model) Loss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels []int32, tgtLen, batch int, srcPad, tgtPad []bool, eps float32) (logits, loss *autograd.Var, err error) {
+	memory, err := m.Encode(g, src, batch, srcLen, srcPad)
+	if err != nil {
+		return nil, nil, err
+	}
+	if logits, err = m.Decode(g, memory, tgtIn, batch, tgtLen, tgtPad, srcPad); err != nil {
+		return nil, nil, err
+	}
+	loss, err = g.CrossEntropy(logits, labels, int32(m.Config.PadTokenID), eps)
+	return logits, loss, err
+}
