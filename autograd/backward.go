@@ -66,6 +66,12 @@ func (g *Graph) backward(n *node) {
 			cpu.GELUBackward(dx, n.in[0].Value.Data(), dout)
 			cpu.Axpy(1, dx, g.grad(n.in[0]))
 		}
+	case opGELUErf:
+		if need(0) {
+			dx := g.arena.alloc(len(dout))
+			cpu.GELUErfBackward(dx, n.in[0].Value.Data(), dout)
+			cpu.Axpy(1, dx, g.grad(n.in[0]))
+		}
 	case opReLU:
 		if need(0) {
 			dx := g.grad(n.in[0])

@@ -25,6 +25,7 @@ const (
 	opReshape
 	opScale
 	opAttentionQKV
+	opGELUErf
 )
 
 // node is one recorded operation: which, its inputs and output, and what
@@ -194,6 +195,14 @@ func (g *Graph) GELU(x *Var) *Var {
 	out := g.newVar([]*Var{x}, x.Shape()...)
 	cpu.GELU(out.Value.Data(), x.Value.Data())
 	g.record(node{op: opGELU, out: out, in: [3]*Var{x}})
+	return out
+}
+
+// GELUErf applies the exact GELU, 0.5·x·(1 + erf(x/√2)) (BERT's).
+func (g *Graph) GELUErf(x *Var) *Var {
+	out := g.newVar([]*Var{x}, x.Shape()...)
+	cpu.GELUErf(out.Value.Data(), x.Value.Data())
+	g.record(node{op: opGELUErf, out: out, in: [3]*Var{x}})
 	return out
 }
 

@@ -65,6 +65,7 @@ type Activation string
 const (
 	ReLU     Activation = "relu"
 	GELUTanh Activation = "gelu_new" // GPT-2's tanh approximation
+	GELU     Activation = "gelu"     // the exact, erf form (BERT's)
 )
 
 // Apply applies the activation.
@@ -74,8 +75,10 @@ func (a Activation) Apply(g *autograd.Graph, x *autograd.Var) (*autograd.Var, er
 		return g.ReLU(x), nil
 	case GELUTanh, "gelu_pytorch_tanh":
 		return g.GELU(x), nil
+	case GELU:
+		return g.GELUErf(x), nil
 	}
-	return nil, fmt.Errorf("nn: activation %q is not supported (want relu or gelu_new)", string(a))
+	return nil, fmt.Errorf("nn: activation %q is not supported (want relu, gelu or gelu_new)", string(a))
 }
 
 // FeedForward is the position-wise network Linear → activation → Linear

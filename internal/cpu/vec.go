@@ -382,3 +382,25 @@ func maxGo(x []float32) float32 {
 	}
 	return m
 }
+
+// GELUErf sets y = 0.5·x·(1 + erf(x/√2)), the exact GELU (BERT's "gelu").
+func GELUErf(y, x []float32) {
+	checkLen("GELUErf", len(y), x)
+	x = x[:len(y)]
+	for i, v := range x {
+		y[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
+	}
+}
+
+// GELUErfBackward sets dx = dy·GELU'(x) for the exact GELU:
+// GELU'(x) = Φ(x) + x·φ(x); dx may alias dy.
+func GELUErfBackward(dx, x, dy []float32) {
+	checkLen("GELUErfBackward", len(dx), x, dy)
+	x, dy = x[:len(dx)], dy[:len(dx)]
+	const invSqrt2Pi = 0.3989422804014327
+	for i, v := range x {
+		xv := float64(v)
+		d := 0.5*(1+math.Erf(xv/math.Sqrt2)) + xv*invSqrt2Pi*math.Exp(-0.5*xv*xv)
+		dx[i] = dy[i] * float32(d)
+	}
+}

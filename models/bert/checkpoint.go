@@ -1,0 +1,100 @@
+package bert
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/goformer/goformer/tensor"
+)
+
+// Save writes the model as a Hugging Face checkpoint directory (config.json
+// and model.safetensors, BertForMaskedLM's or BertForQuestionAnswering's
+// tensor names), atomically.
+func (m *Model) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var tensors []tensor.NamedTensor
+	for _, p := range m.Params.List() {
+		tensors = append(tensors, tensor.NamedTensor{Name: p.Name, Tensor: p.Value})
+	}
+	if err := tensor.WriteSafetensors(filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(m.Config, "", "  ")
+	if err != nil {
+		return err
+	}
+	return tensor.WriteFileAtomic(filepath.Join(dir, "config.json"), func(w io.Writer) error {
+		_, err := w.Write(append(cfg, '\n'))
+		return err
+	})
+}
+
+// Load reads a BERT checkpoint directory with the given head. Tensors other
+// heads and the pre-training tasks carry (bert.pooler, cls.seq_relationship,
+// qa_outputs or cls.predictions for the other head), the tied decoder
+// weights and the position_ids buffer are ignored; old LayerNorm.gamma/beta
+// names are read as weight/bias. A missing or misshapen tensor is named.
+func Load(dir string, head Head) (*Model, error) {
+	path := filepath.Join(dir, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	m, err := New(cfg, head, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	wpath := filepath.Join(dir, "model.safetensors")
+	f, err := tensor.ReadSafetensors(wpath)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, name := range f.Names() {
+		key := strings.NewReplacer("LayerNorm.gamma", "LayerNorm.weight", "LayerNorm.beta", "LayerNorm.bias").Replace(name)
+		if !strings.HasPrefix(key, "bert.") && !strings.HasPrefix(key, "cls.") && !strings.HasPrefix(key, "qa_outputs.") {
+			key = "bert." + key // a bare BertModel file
+		}
+		p := m.Params.Get(key)
+		if p == nil {
+			if ignored(key) {
+				continue
+			}
+			return nil, fmt.Errorf("%s: tensor %q is not a parameter of BERT", wpath, name)
+		}
+		t, err := f.Tensor(name)
+		if err != nil {
+			return nil, err
+		}
+		if !t.SameShape(p.Value) {
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v for this config", wpath, name, t.Shape(), p.Value.Shape())
+		}
+		copy(p.Value.Data(), t.Data())
+		seen[key] = true
+	}
+	for _, p := range m.Params.List() {
+		if !seen[p.Name] {
+			return nil, fmt.Errorf("%s: tensor %q is missing", wpath, p.Name)
+		}
+	}
+	return m, nil
+}
+
+func ignored(key string) bool {
+	for _, prefix := range []string{"bert.pooler.", "cls.seq_relationship.", "cls.predictions.", "qa_outputs.", "bert.embeddings.position_ids"} {
+		if strings.HasPrefix(key, prefix) {
+			return true
+		}
+	}
+	return false
+}
