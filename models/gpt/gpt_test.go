@@ -1,6 +1,8 @@
 package gpt
 
 import (
+	"bytes"
+	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -172,5 +174,53 @@ func TestForwardErrors(t *testing.T) {
 	}
 	if _, _, err := m.Forward(g, []int32{1, 2, 30}, 1, 3, nil); err == nil || !strings.Contains(err.Error(), "id 30") {
 		t.Errorf("bad id: %v", err)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/from_goformer (then run scripts/reference/gpt.py)")
+
+// fromGoformerConfig is the model whose goformer-saved checkpoint the
+// PyTorch reference reads.
+var fromGoformerConfig = Config{VocabSize: 19, NPositions: 12, NEmbd: 16, NLayer: 2, NHead: 2}
+
+// TestFromGoformerLoadsInPyTorch checks that a checkpoint goformer saves is
+// read by the reference GPT-2 (scripts/reference/gpt.py) and gives the same
+// logits there; and that the committed checkpoint is what Save writes today.
+func TestFromGoformerLoadsInPyTorch(t *testing.T) {
+	m, err := New(fromGoformerConfig, 77)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("testdata", "from_goformer")
+	if *update {
+		if err := m.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := t.TempDir()
+	if err := m.Save(fresh); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"config.json", "model.safetensors"} {
+		a, err1 := os.ReadFile(filepath.Join(dir, name))
+		b, err2 := os.ReadFile(filepath.Join(fresh, name))
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			t.Fatalf("testdata/from_goformer/%s is not what Save writes now (%v %v): rerun with -update and scripts/reference/gpt.py", name, err1, err2)
+		}
+	}
+	ref, err := tensor.ReadSafetensors(filepath.Join("testdata", "from_goformer_ref.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := toIDs(refTensor(t, ref, "ids"))
+	g := autograd.NewGraph(1)
+	logits, _, err := m.Forward(g, ids, 2, 7, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(logits.Value.Data(), refTensor(t, ref, "logits")); !(e <= 1e-5) {
+		t.Fatalf("PyTorch's logits from goformer's checkpoint differ by %.3g relative", e)
+	} else {
+		t.Logf("logits from goformer's checkpoint in PyTorch: relative error %.2g", e)
 	}
 }

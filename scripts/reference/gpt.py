@@ -14,7 +14,11 @@ blocks, final ln_f, output tied to wte), with random weights. It writes:
                                     attn.bias mask buffers;
   models/gpt/testdata/tiny_ref.safetensors  ids, targets, logits, loss and the
                                     gradient of every parameter (float64
-                                    computation from the float32 weights).
+                                    computation from the float32 weights);
+  models/gpt/testdata/from_goformer_ref.safetensors  the logits this GPT-2 gives
+                                    with the checkpoint goformer saved in
+                                    models/gpt/testdata/from_goformer/ (made by
+                                    go test ./models/gpt -run FromGoformer -update).
 """
 import json
 import math
@@ -107,6 +111,18 @@ def main():
         ref["grad." + k] = v.grad
     st.save(os.path.join(out, "tiny_ref.safetensors"), ref, {"torch": torch.__version__})
     print("wrote models/gpt/testdata/tiny and tiny_ref.safetensors, loss", loss.item())
+
+    # A checkpoint written by goformer: names with the transformer. prefix,
+    # Conv1D weights [in, out], no lm_head (tied).
+    gdir = os.path.join(out, "from_goformer")
+    if os.path.exists(os.path.join(gdir, "model.safetensors")):
+        with open(os.path.join(gdir, "config.json")) as f:
+            gcfg = json.load(f)
+        gw = {k.removeprefix("transformer."): v.double() for k, v in st.load(os.path.join(gdir, "model.safetensors")).items()}
+        gids = torch.arange(2 * 7).reshape(2, 7) % gcfg["vocab_size"]
+        glogits, _ = forward(gcfg, gw, gids, gids)
+        st.save(os.path.join(out, "from_goformer_ref.safetensors"), {"ids": gids.float(), "logits": glogits}, {"torch": torch.__version__})
+        print("wrote from_goformer_ref.safetensors")
 
 
 if __name__ == "__main__":
