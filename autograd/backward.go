@@ -72,6 +72,12 @@ func (g *Graph) backward(n *node) {
 			cpu.GELUErfBackward(dx, n.in[0].Value.Data(), dout)
 			cpu.Axpy(1, dx, g.grad(n.in[0]))
 		}
+	case opSiLU:
+		if need(0) {
+			dx := g.arena.alloc(len(dout))
+			cpu.SiLUBackward(dx, n.in[0].Value.Data(), dout)
+			cpu.Axpy(1, dx, g.grad(n.in[0]))
+		}
 	case opReLU:
 		if need(0) {
 			dx := g.grad(n.in[0])

@@ -111,6 +111,8 @@ func TestOpGradients(t *testing.T) {
 			[]*tensor.Tensor{randTensor(rng, 3, 4, 5)}, false},
 		{"GELUErf", func(g *Graph, in []*Var) (*Var, error) { return g.GELUErf(in[0]), nil },
 			[]*tensor.Tensor{randTensor(rng, 3, 4, 5)}, false},
+		{"SiLU", func(g *Graph, in []*Var) (*Var, error) { return g.SiLU(in[0]), nil },
+			[]*tensor.Tensor{randTensor(rng, 3, 4, 5)}, false},
 		{"ReLU", func(g *Graph, in []*Var) (*Var, error) { return g.ReLU(in[0]), nil },
 			[]*tensor.Tensor{awayFromZero(randTensor(rng, 3, 4, 5))}, false},
 		{"Dropout", func(g *Graph, in []*Var) (*Var, error) { return g.Dropout(in[0], 0.3), nil },

@@ -26,6 +26,7 @@ const (
 	opScale
 	opAttentionQKV
 	opGELUErf
+	opSiLU
 )
 
 // node is one recorded operation: which, its inputs and output, and what
@@ -203,6 +204,14 @@ func (g *Graph) GELUErf(x *Var) *Var {
 	out := g.newVar([]*Var{x}, x.Shape()...)
 	cpu.GELUErf(out.Value.Data(), x.Value.Data())
 	g.record(node{op: opGELUErf, out: out, in: [3]*Var{x}})
+	return out
+}
+
+// SiLU applies x·sigmoid(x) (swish) elementwise.
+func (g *Graph) SiLU(x *Var) *Var {
+	out := g.newVar([]*Var{x}, x.Shape()...)
+	cpu.SiLU(out.Value.Data(), x.Value.Data())
+	g.record(node{op: opSiLU, out: out, in: [3]*Var{x}})
 	return out
 }
 

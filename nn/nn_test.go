@@ -58,7 +58,7 @@ func TestParamsAndErrors(t *testing.T) {
 		t.Fatalf("bad heads: %v", err)
 	}
 	g := autograd.NewGraph(1)
-	if _, err := Activation("swish").Apply(g, autograd.Constant(tensor.New(2))); err == nil || !strings.Contains(err.Error(), `"swish"`) {
+	if _, err := Activation("mish").Apply(g, autograd.Constant(tensor.New(2))); err == nil || !strings.Contains(err.Error(), `"mish"`) {
 		t.Fatalf("unknown activation: %v", err)
 	}
 }

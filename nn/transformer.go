@@ -66,6 +66,7 @@ const (
 	ReLU     Activation = "relu"
 	GELUTanh Activation = "gelu_new" // GPT-2's tanh approximation
 	GELU     Activation = "gelu"     // the exact, erf form (BERT's)
+	Swish    Activation = "swish"    // x·sigmoid(x), Marian's default; "silu" too
 )
 
 // Apply applies the activation.
@@ -77,8 +78,10 @@ func (a Activation) Apply(g *autograd.Graph, x *autograd.Var) (*autograd.Var, er
 		return g.GELU(x), nil
 	case GELU:
 		return g.GELUErf(x), nil
+	case Swish, "silu":
+		return g.SiLU(x), nil
 	}
-	return nil, fmt.Errorf("nn: activation %q is not supported (want relu, gelu or gelu_new)", string(a))
+	return nil, fmt.Errorf("nn: activation %q is not supported (want relu, gelu, gelu_new or swish)", string(a))
 }
 
 // FeedForward is the position-wise network Linear → activation → Linear

@@ -404,3 +404,23 @@ func GELUErfBackward(dx, x, dy []float32) {
 		dx[i] = dy[i] * float32(d)
 	}
 }
+
+// SiLU sets y = x·sigmoid(x) (swish, Marian's activation).
+func SiLU(y, x []float32) {
+	checkLen("SiLU", len(y), x)
+	x = x[:len(y)]
+	for i, v := range x {
+		y[i] = v / (1 + Exp32(-v))
+	}
+}
+
+// SiLUBackward sets dx = dy·(s + x·s·(1-s)) with s = sigmoid(x); dx may
+// alias dy.
+func SiLUBackward(dx, x, dy []float32) {
+	checkLen("SiLUBackward", len(dx), x, dy)
+	x, dy = x[:len(dx)], dy[:len(dx)]
+	for i, v := range x {
+		s := 1 / (1 + Exp32(-v))
+		dx[i] = dy[i] * (s + v*s*(1-s))
+	}
+}

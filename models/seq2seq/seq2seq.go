@@ -34,7 +34,7 @@ type Config struct {
 	DecoderAttentionHeads int      `json:"decoder_attention_heads"`
 	EncoderFFNDim         int      `json:"encoder_ffn_dim"`
 	DecoderFFNDim         int      `json:"decoder_ffn_dim"`
-	ActivationFunction    string   `json:"activation_function"` // "relu" or "gelu_new"
+	ActivationFunction    string   `json:"activation_function"` // "relu", "gelu", "gelu_new" or "swish"
 	Dropout               float32  `json:"dropout"`
 	AttentionDropout      float32  `json:"attention_dropout"`
 	ActivationDropout     float32  `json:"activation_dropout"`
@@ -95,8 +95,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("seq2seq config: layer counts and ffn sizes must be positive")
 	case c.MaxPositionEmbeddings < 1:
 		return fmt.Errorf("seq2seq config: max_position_embeddings must be positive, got %d", c.MaxPositionEmbeddings)
-	case c.ActivationFunction != "relu" && c.ActivationFunction != "gelu_new" && c.ActivationFunction != "gelu_pytorch_tanh":
-		return fmt.Errorf("seq2seq config: activation_function %q is not supported (want relu or gelu_new)", c.ActivationFunction)
+	case !supportedActivation[c.ActivationFunction]:
+		return fmt.Errorf("seq2seq config: activation_function %q is not supported (want relu, gelu, gelu_new or swish)", c.ActivationFunction)
 	case c.SharedEmbeddings != nil && !*c.SharedEmbeddings:
 		return fmt.Errorf("seq2seq config: separate source and target embeddings are not supported")
 	case c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize:
@@ -109,6 +109,8 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+var supportedActivation = map[string]bool{"relu": true, "gelu": true, "gelu_new": true, "gelu_pytorch_tanh": true, "swish": true, "silu": true}
 
 // Model is an encoder-decoder Transformer.
 type Model struct {
