@@ -1,0 +1,120 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goformer/goformer/models/gpt"
+	"github.com/goformer/goformer/optim"
+)
+
+func tinyTask(t *testing.T, seed uint64) (*LMTask, *gpt.Model) {
+	m, err := gpt.New(gpt.Config{VocabSize: 12, NPositions: 16, NEmbd: 32, NLayer: 2, NHead: 2}, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := make([]int32, 400)
+	for i := range stream {
+		stream[i] = int32((i*7 + i/13) % 12) // a learnable pattern
+	}
+	return &LMTask{Model: m, Parameters: m.Params.List(), Train: stream[:360], Val: stream[360:], Batch: 4, Block: 16}, m
+}
+
+func newTrainer(t *testing.T, dir string, steps int) (*Trainer, *gpt.Model) {
+	task, m := tinyTask(t, 3)
+	cfg := Config{Steps: steps, ClipNorm: 1, EvalEvery: 5, EvalBatches: 2, CheckpointEvery: 5, Dir: dir, Seed: 9, GradAccum: 2}
+	tr, err := NewTrainer(cfg, task, optim.NewAdamW(task.Params(), 0.9, 0.99, 0.1), optim.WarmupCosine{Max: 3e-3, Min: 3e-4, Warmup: 3, DecaySteps: steps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, m
+}
+
+func TestTinyGPTLearns(t *testing.T) {
+	tr, _ := newTrainer(t, t.TempDir(), 60)
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first, last := tr.History[0].Loss, tr.History[len(tr.History)-1]
+	if !(last.Loss < 0.3*first) || last.ValLoss == nil || !(*last.ValLoss < 0.5*first) {
+		t.Fatalf("loss went from %.3f to %.3f (val %v): not learning", first, last.Loss, last.ValLoss)
+	}
+}
+
+// TestResumeIsBitIdentical runs 10 steps straight, and 5 + resume + 5, and
+// compares every logged loss bit for bit.
+func TestResumeIsBitIdentical(t *testing.T) {
+	straight, _ := newTrainer(t, t.TempDir(), 10)
+	if err := straight.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	first, _ := newTrainer(t, dir, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	first.OnStep = func(m Metrics) {
+		if m.Step == 7 {
+			cancel() // interrupted after step 7: the last periodic checkpoint is step 5, Run saves step 7
+		}
+	}
+	if err := first.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	resumed, _ := newTrainer(t, dir, 10)
+	if err := resumed.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if resumed.Step() != 7 {
+		t.Fatalf("resumed at step %d, want 7", resumed.Step())
+	}
+	if err := resumed.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(resumed.History) != 10 {
+		t.Fatalf("history has %d steps after resume", len(resumed.History))
+	}
+	for i, m := range straight.History {
+		r := resumed.History[i]
+		if m.Loss != r.Loss || (m.ValLoss == nil) != (r.ValLoss == nil) || m.ValLoss != nil && *m.ValLoss != *r.ValLoss {
+			t.Fatalf("step %d: straight loss %v val %v, resumed %v val %v", m.Step, m.Loss, m.ValLoss, r.Loss, r.ValLoss)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if n := strings.Count(string(b), "\n"); n != 10 {
+		t.Fatalf("metrics.jsonl has %d lines, want 10", n)
+	}
+}
+
+func TestDamagedCheckpointIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	tr, _ := newTrainer(t, dir, 5)
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, CheckpointFile)
+	good, _ := os.ReadFile(path)
+	for _, tc := range []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"truncated", good[:len(good)-100], "past the data section"},
+		{"flipped bit", func() []byte { b := append([]byte(nil), good...); b[len(b)-10] ^= 0x40; return b }(), "damaged"},
+	} {
+		os.WriteFile(path, tc.file, 0o644)
+		fresh, m := newTrainer(t, dir, 5)
+		before := append([]float32(nil), m.Params.List()[0].Value.Data()...)
+		err := fresh.Resume()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), CheckpointFile) {
+			t.Errorf("%s: error %v, want one naming the file and %q", tc.name, err, tc.want)
+		}
+		for i, v := range m.Params.List()[0].Value.Data() {
+			if v != before[i] {
+				t.Fatalf("%s: a refused checkpoint changed the model", tc.name)
+			}
+		}
+	}
+}
