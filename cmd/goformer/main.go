@@ -6,6 +6,8 @@
 //
 // Commands:
 //
+//	train             train a character-level GPT (Tiny Shakespeare built in)
+//	generate          sample text from a trained GPT
 //	bench gemm        measure float32 matrix multiplication (GFLOPS)
 //	bench attention   measure flash attention: time, GFLOPS, extra memory
 //
@@ -41,8 +43,11 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{name: "train", summary: "train a character-level GPT (Tiny Shakespeare built in)", run: runTrain},
+		{name: "generate", summary: "sample text from a trained GPT", run: runGenerate},
 		{name: "bench", summary: "measure the speed of kernels and models", sub: []command{
 			{name: "gemm", summary: "float32 matrix multiplication: GFLOPS", run: benchGemm},
+			{name: "train", summary: "training steps of a preset GPT: ms/step, tokens/s", run: benchTrain},
 			{name: "attention", summary: "scaled dot-product attention (flash or plain): time, GFLOPS, memory", run: benchAttention},
 		}},
 	}

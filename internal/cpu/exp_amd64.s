@@ -118,3 +118,109 @@ mreduce:
 	VMOVSS X9, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// GELU constants: Z10 = 0.044715, Z11 = -2·√(2/π), Z12 = 2, Z14 = √(2/π),
+// Z15 = 3·0.044715·√(2/π).
+#define GELU_CONSTS \
+	MOVL $0x3d372713, R8; VPBROADCASTD R8, Z10 \
+	MOVL $0xbfcc422a, R8; VPBROADCASTD R8, Z11 \
+	MOVL $0x40000000, R8; VPBROADCASTD R8, Z12 \
+	MOVL $0x3f4c422a, R8; VPBROADCASTD R8, Z14 \
+	MOVL $0x3ddb33b6, R8; VPBROADCASTD R8, Z15
+
+// GELU_S sets Z7 = σ(2u) = 1/(1 + exp(-2u)) = 0.5·(1 + tanh(u)) for
+// u = √(2/π)(x + 0.044715x³), x in Z5. This form has no cancellation for
+// large negative x, where 1 + tanh(u) would lose every digit.
+#define GELU_S \
+	VMULPS Z5, Z5, Z6 \
+	VMULPS Z10, Z6, Z6 \
+	VFMADD213PS Z5, Z5, Z6 \
+	VMULPS Z11, Z6, Z0 \
+	EXP16 \
+	VADDPS Z29, Z0, Z0 \
+	VDIVPS Z0, Z29, Z7
+
+// GELU_FWD sets Z9 = x·σ(2u).
+#define GELU_FWD \
+	GELU_S \
+	VMULPS Z7, Z5, Z9
+
+// GELU_BWD sets Z9 = dy·GELU'(x), dy in Z4. With s = σ(2u):
+// GELU'(x) = s + 2·x·s·(1-s)·√(2/π)(1 + 3·0.044715x²).
+#define GELU_BWD \
+	GELU_S \
+	VMOVAPS Z7, Z18 \
+	VFNMADD231PS Z7, Z7, Z18 \
+	VMULPS Z5, Z5, Z19 \
+	VFMADD213PS Z14, Z15, Z19 \
+	VMULPS Z18, Z19, Z19 \
+	VMULPS Z5, Z19, Z19 \
+	VMOVAPS Z7, Z17 \
+	VFMADD231PS Z12, Z19, Z17 \
+	VMULPS Z4, Z17, Z9
+
+// func geluAVX512(y, x *float32, n int)
+TEXT ·geluAVX512(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	EXP_CONSTS
+	GELU_CONSTS
+gloop:
+	CMPQ CX, $16
+	JLT gtail
+	VMOVUPS (SI), Z5
+	GELU_FWD
+	VMOVUPS Z9, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP gloop
+gtail:
+	TESTQ CX, CX
+	JZ gdone
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z5
+	GELU_FWD
+	VMOVUPS Z9, K1, (DI)
+gdone:
+	VZEROUPPER
+	RET
+
+// func geluBackwardAVX512(dx, x, dy *float32, n int)
+TEXT ·geluBackwardAVX512(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ dy+16(FP), DX
+	MOVQ n+24(FP), CX
+	EXP_CONSTS
+	GELU_CONSTS
+gbloop:
+	CMPQ CX, $16
+	JLT gbtail
+	VMOVUPS (SI), Z5
+	VMOVUPS (DX), Z4
+	GELU_BWD
+	VMOVUPS Z9, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP gbloop
+gbtail:
+	TESTQ CX, CX
+	JZ gbdone
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z5
+	VMOVUPS.Z (DX), K1, Z4
+	GELU_BWD
+	VMOVUPS Z9, K1, (DI)
+gbdone:
+	VZEROUPPER
+	RET

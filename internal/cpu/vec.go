@@ -277,6 +277,9 @@ const (
 func GELU(y, x []float32) {
 	checkLen("GELU", len(y), x)
 	x = x[:len(y)]
+	if geluVec(y, x) {
+		return
+	}
 	for i, v := range x {
 		y[i] = 0.5 * v * (1 + Tanh32(geluC*(v+geluK*v*v*v)))
 	}
@@ -286,6 +289,9 @@ func GELU(y, x []float32) {
 func GELUBackward(dx, x, dy []float32) {
 	checkLen("GELUBackward", len(dx), x, dy)
 	x, dy = x[:len(dx)], dy[:len(dx)]
+	if geluBackwardVec(dx, x, dy) {
+		return
+	}
 	for i, v := range x {
 		u := geluC * (v + geluK*v*v*v)
 		t := Tanh32(u)

@@ -46,3 +46,25 @@ func maxOf(x []float32) float32 {
 	}
 	return maxGo(x)
 }
+
+//go:noescape
+func geluAVX512(y, x *float32, n int)
+
+//go:noescape
+func geluBackwardAVX512(dx, x, dy *float32, n int)
+
+func geluVec(y, x []float32) bool {
+	if useVecAsm && hasAVX512 && len(y) > 0 {
+		geluAVX512(&y[0], &x[0], len(y))
+		return true
+	}
+	return false
+}
+
+func geluBackwardVec(dx, x, dy []float32) bool {
+	if useVecAsm && hasAVX512 && len(dx) > 0 {
+		geluBackwardAVX512(&dx[0], &x[0], &dy[0], len(dx))
+		return true
+	}
+	return false
+}

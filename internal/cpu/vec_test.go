@@ -298,13 +298,17 @@ func to64(x []float32) []float64 {
 }
 
 func TestGELUAndReLU(t *testing.T) {
+	bothVecPaths(t, testGELUAndReLU)
+}
+
+func testGELUAndReLU(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	n := 1001
 	x := randSlice(rng, n)
 	for i := range x {
 		x[i] *= 6
 	}
-	x[0], x[1] = 0, -0.0
+	x[0], x[1], x[2], x[3], x[4] = 0, -0.0, 40, -40, 1e-4 // saturated tails, tiny input
 	gelu := func(v float64) float64 {
 		return 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v)))
 	}

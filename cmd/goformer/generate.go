@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"unicode/utf8"
+
+	"github.com/goformer/goformer/generate"
+	"github.com/goformer/goformer/models/gpt"
+	"github.com/goformer/goformer/tensor"
+	"github.com/goformer/goformer/tokenizer"
+)
+
+func runGenerate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("goformer generate",
+		"Prints text sampled from a trained character-level GPT (a directory that goformer train wrote:\n"+
+			"config.json, model.safetensors, vocab.json).",
+		"  goformer generate --model runs/shakespeare-char-quick/model --prompt \"ROMEO:\" --max-tokens 300\n"+
+			"  goformer generate --model DIR --prompt \"To be\" --temperature 0 # greedy", stderr)
+	dir := fs.String("model", "", "model directory (required)")
+	prompt := fs.String("prompt", "\n", "text to continue")
+	maxTokens := fs.Int("max-tokens", 500, "tokens to generate")
+	temperature := fs.Float64("temperature", 0.8, "sampling temperature; 0 is greedy")
+	topK := fs.Int("top-k", 40, "sample among the k most likely tokens; 0: all")
+	topP := fs.Float64("top-p", 1, "sample among the most likely tokens of total probability p")
+	seed := fs.Uint64("seed", 1, "random seed")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usagef("generate: --model is required")
+	}
+	if *maxTokens < 0 {
+		return usagef("generate: --max-tokens must be ≥ 0, got %d", *maxTokens)
+	}
+	if !utf8.ValidString(*prompt) {
+		return usagef("generate: the prompt is not valid UTF-8")
+	}
+	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
+		return usagef("generate: %s is not a directory", *dir)
+	}
+	if _, err := os.Stat(filepath.Join(*dir, "config.json")); err != nil {
+		return usagef("generate: %s is not a model directory (no config.json)", *dir)
+	}
+	m, err := gpt.Load(*dir)
+	if err != nil {
+		return usageError{"generate: " + err.Error()}
+	}
+	tok, err := tokenizer.LoadChar(filepath.Join(*dir, "vocab.json"))
+	if err != nil {
+		return usageError{"generate: " + err.Error()}
+	}
+	ids, err := tok.Encode(*prompt)
+	if err != nil {
+		return usageError{"generate: prompt: " + err.Error()}
+	}
+	s := &generate.Sampler{Temperature: *temperature, TopK: *topK, TopP: *topP, RNG: tensor.NewRNG(*seed)}
+	if err := s.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	fmt.Fprint(stdout, *prompt)
+	_, err = generate.Generate(m, ids, *maxTokens, m.Config.NPositions, s, func(id int32) {
+		text, _ := tok.Decode([]int32{id})
+		fmt.Fprint(stdout, text)
+	})
+	fmt.Fprintln(stdout)
+	return err
+}

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"image/color"
+	"io"
+
+	"github.com/goformer/goformer/internal/plot"
+	"github.com/goformer/goformer/tensor"
+	"github.com/goformer/goformer/train"
+)
+
+// plotLoss writes the training and validation loss curves as a PNG,
+// atomically.
+func plotLoss(path string, history []train.Metrics) error {
+	tr := plot.Series{Name: "train loss", Color: color.RGBA{70, 130, 180, 255}}
+	val := plot.Series{Name: "val loss", Color: color.RGBA{220, 80, 40, 255}}
+	for _, m := range history {
+		tr.X, tr.Y = append(tr.X, float64(m.Step)), append(tr.Y, m.Loss)
+		if m.ValLoss != nil {
+			val.X, val.Y = append(val.X, float64(m.Step)), append(val.Y, *m.ValLoss)
+		}
+	}
+	c := plot.Chart{Title: "goformer training", XLabel: "step", YLabel: "loss (nats)", Series: []plot.Series{tr, val}}
+	return tensor.WriteFileAtomic(path, func(w io.Writer) error { return c.WritePNG(w) })
+}

@@ -1,0 +1,131 @@
+// Package generate turns models into text: sampling with temperature,
+// top-k and top-p (nucleus) from next-token distributions, and the
+// generation loop for language models.
+package generate
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/tensor"
+)
+
+// Sampler picks the next token from logits.
+type Sampler struct {
+	Temperature float64 // 0 means greedy (argmax)
+	TopK        int     // keep the k most likely tokens; 0: all
+	TopP        float64 // keep the smallest set with probability ≥ p; 0 or 1: all
+	RNG         *tensor.RNG
+
+	probs []float64
+	order []int
+}
+
+// Validate reports settings that make no sense.
+func (s *Sampler) Validate() error {
+	switch {
+	case s.Temperature < 0 || math.IsNaN(s.Temperature):
+		return fmt.Errorf("generate: temperature must be ≥ 0, got %g", s.Temperature)
+	case s.TopK < 0:
+		return fmt.Errorf("generate: top-k must be ≥ 0, got %d", s.TopK)
+	case s.TopP < 0 || s.TopP > 1:
+		return fmt.Errorf("generate: top-p must be in [0, 1], got %g", s.TopP)
+	case s.Temperature > 0 && s.RNG == nil:
+		return fmt.Errorf("generate: sampling needs a random generator")
+	}
+	return nil
+}
+
+// Next returns a token drawn from softmax(logits/temperature) restricted to
+// the top-k and top-p sets.
+func (s *Sampler) Next(logits []float32) int32 {
+	best := 0
+	for i, v := range logits {
+		if v > logits[best] {
+			best = i
+		}
+	}
+	if s.Temperature == 0 {
+		return int32(best)
+	}
+	n := len(logits)
+	if cap(s.probs) < n {
+		s.probs, s.order = make([]float64, n), make([]int, n)
+	}
+	p, order := s.probs[:n], s.order[:n]
+	mx := float64(logits[best])
+	var sum float64
+	for i, v := range logits {
+		p[i] = math.Exp((float64(v) - mx) / s.Temperature)
+		sum += p[i]
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return p[order[a]] > p[order[b]] })
+	keep := n
+	if s.TopK > 0 && s.TopK < keep {
+		keep = s.TopK
+	}
+	if s.TopP > 0 && s.TopP < 1 {
+		var c float64
+		for i := 0; i < keep; i++ {
+			c += p[order[i]] / sum
+			if c >= s.TopP {
+				keep = i + 1
+				break
+			}
+		}
+	}
+	var kept float64
+	for _, i := range order[:keep] {
+		kept += p[i]
+	}
+	u := float64(s.RNG.Float32()) * kept
+	for _, i := range order[:keep] {
+		u -= p[i]
+		if u <= 0 {
+			return int32(i)
+		}
+	}
+	return int32(order[keep-1])
+}
+
+// LanguageModel is what Generate needs of a model.
+type LanguageModel interface {
+	Forward(g *autograd.Graph, ids []int32, batch, seqLen int, targets []int32) (logits, loss *autograd.Var, err error)
+}
+
+// Generate extends prompt by maxTokens tokens, each drawn by s from the
+// model's prediction given the last context tokens. It calls emit (if not
+// nil) with each new token as it comes.
+func Generate(m LanguageModel, prompt []int32, maxTokens, context int, s *Sampler, emit func(int32)) ([]int32, error) {
+	if len(prompt) == 0 {
+		return nil, fmt.Errorf("generate: empty prompt")
+	}
+	if maxTokens < 0 {
+		return nil, fmt.Errorf("generate: max tokens must be ≥ 0, got %d", maxTokens)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	out := append([]int32(nil), prompt...)
+	g := autograd.NewGraph(0)
+	g.NoGrad = true
+	for i := 0; i < maxTokens; i++ {
+		window := out[max(0, len(out)-context):]
+		g.Reset()
+		logits, _, err := m.Forward(g, window, 1, len(window), nil)
+		if err != nil {
+			return nil, err
+		}
+		v := logits.Value.Dim(-1)
+		last := logits.Value.Data()[(len(window)-1)*v:]
+		next := s.Next(last)
+		out = append(out, next)
+		if emit != nil {
+			emit(next)
+		}
+	}
+	return out[len(prompt):], nil
+}
