@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -87,5 +88,60 @@ func TestBenchAttention(t *testing.T) {
 	}
 	if code, _, errs := runCLI("bench", "attention", "--seq", "100000", "--plain"); code != 2 || !strings.Contains(errs, "GiB") {
 		t.Errorf("huge --plain: exit %d, %q", code, errs)
+	}
+}
+
+func TestTrainResumeGenerate(t *testing.T) {
+	dir := t.TempDir()
+	out := dir + "/run"
+	code, stdout, errs := runCLI("train", "--preset", "shakespeare-char-quick", "--steps", "6", "--out", out, "--samples=false")
+	if code != 0 || !strings.Contains(stdout, "done: step 6") {
+		t.Fatalf("train: exit %d\n%s\n%s", code, stdout, errs)
+	}
+	for _, f := range []string{"metrics.jsonl", "checkpoint.safetensors", "loss.png", "train_config.json", "model/config.json", "model/model.safetensors", "model/vocab.json"} {
+		if _, err := os.Stat(out + "/" + f); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+	// A second run into the same directory must not clobber it.
+	if code, _, errs := runCLI("train", "--preset", "shakespeare-char-quick", "--steps", "6", "--out", out); code != 2 || !strings.Contains(errs, "--resume") {
+		t.Errorf("rerun into an existing run: exit %d, %q", code, errs)
+	}
+	// Resume to a later step.
+	if code, stdout, errs := runCLI("train", "--preset", "shakespeare-char-quick", "--steps", "8", "--out", out, "--resume", "--samples=false"); code != 0 || !strings.Contains(stdout, "done: step 8") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, errs)
+	}
+	code, stdout, errs = runCLI("generate", "--model", out+"/model", "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "3")
+	if code != 0 || !strings.HasPrefix(stdout, "ROMEO:") || len([]rune(strings.TrimSpace(stdout))) != 26 {
+		t.Fatalf("generate: exit %d, %q, %q", code, stdout, errs)
+	}
+	_, again, _ := runCLI("generate", "--model", out+"/model", "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "3")
+	if again != stdout {
+		t.Fatalf("same seed, different text: %q vs %q", stdout, again)
+	}
+}
+
+func TestTrainAndGenerateBadInput(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(dir+"/bad.json", []byte(`{"n_layer": "four"}`), 0o644)
+	os.WriteFile(dir+"/unknown.json", []byte(`{"n_layers": 4}`), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--preset", "nope"}, `unknown preset "nope"`},
+		{[]string{"train", "--config", dir + "/missing.json"}, "missing.json"},
+		{[]string{"train", "--config", dir + "/bad.json"}, `field "n_layer" must be a int`},
+		{[]string{"train", "--config", dir + "/unknown.json"}, `unknown field "n_layers"`},
+		{[]string{"train", "--steps", "-1"}, "max_iters must be positive"},
+		{[]string{"generate", "--model", dir + "/nowhere"}, "is not a directory"},
+		{[]string{"generate", "--model", dir}, "not a model directory"},
+		{[]string{"generate", "--model", dir, "--max-tokens", "-1"}, "--max-tokens must be ≥ 0"},
+		{[]string{"generate", "--model", dir, "--prompt", "\xff"}, "not valid UTF-8"},
+	} {
+		code, _, errs := runCLI(tc.args...)
+		if code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("goformer %v: exit %d, %q; want exit 2 and %q", tc.args, code, errs, tc.want)
+		}
 	}
 }

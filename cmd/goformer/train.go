@@ -110,11 +110,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		"Trains a character-level GPT on Tiny Shakespeare (built in) or a text file, with a progress line,\n"+
 			"samples as it improves, metrics.jsonl, checkpoints, and at the end a Hugging Face model directory\n"+
 			"(OUT/model) and a loss plot (OUT/loss.png). Ctrl-C writes a checkpoint and stops; --resume continues.",
-		"  goformer train                                   # the quick preset, a few minutes\n"+
+		"  goformer train                                   # nanoGPT's small Shakespeare run, a few minutes\n"+
 			"  goformer train --preset shakespeare-char-small --out runs/small\n"+
 			"  goformer train --config my.json --steps 100\n"+
 			"  goformer train --out runs/small --resume", stderr)
-	preset := fs.String("preset", "shakespeare-char-quick", "preset: "+presetNames())
+	preset := fs.String("preset", "shakespeare-char-small", "preset: "+presetNames())
 	configPath := fs.String("config", "", "JSON file of settings over the preset (n_layer, batch_size, max_iters, ...)")
 	out := fs.String("out", "", "run directory (default runs/<preset>)")
 	steps := fs.Int("steps", 0, "override max_iters")

@@ -286,3 +286,36 @@ func (m *Model) Loss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels [
 	loss, err = g.CrossEntropy(logits, labels, int32(m.Config.PadTokenID), eps)
 	return logits, loss, err
 }
+
+// Greedy translates one source sentence (srcLen ids) by taking the most
+// likely token at each step, starting from decoder_start_token_id, until
+// eos_token_id or maxLen tokens. It recomputes the decoder over the whole
+// prefix at each step (no KV cache yet).
+func (m *Model) Greedy(src []int32, maxLen int) ([]int32, error) {
+	g := autograd.NewGraph(0)
+	g.NoGrad = true
+	memory, err := m.Encode(g, src, 1, len(src), nil)
+	if err != nil {
+		return nil, err
+	}
+	prefix := []int32{int32(m.Config.DecoderStartTokenID)}
+	for len(prefix) <= maxLen {
+		logits, err := m.Decode(g, memory, prefix, 1, len(prefix), nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		v := m.Config.VocabSize
+		last := logits.Value.Data()[(len(prefix)-1)*v : len(prefix)*v]
+		best := 0
+		for i, x := range last {
+			if x > last[best] {
+				best = i
+			}
+		}
+		if best == m.Config.EOSTokenID {
+			break
+		}
+		prefix = append(prefix, int32(best))
+	}
+	return prefix[1:], nil
+}
