@@ -3,13 +3,16 @@ package train
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/models/gpt"
 	"github.com/goformer/goformer/optim"
+	"github.com/goformer/goformer/tensor"
 )
 
 func tinyTask(t *testing.T, seed uint64) (*LMTask, *gpt.Model) {
@@ -116,5 +119,65 @@ func TestDamagedCheckpointIsRefused(t *testing.T) {
 				t.Fatalf("%s: a refused checkpoint changed the model", tc.name)
 			}
 		}
+	}
+}
+
+func TestTinyGPTOverfitsOneBatch(t *testing.T) {
+	task, m := tinyTask(t, 5)
+	x := []int32{1, 5, 2, 9, 3, 3, 7, 0, 11, 4, 6, 8, 2, 2, 10, 1}
+	y := []int32{5, 2, 9, 3, 3, 7, 0, 11, 4, 6, 8, 2, 2, 10, 1, 7}
+	opt := optim.NewAdamW(task.Params(), 0.9, 0.99, 0)
+	g := autograd.NewGraph(1)
+	var last float32
+	for step := 0; step < 150; step++ {
+		m.Params.ZeroGrad()
+		g.Reset()
+		_, loss, err := m.Forward(g, x, 1, 16, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Backward(loss); err != nil {
+			t.Fatal(err)
+		}
+		opt.Step(3e-3)
+		last = loss.Value.Item()
+	}
+	if last > 0.05 {
+		t.Fatalf("after 150 steps on one batch the loss is %.4f, want near zero", last)
+	}
+}
+
+// nanTask wraps a task and poisons the loss from a given step on.
+type nanTask struct {
+	*LMTask
+	calls, from int
+}
+
+func (n *nanTask) Loss(g *autograd.Graph, rng *tensor.RNG, s Split) (*autograd.Var, int, error) {
+	loss, k, err := n.LMTask.Loss(g, rng, s)
+	if s == TrainSplit {
+		n.calls++
+		if n.calls >= n.from {
+			loss.Value.Data()[0] = float32(math.NaN())
+		}
+	}
+	return loss, k, err
+}
+
+func TestNaNLossStopsTheRun(t *testing.T) {
+	dir := t.TempDir()
+	task, _ := tinyTask(t, 3)
+	nt := &nanTask{LMTask: task, from: 8}
+	tr, err := NewTrainer(Config{Steps: 20, CheckpointEvery: 5, Dir: dir, Seed: 1}, nt, optim.NewAdamW(task.Params(), 0.9, 0.99, 0), optim.Constant(1e-3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Run(context.Background())
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "step 8") || !strings.Contains(err.Error(), "checkpoint, of step 5") {
+		t.Fatalf("error = %v", err)
+	}
+	f, err := tensor.ReadSafetensors(filepath.Join(dir, CheckpointFile))
+	if err != nil || f.Metadata["step"] != "5" {
+		t.Fatalf("the last good checkpoint is gone: %v %v", err, f.Metadata)
 	}
 }

@@ -8,6 +8,7 @@
 //
 //	train             train a character-level GPT (Tiny Shakespeare built in)
 //	generate          sample text from a trained GPT
+//	eval              cross-entropy and perplexity of a language model on a text
 //	bench gemm        measure float32 matrix multiplication (GFLOPS)
 //	bench attention   measure flash attention: time, GFLOPS, extra memory
 //
@@ -45,6 +46,7 @@ func commands() []command {
 	return []command{
 		{name: "train", summary: "train a character-level GPT (Tiny Shakespeare built in)", run: runTrain},
 		{name: "generate", summary: "sample text from a trained GPT", run: runGenerate},
+		{name: "eval", summary: "cross-entropy and perplexity of a language model on a text", run: runEval},
 		{name: "bench", summary: "measure the speed of kernels and models", sub: []command{
 			{name: "gemm", summary: "float32 matrix multiplication: GFLOPS", run: benchGemm},
 			{name: "train", summary: "training steps of a preset GPT: ms/step, tokens/s", run: benchTrain},

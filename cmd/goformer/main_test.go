@@ -115,6 +115,12 @@ func TestTrainResumeGenerate(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(stdout, "ROMEO:") || len([]rune(strings.TrimSpace(stdout))) != 26 {
 		t.Fatalf("generate: exit %d, %q, %q", code, stdout, errs)
 	}
+	os.WriteFile(dir+"/sample.txt", []byte("ROMEO:\nBut soft, what light through yonder window breaks?\n"), 0o644)
+	code, stdout2, errs := runCLI("eval", "--model", out+"/model", "--data", dir+"/sample.txt", "--json")
+	var ev map[string]any
+	if code != 0 || json.Unmarshal([]byte(stdout2), &ev) != nil || !(ev["cross_entropy"].(float64) > 1) || ev["tokens"] != 56.0 {
+		t.Fatalf("eval: exit %d, %q, %q", code, stdout2, errs)
+	}
 	_, again, _ := runCLI("generate", "--model", out+"/model", "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "3")
 	if again != stdout {
 		t.Fatalf("same seed, different text: %q vs %q", stdout, again)
