@@ -118,7 +118,7 @@ func TestTrainResumeGenerate(t *testing.T) {
 	os.WriteFile(dir+"/sample.txt", []byte("ROMEO:\nBut soft, what light through yonder window breaks?\n"), 0o644)
 	code, stdout2, errs := runCLI("eval", "--model", out+"/model", "--data", dir+"/sample.txt", "--json")
 	var ev map[string]any
-	if code != 0 || json.Unmarshal([]byte(stdout2), &ev) != nil || !(ev["cross_entropy"].(float64) > 1) || ev["tokens"] != 56.0 {
+	if code != 0 || json.Unmarshal([]byte(stdout2), &ev) != nil || !(ev["cross_entropy"].(float64) > 1) || ev["tokens"] != 57.0 {
 		t.Fatalf("eval: exit %d, %q, %q", code, stdout2, errs)
 	}
 	_, again, _ := runCLI("generate", "--model", out+"/model", "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "3")
