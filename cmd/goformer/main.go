@@ -9,6 +9,7 @@
 //	train             train a character-level GPT (Tiny Shakespeare built in)
 //	generate          sample text from a trained GPT
 //	eval              cross-entropy and perplexity of a language model on a text
+//	info              describe a model directory
 //	bench gemm        measure float32 matrix multiplication (GFLOPS)
 //	bench attention   measure flash attention: time, GFLOPS, extra memory
 //
@@ -46,6 +47,7 @@ func commands() []command {
 	return []command{
 		{name: "train", summary: "train a character-level GPT (Tiny Shakespeare built in)", run: runTrain},
 		{name: "generate", summary: "sample text from a trained GPT", run: runGenerate},
+		{name: "info", summary: "describe a model directory: family, architecture, parameters", run: runInfo},
 		{name: "eval", summary: "cross-entropy and perplexity of a language model on a text", run: runEval},
 		{name: "bench", summary: "measure the speed of kernels and models", sub: []command{
 			{name: "gemm", summary: "float32 matrix multiplication: GFLOPS", run: benchGemm},

@@ -121,6 +121,14 @@ func TestTrainResumeGenerate(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(stdout2), &ev) != nil || !(ev["cross_entropy"].(float64) > 1) || ev["tokens"] != 57.0 {
 		t.Fatalf("eval: exit %d, %q, %q", code, stdout2, errs)
 	}
+	if code, info, errs := runCLI("info", "--model", out+"/model"); code != 0 || !strings.Contains(info, "GPT-2 decoder: 4 layers, width 128") {
+		t.Fatalf("info: exit %d, %q, %q", code, info, errs)
+	}
+	for _, m := range []string{"../../models/seq2seq/testdata/marian", "../../models/bert/testdata/qa"} {
+		if code, info, errs := runCLI("info", "--model", m, "--json"); code != 0 || !strings.Contains(info, `"parameters"`) {
+			t.Fatalf("info %s: exit %d, %q, %q", m, code, info, errs)
+		}
+	}
 	_, again, _ := runCLI("generate", "--model", out+"/model", "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "3")
 	if again != stdout {
 		t.Fatalf("same seed, different text: %q vs %q", stdout, again)
@@ -141,6 +149,7 @@ func TestTrainAndGenerateBadInput(t *testing.T) {
 		{[]string{"train", "--config", dir + "/unknown.json"}, `unknown field "n_layers"`},
 		{[]string{"train", "--steps", "-1"}, "max_iters must be positive"},
 		{[]string{"generate", "--model", dir + "/nowhere"}, "is not a directory"},
+		{[]string{"info", "--model", dir}, "is not a model directory"},
 		{[]string{"generate", "--model", dir}, "not a model directory"},
 		{[]string{"generate", "--model", dir, "--max-tokens", "-1"}, "--max-tokens must be ≥ 0"},
 		{[]string{"generate", "--model", dir, "--prompt", "\xff"}, "not valid UTF-8"},

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/goformer/goformer/models/bert"
+	"github.com/goformer/goformer/models/gpt"
+	"github.com/goformer/goformer/models/seq2seq"
+	"github.com/goformer/goformer/nn"
+)
+
+type infoResult struct {
+	Dir          string          `json:"dir"`
+	ModelType    string          `json:"model_type"`
+	Architecture string          `json:"architecture"`
+	Parameters   int             `json:"parameters"`
+	Config       json.RawMessage `json:"config"`
+}
+
+func runInfo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("goformer info",
+		"Describes a model directory (Hugging Face layout: config.json + model.safetensors): its family,\n"+
+			"architecture, parameter count and configuration. The weights are read and checked.",
+		"  goformer info --model runs/shakespeare-char-small/model\n  goformer info --model DIR --json", stderr)
+	dir := fs.String("model", "", "model directory (required)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usagef("info: --model is required")
+	}
+	raw, err := os.ReadFile(filepath.Join(*dir, "config.json"))
+	if err != nil {
+		return usagef("info: %s is not a model directory: %v", *dir, err)
+	}
+	var head struct {
+		ModelType     string   `json:"model_type"`
+		Architectures []string `json:"architectures"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return usagef("info: %s: %v", filepath.Join(*dir, "config.json"), err)
+	}
+	var params *nn.Params
+	arch := ""
+	switch head.ModelType {
+	case "gpt2":
+		m, err := gpt.Load(*dir)
+		if err != nil {
+			return usageError{"info: " + err.Error()}
+		}
+		params = &m.Params
+		arch = fmt.Sprintf("GPT-2 decoder: %d layers, width %d, %d heads, context %d, vocabulary %d",
+			m.Config.NLayer, m.Config.NEmbd, m.Config.NHead, m.Config.NPositions, m.Config.VocabSize)
+	case "marian", "pegasus":
+		m, err := seq2seq.Load(*dir)
+		if err != nil {
+			return usageError{"info: " + err.Error()}
+		}
+		params = &m.Params
+		ln := "post-LN"
+		if m.Config.PreLN() {
+			ln = "pre-LN"
+		}
+		arch = fmt.Sprintf("encoder-decoder (%s, %s): %d+%d layers, d_model %d, %d heads, ffn %d, vocabulary %d",
+			head.ModelType, ln, m.Config.EncoderLayers, m.Config.DecoderLayers, m.Config.DModel, m.Config.EncoderAttentionHeads, m.Config.EncoderFFNDim, m.Config.VocabSize)
+	case "bert":
+		h := bert.MaskedLM
+		for _, a := range head.Architectures {
+			if a == "BertForQuestionAnswering" {
+				h = bert.QuestionAnswering
+			}
+		}
+		m, err := bert.Load(*dir, h)
+		if err != nil {
+			return usageError{"info: " + err.Error()}
+		}
+		params = &m.Params
+		arch = fmt.Sprintf("BERT encoder (%s head): %d layers, hidden %d, %d heads, vocabulary %d",
+			[]string{"masked-LM", "question-answering"}[h], m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.NumAttentionHeads, m.Config.VocabSize)
+	default:
+		return usagef("info: %s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bert)", *dir, head.ModelType)
+	}
+	r := infoResult{Dir: *dir, ModelType: head.ModelType, Architecture: arch, Parameters: params.Count(), Config: raw}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(r)
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n  %s\n  %d parameters (%.2fM)\n  config: %s\n", r.Dir, r.Architecture, r.Parameters, float64(r.Parameters)/1e6, filepath.Join(*dir, "config.json"))
+	return err
+}
