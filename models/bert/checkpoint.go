@@ -1,13 +1,11 @@
 package bert
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/tensor"
 )
 
@@ -15,24 +13,11 @@ import (
 // and model.safetensors, BertForMaskedLM's or BertForQuestionAnswering's
 // tensor names), atomically.
 func (m *Model) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	var tensors []tensor.NamedTensor
 	for _, p := range m.Params.List() {
 		tensors = append(tensors, tensor.NamedTensor{Name: p.Name, Tensor: p.Value})
 	}
-	if err := tensor.WriteSafetensors(filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"}); err != nil {
-		return err
-	}
-	cfg, err := json.MarshalIndent(m.Config, "", "  ")
-	if err != nil {
-		return err
-	}
-	return tensor.WriteFileAtomic(filepath.Join(dir, "config.json"), func(w io.Writer) error {
-		_, err := w.Write(append(cfg, '\n'))
-		return err
-	})
+	return hfdir.Write(dir, m.Config, tensors)
 }
 
 // Load reads a BERT checkpoint directory with the given head. Tensors other
@@ -41,21 +26,16 @@ func (m *Model) Save(dir string) error {
 // weights and the position_ids buffer are ignored; old LayerNorm.gamma/beta
 // names are read as weight/bias. A missing or misshapen tensor is named.
 func Load(dir string, head Head) (*Model, error) {
-	path := filepath.Join(dir, "config.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	var cfg Config
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := hfdir.ReadConfig(dir, &cfg); err != nil {
+		return nil, err
 	}
 	m, err := New(cfg, head, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, hfdir.ConfigFile), err)
 	}
-	wpath := filepath.Join(dir, "model.safetensors")
-	f, err := tensor.ReadSafetensors(wpath)
+	wpath := filepath.Join(dir, hfdir.WeightsFile)
+	f, err := hfdir.ReadWeights(dir)
 	if err != nil {
 		return nil, err
 	}

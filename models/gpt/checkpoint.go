@@ -1,14 +1,11 @@
 package gpt
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/tensor"
 )
 
@@ -37,9 +34,6 @@ func transpose(t *tensor.Tensor) *tensor.Tensor {
 // output projection left out, as it is tied to transformer.wte.weight).
 // Both files are written atomically.
 func (m *Model) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	var tensors []tensor.NamedTensor
 	for _, p := range m.Params.List() {
 		t := p.Value
@@ -48,35 +42,18 @@ func (m *Model) Save(dir string) error {
 		}
 		tensors = append(tensors, tensor.NamedTensor{Name: "transformer." + p.Name, Tensor: t})
 	}
-	if err := tensor.WriteSafetensors(filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"}); err != nil {
-		return err
-	}
-	cfg, err := json.MarshalIndent(m.Config, "", "  ")
-	if err != nil {
-		return err
-	}
-	return tensor.WriteFileAtomic(filepath.Join(dir, "config.json"), func(w io.Writer) error {
-		_, err := w.Write(append(cfg, '\n'))
-		return err
-	})
+	return hfdir.Write(dir, m.Config, tensors)
 }
 
-// ReadConfig reads and validates dir/config.json. Unknown fields are
-// allowed (Hugging Face configs carry many that do not change the model).
+// ReadConfig reads and validates dir/config.json.
 func ReadConfig(dir string) (Config, error) {
-	path := filepath.Join(dir, "config.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
 	var cfg Config
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&cfg); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+	if err := hfdir.ReadConfig(dir, &cfg); err != nil {
+		return Config{}, err
 	}
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return Config{}, fmt.Errorf("%s: %w", filepath.Join(dir, hfdir.ConfigFile), err)
 	}
 	return cfg, nil
 }
@@ -96,8 +73,8 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "model.safetensors")
-	f, err := tensor.ReadSafetensors(path)
+	path := filepath.Join(dir, hfdir.WeightsFile)
+	f, err := hfdir.ReadWeights(dir)
 	if err != nil {
 		return nil, err
 	}

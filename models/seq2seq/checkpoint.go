@@ -1,12 +1,10 @@
 package seq2seq
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 
+	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/tensor"
 )
 
@@ -17,9 +15,6 @@ import (
 // sinusoidal position tables and final_logits_bias are written. Both files
 // are written atomically.
 func (m *Model) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	var tensors []tensor.NamedTensor
 	for _, p := range m.Params.List() {
 		tensors = append(tensors, tensor.NamedTensor{Name: p.Name, Tensor: p.Value})
@@ -28,33 +23,18 @@ func (m *Model) Save(dir string) error {
 		tensor.NamedTensor{Name: "model.encoder.embed_positions.weight", Tensor: m.positions},
 		tensor.NamedTensor{Name: "model.decoder.embed_positions.weight", Tensor: m.positions},
 		tensor.NamedTensor{Name: "final_logits_bias", Tensor: m.logitsBias})
-	if err := tensor.WriteSafetensors(filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"}); err != nil {
-		return err
-	}
-	cfg, err := json.MarshalIndent(m.Config, "", "  ")
-	if err != nil {
-		return err
-	}
-	return tensor.WriteFileAtomic(filepath.Join(dir, "config.json"), func(w io.Writer) error {
-		_, err := w.Write(append(cfg, '\n'))
-		return err
-	})
+	return hfdir.Write(dir, m.Config, tensors)
 }
 
 // ReadConfig reads and validates dir/config.json.
 func ReadConfig(dir string) (Config, error) {
-	path := filepath.Join(dir, "config.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
 	var cfg Config
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+	if err := hfdir.ReadConfig(dir, &cfg); err != nil {
+		return Config{}, err
 	}
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return Config{}, fmt.Errorf("%s: %w", filepath.Join(dir, hfdir.ConfigFile), err)
 	}
 	return cfg, nil
 }
@@ -72,8 +52,8 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "model.safetensors")
-	f, err := tensor.ReadSafetensors(path)
+	path := filepath.Join(dir, hfdir.WeightsFile)
+	f, err := hfdir.ReadWeights(dir)
 	if err != nil {
 		return nil, err
 	}
