@@ -47,6 +47,14 @@ class GPT(nn.Module):
         self.wte, self.wpe = nn.Embedding(vocab, n_embd), nn.Embedding(block, n_embd)
         self.blocks = nn.ModuleList([Block(n_embd, n_head, block, dropout) for _ in range(n_layer)])
         self.ln_f, self.drop = nn.LayerNorm(n_embd), nn.Dropout(dropout)
+        # nanoGPT's initialisation: N(0, 0.02) weights and embeddings, zero
+        # biases, residual projections scaled by 1/sqrt(2·n_layer).
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                torch.nn.init.zeros_(p)
+            elif p.dim() >= 2:
+                std = 0.02 / math.sqrt(2 * n_layer) if name.endswith(("c_proj.weight", "mlp_proj.weight")) else 0.02
+                torch.nn.init.normal_(p, 0.0, std)
 
     def forward(self, idx, targets):
         x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.size(1))))
