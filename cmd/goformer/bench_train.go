@@ -67,7 +67,7 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	ids, _ := tok.Encode(text)
 	trainIDs, valIDs := data.Split(ids, 0.9)
 	model, err := gpt.New(gpt.Config{VocabSize: tok.VocabSize(), NPositions: cfg.Block, NEmbd: cfg.Embd, NLayer: cfg.Layers,
-		NHead: cfg.Heads, ResidPdrop: cfg.Dropout, EmbdPdrop: cfg.Dropout}, 1)
+		NHead: cfg.Heads, ResidPdrop: cfg.Dropout, EmbdPdrop: cfg.Dropout, Bias: &cfg.Bias}, 1)
 	if err != nil {
 		return err
 	}

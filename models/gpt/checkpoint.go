@@ -3,6 +3,7 @@ package gpt
 import (
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/goformer/goformer/models/hfdir"
@@ -41,6 +42,14 @@ func (m *Model) Save(dir string) error {
 			t = transpose(t)
 		}
 		tensors = append(tensors, tensor.NamedTensor{Name: "transformer." + p.Name, Tensor: t})
+	}
+	names := make([]string, 0, len(m.zeroBiases))
+	for name := range m.zeroBiases {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		tensors = append(tensors, tensor.NamedTensor{Name: "transformer." + name, Tensor: tensor.New(m.zeroBiases[name])})
 	}
 	return hfdir.Write(dir, m.Config, tensors)
 }
@@ -82,6 +91,18 @@ func Load(dir string) (*Model, error) {
 	for _, name := range f.Names() {
 		key := strings.TrimPrefix(name, "transformer.")
 		if strings.HasSuffix(key, ".attn.bias") || strings.HasSuffix(key, ".attn.masked_bias") || key == "lm_head.weight" {
+			continue
+		}
+		if _, ok := m.zeroBiases[key]; ok { // a bias-free model's bias: must be zero
+			t, err := f.Tensor(name)
+			if err != nil {
+				return nil, err
+			}
+			for _, v := range t.Data() {
+				if v != 0 {
+					return nil, fmt.Errorf("%s: tensor %q is not zero, but the config says bias: false", path, name)
+				}
+			}
 			continue
 		}
 		p := m.Params.Get(key)

@@ -40,7 +40,14 @@ type Config struct {
 	BosTokenID         *int     `json:"bos_token_id,omitempty"`
 	EosTokenID         *int     `json:"eos_token_id,omitempty"`
 	TieWordEmbeddings  *bool    `json:"tie_word_embeddings,omitempty"`
+	// Bias false (a goformer extension; nanoGPT's default) leaves the
+	// biases out of the linear layers and layer norms. Save writes them as
+	// zeros, so that transformers still reads the directory as GPT-2.
+	Bias *bool `json:"bias,omitempty"`
 }
+
+// HasBias reports whether the linear layers and layer norms have biases.
+func (c *Config) HasBias() bool { return c.Bias == nil || *c.Bias }
 
 // Inner returns the feed-forward width.
 func (c *Config) Inner() int {
@@ -113,6 +120,9 @@ type Model struct {
 	blocks   []block
 	lnF      *nn.LayerNorm
 	pos      []int32 // position ids, reused between calls
+	// zeroBiases names the biases a bias-free model leaves out (with their
+	// sizes), which Save writes as zeros.
+	zeroBiases map[string]int
 }
 
 // New returns a model with GPT-2's initialisation: weights N(0, 0.02²), the
@@ -128,10 +138,24 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	ps := &m.Params
 	std := cfg.InitializerRange
 	c := cfg.NEmbd
+	m.zeroBiases = map[string]int{}
 	linear := func(name string, in, out int, std float32) *nn.Linear {
 		w := tensor.New(out, in)
 		w.FillNormal(rng, 0, std)
-		return &nn.Linear{W: ps.Add(name+".weight", w), B: ps.Add(name+".bias", tensor.New(out))}
+		l := &nn.Linear{W: ps.Add(name+".weight", w)}
+		if cfg.HasBias() {
+			l.B = ps.Add(name+".bias", tensor.New(out))
+		} else {
+			m.zeroBiases[name+".bias"] = out
+		}
+		return l
+	}
+	layerNorm := func(name string) *nn.LayerNorm {
+		if cfg.HasBias() {
+			return nn.NewLayerNorm(ps, name, c, cfg.LayerNormEpsilon)
+		}
+		m.zeroBiases[name+".bias"] = c
+		return &nn.LayerNorm{W: ps.Add(name+".weight", tensor.Full(1, c)), B: autograd.Constant(tensor.New(c)), Eps: cfg.LayerNormEpsilon}
 	}
 	m.wte = nn.NewEmbedding(ps, "wte", cfg.VocabSize, c, std, rng)
 	m.wpe = nn.NewEmbedding(ps, "wpe", cfg.NPositions, c, std, rng)
@@ -139,15 +163,15 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	for i := 0; i < cfg.NLayer; i++ {
 		p := fmt.Sprintf("h.%d.", i)
 		m.blocks = append(m.blocks, block{
-			ln1:      nn.NewLayerNorm(ps, p+"ln_1", c, cfg.LayerNormEpsilon),
+			ln1:      layerNorm(p + "ln_1"),
 			attn:     linear(p+"attn.c_attn", c, 3*c, std),
 			attnProj: linear(p+"attn.c_proj", c, c, projStd),
-			ln2:      nn.NewLayerNorm(ps, p+"ln_2", c, cfg.LayerNormEpsilon),
+			ln2:      layerNorm(p + "ln_2"),
 			fc:       linear(p+"mlp.c_fc", c, cfg.Inner(), std),
 			fcProj:   linear(p+"mlp.c_proj", cfg.Inner(), c, projStd),
 		})
 	}
-	m.lnF = nn.NewLayerNorm(ps, "ln_f", c, cfg.LayerNormEpsilon)
+	m.lnF = layerNorm("ln_f")
 	return m, nil
 }
 

@@ -128,6 +128,36 @@ func TestSaveLoadBitIdentical(t *testing.T) {
 	}
 }
 
+func TestBiasFreeModel(t *testing.T) {
+	no := false
+	m, err := New(Config{VocabSize: 11, NPositions: 8, NEmbd: 12, NLayer: 2, NHead: 2, Bias: &no}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withBias, _ := New(Config{VocabSize: 11, NPositions: 8, NEmbd: 12, NLayer: 2, NHead: 2}, 5)
+	if d := withBias.Params.Count() - m.Params.Count(); d != 2*(36+12+48+12+12+12)+12 {
+		t.Fatalf("bias-free model has %d fewer parameters", d)
+	}
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := tensor.ReadSafetensors(filepath.Join(dir, "model.safetensors"))
+	if f.Info("transformer.h.1.mlp.c_fc.bias") == nil {
+		t.Fatal("zero biases not written: transformers could not load the directory")
+	}
+	m2, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := autograd.NewGraph(1)
+	l1, _, _ := m.Forward(g, []int32{1, 2, 3}, 1, 3, nil)
+	l2, _, _ := m2.Forward(autograd.NewGraph(1), []int32{1, 2, 3}, 1, 3, nil)
+	if relErr(l1.Value.Data(), l2.Value.Data()) != 0 {
+		t.Fatal("bias-free model changed through Save/Load")
+	}
+}
+
 func TestLoadErrorsNameTheProblem(t *testing.T) {
 	m, _ := New(Config{VocabSize: 11, NPositions: 8, NEmbd: 12, NLayer: 1, NHead: 2}, 5)
 	dir := t.TempDir()
