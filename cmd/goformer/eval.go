@@ -37,16 +37,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *dir == "" {
 		return usagef("eval: --model is required")
 	}
-	if _, err := os.Stat(filepath.Join(*dir, "config.json")); err != nil {
-		return usagef("eval: %s is not a model directory (no config.json)", *dir)
-	}
-	m, err := gpt.Load(*dir)
+	m, tok, err := loadCharGPT("eval", *dir)
 	if err != nil {
-		return usageError{"eval: " + err.Error()}
-	}
-	tok, err := tokenizer.LoadChar(filepath.Join(*dir, "vocab.json"))
-	if err != nil {
-		return usageError{"eval: " + err.Error()}
+		return err
 	}
 	name := "tiny-shakespeare (validation)"
 	var ids []int32
@@ -91,4 +84,24 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = fmt.Fprintf(stdout, "%s on %s: cross-entropy %.4f nats/token, perplexity %.3f (%d tokens)\n", r.Model, r.Data, r.CrossEntropy, r.Perplexity, r.Tokens)
 	return err
+}
+
+// loadCharGPT loads a directory `goformer train` wrote: a GPT and its
+// character vocabulary. Errors are usage errors prefixed with cmd.
+func loadCharGPT(cmd, dir string) (*gpt.Model, *tokenizer.Char, error) {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, nil, usagef("%s: %s is not a directory", cmd, dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+		return nil, nil, usagef("%s: %s is not a model directory (no config.json)", cmd, dir)
+	}
+	m, err := gpt.Load(dir)
+	if err != nil {
+		return nil, nil, usageError{cmd + ": " + err.Error()}
+	}
+	tok, err := tokenizer.LoadChar(filepath.Join(dir, "vocab.json"))
+	if err != nil {
+		return nil, nil, usageError{cmd + ": " + err.Error()}
+	}
+	return m, tok, nil
 }

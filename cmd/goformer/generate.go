@@ -3,14 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"unicode/utf8"
 
 	"github.com/goformer/goformer/generate"
-	"github.com/goformer/goformer/models/gpt"
 	"github.com/goformer/goformer/tensor"
-	"github.com/goformer/goformer/tokenizer"
 )
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -38,19 +34,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if !utf8.ValidString(*prompt) {
 		return usagef("generate: the prompt is not valid UTF-8")
 	}
-	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
-		return usagef("generate: %s is not a directory", *dir)
-	}
-	if _, err := os.Stat(filepath.Join(*dir, "config.json")); err != nil {
-		return usagef("generate: %s is not a model directory (no config.json)", *dir)
-	}
-	m, err := gpt.Load(*dir)
+	m, tok, err := loadCharGPT("generate", *dir)
 	if err != nil {
-		return usageError{"generate: " + err.Error()}
-	}
-	tok, err := tokenizer.LoadChar(filepath.Join(*dir, "vocab.json"))
-	if err != nil {
-		return usageError{"generate: " + err.Error()}
+		return err
 	}
 	ids, err := tok.Encode(*prompt)
 	if err != nil {
