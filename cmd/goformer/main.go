@@ -10,6 +10,7 @@
 //	generate          sample text from a trained GPT
 //	eval              cross-entropy and perplexity of a language model on a text
 //	info              describe a model directory
+//	bleu              score translations: corpus BLEU and chrF2 (sacreBLEU's defaults)
 //	bench gemm        measure float32 matrix multiplication (GFLOPS)
 //	bench attention   measure flash attention: time, GFLOPS, extra memory
 //
@@ -47,6 +48,7 @@ func commands() []command {
 	return []command{
 		{name: "train", summary: "train a character-level GPT (Tiny Shakespeare built in)", run: runTrain},
 		{name: "generate", summary: "sample text from a trained GPT", run: runGenerate},
+		{name: "bleu", summary: "score translations: corpus BLEU and chrF2, as sacreBLEU", run: runBLEU},
 		{name: "info", summary: "describe a model directory: family, architecture, parameters", run: runInfo},
 		{name: "eval", summary: "cross-entropy and perplexity of a language model on a text", run: runEval},
 		{name: "bench", summary: "measure the speed of kernels and models", sub: []command{

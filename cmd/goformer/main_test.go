@@ -160,3 +160,19 @@ func TestTrainAndGenerateBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestBLEUCommand(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(dir+"/r1", []byte("The dog bit the man.\nIt was not unexpected.\nThe man bit him first.\n"), 0o644)
+	os.WriteFile(dir+"/r2", []byte("The dog had bit the man.\nNo one was surprised.\nThe man had bitten the dog.\n"), 0o644)
+	stdinReader = strings.NewReader("The dog bit the man.\nIt wasn't surprising.\nThe man had just bitten him.\n")
+	defer func() { stdinReader = os.Stdin }()
+	code, out, errs := runCLI("bleu", "--ref", dir+"/r1", "--ref", dir+"/r2")
+	if code != 0 || !strings.HasPrefix(out, "BLEU = 48.53 82.4/50.0/45.5/37.5 (BP = 0.943 ratio = 0.944 hyp_len = 17 ref_len = 18)\nchrF2 = ") {
+		t.Fatalf("exit %d, %q, %q", code, out, errs)
+	}
+	stdinReader = strings.NewReader("only one line\n")
+	if code, _, errs := runCLI("bleu", "--ref", dir+"/r1"); code != 2 || !strings.Contains(errs, "the hypotheses have 1 lines but "+dir+"/r1 has 3") {
+		t.Fatalf("short hypotheses: exit %d, %q", code, errs)
+	}
+}
