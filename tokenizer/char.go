@@ -1,4 +1,6 @@
-// Package tokenizer turns text into token ids and back.
+// Package tokenizer turns text into token ids and back: a character-level
+// tokenizer (Char, for the Shakespeare models) and GPT-2's byte-level BPE
+// (ByteBPE, read from vocab.json and merges.txt, giving GPT-2's exact ids).
 package tokenizer
 
 import (

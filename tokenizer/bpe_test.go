@@ -1,0 +1,96 @@
+package tokenizer
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/goformer/goformer/data"
+)
+
+func loadGPT2(t testing.TB) *ByteBPE {
+	t.Helper()
+	tok, err := LoadGPT2("testdata/gpt2/vocab.json", "testdata/gpt2/merges.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestGPT2KnownIDs(t *testing.T) {
+	tok := loadGPT2(t)
+	if tok.VocabSize() != 50257 {
+		t.Fatalf("vocabulary %d, want 50257", tok.VocabSize())
+	}
+	for text, want := range map[string]string{
+		"Hello world!":  "[15496 995 0]",
+		" Hello":        "[18435]",
+		"<|endoftext|>": "[27 91 437 1659 5239 91 29]", // plain text: special tokens are not parsed here
+		"don't":         "[9099 470]",
+		"   spaced":     "[220 220 38131]",
+		"\n\nHi":        "[198 198 17250]",
+	} {
+		ids, err := tok.Encode(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(ids); got != want {
+			t.Errorf("Encode(%q) = %s, want %s", text, got, want)
+		}
+	}
+}
+
+func TestSplitGPT2(t *testing.T) {
+	for text, want := range map[string][]string{
+		"Hello world!":        {"Hello", " world", "!"},
+		"I'm here, it's 2024": {"I", "'m", " here", ",", " it", "'s", " 2024"},
+		"a   b":               {"a", "  ", " b"},
+		"end   ":              {"end", "   "},
+		"x\n\ny":              {"x", "\n", "\n", "y"},
+		"héllo wörld ?!":      {"héllo", " wörld", " ?!"},
+	} {
+		if got := SplitGPT2(text); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("SplitGPT2(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
+func TestByteBPERoundTrip(t *testing.T) {
+	tok := loadGPT2(t)
+	for _, text := range []string{"", "plain ascii", "Ünïcode – “quotes” 日本語 🙂 emoji", "tabs\tand\r\nnewlines  ", "ζ∑∫ 123,456.78"} {
+		ids, err := tok.Encode(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := tok.Decode(ids)
+		if err != nil || back != text {
+			t.Errorf("round trip of %q gave %q (%v)", text, back, err)
+		}
+	}
+	if _, err := tok.Encode("bad \xff byte"); err == nil {
+		t.Error("invalid UTF-8 accepted")
+	}
+	if _, err := tok.Decode([]int32{60000}); err == nil {
+		t.Error("unknown id decoded")
+	}
+}
+
+func TestByteBPESpeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip()
+	}
+	tok := loadGPT2(t)
+	text := data.TinyShakespeare()[:300000]
+	start := time.Now()
+	ids, err := tok.Encode(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbps := float64(len(text)) / 1e6 / time.Since(start).Seconds()
+	t.Logf("encoded %d bytes into %d tokens at %.1f MB/s", len(text), len(ids), mbps)
+	if !utf8.ValidString(text) {
+		t.Fatal("bad sample")
+	}
+}
