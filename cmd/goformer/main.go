@@ -10,6 +10,8 @@
 //	generate          sample text from a trained GPT
 //	eval              cross-entropy and perplexity of a language model on a text
 //	info              describe a model directory
+//	tokenizer encode  text to token ids (GPT-2 byte-level BPE or characters)
+//	tokenizer decode  token ids to text
 //	bleu              score translations: corpus BLEU and chrF2 (sacreBLEU's defaults)
 //	bench gemm        measure float32 matrix multiplication (GFLOPS)
 //	bench attention   measure flash attention: time, GFLOPS, extra memory
@@ -48,6 +50,10 @@ func commands() []command {
 	return []command{
 		{name: "train", summary: "train a character-level GPT (Tiny Shakespeare built in)", run: runTrain},
 		{name: "generate", summary: "sample text from a trained GPT", run: runGenerate},
+		{name: "tokenizer", summary: "encode and decode text with a tokenizer", sub: []command{
+			{name: "encode", summary: "text on stdin to token ids", run: runTokenizerEncode},
+			{name: "decode", summary: "token ids on stdin to text", run: runTokenizerDecode},
+		}},
 		{name: "bleu", summary: "score translations: corpus BLEU and chrF2, as sacreBLEU", run: runBLEU},
 		{name: "info", summary: "describe a model directory: family, architecture, parameters", run: runInfo},
 		{name: "eval", summary: "cross-entropy and perplexity of a language model on a text", run: runEval},

@@ -176,3 +176,28 @@ func TestBLEUCommand(t *testing.T) {
 		t.Fatalf("short hypotheses: exit %d, %q", code, errs)
 	}
 }
+
+func TestTokenizerCommands(t *testing.T) {
+	dir := "../../tokenizer/testdata/gpt2"
+	stdinReader = strings.NewReader("Hello world!")
+	defer func() { stdinReader = os.Stdin }()
+	if code, out, errs := runCLI("tokenizer", "encode", "--model", dir); code != 0 || out != "15496 995 0\n" {
+		t.Fatalf("encode: exit %d, %q, %q", code, out, errs)
+	}
+	stdinReader = strings.NewReader("Hello world!")
+	if code, out, _ := runCLI("tokenizer", "encode", "--model", dir, "--json"); code != 0 || out != "[15496,995,0]\n" {
+		t.Fatalf("encode --json: exit %d, %q", code, out)
+	}
+	stdinReader = strings.NewReader("[15496, 995, 0]")
+	if code, out, _ := runCLI("tokenizer", "decode", "--model", dir); code != 0 || out != "Hello world!" {
+		t.Fatalf("decode: exit %d, %q", code, out)
+	}
+	stdinReader = strings.NewReader("bad \xff")
+	if code, _, errs := runCLI("tokenizer", "encode", "--model", dir); code != 2 || !strings.Contains(errs, "not valid UTF-8") {
+		t.Fatalf("invalid UTF-8: exit %d, %q", code, errs)
+	}
+	stdinReader = strings.NewReader("1 two 3")
+	if code, _, errs := runCLI("tokenizer", "decode", "--model", dir); code != 2 || !strings.Contains(errs, `item 2 ("two")`) {
+		t.Fatalf("bad id: exit %d, %q", code, errs)
+	}
+}
