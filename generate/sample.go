@@ -129,3 +129,45 @@ func Generate(m LanguageModel, prompt []int32, maxTokens, context int, s *Sample
 	}
 	return out[len(prompt):], nil
 }
+
+// Stepper is a model with a KV cache (gpt.Cache): Next feeds one token
+// and returns the logits for the one after it.
+type Stepper interface {
+	Next(token int32) ([]float32, error)
+}
+
+// GenerateCached is Generate for a model with a KV cache: the prompt is
+// fed once, then each new token costs one position's work. The cache must
+// be empty and have room for len(prompt)+maxTokens positions.
+func GenerateCached(c Stepper, prompt []int32, maxTokens int, s *Sampler, emit func(int32)) ([]int32, error) {
+	if len(prompt) == 0 {
+		return nil, fmt.Errorf("generate: empty prompt")
+	}
+	if maxTokens < 0 {
+		return nil, fmt.Errorf("generate: max tokens must be ≥ 0, got %d", maxTokens)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	var logits []float32
+	var err error
+	for _, tok := range prompt {
+		if logits, err = c.Next(tok); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]int32, 0, maxTokens)
+	for i := 0; i < maxTokens; i++ {
+		next := s.Next(logits)
+		out = append(out, next)
+		if emit != nil {
+			emit(next)
+		}
+		if i+1 < maxTokens {
+			if logits, err = c.Next(next); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}

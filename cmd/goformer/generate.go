@@ -47,10 +47,15 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return usageError{err.Error()}
 	}
 	fmt.Fprint(stdout, *prompt)
-	_, err = generate.Generate(m, ids, *maxTokens, m.Config.NPositions, s, func(id int32) {
+	emit := func(id int32) {
 		text, _ := tok.Decode([]int32{id})
 		fmt.Fprint(stdout, text)
-	})
+	}
+	if len(ids)+*maxTokens <= m.Config.NPositions {
+		_, err = generate.GenerateCached(m.NewCache(), ids, *maxTokens, s, emit) // KV cache
+	} else {
+		_, err = generate.Generate(m, ids, *maxTokens, m.Config.NPositions, s, emit) // a sliding window of the context
+	}
 	fmt.Fprintln(stdout)
 	return err
 }
