@@ -7,31 +7,9 @@ import (
 	"testing"
 
 	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/internal/fixture"
 	"github.com/goformer/goformer/tensor"
 )
-
-// normRel is ‖got-want‖ / max(‖want‖, 1). The floor matters for the key
-// projection's bias, whose true gradient is exactly zero (softmax ignores a
-// shift shared by all of a query's scores): there both sides hold only
-// rounding noise, PyTorch's in float64 and ours in float32.
-func normRel(got, want []float32) float64 {
-	var e, w float64
-	for i := range want {
-		d := float64(got[i]) - float64(want[i])
-		e += d * d
-		w += float64(want[i]) * float64(want[i])
-	}
-	return math.Sqrt(e) / math.Max(math.Sqrt(w), 1)
-}
-
-func maxRel(got, want []float32) float64 {
-	var e, w float64
-	for i := range want {
-		e = math.Max(e, math.Abs(float64(got[i])-float64(want[i])))
-		w = math.Max(w, math.Abs(float64(want[i])))
-	}
-	return e / w
-}
 
 // TestLayersMatchPyTorch builds each layer, loads the weights PyTorch used
 // (scripts/reference/layers.py) and compares the output (within 1e-5 of its
@@ -126,7 +104,7 @@ func TestLayersMatchPyTorch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e := maxRel(out.Value.Data(), get(name+".out").Data()); !(e <= 1e-5) {
+		if e := fixture.MaxRelErr(out.Value.Data(), get(name+".out").Data()); !(e <= 1e-5) {
 			t.Errorf("%s: output differs from PyTorch by %.3g", name, e)
 		}
 		if err := g.BackwardWithGrad(out, get(name+".dout")); err != nil {
@@ -134,7 +112,7 @@ func TestLayersMatchPyTorch(t *testing.T) {
 		}
 		worst := 0.0
 		check := func(what string, got, want []float32) {
-			e := normRel(got, want)
+			e := fixture.NormRelErr(got, want, 1)
 			worst = math.Max(worst, e)
 			if !(e <= 1e-4) {
 				t.Errorf("%s: gradient of %s differs from PyTorch by %.3g relative to its norm", name, what, e)
@@ -146,6 +124,6 @@ func TestLayersMatchPyTorch(t *testing.T) {
 		for _, p := range ps.List() {
 			check(p.Name, p.Grad.Data(), get(name+".grad."+p.Name).Data())
 		}
-		t.Logf("%s: output error %.2g, worst gradient error %.2g", name, maxRel(out.Value.Data(), get(name+".out").Data()), worst)
+		t.Logf("%s: output error %.2g, worst gradient error %.2g", name, fixture.MaxRelErr(out.Value.Data(), get(name+".out").Data()), worst)
 	}
 }

@@ -10,46 +10,9 @@ import (
 	"testing"
 
 	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/internal/fixture"
 	"github.com/goformer/goformer/tensor"
 )
-
-func refTensor(t *testing.T, f *tensor.Safetensors, name string) []float32 {
-	t.Helper()
-	x, err := f.Tensor(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x.Data()
-}
-
-func toIDs(x []float32) []int32 {
-	out := make([]int32, len(x))
-	for i, v := range x {
-		out[i] = int32(v)
-	}
-	return out
-}
-
-// relErr is max|got-want| / max|want|.
-func relErr(got, want []float32) float64 {
-	var e, w float64
-	for i := range want {
-		e = math.Max(e, math.Abs(float64(got[i])-float64(want[i])))
-		w = math.Max(w, math.Abs(float64(want[i])))
-	}
-	return e / w
-}
-
-// normRelErr is ‖got-want‖ / ‖want‖.
-func normRelErr(got, want []float32) float64 {
-	var e, w float64
-	for i := range want {
-		d := float64(got[i]) - float64(want[i])
-		e += d * d
-		w += float64(want[i]) * float64(want[i])
-	}
-	return math.Sqrt(e / w)
-}
 
 // TestMatchesPyTorch loads the checkpoint scripts/reference/gpt.py wrote (a
 // published-style GPT-2 file: no transformer. prefix, attn.bias buffers) and
@@ -63,19 +26,19 @@ func TestMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, targets := toIDs(refTensor(t, ref, "ids")), toIDs(refTensor(t, ref, "targets"))
+	ids, targets := fixture.IDs(fixture.Get(t, ref, "ids")), fixture.IDs(fixture.Get(t, ref, "targets"))
 	g := autograd.NewGraph(1)
 	logits, loss, err := m.Forward(g, ids, 2, 11, targets)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := relErr(logits.Value.Data(), refTensor(t, ref, "logits")); !(e <= 1e-5) {
+	if e := fixture.MaxRelErr(logits.Value.Data(), fixture.Get(t, ref, "logits")); !(e <= 1e-5) {
 		t.Errorf("logits differ from PyTorch by %.3g relative", e)
 	} else {
 		t.Logf("logits: relative error %.2g", e)
 	}
-	if e := relErr(loss.Value.Data(), refTensor(t, ref, "loss")); !(e <= 1e-5) {
-		t.Errorf("loss %g, PyTorch %g", loss.Value.Item(), refTensor(t, ref, "loss")[0])
+	if e := fixture.MaxRelErr(loss.Value.Data(), fixture.Get(t, ref, "loss")); !(e <= 1e-5) {
+		t.Errorf("loss %g, PyTorch %g", loss.Value.Item(), fixture.Get(t, ref, "loss")[0])
 	} else {
 		t.Logf("loss: relative error %.2g", e)
 	}
@@ -84,12 +47,12 @@ func TestMatchesPyTorch(t *testing.T) {
 	}
 	worst := 0.0
 	for _, p := range m.Params.List() {
-		want := refTensor(t, ref, "grad."+p.Name)
+		want := fixture.Get(t, ref, "grad."+p.Name)
 		got := p.Grad
 		if isConv1D(p.Name) {
 			got = transpose(got)
 		}
-		e := normRelErr(got.Data(), want)
+		e := fixture.NormRelErr(got.Data(), want, 0)
 		worst = math.Max(worst, e)
 		if !(e <= 1e-4) {
 			t.Errorf("gradient of %s differs from PyTorch by %.3g relative to its norm", p.Name, e)
@@ -153,7 +116,7 @@ func TestBiasFreeModel(t *testing.T) {
 	g := autograd.NewGraph(1)
 	l1, _, _ := m.Forward(g, []int32{1, 2, 3}, 1, 3, nil)
 	l2, _, _ := m2.Forward(autograd.NewGraph(1), []int32{1, 2, 3}, 1, 3, nil)
-	if relErr(l1.Value.Data(), l2.Value.Data()) != 0 {
+	if fixture.MaxRelErr(l1.Value.Data(), l2.Value.Data()) != 0 {
 		t.Fatal("bias-free model changed through Save/Load")
 	}
 }
@@ -242,13 +205,13 @@ func TestFromGoformerLoadsInPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := toIDs(refTensor(t, ref, "ids"))
+	ids := fixture.IDs(fixture.Get(t, ref, "ids"))
 	g := autograd.NewGraph(1)
 	logits, _, err := m.Forward(g, ids, 2, 7, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := relErr(logits.Value.Data(), refTensor(t, ref, "logits")); !(e <= 1e-5) {
+	if e := fixture.MaxRelErr(logits.Value.Data(), fixture.Get(t, ref, "logits")); !(e <= 1e-5) {
 		t.Fatalf("PyTorch's logits from goformer's checkpoint differ by %.3g relative", e)
 	} else {
 		t.Logf("logits from goformer's checkpoint in PyTorch: relative error %.2g", e)

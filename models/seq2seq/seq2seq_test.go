@@ -7,33 +7,9 @@ import (
 	"testing"
 
 	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/internal/fixture"
 	"github.com/goformer/goformer/tensor"
 )
-
-func data(t *testing.T, f *tensor.Safetensors, name string) []float32 {
-	t.Helper()
-	x, err := f.Tensor(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x.Data()
-}
-
-func ids(x []float32) []int32 {
-	out := make([]int32, len(x))
-	for i, v := range x {
-		out[i] = int32(v)
-	}
-	return out
-}
-
-func bools(x []float32) []bool {
-	out := make([]bool, len(x))
-	for i, v := range x {
-		out[i] = v != 0
-	}
-	return out
-}
 
 // TestMatchesPyTorch loads the Pegasus (pre-LN) and Marian (post-LN)
 // checkpoints scripts/reference/seq2seq.py made from torch.nn.Transformer
@@ -53,21 +29,16 @@ func TestMatchesPyTorch(t *testing.T) {
 		}
 		const b, s, tl = 2, 7, 6
 		g := autograd.NewGraph(1)
-		logits, loss, err := m.Loss(g, ids(data(t, ref, "src")), s, ids(data(t, ref, "tgt_in")), ids(data(t, ref, "labels")), tl, b,
-			bools(data(t, ref, "src_pad")), bools(data(t, ref, "tgt_pad")), 0.1)
+		logits, loss, err := m.Loss(g, fixture.IDs(fixture.Get(t, ref, "src")), s, fixture.IDs(fixture.Get(t, ref, "tgt_in")), fixture.IDs(fixture.Get(t, ref, "labels")), tl, b,
+			fixture.Bools(fixture.Get(t, ref, "src_pad")), fixture.Bools(fixture.Get(t, ref, "tgt_pad")), 0.1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := data(t, ref, "logits")
-		var e, w float64
-		for i, v := range want {
-			e = math.Max(e, math.Abs(float64(logits.Value.Data()[i])-float64(v)))
-			w = math.Max(w, math.Abs(float64(v)))
+		e := fixture.MaxRelErr(logits.Value.Data(), fixture.Get(t, ref, "logits"))
+		if !(e <= 1e-5) {
+			t.Errorf("%s: logits differ from PyTorch by %.3g relative", name, e)
 		}
-		if !(e/w <= 1e-5) {
-			t.Errorf("%s: logits differ from PyTorch by %.3g relative", name, e/w)
-		}
-		wantLoss := data(t, ref, "loss")[0]
+		wantLoss := fixture.Get(t, ref, "loss")[0]
 		if d := math.Abs(float64(loss.Value.Item()-wantLoss)) / float64(wantLoss); !(d <= 1e-5) {
 			t.Errorf("%s: loss %g, PyTorch %g", name, loss.Value.Item(), wantLoss)
 		}
@@ -76,22 +47,15 @@ func TestMatchesPyTorch(t *testing.T) {
 		}
 		worst := 0.0
 		for _, p := range m.Params.List() {
-			want := data(t, ref, "grad."+p.Name)
-			var de, dw float64
-			for i, v := range want {
-				d := float64(p.Grad.Data()[i]) - float64(v)
-				de += d * d
-				dw += float64(v) * float64(v)
-			}
 			// Floor of 1 for the key biases, whose true gradient is zero.
-			rel := math.Sqrt(de) / math.Max(math.Sqrt(dw), 1)
+			rel := fixture.NormRelErr(p.Grad.Data(), fixture.Get(t, ref, "grad."+p.Name), 1)
 			worst = math.Max(worst, rel)
 			if !(rel <= 1e-4) {
 				t.Errorf("%s: gradient of %s differs from PyTorch by %.3g relative to its norm", name, p.Name, rel)
 			}
 		}
 		t.Logf("%s: logits error %.2g, loss %g vs %g, worst gradient error %.2g over %d parameters",
-			name, e/w, loss.Value.Item(), wantLoss, worst, len(m.Params.List()))
+			name, e, loss.Value.Item(), wantLoss, worst, len(m.Params.List()))
 	}
 }
 
