@@ -21,6 +21,10 @@ type ByteBPE struct {
 	byteEnc [256]rune
 	byteDec map[rune]byte
 	cache   map[string][]int32
+	merges  [][2]string // in rank order, for saving
+
+	special    []string // special tokens, matched whole in the text
+	specialIDs []int32
 }
 
 // byteToRune is GPT-2's reversible map from bytes to printable characters:
@@ -60,19 +64,12 @@ func LoadGPT2(vocabPath, mergesPath string) (*ByteBPE, error) {
 	if err := json.Unmarshal(b, &vocab); err != nil {
 		return nil, fmt.Errorf("%s: %w", vocabPath, err)
 	}
-	t := &ByteBPE{vocab: vocab, ranks: map[[2]string]int{}, byteDec: map[rune]byte{}, cache: map[string][]int32{}}
-	t.tokens = make([]string, len(vocab))
-	for tok, id := range vocab {
-		if id < 0 || int(id) >= len(vocab) || t.tokens[id] != "" {
-			return nil, fmt.Errorf("%s: token %q has id %d, outside 0..%d or taken twice", vocabPath, tok, id, len(vocab)-1)
-		}
-		t.tokens[id] = tok
-	}
 	f, err := os.Open(mergesPath)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	var merges [][2]string
 	sc := bufio.NewScanner(f)
 	line := 0
 	for sc.Scan() {
@@ -85,16 +82,52 @@ func LoadGPT2(vocabPath, mergesPath string) (*ByteBPE, error) {
 		if !ok || strings.Contains(r, " ") {
 			return nil, fmt.Errorf("%s:%d: want two symbols separated by one space, got %q", mergesPath, line, s)
 		}
-		if _, dup := t.ranks[[2]string{l, r}]; !dup {
-			t.ranks[[2]string{l, r}] = len(t.ranks)
-		}
+		merges = append(merges, [2]string{l, r})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", mergesPath, err)
 	}
+	var special []string
+	if _, ok := vocab["<|endoftext|>"]; ok {
+		special = []string{"<|endoftext|>"}
+	}
+	t, err := NewByteBPE(vocab, merges, special)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", vocabPath, err)
+	}
+	return t, nil
+}
+
+// NewByteBPE returns a byte-level BPE tokenizer with the given vocabulary
+// (token → id, ids 0..n-1 each used once), merges in rank order, and
+// special tokens (each in the vocabulary), which Encode recognises in the
+// text and maps to their ids whole.
+func NewByteBPE(vocab map[string]int32, merges [][2]string, special []string) (*ByteBPE, error) {
+	t := &ByteBPE{vocab: vocab, ranks: map[[2]string]int{}, byteDec: map[rune]byte{}, cache: map[string][]int32{}}
+	t.tokens = make([]string, len(vocab))
+	for tok, id := range vocab {
+		if id < 0 || int(id) >= len(vocab) || t.tokens[id] != "" {
+			return nil, fmt.Errorf("tokenizer: token %q has id %d, outside 0..%d or taken twice", tok, id, len(vocab)-1)
+		}
+		t.tokens[id] = tok
+	}
+	for _, m := range merges {
+		if _, dup := t.ranks[m]; !dup {
+			t.ranks[m] = len(t.ranks)
+			t.merges = append(t.merges, m)
+		}
+	}
 	t.byteEnc = byteToRune()
 	for b, r := range t.byteEnc {
 		t.byteDec[r] = byte(b)
+	}
+	for _, s := range special {
+		id, ok := vocab[s]
+		if !ok {
+			return nil, fmt.Errorf("tokenizer: special token %q is not in the vocabulary", s)
+		}
+		t.special = append(t.special, s)
+		t.specialIDs = append(t.specialIDs, id)
 	}
 	return t, nil
 }
@@ -203,12 +236,51 @@ func (t *ByteBPE) bpe(word string) []string {
 	return symbols
 }
 
-// Encode returns GPT-2's token ids for text, which must be valid UTF-8.
+// Encode returns the token ids of text, which must be valid UTF-8 (GPT-2's
+// ids for GPT-2's files). Special tokens in the text map to their ids.
 func (t *ByteBPE) Encode(text string) ([]int32, error) {
 	if !utf8.ValidString(text) {
 		return nil, fmt.Errorf("tokenizer: text is not valid UTF-8")
 	}
 	var out []int32
+	for len(t.special) > 0 {
+		at, which := -1, 0
+		for i, s := range t.special {
+			if j := strings.Index(text, s); j >= 0 && (at < 0 || j < at || j == at && len(s) > len(t.special[which])) {
+				at, which = j, i
+			}
+		}
+		if at < 0 {
+			break
+		}
+		var err error
+		if out, err = t.encodeOrdinary(out, text[:at]); err != nil {
+			return nil, err
+		}
+		out = append(out, t.specialIDs[which])
+		text = text[at+len(t.special[which]):]
+	}
+	return t.encodeOrdinary(out, text)
+}
+
+// IsSpecial reports whether id is one of the special tokens.
+func (t *ByteBPE) IsSpecial(id int32) bool {
+	for _, s := range t.specialIDs {
+		if s == id {
+			return true
+		}
+	}
+	return false
+}
+
+// ID returns the id of a token (special or not) and whether it exists.
+func (t *ByteBPE) ID(token string) (int32, bool) {
+	id, ok := t.vocab[token]
+	return id, ok
+}
+
+// encodeOrdinary appends the ids of text, which holds no special tokens.
+func (t *ByteBPE) encodeOrdinary(out []int32, text string) ([]int32, error) {
 	var sb strings.Builder
 	for _, w := range SplitGPT2(text) {
 		if ids, ok := t.cache[w]; ok {

@@ -25,12 +25,13 @@ func TestGPT2KnownIDs(t *testing.T) {
 		t.Fatalf("vocabulary %d, want 50257", tok.VocabSize())
 	}
 	for text, want := range map[string]string{
-		"Hello world!":  "[15496 995 0]",
-		" Hello":        "[18435]",
-		"<|endoftext|>": "[27 91 437 1659 5239 91 29]", // plain text: special tokens are not parsed here
-		"don't":         "[9099 470]",
-		"   spaced":     "[220 220 38980]", // "  " (no merge joins two Ġ), then "Ġspaced"
-		"\n\nHi":        "[198 198 17250]",
+		"Hello world!":    "[15496 995 0]",
+		" Hello":          "[18435]",
+		"<|endoftext|>":   "[50256]", // a special token, as Hugging Face's GPT-2 tokenizer reads it
+		"a<|endoftext|>b": "[64 50256 65]",
+		"don't":           "[9099 470]",
+		"   spaced":       "[220 220 38980]", // "  " (no merge joins two Ġ), then "Ġspaced"
+		"\n\nHi":          "[198 198 17250]",
 	} {
 		ids, err := tok.Encode(text)
 		if err != nil {
