@@ -267,3 +267,127 @@ func (l *DecoderLayer) Forward(g *autograd.Graph, x, memory *autograd.Var, tgtPa
 		return l.FF.Forward(g, h)
 	})
 }
+
+// DecoderCache holds what incremental decoding keeps between steps for one
+// decoder layer: the self-attention keys and values of the positions
+// decoded so far ([rows, n, d], compact) and the cross-attention keys and
+// values of the encoder output, computed once.
+type DecoderCache struct {
+	rows, n, d int
+	k, v       [2][]float32 // ping-pong buffers of rows × maxLen × d
+	cur        int
+	kt, vt     *tensor.Tensor
+	CrossK     *autograd.Var // [rows, srcLen, d]
+	CrossV     *autograd.Var
+	SrcPad     []bool // [rows × srcLen] or nil
+}
+
+// NewCache computes the cross-attention keys and values of memory
+// ([rows, srcLen, d]) on g (whose values must outlive the decoding) and
+// returns a cache for up to maxLen decoded positions.
+func (l *DecoderLayer) NewCache(g *autograd.Graph, memory *autograd.Var, srcPad []bool, maxLen int) (*DecoderCache, error) {
+	if memory.Value.Dims() != 3 {
+		return nil, fmt.Errorf("nn.DecoderLayer.NewCache: memory has shape %v, want [rows, srcLen, d]", memory.Shape())
+	}
+	rows, d := memory.Value.Dim(0), l.Cfg.D
+	c := &DecoderCache{rows: rows, d: d, SrcPad: srcPad, kt: new(tensor.Tensor), vt: new(tensor.Tensor)}
+	for i := range 2 {
+		c.k[i] = make([]float32, rows*maxLen*d)
+		c.v[i] = make([]float32, rows*maxLen*d)
+	}
+	var err error
+	if c.CrossK, err = l.CrossAttn.K.Forward(g, memory); err != nil {
+		return nil, err
+	}
+	if c.CrossV, err = l.CrossAttn.V.Forward(g, memory); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Len returns the number of positions cached.
+func (c *DecoderCache) Len() int { return c.n }
+
+// push appends one position's keys and values ([rows, d] each) after
+// reordering the cached rows: row r continues the history of parents[r]
+// (beam search), or of itself when parents is nil.
+func (c *DecoderCache) push(k, v []float32, parents []int) error {
+	n, d := c.n, c.d
+	if (n+1)*d*c.rows > len(c.k[0]) {
+		return fmt.Errorf("nn.DecoderCache: full after %d positions", n)
+	}
+	next := 1 - c.cur
+	for r := 0; r < c.rows; r++ {
+		p := r
+		if parents != nil {
+			p = parents[r]
+		}
+		for i, buf := range [2][2][]float32{{c.k[c.cur], c.k[next]}, {c.v[c.cur], c.v[next]}} {
+			src, dst := buf[0], buf[1]
+			copy(dst[r*(n+1)*d:r*(n+1)*d+n*d], src[p*n*d:(p+1)*n*d])
+			newRow := k
+			if i == 1 {
+				newRow = v
+			}
+			copy(dst[r*(n+1)*d+n*d:(r+1)*(n+1)*d], newRow[r*d:(r+1)*d])
+		}
+	}
+	c.cur, c.n = next, n+1
+	c.kt.Rebind(c.k[next][:c.rows*(n+1)*d], c.rows, n+1, d)
+	c.vt.Rebind(c.v[next][:c.rows*(n+1)*d], c.rows, n+1, d)
+	return nil
+}
+
+// Step runs the layer on one new position x [rows, 1, d], attending to the
+// positions cached (after reordering them by parents, see push) and to the
+// encoder output, and caches the new position. The result equals the last
+// position of Forward over the whole prefix.
+func (l *DecoderLayer) Step(g *autograd.Graph, x *autograd.Var, c *DecoderCache, parents []int) (*autograd.Var, error) {
+	if x.Value.Dims() != 3 || x.Value.Dim(0) != c.rows || x.Value.Dim(1) != 1 {
+		return nil, fmt.Errorf("nn.DecoderLayer.Step: x has shape %v, want [%d, 1, %d]", x.Shape(), c.rows, c.d)
+	}
+	sa := l.SelfAttn
+	x, err := sublayer(g, x, l.Norm1, l.Cfg.PreLN, 0, func(h *autograd.Var) (*autograd.Var, error) {
+		q, err := sa.Q.Forward(g, h)
+		if err != nil {
+			return nil, err
+		}
+		k, err := sa.K.Forward(g, h)
+		if err != nil {
+			return nil, err
+		}
+		v, err := sa.V.Forward(g, h)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.push(k.Value.Data(), v.Value.Data(), parents); err != nil {
+			return nil, err
+		}
+		// One query per row against all its cached keys: causal by construction.
+		a, err := g.Attention(q, g.Input(c.kt), g.Input(c.vt), sa.Heads, autograd.AttentionOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return sa.O.Forward(g, a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	x, err = sublayer(g, x, l.Norm2, l.Cfg.PreLN, 0, func(h *autograd.Var) (*autograd.Var, error) {
+		q, err := l.CrossAttn.Q.Forward(g, h)
+		if err != nil {
+			return nil, err
+		}
+		a, err := g.Attention(q, c.CrossK, c.CrossV, l.CrossAttn.Heads, autograd.AttentionOptions{KeyPad: c.SrcPad})
+		if err != nil {
+			return nil, err
+		}
+		return l.CrossAttn.O.Forward(g, a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sublayer(g, x, l.Norm3, l.Cfg.PreLN, 0, func(h *autograd.Var) (*autograd.Var, error) {
+		return l.FF.Forward(g, h)
+	})
+}

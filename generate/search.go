@@ -1,0 +1,288 @@
+package generate
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// StepDecoder is a batched incremental decoder (seq2seq.Decoder): each Step
+// feeds one token per row and returns rows × vocab logits; parents, when
+// not nil, makes row r continue the history of row parents[r].
+type StepDecoder interface {
+	Step(tokens []int32, parents []int) ([]float32, error)
+}
+
+// SearchConfig controls greedy and beam search.
+type SearchConfig struct {
+	Vocab  int   // logits per row
+	Start  int32 // the first input token (decoder_start_token_id)
+	EOS    int32 // ends a hypothesis
+	MaxLen int   // tokens generated at most (EOS not counted)
+	// Beam is the number of hypotheses kept per sentence (1: greedy).
+	Beam int
+	// LengthPenalty is α of GNMT's length normalisation,
+	// score / ((5+|Y|)/6)^α, which the paper uses with α = 0.6.
+	LengthPenalty float64
+	// EarlyStopping ends a sentence's search as soon as it has Beam
+	// finished hypotheses (else: when no running hypothesis can still
+	// beat the worst finished one).
+	EarlyStopping bool
+}
+
+// Greedy decodes rows sentences by taking the most likely token at every
+// step until each row has produced EOS or MaxLen tokens; the results
+// exclude EOS.
+func Greedy(dec StepDecoder, rows int, cfg SearchConfig) ([][]int32, error) {
+	out := make([][]int32, rows)
+	done := make([]bool, rows)
+	tokens := make([]int32, rows)
+	for i := range tokens {
+		tokens[i] = cfg.Start
+	}
+	left := rows
+	for step := 0; step <= cfg.MaxLen && left > 0; step++ {
+		logits, err := dec.Step(tokens, nil)
+		if err != nil {
+			return nil, err
+		}
+		if len(logits) != rows*cfg.Vocab {
+			return nil, fmt.Errorf("generate: decoder returned %d logits for %d rows × vocabulary %d", len(logits), rows, cfg.Vocab)
+		}
+		for r := 0; r < rows; r++ {
+			if done[r] {
+				tokens[r] = cfg.EOS
+				continue
+			}
+			best := argmax(logits[r*cfg.Vocab : (r+1)*cfg.Vocab])
+			if best == cfg.EOS || step == cfg.MaxLen {
+				done[r] = true
+				left--
+			} else {
+				out[r] = append(out[r], best)
+			}
+			tokens[r] = best
+		}
+	}
+	return out, nil
+}
+
+func argmax(x []float32) int32 {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// lengthPenalty is GNMT's ((5+n)/6)^α.
+func lengthPenalty(n int, alpha float64) float64 {
+	return math.Pow((5+float64(n))/6, alpha)
+}
+
+type hypothesis struct {
+	tokens []int32
+	score  float64 // normalised
+}
+
+type candidate struct {
+	row   int // the row extended
+	token int32
+	logp  float64 // cumulative
+}
+
+// BeamSearch decodes sentences sentences with Beam rows each (dec must
+// have sentences × Beam rows, sentence i in rows i·Beam … (i+1)·Beam-1)
+// and returns the best finished hypothesis of each, by cumulative
+// log-probability divided by the length penalty, without EOS.
+func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, error) {
+	k := cfg.Beam
+	if k < 1 {
+		return nil, fmt.Errorf("generate: beam size %d", k)
+	}
+	rows := sentences * k
+	V := cfg.Vocab
+	scores := make([]float64, rows) // cumulative log-probabilities of the running beams
+	for r := range scores {
+		if r%k != 0 {
+			scores[r] = math.Inf(-1) // at the start every beam is the same: keep one
+		}
+	}
+	hist := make([][]int32, rows)
+	tokens := make([]int32, rows)
+	for i := range tokens {
+		tokens[i] = cfg.Start
+	}
+	parents := make([]int, rows)
+	var useParents []int
+	finished := make([][]hypothesis, sentences)
+	done := make([]bool, sentences)
+	logp := make([]float64, V)
+	cands := make([]candidate, 0, 2*k*k)
+	nextHist := make([][]int32, rows)
+	nextScores := make([]float64, rows)
+	for step := 0; step <= cfg.MaxLen; step++ {
+		logits, err := dec.Step(tokens, useParents)
+		if err != nil {
+			return nil, err
+		}
+		if len(logits) != rows*V {
+			return nil, fmt.Errorf("generate: decoder returned %d logits for %d rows × vocabulary %d", len(logits), rows, V)
+		}
+		allDone := true
+		for s := 0; s < sentences; s++ {
+			base := s * k
+			if done[s] {
+				for j := 0; j < k; j++ {
+					parents[base+j], tokens[base+j] = base+j, cfg.EOS
+					nextHist[base+j], nextScores[base+j] = hist[base+j], math.Inf(-1)
+				}
+				continue
+			}
+			if step == cfg.MaxLen { // out of room: every running beam ends with EOS
+				for j := 0; j < k; j++ {
+					r := base + j
+					parents[r], tokens[r] = r, cfg.EOS
+					nextHist[r], nextScores[r] = hist[r], math.Inf(-1)
+					if math.IsInf(scores[r], -1) {
+						continue
+					}
+					logSoftmax(logits[r*V:(r+1)*V], logp)
+					h := hist[r]
+					finished[s] = addHypothesis(finished[s], hypothesis{tokens: h, score: (scores[r] + logp[cfg.EOS]) / lengthPenalty(len(h)+1, cfg.LengthPenalty)}, k)
+				}
+				done[s] = true
+				continue
+			}
+			// The 2k best extensions over the sentence's k beams.
+			cands = cands[:0]
+			for j := 0; j < k; j++ {
+				r := base + j
+				if math.IsInf(scores[r], -1) {
+					continue
+				}
+				logSoftmax(logits[r*V:(r+1)*V], logp)
+				for _, c := range topK(logp, 2*k) {
+					cands = insertCandidate(cands, candidate{row: r, token: int32(c), logp: scores[r] + logp[c]}, 2*k)
+				}
+			}
+			next := 0
+			for _, c := range cands {
+				if next == k {
+					break
+				}
+				if c.token == cfg.EOS {
+					h := hist[c.row]
+					finished[s] = addHypothesis(finished[s], hypothesis{tokens: h, score: c.logp / lengthPenalty(len(h)+1, cfg.LengthPenalty)}, k)
+					continue
+				}
+				r := base + next
+				parents[r], tokens[r] = c.row, c.token
+				nextHist[r] = append(hist[c.row][:len(hist[c.row]):len(hist[c.row])], c.token)
+				nextScores[r] = c.logp
+				next++
+			}
+			for ; next < k; next++ {
+				r := base + next
+				parents[r], tokens[r] = base, cfg.EOS
+				nextHist[r], nextScores[r] = hist[base], math.Inf(-1)
+			}
+			// Is the sentence finished?
+			switch {
+			case len(finished[s]) >= k && cfg.EarlyStopping:
+				done[s] = true
+			case len(finished[s]) >= k:
+				// The best running beam, at its most favourable length
+				// penalty (the longest possible), cannot beat the worst
+				// finished hypothesis: stop.
+				best := math.Inf(-1)
+				for j := 0; j < k; j++ {
+					best = math.Max(best, nextScores[base+j])
+				}
+				if best/lengthPenalty(cfg.MaxLen+1, cfg.LengthPenalty) <= finished[s][len(finished[s])-1].score {
+					done[s] = true
+				}
+			}
+			if !done[s] {
+				allDone = false
+			}
+		}
+		hist, nextHist = nextHist, hist
+		copy(scores, nextScores)
+		useParents = parents
+		if allDone {
+			break
+		}
+	}
+	out := make([][]int32, sentences)
+	for s := range out {
+		if len(finished[s]) > 0 {
+			out[s] = finished[s][0].tokens
+		}
+	}
+	return out, nil
+}
+
+// logSoftmax writes log softmax(x) to out in float64.
+func logSoftmax(x []float32, out []float64) {
+	m := float64(x[0])
+	for _, v := range x {
+		m = math.Max(m, float64(v))
+	}
+	var sum float64
+	for _, v := range x {
+		sum += math.Exp(float64(v) - m)
+	}
+	lse := m + math.Log(sum)
+	for i, v := range x {
+		out[i] = float64(v) - lse
+	}
+}
+
+// topK returns the indices of the n largest values (n small), best first.
+func topK(x []float64, n int) []int {
+	idx := make([]int, 0, n+1)
+	for i, v := range x {
+		if len(idx) == n && v <= x[idx[n-1]] {
+			continue
+		}
+		j := sort.Search(len(idx), func(j int) bool { return x[idx[j]] < v })
+		idx = append(idx, 0)
+		copy(idx[j+1:], idx[j:])
+		idx[j] = i
+		if len(idx) > n {
+			idx = idx[:n]
+		}
+	}
+	return idx
+}
+
+func insertCandidate(c []candidate, x candidate, n int) []candidate {
+	j := sort.Search(len(c), func(j int) bool { return c[j].logp < x.logp })
+	if j >= n {
+		return c
+	}
+	c = append(c, candidate{})
+	copy(c[j+1:], c[j:])
+	c[j] = x
+	if len(c) > n {
+		c = c[:n]
+	}
+	return c
+}
+
+func addHypothesis(h []hypothesis, x hypothesis, n int) []hypothesis {
+	j := sort.Search(len(h), func(j int) bool { return h[j].score < x.score })
+	if j >= n {
+		return h
+	}
+	h = append(h, hypothesis{})
+	copy(h[j+1:], h[j:])
+	h[j] = x
+	if len(h) > n {
+		h = h[:n]
+	}
+	return h
+}

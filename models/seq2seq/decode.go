@@ -1,0 +1,140 @@
+package seq2seq
+
+import (
+	"fmt"
+
+	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/nn"
+	"github.com/goformer/goformer/tensor"
+)
+
+// Decoder decodes a batch of source sentences incrementally: the encoder
+// runs once, the cross-attention keys and values are computed once per
+// layer, and each Step feeds one token per row, reusing the cached keys and
+// values of the earlier positions (a KV cache). Each sentence may have
+// several rows (the beams of beam search).
+type Decoder struct {
+	m      *Model
+	keep   *autograd.Graph // encoder output and cross-attention keys/values
+	g      *autograd.Graph // one step's work, reset at each step
+	caches []*nn.DecoderCache
+	rows   int
+	maxLen int
+	step   int
+	pos    *tensor.Tensor
+}
+
+// NewDecoder encodes src (one id slice per sentence, EOS included, no
+// padding) and returns a decoder with copies rows per sentence (rows
+// i·copies … (i+1)·copies-1 belong to sentence i) for up to maxLen steps.
+func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) {
+	if len(src) == 0 || copies < 1 || maxLen < 1 {
+		return nil, fmt.Errorf("seq2seq: NewDecoder needs sentences, copies ≥ 1 and maxLen ≥ 1 (got %d, %d, %d)", len(src), copies, maxLen)
+	}
+	if maxLen > m.Config.MaxPositionEmbeddings {
+		return nil, fmt.Errorf("seq2seq: %d decoding steps exceed max_position_embeddings %d", maxLen, m.Config.MaxPositionEmbeddings)
+	}
+	b, s := len(src), 0
+	for i, x := range src {
+		if len(x) == 0 {
+			return nil, fmt.Errorf("seq2seq: source sentence %d is empty (it needs at least the EOS token)", i)
+		}
+		s = max(s, len(x))
+	}
+	ids := make([]int32, b*s)
+	pad := make([]bool, b*s)
+	for i, x := range src {
+		copy(ids[i*s:], x)
+		for j := len(x); j < s; j++ {
+			ids[i*s+j] = int32(m.Config.PadTokenID)
+			pad[i*s+j] = true
+		}
+	}
+	keep := autograd.NewGraph(0)
+	keep.NoGrad = true
+	memory, err := m.Encode(keep, ids, b, s, pad)
+	if err != nil {
+		return nil, err
+	}
+	rows := b * copies
+	d := m.Config.DModel
+	mem, rowPad := memory, pad
+	if copies > 1 { // repeat each sentence's memory and mask for its rows
+		t := tensor.New(rows, s, d)
+		rowPad = make([]bool, rows*s)
+		md, td := memory.Value.Data(), t.Data()
+		for r := 0; r < rows; r++ {
+			i := r / copies
+			copy(td[r*s*d:(r+1)*s*d], md[i*s*d:(i+1)*s*d])
+			copy(rowPad[r*s:(r+1)*s], pad[i*s:(i+1)*s])
+		}
+		mem = autograd.Constant(t)
+	}
+	dec := &Decoder{m: m, keep: keep, g: autograd.NewGraph(0), rows: rows, maxLen: maxLen}
+	dec.g.NoGrad = true
+	for _, l := range m.decoder {
+		c, err := l.NewCache(keep, mem, rowPad, maxLen)
+		if err != nil {
+			return nil, err
+		}
+		dec.caches = append(dec.caches, c)
+	}
+	return dec, nil
+}
+
+// Rows returns the number of rows decoded in parallel.
+func (d *Decoder) Rows() int { return d.rows }
+
+// Step feeds one token per row (the first step: decoder_start_token_id)
+// and returns the logits of the next token, rows × vocab_size, valid until
+// the next call. If parents is not nil, row r first takes over the history
+// of row parents[r] (beam search's reordering).
+func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
+	m := d.m
+	if len(tokens) != d.rows || parents != nil && len(parents) != d.rows {
+		return nil, fmt.Errorf("seq2seq: Step got %d tokens and %d parents for %d rows", len(tokens), len(parents), d.rows)
+	}
+	for _, p := range parents {
+		if p < 0 || p >= d.rows {
+			return nil, fmt.Errorf("seq2seq: Step: parent row %d outside 0..%d", p, d.rows-1)
+		}
+	}
+	if d.step >= d.maxLen {
+		return nil, fmt.Errorf("seq2seq: the decoder's %d steps are used up", d.maxLen)
+	}
+	if d.step == 0 {
+		parents = nil // nothing cached to reorder
+	}
+	g := d.g
+	g.Reset()
+	x, err := m.shared.Forward(g, tokens, d.rows, 1)
+	if err != nil {
+		return nil, err
+	}
+	pos, err := m.positions.Slice(d.step, d.step+1)
+	if err != nil {
+		return nil, err
+	}
+	if x, err = g.Add(x, g.Input(pos)); err != nil {
+		return nil, err
+	}
+	for i, l := range m.decoder {
+		if x, err = l.Step(g, x, d.caches[i], parents); err != nil {
+			return nil, fmt.Errorf("seq2seq: decoder layer %d: %w", i, err)
+		}
+	}
+	if m.decNorm != nil {
+		if x, err = m.decNorm.Forward(g, x); err != nil {
+			return nil, err
+		}
+	}
+	logits, err := g.Linear(x, m.shared.W, nil)
+	if err != nil {
+		return nil, err
+	}
+	if logits, err = g.Add(logits, m.biasVar); err != nil {
+		return nil, err
+	}
+	d.step++
+	return logits.Value.Data(), nil
+}

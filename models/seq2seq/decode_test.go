@@ -1,0 +1,169 @@
+package seq2seq
+
+import (
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/generate"
+)
+
+func tinyModel(t *testing.T, modelType string) *Model {
+	t.Helper()
+	cfg := Config{ModelType: modelType, VocabSize: 37, DModel: 32, EncoderLayers: 2, DecoderLayers: 2,
+		EncoderAttentionHeads: 4, DecoderAttentionHeads: 4, EncoderFFNDim: 64, DecoderFFNDim: 64,
+		MaxPositionEmbeddings: 64, ScaleEmbedding: true, InitStd: 0.3, PadTokenID: 0, EOSTokenID: 1}
+	m, err := New(cfg, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestDecoderMatchesFullRecompute: logits of the cached decoder equal the
+// last position of the full decoder, step by step, for a batch of
+// sentences of different lengths (padding in the source), and greedy
+// search gives the same tokens as Model.Greedy, which recomputes.
+func TestDecoderMatchesFullRecompute(t *testing.T) {
+	for _, mt := range []string{"marian", "pegasus"} {
+		m := tinyModel(t, mt)
+		src := [][]int32{{5, 9, 12, 7, 1}, {3, 1}, {20, 21, 22, 1}}
+		dec, err := m.NewDecoder(src, 1, 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefixes := make([][]int32, len(src))
+		tokens := make([]int32, len(src))
+		for step := 0; step < 8; step++ {
+			for i := range src {
+				tokens[i] = int32((step*7 + i*3) % 37)
+				if step == 0 {
+					tokens[i] = 0
+				}
+				prefixes[i] = append(prefixes[i], tokens[i])
+			}
+			logits, err := dec.Step(tokens, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range src {
+				g := autograd.NewGraph(0)
+				g.NoGrad = true
+				mem, err := m.Encode(g, src[i], 1, len(src[i]), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				full, err := m.Decode(g, mem, prefixes[i], 1, len(prefixes[i]), nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				V := m.Config.VocabSize
+				want := full.Value.Data()[(step)*V : (step+1)*V]
+				got := logits[i*V : (i+1)*V]
+				for j := range want {
+					if math.Abs(float64(want[j]-got[j])) > 1e-4*(1+math.Abs(float64(want[j]))) {
+						t.Fatalf("%s step %d sentence %d logit %d: cached %g, full %g", mt, step, i, j, got[j], want[j])
+					}
+				}
+			}
+		}
+		// Greedy with the cache = greedy recomputing.
+		dec, err = m.NewDecoder(src, 1, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := generate.SearchConfig{Vocab: 37, Start: 0, EOS: 1, MaxLen: 9, Beam: 1}
+		got, err := generate.Greedy(dec, len(src), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range src {
+			want, err := m.Greedy(s, 9)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) > 9 {
+				want = want[:9]
+			}
+			if !reflect.DeepEqual(got[i], want) && !(len(got[i]) == 0 && len(want) == 0) {
+				t.Errorf("%s sentence %d: cached greedy %v, recomputed %v", mt, i, got[i], want)
+			}
+		}
+		// Beam search with beam 1 is greedy.
+		dec, _ = m.NewDecoder(src, 1, 10)
+		beam1, err := generate.BeamSearch(dec, len(src), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range src {
+			if !reflect.DeepEqual(beam1[i], got[i]) && !(len(got[i]) == 0 && len(beam1[i]) == 0) {
+				t.Errorf("%s sentence %d: beam 1 %v, greedy %v", mt, i, beam1[i], got[i])
+			}
+		}
+	}
+}
+
+// TestBeamSearchFindsBetterScores: with 4 beams the returned hypothesis
+// scores at least as well (log-probability under the model, length
+// normalised) as greedy's, computed independently by full recomputation.
+func TestBeamSearchFindsBetterScores(t *testing.T) {
+	m := tinyModel(t, "pegasus")
+	src := [][]int32{{5, 9, 12, 7, 1}, {3, 1}, {20, 21, 22, 1}, {30, 2, 8, 1}}
+	alpha := 0.6
+	cfg := generate.SearchConfig{Vocab: 37, Start: 0, EOS: 1, MaxLen: 12, Beam: 4, LengthPenalty: alpha, EarlyStopping: true}
+	dec, err := m.NewDecoder(src, 4, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beam, err := generate.BeamSearch(dec, len(src), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, _ = m.NewDecoder(src, 1, 13)
+	cfg.Beam = 1
+	greedy, err := generate.Greedy(dec, len(src), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	score := func(s, y []int32) float64 {
+		g := autograd.NewGraph(0)
+		g.NoGrad = true
+		mem, _ := m.Encode(g, s, 1, len(s), nil)
+		in := append([]int32{0}, y...)
+		full, err := m.Decode(g, mem, in, 1, len(in), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		V := 37
+		var lp float64
+		for i := range in {
+			next := int32(1)
+			if i < len(y) {
+				next = y[i]
+			}
+			row := full.Value.Data()[i*V : (i+1)*V]
+			mx := row[0]
+			for _, v := range row {
+				mx = max(mx, v)
+			}
+			var sum float64
+			for _, v := range row {
+				sum += math.Exp(float64(v - mx))
+			}
+			lp += float64(row[next]-mx) - math.Log(sum)
+		}
+		return lp / math.Pow((5+float64(len(y)+1))/6, alpha)
+	}
+	better := 0
+	for i, s := range src {
+		b, gr := score(s, beam[i]), score(s, greedy[i])
+		if b < gr-1e-4 {
+			t.Errorf("sentence %d: beam %v scores %g, below greedy %v at %g", i, beam[i], b, greedy[i], gr)
+		}
+		if b > gr+1e-4 {
+			better++
+		}
+	}
+	t.Logf("beam search beat greedy on %d of %d sentences", better, len(src))
+}
