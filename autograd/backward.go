@@ -13,7 +13,8 @@ func (g *Graph) backward(n *node) {
 		m, k, nn := n.ints[0], n.ints[1], n.ints[2]
 		a, b := n.in[0], n.in[1]
 		if need(0) { // da += dout·bᵀ
-			cpu.Sgemm(false, true, m, k, nn, 1, dout, nn, b.Value.Data(), nn, 1, g.grad(a), k)
+			da, fresh := g.gradFor(a)
+			cpu.Sgemm(false, true, m, k, nn, 1, dout, nn, b.Value.Data(), nn, beta(fresh), da, k)
 		}
 		if need(1) { // db += aᵀ·dout
 			cpu.Sgemm(true, false, k, nn, m, 1, a.Value.Data(), k, dout, nn, 1, g.grad(b), nn)
@@ -22,7 +23,8 @@ func (g *Graph) backward(n *node) {
 		m, k, nn := n.ints[0], n.ints[1], n.ints[2]
 		x, w, b := n.in[0], n.in[1], n.in[2]
 		if need(0) { // dx += dout·w
-			cpu.Sgemm(false, false, m, k, nn, 1, dout, nn, w.Value.Data(), k, 1, g.grad(x), k)
+			dx, fresh := g.gradFor(x)
+			cpu.Sgemm(false, false, m, k, nn, 1, dout, nn, w.Value.Data(), k, beta(fresh), dx, k)
 		}
 		if need(1) { // dw += doutᵀ·x
 			cpu.Sgemm(true, false, nn, k, m, 1, dout, nn, x.Value.Data(), k, 1, g.grad(w), k)
@@ -35,7 +37,7 @@ func (g *Graph) backward(n *node) {
 		}
 	case opAdd:
 		if need(0) {
-			cpu.Axpy(1, dout, g.grad(n.in[0]))
+			g.accumulate(n.in[0], 1, dout)
 		}
 		if need(1) {
 			db := g.grad(n.in[1])
@@ -45,11 +47,11 @@ func (g *Graph) backward(n *node) {
 		}
 	case opScale:
 		if need(0) {
-			cpu.Axpy(n.f[0], dout, g.grad(n.in[0]))
+			g.accumulate(n.in[0], n.f[0], dout)
 		}
 	case opReshape:
 		if need(0) {
-			cpu.Axpy(1, dout, g.grad(n.in[0]))
+			g.accumulate(n.in[0], 1, dout)
 		}
 	case opLayerNorm:
 		r, d := n.ints[0], n.ints[1]
@@ -58,40 +60,58 @@ func (g *Graph) backward(n *node) {
 		dgamma, dbeta := g.grad(gamma), g.grad(beta)
 		cpu.LayerNormBackward(dx, dgamma, dbeta, x.Value.Data(), gamma.Value.Data(), n.aux[0], n.aux[1], dout, r, d)
 		if need(0) {
-			cpu.Axpy(1, dx, g.grad(x))
+			g.accumulate(x, 1, dx)
 		}
 	case opGELU:
 		if need(0) {
 			dx := g.arena.alloc(len(dout))
 			cpu.GELUBackward(dx, n.in[0].Value.Data(), dout)
-			cpu.Axpy(1, dx, g.grad(n.in[0]))
+			g.accumulate(n.in[0], 1, dx)
 		}
 	case opGELUErf:
 		if need(0) {
 			dx := g.arena.alloc(len(dout))
 			cpu.GELUErfBackward(dx, n.in[0].Value.Data(), dout)
-			cpu.Axpy(1, dx, g.grad(n.in[0]))
+			g.accumulate(n.in[0], 1, dx)
 		}
 	case opSiLU:
 		if need(0) {
 			dx := g.arena.alloc(len(dout))
 			cpu.SiLUBackward(dx, n.in[0].Value.Data(), dout)
-			cpu.Axpy(1, dx, g.grad(n.in[0]))
+			g.accumulate(n.in[0], 1, dx)
 		}
 	case opReLU:
 		if need(0) {
-			dx := g.grad(n.in[0])
-			for i, v := range n.in[0].Value.Data() {
-				if v > 0 {
-					dx[i] += dout[i]
+			dx, fresh := g.gradFor(n.in[0])
+			x := n.in[0].Value.Data()
+			if fresh {
+				for i, v := range x {
+					if v > 0 {
+						dx[i] = dout[i]
+					} else {
+						dx[i] = 0
+					}
+				}
+			} else {
+				for i, v := range x {
+					if v > 0 {
+						dx[i] += dout[i]
+					}
 				}
 			}
 		}
 	case opDropout:
 		if need(0) {
-			dx := g.grad(n.in[0])
-			for i, m := range n.aux[0] {
-				dx[i] += m * dout[i]
+			dx, fresh := g.gradFor(n.in[0])
+			mask := n.aux[0]
+			if fresh {
+				for i, m := range mask {
+					dx[i] = m * dout[i]
+				}
+			} else {
+				for i, m := range mask {
+					dx[i] += m * dout[i]
+				}
 			}
 		}
 	case opEmbedding:
@@ -107,7 +127,7 @@ func (g *Graph) backward(n *node) {
 			r, c := n.ints[0], n.ints[1]
 			dx := g.arena.alloc(r * c)
 			cpu.SoftmaxRowsBackward(dx, n.out.Value.Data(), dout, r, c)
-			cpu.Axpy(1, dx, g.grad(n.in[0]))
+			g.accumulate(n.in[0], 1, dx)
 		}
 	case opAttention:
 		q, k, v := n.in[0], n.in[1], n.in[2]
@@ -115,7 +135,7 @@ func (g *Graph) backward(n *node) {
 		n.attn.Backward(dq, dk, dv, q.Value.Data(), k.Value.Data(), v.Value.Data(), n.out.Value.Data(), n.aux[0], dout)
 		for i, d := range [3][]float32{dq, dk, dv} {
 			if need(i) {
-				cpu.Axpy(1, d, g.grad(n.in[i]))
+				g.accumulate(n.in[i], 1, d)
 			}
 		}
 	case opAttentionQKV:
@@ -124,7 +144,7 @@ func (g *Graph) backward(n *node) {
 			c := n.attn.Heads * n.attn.Dim
 			d := g.arena.alloc(len(qkv)) // every element is written
 			n.attn.Backward(d, d[c:], d[2*c:], qkv, qkv[c:], qkv[2*c:], n.out.Value.Data(), n.aux[0], dout)
-			cpu.Axpy(1, d, g.grad(n.in[0]))
+			g.accumulate(n.in[0], 1, d)
 		}
 	case opCrossEntropy:
 		if !need(0) || n.ints[2] == 0 {
@@ -133,15 +153,21 @@ func (g *Graph) backward(n *node) {
 		r, vocab, count := n.ints[0], n.ints[1], n.ints[2]
 		eps, ignore := n.f[0], int32(n.ints[3])
 		scale := dout[0] / float32(count)
-		dl := g.grad(n.in[0])
+		dl, fresh := g.gradFor(n.in[0])
 		probs := n.aux[0]
 		for i := 0; i < r; i++ {
 			t := n.ids[i]
+			drow := dl[i*vocab : (i+1)*vocab]
 			if t == ignore {
+				if fresh {
+					clear(drow)
+				}
 				continue
 			}
 			// d loss / d logits = softmax - ((1-eps)·onehot + eps/V).
-			drow := dl[i*vocab : (i+1)*vocab]
+			if fresh {
+				clear(drow)
+			}
 			cpu.Axpy(scale, probs[i*vocab:(i+1)*vocab], drow)
 			drow[t] -= scale * (1 - eps)
 			if eps != 0 {

@@ -145,6 +145,40 @@ func (g *Graph) grad(v *Var) []float32 {
 	return v.Grad.Data()
 }
 
+// gradFor returns v's gradient buffer and whether it is new: a new buffer
+// holds garbage and the caller must overwrite every element instead of
+// adding into it (which saves zeroing it first, a pass over memory that
+// costs as much as the adding).
+func (g *Graph) gradFor(v *Var) (buf []float32, fresh bool) {
+	if v.Grad == nil {
+		v.Grad = g.arena.tensor(v.Value.Shape()...)
+		return v.Grad.Data(), true
+	}
+	return v.Grad.Data(), false
+}
+
+// accumulate adds src (scaled by alpha) into v's gradient, or writes it
+// there when the gradient is new.
+func (g *Graph) accumulate(v *Var, alpha float32, src []float32) {
+	dst, fresh := g.gradFor(v)
+	if fresh {
+		copy(dst, src)
+		if alpha != 1 {
+			cpu.Scale(alpha, dst)
+		}
+		return
+	}
+	cpu.Axpy(alpha, src, dst)
+}
+
+// beta is the GEMM β that adds into (1) or overwrites (0) a gradient.
+func beta(fresh bool) float32 {
+	if fresh {
+		return 0
+	}
+	return 1
+}
+
 // Backward computes the gradients of the scalar loss with respect to every
 // Var on the tape that needs one, accumulating into parameters' gradients.
 // The loss's own gradient is taken as 1.

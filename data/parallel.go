@@ -217,7 +217,7 @@ type Special struct {
 // target) and the labels (the target, then EOS). SrcPad and TgtPad mark
 // padding (true = ignore).
 type Batch struct {
-	B, SrcLen, TgtLen int
+	B, SrcLen, TgtLen  int
 	Src, TgtIn, Labels []int32
 	SrcPad, TgtPad     []bool
 	Index              []int // the corpus positions of the rows

@@ -52,6 +52,10 @@ type Config struct {
 	CheckpointEvery int     // checkpoint every N steps (and at the end); 0: only at the end
 	Dir             string  // run directory
 	Seed            uint64
+	// MaxDuration, if positive, ends the run after this much training time
+	// (measured from Run's start), as if the last step were reached: a
+	// final evaluation and checkpoint follow.
+	MaxDuration time.Duration
 }
 
 // Metrics is one line of metrics.jsonl.
@@ -62,6 +66,8 @@ type Metrics struct {
 	LR         float64  `json:"lr"`
 	TokensPerS float64  `json:"tokens_per_s"`
 	GradNorm   float64  `json:"grad_norm"`
+	BLEU       *float64 `json:"bleu,omitempty"` // from Trainer.Score, at evaluations
+	Elapsed    float64  `json:"elapsed_s"`      // seconds since Run started
 }
 
 // Trainer runs the loop.
@@ -74,6 +80,9 @@ type Trainer struct {
 	OnStep func(m Metrics)
 	// Dropout turns the graph's Training mode on.
 	Dropout bool
+	// Score, if set, is called at each evaluation (a translation model's
+	// BLEU on held-out data); its value goes in Metrics.BLEU.
+	Score func(step int) (float64, error)
 
 	step    int
 	dataRNG *tensor.RNG
@@ -130,6 +139,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 	g := t.graph
 	g.Training = t.Dropout
 	scale := tensor.Full(1/float32(t.Cfg.GradAccum), 1) // the loss's gradient, shared by the micro-batches
+	runStart := time.Now()
 	for t.step < t.Cfg.Steps {
 		if ctx.Err() != nil {
 			if t.lastCkp != t.step {
@@ -171,13 +181,21 @@ func (t *Trainer) Run(ctx context.Context) error {
 		t.Opt.Step(lr)
 		t.step++
 		m := Metrics{Step: t.step, Loss: lossSum / float64(t.Cfg.GradAccum), LR: float64(lr),
-			TokensPerS: float64(tokens) / time.Since(start).Seconds(), GradNorm: norm}
-		if t.step == t.Cfg.Steps || t.Cfg.EvalEvery > 0 && t.step%t.Cfg.EvalEvery == 0 {
+			TokensPerS: float64(tokens) / time.Since(start).Seconds(), GradNorm: norm, Elapsed: time.Since(runStart).Seconds()}
+		last := t.step == t.Cfg.Steps || t.Cfg.MaxDuration > 0 && time.Since(runStart) >= t.Cfg.MaxDuration
+		if last || t.Cfg.EvalEvery > 0 && t.step%t.Cfg.EvalEvery == 0 {
 			v, err := t.Evaluate()
 			if err != nil {
 				return err
 			}
 			m.ValLoss = &v
+			if t.Score != nil {
+				b, err := t.Score(t.step)
+				if err != nil {
+					return fmt.Errorf("train: scoring at step %d: %w", t.step, err)
+				}
+				m.BLEU = &b
+			}
 		}
 		t.History = append(t.History, m)
 		if err := enc.Encode(m); err != nil {
@@ -186,10 +204,13 @@ func (t *Trainer) Run(ctx context.Context) error {
 		if t.OnStep != nil {
 			t.OnStep(m)
 		}
-		if t.step == t.Cfg.Steps || t.Cfg.CheckpointEvery > 0 && t.step%t.Cfg.CheckpointEvery == 0 {
+		if last || t.Cfg.CheckpointEvery > 0 && t.step%t.Cfg.CheckpointEvery == 0 {
 			if err := t.SaveCheckpoint(); err != nil {
 				return err
 			}
+		}
+		if last {
+			break
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"image/color"
 	"io"
+	"path/filepath"
 
 	"github.com/goformer/goformer/internal/plot"
 	"github.com/goformer/goformer/tensor"
@@ -21,5 +22,18 @@ func plotLoss(path string, history []train.Metrics) error {
 		}
 	}
 	c := plot.Chart{Title: "goformer training", XLabel: "step", YLabel: "loss (nats)", Series: []plot.Series{tr, val}}
-	return tensor.WriteFileAtomic(path, func(w io.Writer) error { return c.WritePNG(w) })
+	if err := tensor.WriteFileAtomic(path, func(w io.Writer) error { return c.WritePNG(w) }); err != nil {
+		return err
+	}
+	bleu := plot.Series{Name: "val BLEU", Color: color.RGBA{40, 160, 80, 255}}
+	for _, m := range history {
+		if m.BLEU != nil {
+			bleu.X, bleu.Y = append(bleu.X, float64(m.Step)), append(bleu.Y, *m.BLEU)
+		}
+	}
+	if len(bleu.X) == 0 {
+		return nil
+	}
+	c = plot.Chart{Title: "goformer training: validation BLEU", XLabel: "step", YLabel: "BLEU", Series: []plot.Series{bleu}}
+	return tensor.WriteFileAtomic(filepath.Join(filepath.Dir(path), "bleu.png"), func(w io.Writer) error { return c.WritePNG(w) })
 }

@@ -72,6 +72,9 @@ func presetNames() string {
 	for n := range presets {
 		names = append(names, n)
 	}
+	for n := range mtPresets {
+		names = append(names, n)
+	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
@@ -91,25 +94,33 @@ func (c *TrainConfig) validate() error {
 // loadTrainConfig reads a JSON config over base, refusing unknown fields and
 // wrong types with the file's name and the field.
 func loadTrainConfig(path string, base TrainConfig) (TrainConfig, error) {
+	err := decodeStrict(path, &base)
+	return base, err
+}
+
+// decodeStrict reads a JSON file into v, refusing unknown fields and wrong
+// types with the file's name and the field.
+func decodeStrict(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return base, err
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&base); err != nil {
+	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return base, fmt.Errorf("%s: field %q must be a %s, not a JSON %s", path, te.Field, te.Type, te.Value)
+			return fmt.Errorf("%s: field %q must be a %s, not a JSON %s", path, te.Field, te.Type, te.Value)
 		}
-		return base, fmt.Errorf("%s: %v", path, strings.TrimPrefix(err.Error(), "json: "))
+		return fmt.Errorf("%s: %v", path, strings.TrimPrefix(err.Error(), "json: "))
 	}
-	return base, nil
+	return nil
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer train",
-		"Trains a character-level GPT on Tiny Shakespeare (built in) or a text file, with a progress line,\n"+
+		"Trains a character-level GPT on Tiny Shakespeare (built in) or a text file, or (--preset multi30k-de-en)\n"+
+			"a German→English translation model on Multi30k (built in), with a progress line,\n"+
 			"samples as it improves, metrics.jsonl, checkpoints, and at the end a Hugging Face model directory\n"+
 			"(OUT/model) and a loss plot (OUT/loss.png). Ctrl-C writes a checkpoint and stops; --resume continues.",
 		"  goformer train                                   # nanoGPT's small Shakespeare run, a few minutes\n"+
@@ -129,6 +140,20 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if mt, ok := mtPresets[*preset]; ok {
+		for _, f := range []string{"batch", "data", "samples"} {
+			if set[f] {
+				return usagef("train: --%s does not apply to the translation preset %s (use --config for its settings)", f, *preset)
+			}
+		}
+		if *threads < 0 {
+			return usagef("train: --threads must be ≥ 0, got %d", *threads)
+		}
+		cpu.SetThreads(*threads)
+		return runTrainMT(*preset, mt, *configPath, set, *steps, *seed, *out, *resume, stdout, stderr)
+	}
 	cfg, ok := presets[*preset]
 	if !ok {
 		return usagef("train: unknown preset %q (want one of: %s)", *preset, presetNames())
@@ -139,8 +164,6 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return usageError{"train: " + err.Error()}
 		}
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["steps"] {
 		cfg.Steps = *steps
 		if cfg.DecaySteps > cfg.Steps || *configPath == "" {

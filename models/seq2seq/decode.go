@@ -128,11 +128,8 @@ func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
 			return nil, err
 		}
 	}
-	logits, err := g.Linear(x, m.shared.W, nil)
+	logits, err := g.Linear(x, m.shared.W, m.biasVar)
 	if err != nil {
-		return nil, err
-	}
-	if logits, err = g.Add(logits, m.biasVar); err != nil {
 		return nil, err
 	}
 	d.step++

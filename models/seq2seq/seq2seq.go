@@ -265,11 +265,8 @@ func (m *Model) Decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, bat
 			return nil, err
 		}
 	}
-	logits, err := g.Linear(y, m.shared.W, nil)
-	if err != nil {
-		return nil, err
-	}
-	return g.Add(logits, m.biasVar)
+	// The output projection, tied to the embedding, with final_logits_bias.
+	return g.Linear(y, m.shared.W, m.biasVar)
 }
 
 // Loss runs the whole model and returns the logits and the mean

@@ -1,0 +1,44 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/data"
+	"github.com/goformer/goformer/tensor"
+)
+
+// Seq2SeqModel is an encoder-decoder model (models/seq2seq).
+type Seq2SeqModel interface {
+	Loss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels []int32, tgtLen, batch int,
+		srcPad, tgtPad []bool, eps float32) (logits, loss *autograd.Var, err error)
+}
+
+// TranslationTask trains an encoder-decoder model on padded batches of
+// sentence pairs (data.Bucket); each step draws one batch at random, so the
+// order of batches is fixed by the data generator's state.
+type TranslationTask struct {
+	Model          Seq2SeqModel
+	Parameters     []*autograd.Var
+	Train, Val     []data.Batch
+	LabelSmoothing float32
+}
+
+// Params returns the model's parameters.
+func (t *TranslationTask) Params() []*autograd.Var { return t.Parameters }
+
+// Loss draws a batch and returns the mean (label-smoothed) cross-entropy
+// over its target tokens.
+func (t *TranslationTask) Loss(g *autograd.Graph, rng *tensor.RNG, split Split) (*autograd.Var, int, error) {
+	batches := t.Train
+	eps := t.LabelSmoothing
+	if split == ValSplit {
+		batches, eps = t.Val, 0
+	}
+	if len(batches) == 0 {
+		return nil, 0, fmt.Errorf("train: no batches of this split")
+	}
+	b := &batches[rng.IntN(len(batches))]
+	_, loss, err := t.Model.Loss(g, b.Src, b.SrcLen, b.TgtIn, b.Labels, b.TgtLen, b.B, b.SrcPad, b.TgtPad, eps)
+	return loss, b.Tokens, err
+}
