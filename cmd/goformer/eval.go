@@ -7,10 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/data"
+	"github.com/goformer/goformer/metrics"
 	"github.com/goformer/goformer/models/gpt"
+	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/tokenizer"
 )
 
@@ -25,17 +28,35 @@ type evalResult struct {
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer eval",
 		"Prints a language model's mean next-token cross-entropy (nats) and perplexity over a text, read in\n"+
-			"consecutive windows of the model's context (each window predicts its tokens from the ones before).",
+			"consecutive windows of the model's context (each window predicts its tokens from the ones before);\n"+
+			"for a translation model, the BLEU and chrF2 of its translations of --src against --ref.",
 		"  goformer eval --model runs/shakespeare-char-small/model              # Tiny Shakespeare's validation split\n"+
-			"  goformer eval --model DIR --data my.txt --json", stderr)
+			"  goformer eval --model DIR --data my.txt --json\n"+
+			"  goformer eval --model runs/multi30k-de-en/model --beam 4             # Multi30k test_2016_flickr\n"+
+			"  goformer eval --model DIR --src test.de --ref test.en --json", stderr)
 	dir := fs.String("model", "", "model directory (required)")
 	dataPath := fs.String("data", "", "a UTF-8 text file (default: the validation 10% of the built-in Tiny Shakespeare)")
+	srcPath := fs.String("src", "", "translation models: source sentences (default: Multi30k test_2016_flickr German)")
+	refPath := fs.String("ref", "", "translation models: reference translations (default: Multi30k test_2016_flickr English)")
+	beam := fs.Int("beam", 4, "translation models: beam size")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {
 		return usagef("eval: --model is required")
+	}
+	var probe struct {
+		ModelType string `json:"model_type"`
+	}
+	if err := hfdir.ReadConfig(*dir, &probe); err == nil && (probe.ModelType == "marian" || probe.ModelType == "pegasus") {
+		if *dataPath != "" {
+			return usagef("eval: %s is a translation model: give --src and --ref, not --data", *dir)
+		}
+		return evalTranslation(*dir, *srcPath, *refPath, *beam, *asJSON, stdout, stderr)
+	}
+	if *srcPath != "" || *refPath != "" {
+		return usagef("eval: --src and --ref are for translation models; %s is not one", *dir)
 	}
 	m, tok, err := loadCharGPT("eval", *dir)
 	if err != nil {
@@ -83,6 +104,62 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return json.NewEncoder(stdout).Encode(r)
 	}
 	_, err = fmt.Fprintf(stdout, "%s on %s: cross-entropy %.4f nats/token, perplexity %.3f (%d tokens)\n", r.Model, r.Data, r.CrossEntropy, r.Perplexity, r.Tokens)
+	return err
+}
+
+// evalTranslation translates src and scores it against ref with BLEU and
+// chrF2.
+func evalTranslation(dir, srcPath, refPath string, beam int, asJSON bool, stdout, stderr io.Writer) error {
+	if (srcPath == "") != (refPath == "") {
+		return usagef("eval: give both --src and --ref, or neither (Multi30k test_2016_flickr)")
+	}
+	if beam < 1 {
+		return usagef("eval: --beam must be ≥ 1, got %d", beam)
+	}
+	m, tok, err := loadTranslator("eval", dir)
+	if err != nil {
+		return err
+	}
+	var src, ref []string
+	if srcPath == "" {
+		r, err := data.Multi30k("test_2016_flickr")
+		if err != nil {
+			return err
+		}
+		if src, ref, err = r.ReadAll(); err != nil {
+			return err
+		}
+		srcPath, refPath = "multi30k:test_2016_flickr.de", "multi30k:test_2016_flickr.en"
+	} else {
+		r, err := data.OpenParallel(srcPath, refPath)
+		if err != nil {
+			return usageError{"eval: " + err.Error()}
+		}
+		if src, ref, err = r.ReadAll(); err != nil {
+			return usageError{"eval: " + err.Error()}
+		}
+	}
+	start := time.Now()
+	hyp, err := translateLines(m, tok, src, beam, 0.6, stderr)
+	if err != nil {
+		return usageError{"eval: " + err.Error()}
+	}
+	secs := time.Since(start).Seconds()
+	b, err := metrics.CorpusBLEU(hyp, [][]string{ref})
+	if err != nil {
+		return err
+	}
+	c, err := metrics.CorpusChrF(hyp, ref)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]any{"model": dir, "src": srcPath, "ref": refPath, "beam": beam,
+			"sentences": len(src), "seconds": secs, "sentences_per_s": float64(len(src)) / secs, "bleu": b.Score, "chrf": c.Score,
+			"bleu_signature": fmt.Sprintf(metrics.BLEUSignature, 1)})
+	}
+	_, err = fmt.Fprintf(stdout, "%s on %s (beam %d, %d sentences in %.1fs, %.1f/s):\n%s\n%s\n", dir, srcPath, beam, len(src), secs,
+		float64(len(src))/secs, b, c)
 	return err
 }
 

@@ -48,9 +48,11 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{name: "train", summary: "train a character-level GPT (Tiny Shakespeare built in)", run: runTrain},
+		{name: "train", summary: "train a character-level GPT (Tiny Shakespeare) or a translation model (Multi30k), both built in", run: runTrain},
 		{name: "generate", summary: "sample text from a trained GPT", run: runGenerate},
-		{name: "tokenizer", summary: "encode and decode text with a tokenizer", sub: []command{
+		{name: "translate", summary: "translate text, one sentence per line, with an encoder-decoder model", run: runTranslate},
+		{name: "tokenizer", summary: "train, encode and decode with a tokenizer", sub: []command{
+			{name: "train", summary: "train a byte-level BPE on text files; write tokenizer.json", run: runTokenizerTrain},
 			{name: "encode", summary: "text on stdin to token ids", run: runTokenizerEncode},
 			{name: "decode", summary: "token ids on stdin to text", run: runTokenizerDecode},
 		}},

@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
+	"github.com/goformer/goformer/data"
 	"github.com/goformer/goformer/tokenizer"
 )
 
@@ -19,11 +21,19 @@ type textTokenizer interface {
 	Decode([]int32) (string, error)
 }
 
-// loadTokenizer reads a directory holding vocab.json + merges.txt (GPT-2's
-// byte-level BPE) or a character vocabulary (vocab.json of goformer train).
+// loadTokenizer reads a directory holding a Hugging Face tokenizer.json,
+// vocab.json + merges.txt (GPT-2's byte-level BPE) or a character
+// vocabulary (vocab.json of goformer train).
 func loadTokenizer(cmd, dir string) (textTokenizer, error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, usagef("%s: %s is not a directory", cmd, dir)
+	}
+	if p := filepath.Join(dir, "tokenizer.json"); fileExists(p) {
+		t, err := tokenizer.LoadHF(p)
+		if err != nil {
+			return nil, usageError{cmd + ": " + err.Error()}
+		}
+		return t, nil
 	}
 	vocab, merges := filepath.Join(dir, "vocab.json"), filepath.Join(dir, "merges.txt")
 	if _, err := os.Stat(merges); err == nil {
@@ -34,7 +44,7 @@ func loadTokenizer(cmd, dir string) (textTokenizer, error) {
 		return t, nil
 	}
 	if _, err := os.Stat(vocab); err != nil {
-		return nil, usagef("%s: %s holds no tokenizer (vocab.json and merges.txt, or a character vocab.json)", cmd, dir)
+		return nil, usagef("%s: %s holds no tokenizer (tokenizer.json, vocab.json and merges.txt, or a character vocab.json)", cmd, dir)
 	}
 	t, err := tokenizer.LoadChar(vocab)
 	if err != nil {
@@ -46,7 +56,7 @@ func loadTokenizer(cmd, dir string) (textTokenizer, error) {
 func runTokenizerEncode(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer tokenizer encode", "Reads text on stdin and prints its token ids, separated by spaces.",
 		"  echo -n 'Hello world!' | goformer tokenizer encode --model tokenizer/testdata/gpt2\n  goformer tokenizer encode --model DIR --json < text.txt", stderr)
-	dir := fs.String("model", "", "directory with vocab.json + merges.txt (byte-level BPE) or a character vocab.json")
+	dir := fs.String("model", "", "directory with tokenizer.json, vocab.json + merges.txt (byte-level BPE) or a character vocab.json")
 	asJSON := fs.Bool("json", false, "print one JSON array")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -86,7 +96,7 @@ func runTokenizerEncode(args []string, stdout, stderr io.Writer) error {
 func runTokenizerDecode(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer tokenizer decode", "Reads token ids on stdin (separated by spaces, or a JSON array) and prints the text.",
 		"  echo 15496 995 0 | goformer tokenizer decode --model tokenizer/testdata/gpt2", stderr)
-	dir := fs.String("model", "", "directory with vocab.json + merges.txt (byte-level BPE) or a character vocab.json")
+	dir := fs.String("model", "", "directory with tokenizer.json, vocab.json + merges.txt (byte-level BPE) or a character vocab.json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -120,5 +130,81 @@ func runTokenizerDecode(args []string, stdout, stderr io.Writer) error {
 		return usageError{"tokenizer decode: " + err.Error()}
 	}
 	_, err = io.WriteString(stdout, text)
+	return err
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("goformer tokenizer train",
+		"Trains a byte-level BPE tokenizer on UTF-8 text files (plain or gzip; stdin when none are given) and\n"+
+			"writes it as a Hugging Face tokenizer.json (special tokens first, then the 256 bytes, then the merges).",
+		"  goformer tokenizer train --vocab-size 8000 --out tok/ train.de train.en\n"+
+			"  goformer tokenizer train --special '<pad>,</s>,<unk>' --out tok/ < corpus.txt", stderr)
+	size := fs.Int("vocab-size", 8000, "vocabulary size, special tokens and the 256 bytes included")
+	special := fs.String("special", "<pad>,</s>", "special tokens, comma-separated (ids 0, 1, ...)")
+	minFreq := fs.Int("min-frequency", 2, "never merge a pair seen fewer times")
+	out := fs.String("out", "", "directory to write tokenizer.json into (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("tokenizer train: --out is required")
+	}
+	var sp []string
+	for _, s := range strings.Split(*special, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			sp = append(sp, s)
+		}
+	}
+	if *size < len(sp)+256 {
+		return usagef("tokenizer train: --vocab-size %d is below the %d special tokens + 256 bytes", *size, len(sp))
+	}
+	tr := &tokenizer.BPETrainer{VocabSize: *size, Special: sp, MinFrequency: *minFreq}
+	add := func(r io.Reader, name string) error {
+		lines, err := readLines(r, name)
+		if err != nil {
+			return err
+		}
+		for i, l := range lines {
+			if err := tr.Add(l + "\n"); err != nil {
+				return usagef("tokenizer train: %s:%d: %v", name, i+1, err)
+			}
+		}
+		return nil
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		if err := add(stdinReader, "standard input"); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		r, err := data.OpenText(f)
+		if err != nil {
+			return usageError{"tokenizer train: " + err.Error()}
+		}
+		err = add(r, f)
+		r.Close()
+		if err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	tok, err := tr.Train()
+	if err != nil {
+		return usageError{"tokenizer train: " + err.Error()}
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(*out, "tokenizer.json")
+	if err := tok.SaveHF(path); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "trained %d tokens in %.1fs; wrote %s\n", tok.VocabSize(), time.Since(start).Seconds(), path)
 	return err
 }

@@ -316,6 +316,7 @@ type progress struct {
 	startStep int
 	lastPrint time.Time
 	shown     bool
+	unit      string // what is counted, for updateCount
 }
 
 func newProgress(w io.Writer, total, from int) *progress {
@@ -340,6 +341,27 @@ func (p *progress) update(m train.Metrics) {
 		eta = time.Duration(float64(now.Sub(p.start)) / float64(done) * float64(p.total-m.Step)).Round(time.Second)
 	}
 	line := fmt.Sprintf("step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %s", m.Step, p.total, m.Loss, m.LR, m.TokensPerS, eta)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.shown = true
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+// updateCount shows done of total items (sentences) with their rate.
+func (p *progress) updateCount(done int) {
+	now := time.Now()
+	if !p.tty && now.Sub(p.lastPrint) < 5*time.Second && done != p.total {
+		return
+	}
+	p.lastPrint = now
+	secs := now.Sub(p.start).Seconds()
+	eta := time.Duration(0)
+	if done > 0 {
+		eta = time.Duration(secs / float64(done) * float64(p.total-done) * float64(time.Second)).Round(time.Second)
+	}
+	line := fmt.Sprintf("%d/%d %s  %.1f/s  ETA %s", done, p.total, p.unit, float64(done)/secs, eta)
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 		p.shown = true
