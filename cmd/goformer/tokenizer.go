@@ -148,7 +148,7 @@ func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {
 	special := fs.String("special", "<pad>,</s>", "special tokens, comma-separated (ids 0, 1, ...)")
 	minFreq := fs.Int("min-frequency", 2, "never merge a pair seen fewer times")
 	out := fs.String("out", "", "directory to write tokenizer.json into (required)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsWithArgs(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
