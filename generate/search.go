@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/goformer/goformer/internal/cpu"
 )
 
 // StepDecoder is a batched incremental decoder (seq2seq.Decoder): each Step
@@ -119,7 +121,7 @@ func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, er
 	var useParents []int
 	finished := make([][]hypothesis, sentences)
 	done := make([]bool, sentences)
-	logp := make([]float64, V)
+	scratch := make([]float32, V)
 	cands := make([]candidate, 0, 2*k*k)
 	nextHist := make([][]int32, rows)
 	nextScores := make([]float64, rows)
@@ -149,9 +151,10 @@ func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, er
 					if math.IsInf(scores[r], -1) {
 						continue
 					}
-					logSoftmax(logits[r*V:(r+1)*V], logp)
+					row := logits[r*V : (r+1)*V]
 					h := hist[r]
-					finished[s] = addHypothesis(finished[s], hypothesis{tokens: h, score: (scores[r] + logp[cfg.EOS]) / lengthPenalty(len(h)+1, cfg.LengthPenalty)}, k)
+					lp := float64(row[cfg.EOS]) - logSumExp(row, scratch)
+					finished[s] = addHypothesis(finished[s], hypothesis{tokens: h, score: (scores[r] + lp) / lengthPenalty(len(h)+1, cfg.LengthPenalty)}, k)
 				}
 				done[s] = true
 				continue
@@ -163,9 +166,10 @@ func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, er
 				if math.IsInf(scores[r], -1) {
 					continue
 				}
-				logSoftmax(logits[r*V:(r+1)*V], logp)
-				for _, c := range topK(logp, 2*k) {
-					cands = insertCandidate(cands, candidate{row: r, token: int32(c), logp: scores[r] + logp[c]}, 2*k)
+				row := logits[r*V : (r+1)*V]
+				lse := logSumExp(row, scratch)
+				for _, c := range topK(row, 2*k) {
+					cands = insertCandidate(cands, candidate{row: r, token: int32(c), logp: scores[r] + float64(row[c]) - lse}, 2*k)
 				}
 			}
 			next := 0
@@ -225,24 +229,16 @@ func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, er
 	return out, nil
 }
 
-// logSoftmax writes log softmax(x) to out in float64.
-func logSoftmax(x []float32, out []float64) {
-	m := float64(x[0])
-	for _, v := range x {
-		m = math.Max(m, float64(v))
-	}
-	var sum float64
-	for _, v := range x {
-		sum += math.Exp(float64(v) - m)
-	}
-	lse := m + math.Log(sum)
-	for i, v := range x {
-		out[i] = float64(v) - lse
-	}
+// logSumExp returns log Σ exp(x) (the log-softmax of x[i] is x[i] minus
+// it), using scratch (len(x)) for the vectorised exponentials.
+func logSumExp(x, scratch []float32) float64 {
+	m := cpu.Max(x)
+	copy(scratch, x)
+	return float64(m) + math.Log(float64(cpu.ExpShiftSum(scratch, m)))
 }
 
 // topK returns the indices of the n largest values (n small), best first.
-func topK(x []float64, n int) []int {
+func topK(x []float32, n int) []int {
 	idx := make([]int, 0, n+1)
 	for i, v := range x {
 		if len(idx) == n && v <= x[idx[n-1]] {

@@ -58,6 +58,7 @@ func runTokenizerEncode(args []string, stdout, stderr io.Writer) error {
 		"  echo -n 'Hello world!' | goformer tokenizer encode --model tokenizer/testdata/gpt2\n  goformer tokenizer encode --model DIR --json < text.txt", stderr)
 	dir := fs.String("model", "", "directory with tokenizer.json, vocab.json + merges.txt (byte-level BPE) or a character vocab.json")
 	asJSON := fs.Bool("json", false, "print one JSON array")
+	lines := fs.Bool("lines", false, "encode each input line on its own: one line of ids (or one JSON array) per line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -75,11 +76,29 @@ func runTokenizerEncode(args []string, stdout, stderr io.Writer) error {
 	if !utf8.Valid(b) {
 		return usagef("tokenizer encode: the input is not valid UTF-8")
 	}
-	ids, err := tok.Encode(string(b))
-	if err != nil {
-		return usageError{"tokenizer encode: " + err.Error()}
+	texts := []string{string(b)}
+	if *lines {
+		if texts, err = readLines(strings.NewReader(string(b)), "standard input"); err != nil {
+			return err
+		}
 	}
-	if *asJSON {
+	for i, text := range texts {
+		ids, err := tok.Encode(text)
+		if err != nil {
+			if *lines {
+				return usagef("tokenizer encode: line %d: %v", i+1, err)
+			}
+			return usageError{"tokenizer encode: " + err.Error()}
+		}
+		if err := printIDs(stdout, ids, *asJSON); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printIDs(stdout io.Writer, ids []int32, asJSON bool) error {
+	if asJSON {
 		if ids == nil {
 			ids = []int32{}
 		}
@@ -89,7 +108,7 @@ func runTokenizerEncode(args []string, stdout, stderr io.Writer) error {
 	for i, id := range ids {
 		parts[i] = strconv.Itoa(int(id))
 	}
-	_, err = fmt.Fprintln(stdout, strings.Join(parts, " "))
+	_, err := fmt.Fprintln(stdout, strings.Join(parts, " "))
 	return err
 }
 
@@ -97,6 +116,7 @@ func runTokenizerDecode(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer tokenizer decode", "Reads token ids on stdin (separated by spaces, or a JSON array) and prints the text.",
 		"  echo 15496 995 0 | goformer tokenizer decode --model tokenizer/testdata/gpt2", stderr)
 	dir := fs.String("model", "", "directory with tokenizer.json, vocab.json + merges.txt (byte-level BPE) or a character vocab.json")
+	lines := fs.Bool("lines", false, "decode each input line on its own and print one line of text per line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -111,26 +131,43 @@ func runTokenizerDecode(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var ids []int32
-	if s := strings.TrimSpace(string(b)); strings.HasPrefix(s, "[") {
-		if err := json.Unmarshal([]byte(s), &ids); err != nil {
-			return usagef("tokenizer decode: input: %v", err)
+	inputs := []string{string(b)}
+	if *lines {
+		if inputs, err = readLines(strings.NewReader(string(b)), "standard input"); err != nil {
+			return err
 		}
-	} else {
-		for i, f := range strings.Fields(s) {
-			v, err := strconv.ParseInt(f, 10, 32)
-			if err != nil {
-				return usagef("tokenizer decode: item %d (%q) is not a token id", i+1, f)
+	}
+	for n, in := range inputs {
+		where := "input"
+		if *lines {
+			where = fmt.Sprintf("line %d", n+1)
+		}
+		var ids []int32
+		if s := strings.TrimSpace(in); strings.HasPrefix(s, "[") {
+			if err := json.Unmarshal([]byte(s), &ids); err != nil {
+				return usagef("tokenizer decode: %s: %v", where, err)
 			}
-			ids = append(ids, int32(v))
+		} else {
+			for i, f := range strings.Fields(s) {
+				v, err := strconv.ParseInt(f, 10, 32)
+				if err != nil {
+					return usagef("tokenizer decode: %s: item %d (%q) is not a token id", where, i+1, f)
+				}
+				ids = append(ids, int32(v))
+			}
+		}
+		text, err := tok.Decode(ids)
+		if err != nil {
+			return usageError{"tokenizer decode: " + err.Error()}
+		}
+		if *lines {
+			text += "\n"
+		}
+		if _, err := io.WriteString(stdout, text); err != nil {
+			return err
 		}
 	}
-	text, err := tok.Decode(ids)
-	if err != nil {
-		return usageError{"tokenizer decode: " + err.Error()}
-	}
-	_, err = io.WriteString(stdout, text)
-	return err
+	return nil
 }
 
 func fileExists(p string) bool {
