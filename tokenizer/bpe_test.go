@@ -2,6 +2,8 @@ package tokenizer
 
 import (
 	"fmt"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,31 @@ func TestByteBPESpeed(t *testing.T) {
 	t.Logf("encoded %d bytes into %d tokens at %.1f MB/s", len(text), len(ids), mbps)
 	if !utf8.ValidString(text) {
 		t.Fatal("bad sample")
+	}
+}
+
+// TestGPT2ThroughTokenizerJSON: GPT-2's files, saved as tokenizer.json and
+// read back, give GPT-2's ids.
+func TestGPT2ThroughTokenizerJSON(t *testing.T) {
+	tok, err := LoadGPT2("testdata/gpt2/vocab.json", "testdata/gpt2/merges.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tokenizer.json")
+	if err := tok.SaveHF(path); err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadHF(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string][]int32{"Hello world!": {15496, 995, 0}, "<|endoftext|>": {50256}} {
+		got, err := again.Encode(text)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("Encode(%q) = %v, %v; want %v", text, got, err, want)
+		}
+	}
+	if again.VocabSize() != 50257 {
+		t.Errorf("vocabulary %d, want 50257", again.VocabSize())
 	}
 }

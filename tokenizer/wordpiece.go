@@ -1,13 +1,17 @@
 package tokenizer
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/goformer/goformer/tensor"
 )
 
 // WordPiece is BERT's tokenizer: the text is cleaned, optionally lowercased
@@ -285,4 +289,63 @@ func (w *WordPiece) Decode(ids []int32) (string, error) {
 		s = strings.ReplaceAll(s, r[0], r[1])
 	}
 	return s, nil
+}
+
+// SaveHF writes the tokenizer as a Hugging Face tokenizer.json (BERT's
+// normalizer, pre-tokenizer, [CLS] $A [SEP] template and WordPiece
+// decoder), atomically; LoadHF reads it back.
+func (w *WordPiece) SaveHF(path string) error {
+	type tok = hfAddedToken
+	var added []tok
+	for id := range w.tokens {
+		if w.special[int32(id)] {
+			added = append(added, tok{ID: int32(id), Content: w.tokens[id], Special: true})
+		}
+	}
+	vocab := make(orderedVocab, len(w.tokens))
+	copy(vocab, w.tokens)
+	f := map[string]any{
+		"version": "1.0", "truncation": nil, "padding": nil, "added_tokens": added,
+		"normalizer": map[string]any{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": w.chinese,
+			"strip_accents": w.stripAccents, "lowercase": w.lowercase},
+		"pre_tokenizer": map[string]any{"type": "BertPreTokenizer"},
+		"decoder":       map[string]any{"type": "WordPiece", "prefix": w.prefix, "cleanup": true},
+		"model": map[string]any{"type": "WordPiece", "unk_token": w.tokens[w.unk], "continuing_subword_prefix": w.prefix,
+			"max_input_chars_per_word": w.maxChars, "vocab": vocab},
+	}
+	if w.cls >= 0 && w.sep >= 0 {
+		f["post_processor"] = map[string]any{"type": "BertProcessing",
+			"cls": []any{w.tokens[w.cls], w.cls}, "sep": []any{w.tokens[w.sep], w.sep}}
+	} else {
+		f["post_processor"] = nil
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return tensor.WriteFileAtomic(path, func(wr io.Writer) error {
+		_, err := wr.Write(append(b, '\n'))
+		return err
+	})
+}
+
+// orderedVocab marshals token → id in id order (a JSON object).
+type orderedVocab []string
+
+func (v orderedVocab) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for id, t := range v {
+		if id > 0 {
+			buf.WriteByte(',')
+		}
+		k, err := json.Marshal(t)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(k)
+		fmt.Fprintf(&buf, ":%d", id)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }

@@ -66,6 +66,22 @@ func TestWordPieceBERT(t *testing.T) {
 	if text != "hello, world! unaffable thes." {
 		t.Errorf("Decode = %q", text)
 	}
+	// Saved and read back, it encodes the same.
+	saved := filepath.Join(t.TempDir(), "saved.json")
+	if err := tok.(*WordPiece).SaveHF(saved); err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadHF(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"Hello, World! unaffable Café's 日本", "the s"} {
+		a, _ := tok.Encode(s)
+		b, _ := again.Encode(s)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%q: %v before saving, %v after", s, a, b)
+		}
+	}
 	if _, err := tok.Decode([]int32{99}); err == nil {
 		t.Error("an id outside the vocabulary decoded")
 	}
