@@ -36,6 +36,18 @@ type SearchConfig struct {
 // step until each row has produced EOS or MaxLen tokens; the results
 // exclude EOS.
 func Greedy(dec StepDecoder, rows int, cfg SearchConfig) ([][]int32, error) {
+	return Sample(dec, rows, cfg, nil)
+}
+
+// Sample decodes rows sentences by drawing each next token from s
+// (temperature, top-k, top-p; nil: greedy), until each row has produced
+// EOS or MaxLen tokens; the results exclude EOS.
+func Sample(dec StepDecoder, rows int, cfg SearchConfig, s *Sampler) ([][]int32, error) {
+	if s != nil {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	out := make([][]int32, rows)
 	done := make([]bool, rows)
 	tokens := make([]int32, rows)
@@ -56,7 +68,12 @@ func Greedy(dec StepDecoder, rows int, cfg SearchConfig) ([][]int32, error) {
 				tokens[r] = cfg.EOS
 				continue
 			}
-			best := argmax(logits[r*cfg.Vocab : (r+1)*cfg.Vocab])
+			var best int32
+			if s == nil {
+				best = argmax(logits[r*cfg.Vocab : (r+1)*cfg.Vocab])
+			} else {
+				best = s.Next(logits[r*cfg.Vocab : (r+1)*cfg.Vocab])
+			}
 			if best == cfg.EOS || step == cfg.MaxLen {
 				done[r] = true
 				left--

@@ -14,6 +14,7 @@ import (
 	"github.com/goformer/goformer/metrics"
 	"github.com/goformer/goformer/models/gpt"
 	"github.com/goformer/goformer/models/hfdir"
+	"github.com/goformer/goformer/models/seq2seq"
 	"github.com/goformer/goformer/tokenizer"
 )
 
@@ -140,7 +141,7 @@ func evalTranslation(dir, srcPath, refPath string, beam int, asJSON bool, stdout
 		}
 	}
 	start := time.Now()
-	hyp, err := translateLines(m, tok, src, beam, 0.6, stderr)
+	hyp, err := translateLines(m, tok, src, seq2seq.TranslateOptions{Beam: beam, LengthPenalty: 0.6}, stderr)
 	if err != nil {
 		return usageError{"eval: " + err.Error()}
 	}

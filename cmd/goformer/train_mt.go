@@ -236,7 +236,7 @@ func runTrainMT(preset string, cfg MTConfig, configPath string, set map[string]b
 	}
 	tr.Score = func(step int) (float64, error) {
 		start := time.Now()
-		hyp, err := translateIDs(model, tok, valIDs, 1, 0.6, nil)
+		hyp, err := translateIDs(model, tok, valIDs, seq2seq.TranslateOptions{Beam: 1})
 		if err != nil {
 			return 0, err
 		}
@@ -315,8 +315,8 @@ func runTrainMT(preset string, cfg MTConfig, configPath string, set map[string]b
 
 // translateIDs translates tokenized sentences and returns detokenized text
 // (special tokens dropped).
-func translateIDs(m *seq2seq.Model, tok *tokenizer.ByteBPE, src [][]int32, beam int, alpha float64, progress func(int)) ([]string, error) {
-	out, err := m.Translate(src, seq2seq.TranslateOptions{Beam: beam, LengthPenalty: alpha, Progress: progress})
+func translateIDs(m *seq2seq.Model, tok *tokenizer.ByteBPE, src [][]int32, opt seq2seq.TranslateOptions) ([]string, error) {
+	out, err := m.Translate(src, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -10,9 +10,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/goformer/goformer/generate"
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/models/seq2seq"
+	"github.com/goformer/goformer/tensor"
 	"github.com/goformer/goformer/tokenizer"
 )
 
@@ -46,7 +48,7 @@ func loadTranslator(cmd, dir string) (*seq2seq.Model, *tokenizer.ByteBPE, error)
 
 // translateLines tokenizes and translates lines (empty lines stay empty),
 // showing progress on stderr when there are many.
-func translateLines(m *seq2seq.Model, tok *tokenizer.ByteBPE, lines []string, beam int, alpha float64, stderr io.Writer) ([]string, error) {
+func translateLines(m *seq2seq.Model, tok *tokenizer.ByteBPE, lines []string, opt seq2seq.TranslateOptions, stderr io.Writer) ([]string, error) {
 	var src [][]int32
 	var at []int
 	for i, l := range lines {
@@ -62,14 +64,13 @@ func translateLines(m *seq2seq.Model, tok *tokenizer.ByteBPE, lines []string, be
 		}
 		src, at = append(src, ids), append(at, i)
 	}
-	var progress func(int)
 	if len(src) >= 200 {
 		p := newProgress(stderr, len(src), 0)
 		p.unit = "sentences"
-		progress = func(done int) { p.updateCount(done) }
+		opt.Progress = func(done int) { p.updateCount(done) }
 		defer p.clear()
 	}
-	text, err := translateIDs(m, tok, src, beam, alpha, progress)
+	text, err := translateIDs(m, tok, src, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +92,10 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	beam := fs.Int("beam", 1, "beam size (1: greedy)")
 	alpha := fs.Float64("alpha", 0.6, "length penalty α (GNMT's, as in the paper), beam search only")
 	threads := fs.Int("threads", 0, "worker threads (default: all cores)")
+	temperature := fs.Float64("temperature", 0, "sample with this temperature instead of searching (0: greedy or beam)")
+	topK := fs.Int("top-k", 0, "sampling: keep the k most likely tokens (0: all)")
+	topP := fs.Float64("top-p", 1, "sampling: keep the most likely tokens whose probabilities sum to p")
+	seed := fs.Uint64("seed", 1, "sampling: random seed")
 	asJSON := fs.Bool("json", false, "print one JSON object per line: {\"source\", \"translation\"}")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -104,6 +109,16 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		return usagef("translate: --alpha must be ≥ 0, got %g", *alpha)
 	case *threads < 0:
 		return usagef("translate: --threads must be ≥ 0, got %d", *threads)
+	}
+	opt := seq2seq.TranslateOptions{Beam: *beam, LengthPenalty: *alpha}
+	if *temperature != 0 {
+		if *beam != 1 {
+			return usagef("translate: --temperature samples; it does not combine with --beam %d", *beam)
+		}
+		opt.Sampler = &generate.Sampler{Temperature: *temperature, TopK: *topK, TopP: *topP, RNG: tensor.NewRNG(*seed)}
+		if err := opt.Sampler.Validate(); err != nil {
+			return usagef("translate: %v", err)
+		}
 	}
 	cpu.SetThreads(*threads)
 	m, tok, err := loadTranslator("translate", *dir)
@@ -122,7 +137,7 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	out, err := translateLines(m, tok, lines, *beam, *alpha, stderr)
+	out, err := translateLines(m, tok, lines, opt, stderr)
 	if err != nil {
 		return usageError{"translate: " + err.Error()}
 	}

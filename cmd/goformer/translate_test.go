@@ -76,6 +76,8 @@ func TestTranslationWorkflow(t *testing.T) {
 		{[]string{"translate"}, "", "--model is required"},
 		{[]string{"translate", "--model", dir}, "x", "is not a model directory"},
 		{[]string{"translate", "--model", model, "--beam", "0"}, "x", "--beam must be ≥ 1"},
+		{[]string{"translate", "--model", model, "--beam", "4", "--temperature", "0.8"}, "x", "does not combine"},
+		{[]string{"translate", "--model", model, "--temperature", "0.8", "--top-p", "2"}, "x", "top-p must be in"},
 		{[]string{"translate", "--model", model}, "bad \xff\n", "not valid UTF-8"},
 		{[]string{"eval", "--model", model, "--src", src, "--ref", filepath.Join(dir, "short.en")}, "", "has 2 lines but"},
 		{[]string{"eval", "--model", model, "--data", src}, "", "is a translation model"},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/generate"
+	"github.com/goformer/goformer/tensor"
 )
 
 func tinyModel(t *testing.T, modelType string) *Model {
@@ -166,4 +167,29 @@ func TestBeamSearchFindsBetterScores(t *testing.T) {
 		}
 	}
 	t.Logf("beam search beat greedy on %d of %d sentences", better, len(src))
+}
+
+// TestSampleIsSeededAndGreedyAtZero: sampling with the same seed gives the
+// same tokens; at temperature 0 it is greedy search.
+func TestSampleIsSeededAndGreedyAtZero(t *testing.T) {
+	m := tinyModel(t, "marian")
+	src := [][]int32{{5, 9, 12, 7, 1}, {3, 1}}
+	run := func(temp float64, seed uint64) [][]int32 {
+		out, err := m.Translate(src, TranslateOptions{Sampler: &generate.Sampler{Temperature: temp, TopK: 10, RNG: tensor.NewRNG(seed)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	a, b := run(1, 7), run(1, 7)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("same seed, different samples: %v, %v", a, b)
+	}
+	greedy, err := m.Translate(src, TranslateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z := run(0, 1); !reflect.DeepEqual(z, greedy) {
+		t.Errorf("temperature 0 gave %v, greedy %v", z, greedy)
+	}
 }

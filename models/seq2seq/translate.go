@@ -19,6 +19,9 @@ type TranslateOptions struct {
 	// BatchRows bounds the rows decoded together (sentences × beam);
 	// default 256.
 	BatchRows int
+	// Sampler, if set (and Beam is 1), draws each token from it
+	// (temperature, top-k, top-p, seeded) instead of taking the best.
+	Sampler *generate.Sampler
 	// Progress, if set, is called with the number of sentences done.
 	Progress func(done int)
 }
@@ -78,7 +81,7 @@ func (m *Model) Translate(src [][]int32, opt TranslateOptions) ([][]int32, error
 			MaxLen: maxLen, Beam: opt.Beam, LengthPenalty: opt.LengthPenalty, EarlyStopping: true}
 		var res [][]int32
 		if opt.Beam == 1 {
-			res, err = generate.Greedy(dec, len(batch), cfg)
+			res, err = generate.Sample(dec, len(batch), cfg, opt.Sampler)
 		} else {
 			res, err = generate.BeamSearch(dec, len(batch), cfg)
 		}
