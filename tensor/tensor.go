@@ -31,6 +31,7 @@ type ShapeError struct {
 	Reason string  // what is wrong
 }
 
+// Error says which operation got which shapes and why they do not fit.
 func (e *ShapeError) Error() string {
 	parts := make([]string, len(e.Shapes))
 	for i, s := range e.Shapes {

@@ -29,8 +29,8 @@ import (
 type Split int
 
 const (
-	TrainSplit Split = iota
-	ValSplit
+	TrainSplit Split = iota // the training data
+	ValSplit                // the held-out data of evaluations
 )
 
 // Task is the model side of training.

@@ -6,15 +6,20 @@
 //
 // Commands:
 //
-//	train             train a character-level GPT (Tiny Shakespeare built in)
+//	train             train a character-level GPT (Tiny Shakespeare built in) or,
+//	                  with --preset multi30k-de-en, a German→English translation model
 //	generate          sample text from a trained GPT
-//	eval              cross-entropy and perplexity of a language model on a text
+//	translate         translate text (greedy, beam search or sampling, KV cache)
+//	eval              a language model's cross-entropy and perplexity, or a
+//	                  translation model's BLEU and chrF2
 //	info              describe a model directory
-//	tokenizer encode  text to token ids (GPT-2 byte-level BPE or characters)
+//	tokenizer train   train a byte-level BPE; write a Hugging Face tokenizer.json
+//	tokenizer encode  text to token ids (tokenizer.json, GPT-2 files or characters)
 //	tokenizer decode  token ids to text
 //	bleu              score translations: corpus BLEU and chrF2 (sacreBLEU's defaults)
 //	bench gemm        measure float32 matrix multiplication (GFLOPS)
 //	bench attention   measure flash attention: time, GFLOPS, extra memory
+//	bench train       measure training steps of a GPT preset
 //
 // Run "goformer <command> --help" for a command's flags. Errors go to
 // stderr; the exit code is 0 on success, 1 when the work itself fails and 2
