@@ -273,29 +273,27 @@ func topK(x []float32, n int) []int {
 }
 
 func insertCandidate(c []candidate, x candidate, n int) []candidate {
-	j := sort.Search(len(c), func(j int) bool { return c[j].logp < x.logp })
-	if j >= n {
-		return c
-	}
-	c = append(c, candidate{})
-	copy(c[j+1:], c[j:])
-	c[j] = x
-	if len(c) > n {
-		c = c[:n]
-	}
-	return c
+	return insertSorted(c, x, n, func(c candidate) float64 { return c.logp })
 }
 
 func addHypothesis(h []hypothesis, x hypothesis, n int) []hypothesis {
-	j := sort.Search(len(h), func(j int) bool { return h[j].score < x.score })
+	return insertSorted(h, x, n, func(h hypothesis) float64 { return h.score })
+}
+
+// insertSorted inserts x into s, sorted by decreasing key, keeping the
+// best n (x is dropped if it would come after them).
+func insertSorted[T any](s []T, x T, n int, key func(T) float64) []T {
+	k := key(x)
+	j := sort.Search(len(s), func(j int) bool { return key(s[j]) < k })
 	if j >= n {
-		return h
+		return s
 	}
-	h = append(h, hypothesis{})
-	copy(h[j+1:], h[j:])
-	h[j] = x
-	if len(h) > n {
-		h = h[:n]
+	var zero T
+	s = append(s, zero)
+	copy(s[j+1:], s[j:])
+	s[j] = x
+	if len(s) > n {
+		s = s[:n]
 	}
-	return h
+	return s
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goformer/goformer/metrics"
 )
@@ -34,6 +35,19 @@ func readLines(r io.Reader, name string) ([]string, error) {
 }
 
 var stdinReader io.Reader = os.Stdin
+
+// readStdinText reads all of standard input, which must be UTF-8 (a usage
+// error prefixed with cmd otherwise).
+func readStdinText(cmd string) (string, error) {
+	b, err := io.ReadAll(stdinReader)
+	if err != nil {
+		return "", err
+	}
+	if !utf8.Valid(b) {
+		return "", usagef("%s: the input is not valid UTF-8", cmd)
+	}
+	return string(b), nil
+}
 
 func runBLEU(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer bleu",

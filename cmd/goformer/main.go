@@ -143,11 +143,8 @@ func newFlagSet(name, summary, examples string, stderr io.Writer) *flag.FlagSet 
 // parseFlags parses args, turning flag errors into usage errors and
 // rejecting stray positional arguments.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{fs.Name() + ": " + err.Error()}
+	if err := parseFlagsWithArgs(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/goformer/goformer/data"
 	"github.com/goformer/goformer/tokenizer"
@@ -69,16 +68,13 @@ func runTokenizerEncode(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := io.ReadAll(stdinReader)
+	text, err := readStdinText("tokenizer encode")
 	if err != nil {
 		return err
 	}
-	if !utf8.Valid(b) {
-		return usagef("tokenizer encode: the input is not valid UTF-8")
-	}
-	texts := []string{string(b)}
+	texts := []string{text}
 	if *lines {
-		if texts, err = readLines(strings.NewReader(string(b)), "standard input"); err != nil {
+		if texts, err = readLines(strings.NewReader(text), "standard input"); err != nil {
 			return err
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/goformer/goformer/generate"
 	"github.com/goformer/goformer/internal/cpu"
@@ -125,14 +124,11 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := io.ReadAll(stdinReader)
+	text, err := readStdinText("translate")
 	if err != nil {
 		return err
 	}
-	if !utf8.Valid(b) {
-		return usagef("translate: the input is not valid UTF-8")
-	}
-	lines, err := readLines(strings.NewReader(string(b)), "standard input")
+	lines, err := readLines(strings.NewReader(text), "standard input")
 	if err != nil {
 		return err
 	}
