@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/models/gpt"
@@ -179,5 +180,37 @@ func TestNaNLossStopsTheRun(t *testing.T) {
 	f, err := tensor.ReadSafetensors(filepath.Join(dir, CheckpointFile))
 	if err != nil || f.Metadata["step"] != "5" {
 		t.Fatalf("the last good checkpoint is gone: %v %v", err, f.Metadata)
+	}
+}
+
+// TestMaxDurationAndScore: a time budget ends the run like its last step
+// (evaluation, score, checkpoint), and the score lands in the metrics.
+func TestMaxDurationAndScore(t *testing.T) {
+	dir := t.TempDir()
+	tr, _ := newTrainer(t, dir, 1000)
+	tr.Cfg.MaxDuration = time.Nanosecond
+	calls := 0
+	tr.Score = func(step int) (float64, error) { calls++; return 12.5, nil }
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Step() != 1 || len(tr.History) != 1 {
+		t.Fatalf("ran %d steps (%d logged), want 1", tr.Step(), len(tr.History))
+	}
+	m := tr.History[0]
+	if m.ValLoss == nil || m.BLEU == nil || *m.BLEU != 12.5 || calls != 1 || m.Elapsed <= 0 {
+		t.Fatalf("final metrics %+v, score calls %d", m, calls)
+	}
+	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err != nil {
+		t.Fatal("no checkpoint at the end of the time budget")
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if !strings.Contains(string(b), `"bleu":12.5`) {
+		t.Errorf("metrics.jsonl lacks the score: %s", b)
+	}
+	tr2, _ := newTrainer(t, t.TempDir(), 3)
+	tr2.Score = func(int) (float64, error) { return 0, errors.New("decoder broke") }
+	if err := tr2.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "decoder broke") {
+		t.Errorf("a failing score gave %v", err)
 	}
 }
