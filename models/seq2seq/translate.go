@@ -11,9 +11,10 @@ import (
 type TranslateOptions struct {
 	Beam          int     // hypotheses per sentence; 1 (or 0): greedy
 	LengthPenalty float64 // GNMT's α (the paper: 0.6); beam search only
-	// The output is at most MaxLenA·(source length) + MaxLenB tokens
-	// (fairseq's max_len_a/b; defaults 1.5 and 10), and never more than
-	// the model's positions allow.
+	// The output is at most MaxLenA·(source length) + MaxLenB tokens,
+	// where the source length is that of the longest source in the batch,
+	// EOS included (fairseq's max_len_a/b; defaults 1.5 and 10), and never
+	// more than the model's positions allow.
 	MaxLenA float64
 	MaxLenB int
 	// BatchRows bounds the rows decoded together (sentences × beam);
