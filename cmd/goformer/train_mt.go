@@ -228,7 +228,17 @@ func runTrainMT(preset string, cfg MTConfig, configPath string, set map[string]b
 		if err := model.Save(dir); err != nil {
 			return err
 		}
-		return tok.SaveHF(filepath.Join(dir, "tokenizer.json"))
+		if err := tok.SaveHF(filepath.Join(dir, "tokenizer.json")); err != nil {
+			return err
+		}
+		// So that transformers' AutoTokenizer.from_pretrained(dir) picks
+		// the fast tokenizer with the right special tokens.
+		tc, _ := json.MarshalIndent(map[string]any{"tokenizer_class": "PreTrainedTokenizerFast", "pad_token": "<pad>",
+			"eos_token": "</s>", "model_max_length": maxPos}, "", "  ")
+		return tensor.WriteFileAtomic(filepath.Join(dir, "tokenizer_config.json"), func(w io.Writer) error {
+			_, err := w.Write(append(tc, '\n'))
+			return err
+		})
 	}
 	best := -1.0
 	if b, err := os.ReadFile(filepath.Join(out, "best_bleu.txt")); err == nil && resume {

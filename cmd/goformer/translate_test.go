@@ -18,7 +18,7 @@ func TestTranslationWorkflow(t *testing.T) {
 		t.Fatalf("train: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	model := filepath.Join(out, "model")
-	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json"} {
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} {
 		if _, err := os.Stat(filepath.Join(model, f)); err != nil {
 			t.Fatalf("the model directory lacks %s", f)
 		}
