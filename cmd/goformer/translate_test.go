@@ -68,6 +68,8 @@ func TestTranslationWorkflow(t *testing.T) {
 	}
 
 	os.WriteFile(filepath.Join(dir, "short.en"), []byte("one\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"d_model": 64, "bogus": 1}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "type.json"), []byte(`{"d_model": "wide"}`), 0o644)
 	for _, tc := range []struct {
 		args  []string
 		stdin string
@@ -82,6 +84,8 @@ func TestTranslationWorkflow(t *testing.T) {
 		{[]string{"eval", "--model", model, "--src", src, "--ref", filepath.Join(dir, "short.en")}, "", "has 2 lines but"},
 		{[]string{"eval", "--model", model, "--data", src}, "", "is a translation model"},
 		{[]string{"train", "--preset", "multi30k-de-en-quick", "--batch", "3"}, "", "does not apply"},
+		{[]string{"train", "--preset", "multi30k-de-en-quick", "--config", filepath.Join(dir, "bad.json")}, "", `unknown field "bogus"`},
+		{[]string{"train", "--preset", "multi30k-de-en-quick", "--config", filepath.Join(dir, "type.json")}, "", `field "d_model" must be a int`},
 		{[]string{"train", "--preset", "multi30k-de-en-quick", "--out", out}, "", "already holds a run"},
 	} {
 		stdinReader = strings.NewReader(tc.stdin)
