@@ -282,3 +282,20 @@ func (t *Tensor) Rebind(data []float32, shape ...int) {
 	t.shape = append(t.shape[:0], shape...)
 	t.data = data
 }
+
+// Transpose returns a new tensor holding the transpose of the 2-D tensor t
+// (it panics on other ranks: a programming error).
+func Transpose(t *Tensor) *Tensor {
+	if t.Dims() != 2 {
+		panic(fmt.Sprintf("tensor.Transpose: shape %v is not 2-D", t.Shape()))
+	}
+	r, c := t.Dim(0), t.Dim(1)
+	out := New(c, r)
+	src, dst := t.Data(), out.Data()
+	for i := 0; i < r; i++ {
+		for j := 0; j < c; j++ {
+			dst[j*r+i] = src[i*c+j]
+		}
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -195,5 +196,16 @@ func TestRandomInit(t *testing.T) {
 	x2 := []float32{g2.Float32(), g2.Float32()}
 	if x1[0] != x2[0] || x1[1] != x2[1] || x1[0] != x3[0] || x1[1] != x3[1] {
 		t.Fatalf("RNG not reproducible: %v %v %v", x1, x2, x3)
+	}
+}
+
+func TestTranspose(t *testing.T) {
+	x, err := FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := Transpose(x)
+	if !EqualShapes(y.Shape(), []int{3, 2}) || fmt.Sprint(y.Data()) != "[1 4 2 5 3 6]" {
+		t.Fatalf("Transpose = %v %v", y.Shape(), y.Data())
 	}
 }

@@ -76,7 +76,7 @@ func TestTrajectoryMatchesPyTorch(t *testing.T) {
 		want := fixture.Get(t, ref, "final."+p.Name)
 		got := p.Value
 		if p.Value.Dims() == 2 && !strings.HasPrefix(p.Name, "wte") && !strings.HasPrefix(p.Name, "wpe") {
-			got = transpose(p.Value) // Conv1D stores [in, out]
+			got = tensor.Transpose(p.Value) // Conv1D stores [in, out]
 		}
 		g, w := got.Data(), want
 		if strings.HasSuffix(p.Name, "attn.c_attn.bias") {
@@ -92,16 +92,4 @@ func TestTrajectoryMatchesPyTorch(t *testing.T) {
 			t.Errorf("%s after %d steps: relative error %.2g", p.Name, steps, e)
 		}
 	}
-}
-
-func transpose(x *tensor.Tensor) *tensor.Tensor {
-	r, c := x.Dim(0), x.Dim(1)
-	out := tensor.New(c, r)
-	d, o := x.Data(), out.Data()
-	for i := 0; i < r; i++ {
-		for j := 0; j < c; j++ {
-			o[j*r+i] = d[i*c+j]
-		}
-	}
-	return out
 }

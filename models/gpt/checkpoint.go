@@ -17,18 +17,6 @@ func isConv1D(name string) bool {
 		(strings.Contains(name, ".c_attn.") || strings.Contains(name, ".c_proj.") || strings.Contains(name, ".c_fc."))
 }
 
-func transpose(t *tensor.Tensor) *tensor.Tensor {
-	r, c := t.Dim(0), t.Dim(1)
-	out := tensor.New(c, r)
-	src, dst := t.Data(), out.Data()
-	for i := 0; i < r; i++ {
-		for j := 0; j < c; j++ {
-			dst[j*r+i] = src[i*c+j]
-		}
-	}
-	return out
-}
-
 // Save writes the model as a Hugging Face checkpoint directory: config.json
 // and model.safetensors, with GPT2LMHeadModel's tensor names
 // ("transformer.h.0.attn.c_attn.weight", ...; Conv1D weights [in, out]; the
@@ -39,7 +27,7 @@ func (m *Model) Save(dir string) error {
 	for _, p := range m.Params.List() {
 		t := p.Value
 		if isConv1D(p.Name) {
-			t = transpose(t)
+			t = tensor.Transpose(t)
 		}
 		tensors = append(tensors, tensor.NamedTensor{Name: "transformer." + p.Name, Tensor: t})
 	}
@@ -122,7 +110,7 @@ func Load(dir string) (*Model, error) {
 			if t.Dims() != 2 || t.Dim(0) != want[1] || t.Dim(1) != want[0] {
 				return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v ([in, out] Conv1D layout) for this config", path, name, t.Shape(), []int{want[1], want[0]})
 			}
-			t = transpose(t)
+			t = tensor.Transpose(t)
 		} else if !t.SameShape(p.Value) {
 			return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v for this config", path, name, t.Shape(), want)
 		}

@@ -50,7 +50,7 @@ func TestMatchesPyTorch(t *testing.T) {
 		want := fixture.Get(t, ref, "grad."+p.Name)
 		got := p.Grad
 		if isConv1D(p.Name) {
-			got = transpose(got)
+			got = tensor.Transpose(got)
 		}
 		e := fixture.NormRelErr(got.Data(), want, 0)
 		worst = math.Max(worst, e)
@@ -149,7 +149,7 @@ func TestLoadErrorsNameTheProblem(t *testing.T) {
 		}
 		v := p.Value
 		if isConv1D(p.Name) {
-			v = transpose(v)
+			v = tensor.Transpose(v)
 		}
 		kept = append(kept, tensor.NamedTensor{Name: p.Name, Tensor: v})
 	}
