@@ -62,7 +62,7 @@ type MTConfig struct {
 var mtPresets = map[string]MTConfig{
 	// Multi30k German→English within an hour on two cores.
 	"multi30k-de-en": {VocabSize: 8000, DModel: 256, Layers: 3, Heads: 4, FFN: 1024, Activation: "relu", PreLN: true,
-		Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 2500, MaxLen: 100, Steps: 2400, MaxMinutes: 60,
+		Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 2500, MaxLen: 100, Steps: 3100, MaxMinutes: 60,
 		LR: 1e-3, MinLR: 5e-5, Warmup: 500, Beta1: 0.9, Beta2: 0.98, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 500,
 		Seed: 1, Snapshots: []float64{15, 30}},
 	// A minute's run for tests and the README.
