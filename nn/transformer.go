@@ -317,21 +317,21 @@ func (c *DecoderCache) push(k, v []float32, parents []int) error {
 		return fmt.Errorf("nn.DecoderCache: full after %d positions", n)
 	}
 	next := 1 - c.cur
-	for r := 0; r < c.rows; r++ {
-		p := r
-		if parents != nil {
-			p = parents[r]
-		}
-		for i, buf := range [2][2][]float32{{c.k[c.cur], c.k[next]}, {c.v[c.cur], c.v[next]}} {
-			src, dst := buf[0], buf[1]
-			copy(dst[r*(n+1)*d:r*(n+1)*d+n*d], src[p*n*d:(p+1)*n*d])
-			newRow := k
-			if i == 1 {
-				newRow = v
+	// Row r of the next buffer: the n cached positions of row parents[r],
+	// then the new position of row r.
+	grow := func(dst, src, add []float32) {
+		for r := 0; r < c.rows; r++ {
+			p := r
+			if parents != nil {
+				p = parents[r]
 			}
-			copy(dst[r*(n+1)*d+n*d:(r+1)*(n+1)*d], newRow[r*d:(r+1)*d])
+			row := dst[r*(n+1)*d : (r+1)*(n+1)*d]
+			copy(row[:n*d], src[p*n*d:(p+1)*n*d])
+			copy(row[n*d:], add[r*d:(r+1)*d])
 		}
 	}
+	grow(c.k[next], c.k[c.cur], k)
+	grow(c.v[next], c.v[c.cur], v)
 	c.cur, c.n = next, n+1
 	c.kt.Rebind(c.k[next][:c.rows*(n+1)*d], c.rows, n+1, d)
 	c.vt.Rebind(c.v[next][:c.rows*(n+1)*d], c.rows, n+1, d)
