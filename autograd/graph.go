@@ -13,6 +13,17 @@
 //
 // With NoGrad set a Graph records nothing: the same model code runs for
 // inference without a tape.
+//
+// Errors are sticky, as in bufio.Writer: an operation that cannot run (bad
+// shapes, an id outside the vocabulary) records the first error on the
+// graph and returns a placeholder; every later operation on that graph
+// does nothing and returns the placeholder too. Model code therefore reads
+// like the paper, one line per operation, and checks g.Err() once at the
+// end. Reset clears the error.
+//
+// Each operation's backward pass sits beside its forward pass, in the file
+// named for it (linear.go, norm.go, attention.go, ...); backward.go only
+// dispatches on the node's kind.
 package autograd
 
 import (
@@ -60,11 +71,46 @@ type Graph struct {
 	// Training turns dropout on.
 	Training bool
 
-	rng   *tensor.RNG
-	arena arena
-	nodes []node
-	vars  []*Var
-	nvars int
+	rng    *tensor.RNG
+	arena  arena
+	nodes  []node
+	vars   []*Var
+	nvars  int
+	err    error // the first error, sticky until Reset
+	poison *Var  // what operations return once err is set
+}
+
+// Err returns the first error any operation on the graph met since the
+// last Reset, or nil.
+func (g *Graph) Err() error { return g.err }
+
+// Fail records err as the graph's error (if it has none yet) and returns
+// the placeholder every operation returns on a failed graph. Layers use it
+// to report their own errors (a bad configuration, a wrong shape) the same
+// way operations do.
+func (g *Graph) Fail(err error) *Var {
+	if g.err == nil {
+		g.err = err
+	}
+	if g.poison == nil {
+		g.poison = &Var{Value: tensor.New(0)}
+	}
+	return g.poison
+}
+
+// failed reports whether the graph has an error, or whether any input is
+// missing (a nil from a caller's own bug), which it then records.
+func (g *Graph) failed(op string, inputs ...*Var) bool {
+	if g.err != nil {
+		return true
+	}
+	for i, in := range inputs {
+		if in == nil {
+			g.Fail(fmt.Errorf("autograd.%s: input %d is nil", op, i))
+			return true
+		}
+	}
+	return false
 }
 
 // NewGraph returns an empty graph whose dropout draws from a generator
@@ -86,6 +132,7 @@ func (g *Graph) Reset() {
 	}
 	g.nvars = 0
 	g.arena.reset()
+	g.err = nil
 }
 
 // Input wraps a tensor that needs no gradient (token ids as floats, masks).
@@ -183,6 +230,9 @@ func beta(fresh bool) float32 {
 // Var on the tape that needs one, accumulating into parameters' gradients.
 // The loss's own gradient is taken as 1.
 func (g *Graph) Backward(loss *Var) error {
+	if g.err != nil {
+		return g.err
+	}
 	if loss.Value.Len() != 1 {
 		return fmt.Errorf("autograd.Backward: the loss must have one element, got shape %v", loss.Shape())
 	}
@@ -197,6 +247,9 @@ func (g *Graph) Backward(loss *Var) error {
 // BackwardWithGrad is Backward for a non-scalar v: it adds grad (v's shape)
 // to v's gradient and propagates, as PyTorch's v.backward(grad).
 func (g *Graph) BackwardWithGrad(v *Var, grad *tensor.Tensor) error {
+	if g.err != nil {
+		return g.err
+	}
 	if !v.Value.SameShape(grad) {
 		return &tensor.ShapeError{Op: "BackwardWithGrad", Shapes: [][]int{v.Shape(), grad.Shape()}, Reason: "the gradient must have the value's shape"}
 	}

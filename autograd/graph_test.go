@@ -11,24 +11,11 @@ import (
 // tinyStep builds a small two-layer network with attention and returns its
 // loss, as a training step would.
 func tinyStep(g *Graph, emb, w1, b1, w2 *Var, ids, targets []int32) (*Var, error) {
-	x, err := g.Embedding(emb, ids, 1, 2, 4)
-	if err != nil {
-		return nil, err
-	}
-	h, err := g.Linear(x, w1, b1)
-	if err != nil {
-		return nil, err
-	}
-	h = g.GELU(h)
-	a, err := g.Attention(h, h, h, 2, AttentionOptions{Causal: true})
-	if err != nil {
-		return nil, err
-	}
-	logits, err := g.Linear(a, w2, nil)
-	if err != nil {
-		return nil, err
-	}
-	return g.CrossEntropy(logits, targets, -1, 0.1)
+	x := g.Embedding(emb, ids, 1, 2, 4)
+	h := g.GELU(g.Linear(x, w1, b1))
+	a := g.Attention(h, h, h, 2, AttentionOptions{Causal: true})
+	logits := g.Linear(a, w2, nil)
+	return g.CrossEntropy(logits, targets, -1, 0.1), g.Err()
 }
 
 func tinyParams() (emb, w1, b1, w2 *Var) {
@@ -91,22 +78,56 @@ func TestNoGradRecordsNothing(t *testing.T) {
 }
 
 func TestOpErrorsNameShapes(t *testing.T) {
-	g := NewGraph(1)
 	x := Constant(tensor.New(2, 3))
 	w := Constant(tensor.New(4, 5))
-	if _, err := g.Linear(x, w, nil); err == nil || !strings.Contains(err.Error(), "[2 3] and [4 5]") {
-		t.Errorf("Linear mismatch: %v", err)
+	for _, tc := range []struct {
+		name string
+		op   func(g *Graph) *Var
+		want string
+	}{
+		{"Linear mismatch", func(g *Graph) *Var { return g.Linear(x, w, nil) }, "[2 3] and [4 5]"},
+		{"Add mismatch", func(g *Graph) *Var { return g.Add(x, Constant(tensor.New(2))) }, "[2 3] and [2]"},
+		{"Embedding out of range", func(g *Graph) *Var { return g.Embedding(w, []int32{1, 9}, 1, 2) }, "id 9 at position 1"},
+		{"CrossEntropy bad target", func(g *Graph) *Var { return g.CrossEntropy(x, []int32{0, 3}, -1, 0) }, "target 3 at row 1"},
+		{"Narrow outside", func(g *Graph) *Var { return g.Narrow(x, 2, 2) }, "columns [2, 4)"},
+		{"Attention heads", func(g *Graph) *Var {
+			return g.Attention(Constant(tensor.New(1, 2, 6)), Constant(tensor.New(1, 3, 6)), Constant(tensor.New(1, 3, 6)), 4, AttentionOptions{})
+		}, "4 heads"},
+	} {
+		g := NewGraph(1)
+		tc.op(g)
+		if err := g.Err(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
 	}
-	if _, err := g.Add(x, Constant(tensor.New(2))); err == nil || !strings.Contains(err.Error(), "[2 3] and [2]") {
-		t.Errorf("Add mismatch: %v", err)
+}
+
+// TestErrorsAreSticky: after the first failing operation every later one
+// returns the placeholder without touching its inputs, the first error is
+// the one kept, Backward reports it, and Reset clears it.
+func TestErrorsAreSticky(t *testing.T) {
+	g := NewGraph(1)
+	x := NewParam("x", tensor.New(2, 3))
+	bad := g.Linear(x, Constant(tensor.New(4, 5)), nil) // fails: 3 ≠ 5
+	first := g.Err()
+	if first == nil {
+		t.Fatal("no error from a mismatched Linear")
 	}
-	if _, err := g.Embedding(w, []int32{1, 9}, 1, 2); err == nil || !strings.Contains(err.Error(), "id 9 at position 1") {
-		t.Errorf("Embedding out of range: %v", err)
+	// Operations on the placeholder (whose shape fits nothing) and on good
+	// inputs alike do nothing and keep the first error.
+	y := g.GELU(g.Add(bad, x))
+	z := g.CrossEntropy(g.Embedding(bad, []int32{7}, 1, 1), []int32{99}, -1, 0)
+	if g.Err() != first || y != z || y.Value.Len() != 0 {
+		t.Fatalf("the graph did not keep its first error: %v (placeholders %v, %v)", g.Err(), y.Shape(), z.Shape())
 	}
-	if _, err := g.CrossEntropy(x, []int32{0, 3}, -1, 0); err == nil || !strings.Contains(err.Error(), "target 3 at row 1") {
-		t.Errorf("CrossEntropy bad target: %v", err)
+	if err := g.Backward(z); err != first {
+		t.Fatalf("Backward on a failed graph returned %v, want the first error", err)
 	}
-	if _, err := g.Attention(Constant(tensor.New(1, 2, 6)), Constant(tensor.New(1, 3, 6)), Constant(tensor.New(1, 3, 6)), 4, AttentionOptions{}); err == nil || !strings.Contains(err.Error(), "4 heads") {
-		t.Errorf("Attention heads: %v", err)
+	g.Reset()
+	if g.Err() != nil {
+		t.Fatal("Reset kept the error")
+	}
+	if out := g.GELU(x); g.Err() != nil || out.Value.Len() != 6 {
+		t.Fatalf("after Reset: %v, %v", g.Err(), out.Shape())
 	}
 }

@@ -130,43 +130,28 @@ func Generate(m LanguageModel, prompt []int32, maxTokens, context int, s *Sample
 	return out[len(prompt):], nil
 }
 
-// Stepper is a model with a KV cache (gpt.Cache): Next feeds one token
-// and returns the logits for the one after it.
-type Stepper interface {
-	Next(token int32) ([]float32, error)
-}
-
-// GenerateCached is Generate for a model with a KV cache: the prompt is
-// fed once, then each new token costs one position's work. The cache must
-// be empty and have room for len(prompt)+maxTokens positions.
-func GenerateCached(c Stepper, prompt []int32, maxTokens int, s *Sampler, emit func(int32)) ([]int32, error) {
-	if len(prompt) == 0 {
-		return nil, fmt.Errorf("generate: empty prompt")
-	}
+// GenerateCached is Generate for a one-row incremental decoder (such as
+// gpt.Decoder): first is the token to feed first (the prompt's last, the
+// rest of the prompt being already cached), then each new token costs one
+// position's work. It calls emit (if not nil) with each token as it comes.
+func GenerateCached(dec StepDecoder, first int32, maxTokens int, s *Sampler, emit func(int32)) ([]int32, error) {
 	if maxTokens < 0 {
 		return nil, fmt.Errorf("generate: max tokens must be ≥ 0, got %d", maxTokens)
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	var logits []float32
-	var err error
-	for _, tok := range prompt {
-		if logits, err = c.Next(tok); err != nil {
+	out := make([]int32, 0, maxTokens)
+	tok := []int32{first}
+	for range maxTokens {
+		logits, err := dec.Step(tok, nil)
+		if err != nil {
 			return nil, err
 		}
-	}
-	out := make([]int32, 0, maxTokens)
-	for i := 0; i < maxTokens; i++ {
-		next := s.Next(logits)
-		out = append(out, next)
+		tok[0] = s.Next(logits)
+		out = append(out, tok[0])
 		if emit != nil {
-			emit(next)
-		}
-		if i+1 < maxTokens {
-			if logits, err = c.Next(next); err != nil {
-				return nil, err
-			}
+			emit(tok[0])
 		}
 	}
 	return out, nil

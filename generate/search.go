@@ -19,7 +19,10 @@ type StepDecoder interface {
 type SearchConfig struct {
 	Vocab  int   // logits per row
 	Start  int32 // the first input token (decoder_start_token_id)
-	EOS    int32 // ends a hypothesis
+	// Starts, if not nil, gives each sentence its own first input token
+	// (a language model's last prompt token), instead of Start.
+	Starts []int32
+	EOS    int32 // ends a hypothesis; negative: none (a language model that runs to MaxLen)
 	MaxLen int   // tokens generated at most (EOS not counted)
 	// Beam is the number of hypotheses kept per sentence (1: greedy).
 	Beam int
@@ -30,6 +33,28 @@ type SearchConfig struct {
 	// finished hypotheses (else: when no running hypothesis can still
 	// beat the worst finished one).
 	EarlyStopping bool
+}
+
+// filler is the token fed to rows whose hypothesis has ended: EOS, or 0
+// for a model without one (EOS < 0).
+func (cfg *SearchConfig) filler() int32 { return max(cfg.EOS, 0) }
+
+// startTokens fills each row's first input: Start, or the row's sentence's
+// entry of Starts (copies rows per sentence).
+func (cfg *SearchConfig) startTokens(tokens []int32, copies int) error {
+	if cfg.Starts == nil {
+		for i := range tokens {
+			tokens[i] = cfg.Start
+		}
+		return nil
+	}
+	if len(cfg.Starts)*copies != len(tokens) {
+		return fmt.Errorf("generate: %d start tokens for %d rows of %d copies", len(cfg.Starts), len(tokens), copies)
+	}
+	for i := range tokens {
+		tokens[i] = cfg.Starts[i/copies]
+	}
+	return nil
 }
 
 // Greedy decodes rows sentences by taking the most likely token at every
@@ -51,8 +76,8 @@ func Sample(dec StepDecoder, rows int, cfg SearchConfig, s *Sampler) ([][]int32,
 	out := make([][]int32, rows)
 	done := make([]bool, rows)
 	tokens := make([]int32, rows)
-	for i := range tokens {
-		tokens[i] = cfg.Start
+	if err := cfg.startTokens(tokens, 1); err != nil {
+		return nil, err
 	}
 	left := rows
 	for step := 0; step <= cfg.MaxLen && left > 0; step++ {
@@ -65,7 +90,7 @@ func Sample(dec StepDecoder, rows int, cfg SearchConfig, s *Sampler) ([][]int32,
 		}
 		for r := 0; r < rows; r++ {
 			if done[r] {
-				tokens[r] = cfg.EOS
+				tokens[r] = cfg.filler()
 				continue
 			}
 			var best int32
@@ -131,8 +156,8 @@ func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, er
 	}
 	hist := make([][]int32, rows)
 	tokens := make([]int32, rows)
-	for i := range tokens {
-		tokens[i] = cfg.Start
+	if err := cfg.startTokens(tokens, k); err != nil {
+		return nil, err
 	}
 	parents := make([]int, rows)
 	var useParents []int
@@ -155,7 +180,7 @@ func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, er
 			base := s * k
 			if done[s] {
 				for j := 0; j < k; j++ {
-					parents[base+j], tokens[base+j] = base+j, cfg.EOS
+					parents[base+j], tokens[base+j] = base+j, cfg.filler()
 					nextHist[base+j], nextScores[base+j] = hist[base+j], math.Inf(-1)
 				}
 				continue
@@ -163,14 +188,17 @@ func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, er
 			if step == cfg.MaxLen { // out of room: every running beam ends with EOS
 				for j := 0; j < k; j++ {
 					r := base + j
-					parents[r], tokens[r] = r, cfg.EOS
+					parents[r], tokens[r] = r, cfg.filler()
 					nextHist[r], nextScores[r] = hist[r], math.Inf(-1)
 					if math.IsInf(scores[r], -1) {
 						continue
 					}
 					row := logits[r*V : (r+1)*V]
 					h := hist[r]
-					lp := float64(row[cfg.EOS]) - logSumExp(row, scratch)
+					lp := 0.0 // a model without EOS ends its hypotheses at the limit as they are
+					if cfg.EOS >= 0 {
+						lp = float64(row[cfg.EOS]) - logSumExp(row, scratch)
+					}
 					finished[s] = addHypothesis(finished[s], hypothesis{tokens: h, score: (scores[r] + lp) / lengthPenalty(len(h)+1, cfg.LengthPenalty)}, k)
 				}
 				done[s] = true
@@ -207,7 +235,7 @@ func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, er
 			}
 			for ; next < k; next++ {
 				r := base + next
-				parents[r], tokens[r] = base, cfg.EOS
+				parents[r], tokens[r] = base, cfg.filler()
 				nextHist[r], nextScores[r] = hist[base], math.Inf(-1)
 			}
 			// Is the sentence finished?

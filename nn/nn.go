@@ -1,6 +1,8 @@
 // Package nn holds the layers Transformers are built from (Linear,
 // Embedding, LayerNorm, ...) as small structs of named parameters with a
-// Forward method that records onto an autograd.Graph.
+// Forward method that records onto an autograd.Graph. Forward methods
+// return only their result: errors stay on the graph (autograd.Graph.Err),
+// so a layer reads as its equations.
 //
 // Parameters are registered in a Params set under the names their Hugging
 // Face twins use, so that optimizers can enumerate them and checkpoints can
@@ -90,7 +92,7 @@ func NewLinear(ps *Params, name string, in, out int, bias bool, rng *tensor.RNG)
 }
 
 // Forward applies the layer to x [..., in].
-func (l *Linear) Forward(g *autograd.Graph, x *autograd.Var) (*autograd.Var, error) {
+func (l *Linear) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 	return g.Linear(x, l.W, l.B)
 }
 
@@ -110,7 +112,7 @@ func NewEmbedding(ps *Params, name string, vocab, d int, std float32, rng *tenso
 
 // Forward looks up ids, giving [shape..., d]; ids must stay unchanged until
 // the graph's Backward.
-func (e *Embedding) Forward(g *autograd.Graph, ids []int32, shape ...int) (*autograd.Var, error) {
+func (e *Embedding) Forward(g *autograd.Graph, ids []int32, shape ...int) *autograd.Var {
 	s := e.Scale
 	if s == 0 {
 		s = 1
@@ -130,6 +132,6 @@ func NewLayerNorm(ps *Params, name string, d int, eps float32) *LayerNorm {
 }
 
 // Forward normalises x [..., d].
-func (l *LayerNorm) Forward(g *autograd.Graph, x *autograd.Var) (*autograd.Var, error) {
+func (l *LayerNorm) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 	return g.LayerNorm(x, l.W, l.B, l.Eps)
 }

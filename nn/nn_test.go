@@ -58,7 +58,7 @@ func TestParamsAndErrors(t *testing.T) {
 		t.Fatalf("bad heads: %v", err)
 	}
 	g := autograd.NewGraph(1)
-	if _, err := Activation("mish").Apply(g, autograd.Constant(tensor.New(2))); err == nil || !strings.Contains(err.Error(), `"mish"`) {
-		t.Fatalf("unknown activation: %v", err)
+	if Activation("mish").Apply(g, autograd.Constant(tensor.New(2))); g.Err() == nil || !strings.Contains(g.Err().Error(), `"mish"`) {
+		t.Fatalf("unknown activation: %v", g.Err())
 	}
 }

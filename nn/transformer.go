@@ -11,11 +11,14 @@ import (
 // MultiHeadAttention is Concat(head_1..head_h)·W^O with
 // head_i = softmax(Q_i·K_iᵀ/√d_k + mask)·V_i, Q = x·W^Q, K = m·W^K,
 // V = m·W^V, where m is x itself (self-attention) or the encoder's output
-// (cross-attention). Parameters: prefix.q_proj, k_proj, v_proj, out_proj
-// (Hugging Face's BART-family names).
+// (cross-attention). The projections are separate (Q, K, V: Hugging Face's
+// q_proj, k_proj, v_proj, out_proj in the BART family) or fused into one
+// (QKV: GPT-2's c_attn, q, k and v side by side in each output row).
 type MultiHeadAttention struct {
-	Q, K, V, O *Linear
-	Heads      int
+	Q, K, V *Linear
+	QKV     *Linear // fused alternative to Q, K, V (self-attention only)
+	O       *Linear
+	Heads   int
 }
 
 // NewMultiHeadAttention registers the four projections of a d-wide
@@ -34,28 +37,152 @@ func NewMultiHeadAttention(ps *Params, prefix string, d, heads int, bias bool, r
 }
 
 // Forward attends from x [batch, Tq, d] to memory [batch, Tk, d] (nil for
-// self-attention) with the given masks.
-func (m *MultiHeadAttention) Forward(g *autograd.Graph, x, memory *autograd.Var, opt autograd.AttentionOptions) (*autograd.Var, error) {
-	if memory == nil {
-		memory = x
+// self-attention) with the given masks. With a cache (incremental
+// decoding, like transformers' past_key_values), self-attention appends
+// x's keys and values to the cache and attends to all of them (opt.KeyPad
+// then marks x's own padded positions, [batch × Tq]); cross-attention
+// computes memory's keys and values on the first call only.
+func (m *MultiHeadAttention) Forward(g *autograd.Graph, x, memory *autograd.Var, opt autograd.AttentionOptions, cache *KVCache) *autograd.Var {
+	if m.QKV != nil {
+		if memory != nil {
+			return g.Fail(fmt.Errorf("nn.MultiHeadAttention: a fused QKV projection cannot attend to a memory"))
+		}
+		qkv := m.QKV.Forward(g, x)
+		if cache == nil { // the heads are read in place, without splitting qkv
+			return m.O.Forward(g, g.AttentionQKV(qkv, m.Heads, opt))
+		}
+		d := lastDim(qkv) / 3
+		q, k, v := g.Narrow(qkv, 0, d), g.Narrow(qkv, d, d), g.Narrow(qkv, 2*d, d)
+		k, v, opt.KeyPad = cache.Append(g, k, v, opt.KeyPad)
+		return m.O.Forward(g, g.Attention(q, k, v, m.Heads, opt))
 	}
-	q, err := m.Q.Forward(g, x)
-	if err != nil {
-		return nil, err
+	q := m.Q.Forward(g, x)
+	var k, v *autograd.Var
+	switch {
+	case memory == nil:
+		k, v = m.K.Forward(g, x), m.V.Forward(g, x)
+		if cache != nil {
+			k, v, opt.KeyPad = cache.Append(g, k, v, opt.KeyPad)
+		}
+	case cache == nil:
+		k, v = m.K.Forward(g, memory), m.V.Forward(g, memory)
+	default:
+		if cache.Len() == 0 {
+			cache.Append(g, m.K.Forward(g, memory), m.V.Forward(g, memory), nil)
+		}
+		k, v = g.Input(cache.kt), g.Input(cache.vt)
 	}
-	k, err := m.K.Forward(g, memory)
-	if err != nil {
-		return nil, err
+	return m.O.Forward(g, g.Attention(q, k, v, m.Heads, opt))
+}
+
+func lastDim(v *autograd.Var) int {
+	if v.Value.Dims() == 0 {
+		return 0
 	}
-	v, err := m.V.Forward(g, memory)
-	if err != nil {
-		return nil, err
+	return v.Value.Dim(-1)
+}
+
+// KVCache keeps one attention layer's keys and values between decoding
+// steps, compact as [rows, n, d] so that the flash attention kernel reads
+// them as it reads any keys. It grows by copying into a second buffer
+// (ping-pong), which is also how beam search reorders it: after Reorder,
+// row r continues the history of row parents[r]. A cache of one row that
+// is not reordered grows in place, without the copy.
+type KVCache struct {
+	rows, n, d, maxLen int
+	k, v               [2][]float32 // rows × maxLen × d each
+	pad                [2][]bool    // rows × maxLen: padded cached positions; nil while there are none
+	cur                int
+	parents            []int
+	kt, vt             *tensor.Tensor
+}
+
+// NewKVCache returns an empty cache for rows rows of up to maxLen
+// positions of width d.
+// The buffers are allocated as the first Append needs them; maxLen 0 sizes
+// the cache to the first Append (cross-attention's keys and values, which
+// are appended once).
+func NewKVCache(rows, maxLen, d int) *KVCache {
+	return &KVCache{rows: rows, d: d, maxLen: maxLen, kt: new(tensor.Tensor), vt: new(tensor.Tensor)}
+}
+
+// Len returns the number of positions cached.
+func (c *KVCache) Len() int { return c.n }
+
+// Reorder makes row r continue the history of row parents[r] from the
+// next Append on (beam search); nil keeps every row's own history.
+func (c *KVCache) Reorder(parents []int) { c.parents = parents }
+
+// Append adds the keys and values of t new positions per row (k, v [rows,
+// t, d]; pad marks padded new positions, [rows × t], or nil) and returns
+// all cached keys, values and their padding mask (nil when nothing is
+// padded).
+func (c *KVCache) Append(g *autograd.Graph, k, v *autograd.Var, pad []bool) (keys, values *autograd.Var, keyPad []bool) {
+	if err := g.Err(); err != nil {
+		p := g.Fail(err)
+		return p, p, nil
 	}
-	a, err := g.Attention(q, k, v, m.Heads, opt)
-	if err != nil {
-		return nil, err
+	if k.Value.Dims() != 3 || !k.Value.SameShape(v.Value) || k.Value.Dim(0) != c.rows || k.Value.Dim(2) != c.d {
+		p := g.Fail(fmt.Errorf("nn.KVCache: keys %v and values %v, want [%d, t, %d]", k.Shape(), v.Shape(), c.rows, c.d))
+		return p, p, nil
 	}
-	return m.O.Forward(g, a)
+	t := k.Value.Dim(1)
+	if c.maxLen == 0 {
+		c.maxLen = t
+	}
+	if c.n+t > c.maxLen {
+		p := g.Fail(fmt.Errorf("nn.KVCache: full: %d cached positions and %d new exceed its %d", c.n, t, c.maxLen))
+		return p, p, nil
+	}
+	if pad != nil && len(pad) != c.rows*t {
+		p := g.Fail(fmt.Errorf("nn.KVCache: padding mask of %d entries for %d rows × %d positions", len(pad), c.rows, t))
+		return p, p, nil
+	}
+	if pad != nil && c.pad[0] == nil {
+		c.pad[0], c.pad[1] = make([]bool, c.rows*c.maxLen), make([]bool, c.rows*c.maxLen)
+	}
+	n, d, next := c.n, c.d, 1-c.cur
+	if n == 0 || c.rows == 1 && c.parents == nil {
+		next = c.cur // nothing to reorder: the prefix stays where it is
+	}
+	if c.k[next] == nil {
+		c.k[next], c.v[next] = make([]float32, c.rows*c.maxLen*d), make([]float32, c.rows*c.maxLen*d)
+	}
+	kd, vd := k.Value.Data(), v.Value.Data()
+	for r := 0; r < c.rows; r++ {
+		p := r
+		if c.parents != nil {
+			p = c.parents[r]
+		}
+		// Row r of the next buffer: the n cached positions of row p, then
+		// the t new positions of row r.
+		for i, buf := range [2]*[2][]float32{&c.k, &c.v} {
+			src := [2][]float32{kd, vd}[i]
+			dst := buf[next][r*(n+t)*d : (r+1)*(n+t)*d]
+			if next != c.cur {
+				copy(dst[:n*d], buf[c.cur][p*n*d:(p+1)*n*d])
+			}
+			copy(dst[n*d:], src[r*t*d:(r+1)*t*d])
+		}
+		if c.pad[0] != nil {
+			dst := c.pad[next][r*(n+t) : (r+1)*(n+t)]
+			if next != c.cur {
+				copy(dst[:n], c.pad[c.cur][p*n:(p+1)*n])
+			}
+			if pad != nil {
+				copy(dst[n:], pad[r*t:(r+1)*t])
+			} else {
+				clear(dst[n:])
+			}
+		}
+	}
+	c.cur, c.n, c.parents = next, n+t, nil
+	c.kt.Rebind(c.k[next][:c.rows*c.n*d], c.rows, c.n, d)
+	c.vt.Rebind(c.v[next][:c.rows*c.n*d], c.rows, c.n, d)
+	if c.pad[0] != nil {
+		keyPad = c.pad[next][:c.rows*c.n]
+	}
+	return g.Input(c.kt), g.Input(c.vt), keyPad
 }
 
 // Activation names a feed-forward non-linearity.
@@ -70,18 +197,27 @@ const (
 )
 
 // Apply applies the activation.
-func (a Activation) Apply(g *autograd.Graph, x *autograd.Var) (*autograd.Var, error) {
+func (a Activation) Apply(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 	switch a {
 	case ReLU:
-		return g.ReLU(x), nil
+		return g.ReLU(x)
 	case GELUTanh, "gelu_pytorch_tanh":
-		return g.GELU(x), nil
+		return g.GELU(x)
 	case GELU:
-		return g.GELUErf(x), nil
+		return g.GELUErf(x)
 	case Swish, "silu":
-		return g.SiLU(x), nil
+		return g.SiLU(x)
 	}
-	return nil, fmt.Errorf("nn: activation %q is not supported (want relu, gelu, gelu_new or swish)", string(a))
+	return g.Fail(a.Validate())
+}
+
+// Validate reports whether the activation is one Apply knows.
+func (a Activation) Validate() error {
+	switch a {
+	case ReLU, GELUTanh, "gelu_pytorch_tanh", GELU, Swish, "silu":
+		return nil
+	}
+	return fmt.Errorf("nn: activation %q is not supported (want relu, gelu, gelu_new or swish)", string(a))
 }
 
 // FeedForward is the position-wise network Linear → activation → Linear
@@ -93,14 +229,8 @@ type FeedForward struct {
 }
 
 // Forward applies the network to x [..., d].
-func (f *FeedForward) Forward(g *autograd.Graph, x *autograd.Var) (*autograd.Var, error) {
-	h, err := f.FC1.Forward(g, x)
-	if err != nil {
-		return nil, err
-	}
-	if h, err = f.Activation.Apply(g, h); err != nil {
-		return nil, err
-	}
+func (f *FeedForward) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
+	h := f.Activation.Apply(g, f.FC1.Forward(g, x))
 	return f.FC2.Forward(g, g.Dropout(h, f.Dropout))
 }
 
@@ -151,34 +281,30 @@ type LayerConfig struct {
 	Bias          bool    // biases in the projections
 }
 
-// sublayer wraps a sub-layer f with its residual connection and layer norm:
-// pre-LN x + f(norm(x)), or post-LN norm(x + f(x)).
-func sublayer(g *autograd.Graph, x *autograd.Var, norm *LayerNorm, preLN bool, dropout float32,
-	f func(*autograd.Var) (*autograd.Var, error)) (*autograd.Var, error) {
-	in := x
-	var err error
-	if preLN {
-		if in, err = norm.Forward(g, x); err != nil {
-			return nil, err
-		}
-	}
-	y, err := f(in)
-	if err != nil {
-		return nil, err
-	}
-	if x, err = g.Add(x, g.Dropout(y, dropout)); err != nil {
-		return nil, err
-	}
-	if !preLN {
+// normIn is what a sub-layer reads: norm(x) before it (pre-LN), or x
+// itself (post-LN).
+func (c *LayerConfig) normIn(g *autograd.Graph, norm *LayerNorm, x *autograd.Var) *autograd.Var {
+	if c.PreLN {
 		return norm.Forward(g, x)
 	}
-	return x, nil
+	return x
+}
+
+// residual adds a sub-layer's output y to its input x, after dropout:
+// x + y (pre-LN), or norm(x + y) (post-LN).
+func (c *LayerConfig) residual(g *autograd.Graph, norm *LayerNorm, x, y *autograd.Var) *autograd.Var {
+	x = g.Add(x, g.Dropout(y, c.Dropout))
+	if c.PreLN {
+		return x
+	}
+	return norm.Forward(g, x)
 }
 
 // EncoderLayer is self-attention then a feed-forward network, each with a
 // residual connection and layer norm. Parameter names are those of Hugging
-// Face's Marian and Pegasus encoder layers: self_attn, self_attn_layer_norm,
-// fc1, fc2, final_layer_norm.
+// Face's Marian and Pegasus encoder layers (self_attn, self_attn_layer_norm,
+// fc1, fc2, final_layer_norm); other families (BERT) build the same struct
+// from their own names.
 type EncoderLayer struct {
 	Cfg      LayerConfig
 	SelfAttn *MultiHeadAttention
@@ -201,35 +327,34 @@ func NewEncoderLayer(ps *Params, prefix string, c LayerConfig, rng *tensor.RNG) 
 	return l, nil
 }
 
-// Forward runs the layer on x [batch, T, d]; keyPad marks padded source
+// Forward runs the layer on x [batch, T, d]; keyPad marks padded
 // positions ([batch × T], or nil).
-func (l *EncoderLayer) Forward(g *autograd.Graph, x *autograd.Var, keyPad []bool) (*autograd.Var, error) {
-	x, err := sublayer(g, x, l.Norm1, l.Cfg.PreLN, l.Cfg.Dropout, func(h *autograd.Var) (*autograd.Var, error) {
-		return l.SelfAttn.Forward(g, h, nil, autograd.AttentionOptions{KeyPad: keyPad})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return sublayer(g, x, l.Norm2, l.Cfg.PreLN, l.Cfg.Dropout, func(h *autograd.Var) (*autograd.Var, error) {
-		return l.FF.Forward(g, h)
-	})
+func (l *EncoderLayer) Forward(g *autograd.Graph, x *autograd.Var, keyPad []bool) *autograd.Var {
+	c := &l.Cfg
+	h := c.normIn(g, l.Norm1, x)
+	x = c.residual(g, l.Norm1, x, l.SelfAttn.Forward(g, h, nil, autograd.AttentionOptions{KeyPad: keyPad}, nil))
+	h = c.normIn(g, l.Norm2, x)
+	return c.residual(g, l.Norm2, x, l.FF.Forward(g, h))
 }
 
 // DecoderLayer is causal self-attention, cross-attention to the encoder's
 // output, then a feed-forward network, each with a residual connection and
-// layer norm. Names: self_attn, self_attn_layer_norm, encoder_attn,
-// encoder_attn_layer_norm, fc1, fc2, final_layer_norm.
+// layer norm. Without CrossAttn it is the block of a decoder-only model
+// (GPT-2's, whose model builds it from its own names). Names here:
+// self_attn, self_attn_layer_norm, encoder_attn, encoder_attn_layer_norm,
+// fc1, fc2, final_layer_norm.
 type DecoderLayer struct {
 	Cfg       LayerConfig
 	SelfAttn  *MultiHeadAttention
-	CrossAttn *MultiHeadAttention
+	CrossAttn *MultiHeadAttention // nil in a decoder-only model
 	FF        *FeedForward
 	Norm1     *LayerNorm // self_attn_layer_norm
 	Norm2     *LayerNorm // encoder_attn_layer_norm
 	Norm3     *LayerNorm // final_layer_norm
 }
 
-// NewDecoderLayer registers a decoder layer under prefix.
+// NewDecoderLayer registers a decoder layer (with cross-attention) under
+// prefix.
 func NewDecoderLayer(ps *Params, prefix string, c LayerConfig, rng *tensor.RNG) (*DecoderLayer, error) {
 	sa, err := NewMultiHeadAttention(ps, prefix+".self_attn", c.D, c.Heads, c.Bias, rng)
 	if err != nil {
@@ -247,147 +372,45 @@ func NewDecoderLayer(ps *Params, prefix string, c LayerConfig, rng *tensor.RNG) 
 	return l, nil
 }
 
+// LayerCache is one decoder layer's state between decoding steps: the
+// self-attention keys and values of the positions decoded so far and the
+// cross-attention keys and values of the encoder output (computed once).
+type LayerCache struct {
+	Self, Cross *KVCache
+}
+
+// NewCache returns an empty cache for rows rows of up to maxLen positions.
+func (l *DecoderLayer) NewCache(rows, maxLen int) *LayerCache {
+	c := &LayerCache{Self: NewKVCache(rows, maxLen, l.Cfg.D)}
+	if l.CrossAttn != nil {
+		c.Cross = NewKVCache(rows, 0, l.Cfg.D) // sized by the encoder output on first use
+	}
+	return c
+}
+
+// Reorder makes row r continue the history of row parents[r] (beam
+// search); the cross-attention cache is the same for all rows of a
+// sentence and stays.
+func (c *LayerCache) Reorder(parents []int) { c.Self.Reorder(parents) }
+
 // Forward runs the layer on x [batch, Tt, d] against the encoder output
-// memory [batch, Ts, d]; tgtPad and srcPad mark padded target and source
-// positions (or nil). Self-attention is causal.
-func (l *DecoderLayer) Forward(g *autograd.Graph, x, memory *autograd.Var, tgtPad, srcPad []bool) (*autograd.Var, error) {
-	x, err := sublayer(g, x, l.Norm1, l.Cfg.PreLN, l.Cfg.Dropout, func(h *autograd.Var) (*autograd.Var, error) {
-		return l.SelfAttn.Forward(g, h, nil, autograd.AttentionOptions{Causal: true, KeyPad: tgtPad})
-	})
-	if err != nil {
-		return nil, err
+// memory [batch, Ts, d] (nil in a decoder-only model); tgtPad and srcPad
+// mark padded target and source positions (or nil). Self-attention is
+// causal. With a cache, x holds the new positions only (for each row, the
+// Tt positions after those cached) and the result equals the last Tt
+// positions of Forward over the whole sequence.
+func (l *DecoderLayer) Forward(g *autograd.Graph, x, memory *autograd.Var, tgtPad, srcPad []bool, cache *LayerCache) *autograd.Var {
+	c := &l.Cfg
+	var self, cross *KVCache
+	if cache != nil {
+		self, cross = cache.Self, cache.Cross
 	}
-	x, err = sublayer(g, x, l.Norm2, l.Cfg.PreLN, l.Cfg.Dropout, func(h *autograd.Var) (*autograd.Var, error) {
-		return l.CrossAttn.Forward(g, h, memory, autograd.AttentionOptions{KeyPad: srcPad})
-	})
-	if err != nil {
-		return nil, err
+	h := c.normIn(g, l.Norm1, x)
+	x = c.residual(g, l.Norm1, x, l.SelfAttn.Forward(g, h, nil, autograd.AttentionOptions{Causal: true, KeyPad: tgtPad}, self))
+	if l.CrossAttn != nil {
+		h = c.normIn(g, l.Norm2, x)
+		x = c.residual(g, l.Norm2, x, l.CrossAttn.Forward(g, h, memory, autograd.AttentionOptions{KeyPad: srcPad}, cross))
 	}
-	return sublayer(g, x, l.Norm3, l.Cfg.PreLN, l.Cfg.Dropout, func(h *autograd.Var) (*autograd.Var, error) {
-		return l.FF.Forward(g, h)
-	})
-}
-
-// DecoderCache holds what incremental decoding keeps between steps for one
-// decoder layer: the self-attention keys and values of the positions
-// decoded so far ([rows, n, d], compact) and the cross-attention keys and
-// values of the encoder output, computed once.
-type DecoderCache struct {
-	rows, n, d int
-	k, v       [2][]float32 // ping-pong buffers of rows × maxLen × d
-	cur        int
-	kt, vt     *tensor.Tensor
-	CrossK     *autograd.Var // [rows, srcLen, d]
-	CrossV     *autograd.Var
-	SrcPad     []bool // [rows × srcLen] or nil
-}
-
-// NewCache computes the cross-attention keys and values of memory
-// ([rows, srcLen, d]) on g (whose values must outlive the decoding) and
-// returns a cache for up to maxLen decoded positions.
-func (l *DecoderLayer) NewCache(g *autograd.Graph, memory *autograd.Var, srcPad []bool, maxLen int) (*DecoderCache, error) {
-	if memory.Value.Dims() != 3 {
-		return nil, fmt.Errorf("nn.DecoderLayer.NewCache: memory has shape %v, want [rows, srcLen, d]", memory.Shape())
-	}
-	rows, d := memory.Value.Dim(0), l.Cfg.D
-	c := &DecoderCache{rows: rows, d: d, SrcPad: srcPad, kt: new(tensor.Tensor), vt: new(tensor.Tensor)}
-	for i := range 2 {
-		c.k[i] = make([]float32, rows*maxLen*d)
-		c.v[i] = make([]float32, rows*maxLen*d)
-	}
-	var err error
-	if c.CrossK, err = l.CrossAttn.K.Forward(g, memory); err != nil {
-		return nil, err
-	}
-	if c.CrossV, err = l.CrossAttn.V.Forward(g, memory); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// Len returns the number of positions cached.
-func (c *DecoderCache) Len() int { return c.n }
-
-// push appends one position's keys and values ([rows, d] each) after
-// reordering the cached rows: row r continues the history of parents[r]
-// (beam search), or of itself when parents is nil.
-func (c *DecoderCache) push(k, v []float32, parents []int) error {
-	n, d := c.n, c.d
-	if (n+1)*d*c.rows > len(c.k[0]) {
-		return fmt.Errorf("nn.DecoderCache: full after %d positions", n)
-	}
-	next := 1 - c.cur
-	// Row r of the next buffer: the n cached positions of row parents[r],
-	// then the new position of row r.
-	grow := func(dst, src, add []float32) {
-		for r := 0; r < c.rows; r++ {
-			p := r
-			if parents != nil {
-				p = parents[r]
-			}
-			row := dst[r*(n+1)*d : (r+1)*(n+1)*d]
-			copy(row[:n*d], src[p*n*d:(p+1)*n*d])
-			copy(row[n*d:], add[r*d:(r+1)*d])
-		}
-	}
-	grow(c.k[next], c.k[c.cur], k)
-	grow(c.v[next], c.v[c.cur], v)
-	c.cur, c.n = next, n+1
-	c.kt.Rebind(c.k[next][:c.rows*(n+1)*d], c.rows, n+1, d)
-	c.vt.Rebind(c.v[next][:c.rows*(n+1)*d], c.rows, n+1, d)
-	return nil
-}
-
-// Step runs the layer on one new position x [rows, 1, d], attending to the
-// positions cached (after reordering them by parents, see push) and to the
-// encoder output, and caches the new position. The result equals the last
-// position of Forward over the whole prefix.
-func (l *DecoderLayer) Step(g *autograd.Graph, x *autograd.Var, c *DecoderCache, parents []int) (*autograd.Var, error) {
-	if x.Value.Dims() != 3 || x.Value.Dim(0) != c.rows || x.Value.Dim(1) != 1 {
-		return nil, fmt.Errorf("nn.DecoderLayer.Step: x has shape %v, want [%d, 1, %d]", x.Shape(), c.rows, c.d)
-	}
-	sa := l.SelfAttn
-	x, err := sublayer(g, x, l.Norm1, l.Cfg.PreLN, 0, func(h *autograd.Var) (*autograd.Var, error) {
-		q, err := sa.Q.Forward(g, h)
-		if err != nil {
-			return nil, err
-		}
-		k, err := sa.K.Forward(g, h)
-		if err != nil {
-			return nil, err
-		}
-		v, err := sa.V.Forward(g, h)
-		if err != nil {
-			return nil, err
-		}
-		if err := c.push(k.Value.Data(), v.Value.Data(), parents); err != nil {
-			return nil, err
-		}
-		// One query per row against all its cached keys: causal by construction.
-		a, err := g.Attention(q, g.Input(c.kt), g.Input(c.vt), sa.Heads, autograd.AttentionOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return sa.O.Forward(g, a)
-	})
-	if err != nil {
-		return nil, err
-	}
-	x, err = sublayer(g, x, l.Norm2, l.Cfg.PreLN, 0, func(h *autograd.Var) (*autograd.Var, error) {
-		q, err := l.CrossAttn.Q.Forward(g, h)
-		if err != nil {
-			return nil, err
-		}
-		a, err := g.Attention(q, c.CrossK, c.CrossV, l.CrossAttn.Heads, autograd.AttentionOptions{KeyPad: c.SrcPad})
-		if err != nil {
-			return nil, err
-		}
-		return l.CrossAttn.O.Forward(g, a)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return sublayer(g, x, l.Norm3, l.Cfg.PreLN, 0, func(h *autograd.Var) (*autograd.Var, error) {
-		return l.FF.Forward(g, h)
-	})
+	h = c.normIn(g, l.Norm3, x)
+	return c.residual(g, l.Norm3, x, l.FF.Forward(g, h))
 }

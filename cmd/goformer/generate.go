@@ -51,8 +51,16 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		text, _ := tok.Decode([]int32{id})
 		fmt.Fprint(stdout, text)
 	}
-	if len(ids)+*maxTokens <= m.Config.NPositions {
-		_, err = generate.GenerateCached(m.NewCache(), ids, *maxTokens, s, emit) // KV cache
+	if *maxTokens == 0 {
+	} else if len(ids)+*maxTokens <= m.Config.NPositions {
+		dec, err := m.NewDecoder([][]int32{ids}, 1, *maxTokens) // KV cache
+		if err != nil {
+			return err
+		}
+		_, err = generate.GenerateCached(dec, ids[len(ids)-1], *maxTokens, s, emit)
+		if err != nil {
+			return err
+		}
 	} else {
 		_, err = generate.Generate(m, ids, *maxTokens, m.Config.NPositions, s, emit) // a sliding window of the context
 	}

@@ -85,13 +85,6 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-type layer struct {
-	attn         *nn.MultiHeadAttention // attention.self.{query,key,value}, attention.output.dense
-	attnNorm     *nn.LayerNorm          // attention.output.LayerNorm
-	inter, outFF *nn.Linear             // intermediate.dense, output.dense
-	outNorm      *nn.LayerNorm          // output.LayerNorm
-}
-
 // Model is a BERT encoder with a task head.
 type Model struct {
 	Config Config
@@ -100,7 +93,10 @@ type Model struct {
 
 	word, pos, typ *nn.Embedding
 	embNorm        *nn.LayerNorm
-	layers         []layer
+	// layers are post-LN encoder layers: attention.self.{query,key,value},
+	// attention.output.dense, attention.output.LayerNorm,
+	// intermediate.dense, output.dense, output.LayerNorm.
+	layers []*nn.EncoderLayer
 	// Masked-LM head: cls.predictions.transform.{dense,LayerNorm}, bias.
 	mlmDense *nn.Linear
 	mlmNorm  *nn.LayerNorm
@@ -109,7 +105,6 @@ type Model struct {
 	qa *nn.Linear
 
 	posIDs, zeroTypes []int32
-	selectors         [2]*autograd.Var // constant [1, 2] weights picking the start or end logit
 }
 
 // New returns a model initialised as transformers initialises BERT
@@ -136,16 +131,18 @@ func New(cfg Config, head Head, seed uint64) (*Model, error) {
 	m.pos = nn.NewEmbedding(ps, "bert.embeddings.position_embeddings", cfg.MaxPositionEmbeddings, h, std, rng)
 	m.typ = nn.NewEmbedding(ps, "bert.embeddings.token_type_embeddings", cfg.TypeVocabSize, h, std, rng)
 	m.embNorm = nn.NewLayerNorm(ps, "bert.embeddings.LayerNorm", h, cfg.LayerNormEps)
+	lc := nn.LayerConfig{D: h, Heads: cfg.NumAttentionHeads, FFN: cfg.IntermediateSize, Activation: nn.Activation(cfg.HiddenAct),
+		Eps: cfg.LayerNormEps, Dropout: cfg.HiddenDropoutProb, Bias: true}
 	for i := 0; i < cfg.NumHiddenLayers; i++ {
 		p := fmt.Sprintf("bert.encoder.layer.%d.", i)
-		m.layers = append(m.layers, layer{
-			attn: &nn.MultiHeadAttention{Q: linear(p+"attention.self.query", h, h), K: linear(p+"attention.self.key", h, h),
-				V: linear(p+"attention.self.value", h, h), O: linear(p+"attention.output.dense", h, h), Heads: cfg.NumAttentionHeads},
-			attnNorm: nn.NewLayerNorm(ps, p+"attention.output.LayerNorm", h, cfg.LayerNormEps),
-			inter:    linear(p+"intermediate.dense", h, cfg.IntermediateSize),
-			outFF:    linear(p+"output.dense", cfg.IntermediateSize, h),
-			outNorm:  nn.NewLayerNorm(ps, p+"output.LayerNorm", h, cfg.LayerNormEps),
-		})
+		l := &nn.EncoderLayer{Cfg: lc}
+		l.SelfAttn = &nn.MultiHeadAttention{Q: linear(p+"attention.self.query", h, h), K: linear(p+"attention.self.key", h, h),
+			V: linear(p+"attention.self.value", h, h), O: linear(p+"attention.output.dense", h, h), Heads: cfg.NumAttentionHeads}
+		l.Norm1 = nn.NewLayerNorm(ps, p+"attention.output.LayerNorm", h, cfg.LayerNormEps)
+		l.FF = &nn.FeedForward{FC1: linear(p+"intermediate.dense", h, cfg.IntermediateSize),
+			FC2: linear(p+"output.dense", cfg.IntermediateSize, h), Activation: lc.Activation}
+		l.Norm2 = nn.NewLayerNorm(ps, p+"output.LayerNorm", h, cfg.LayerNormEps)
+		m.layers = append(m.layers, l)
 	}
 	switch head {
 	case MaskedLM:
@@ -154,11 +151,6 @@ func New(cfg Config, head Head, seed uint64) (*Model, error) {
 		m.mlmBias = ps.Add("cls.predictions.bias", tensor.New(cfg.VocabSize))
 	case QuestionAnswering:
 		m.qa = linear("qa_outputs", h, 2)
-		for col := range m.selectors {
-			w := tensor.New(1, 2)
-			w.Data()[col] = 1
-			m.selectors[col] = autograd.Constant(w)
-		}
 	}
 	return m, nil
 }
@@ -190,57 +182,12 @@ func (m *Model) Encode(g *autograd.Graph, ids, types []int32, batch, seqLen int,
 		}
 		types = m.zeroTypes[:len(ids)]
 	}
-	x, err := m.word.Forward(g, ids, batch, seqLen)
-	if err != nil {
-		return nil, err
+	x := g.Add(g.Add(m.word.Forward(g, ids, batch, seqLen), m.pos.Forward(g, pos, batch, seqLen)), m.typ.Forward(g, types, batch, seqLen))
+	x = g.Dropout(m.embNorm.Forward(g, x), cfg.HiddenDropoutProb)
+	for _, l := range m.layers {
+		x = l.Forward(g, x, pad)
 	}
-	for _, e := range []struct {
-		emb *nn.Embedding
-		ids []int32
-	}{{m.pos, pos}, {m.typ, types}} {
-		y, err := e.emb.Forward(g, e.ids, batch, seqLen)
-		if err != nil {
-			return nil, err
-		}
-		if x, err = g.Add(x, y); err != nil {
-			return nil, err
-		}
-	}
-	if x, err = m.embNorm.Forward(g, x); err != nil {
-		return nil, err
-	}
-	x = g.Dropout(x, cfg.HiddenDropoutProb)
-	act := nn.Activation(cfg.HiddenAct)
-	for i := range m.layers {
-		l := &m.layers[i]
-		a, err := l.attn.Forward(g, x, nil, autograd.AttentionOptions{KeyPad: pad})
-		if err != nil {
-			return nil, fmt.Errorf("bert: layer %d: %w", i, err)
-		}
-		if x, err = g.Add(x, g.Dropout(a, cfg.HiddenDropoutProb)); err != nil {
-			return nil, err
-		}
-		if x, err = l.attnNorm.Forward(g, x); err != nil {
-			return nil, err
-		}
-		h, err := l.inter.Forward(g, x)
-		if err != nil {
-			return nil, err
-		}
-		if h, err = act.Apply(g, h); err != nil {
-			return nil, err
-		}
-		if h, err = l.outFF.Forward(g, h); err != nil {
-			return nil, err
-		}
-		if x, err = g.Add(x, g.Dropout(h, cfg.HiddenDropoutProb)); err != nil {
-			return nil, err
-		}
-		if x, err = l.outNorm.Forward(g, x); err != nil {
-			return nil, err
-		}
-	}
-	return x, nil
+	return x, g.Err()
 }
 
 // MaskedLMLoss returns the masked-LM logits [batch, seqLen, vocab] and the
@@ -254,22 +201,12 @@ func (m *Model) MaskedLMLoss(g *autograd.Graph, ids, types []int32, batch, seqLe
 	if err != nil {
 		return nil, nil, err
 	}
-	if x, err = m.mlmDense.Forward(g, x); err != nil {
-		return nil, nil, err
-	}
-	if x, err = nn.Activation(m.Config.HiddenAct).Apply(g, x); err != nil {
-		return nil, nil, err
-	}
-	if x, err = m.mlmNorm.Forward(g, x); err != nil {
-		return nil, nil, err
-	}
-	if logits, err = g.Linear(x, m.word.W, m.mlmBias); err != nil {
-		return nil, nil, err
-	}
+	x = m.mlmNorm.Forward(g, nn.Activation(m.Config.HiddenAct).Apply(g, m.mlmDense.Forward(g, x)))
+	logits = g.Linear(x, m.word.W, m.mlmBias)
 	if labels != nil {
-		loss, err = g.CrossEntropy(logits, labels, -100, 0)
+		loss = g.CrossEntropy(logits, labels, -100, 0)
 	}
-	return logits, loss, err
+	return logits, loss, g.Err()
 }
 
 // QALoss returns the start and end logits of answer spans ([batch, seqLen]
@@ -284,42 +221,21 @@ func (m *Model) QALoss(g *autograd.Graph, ids, types []int32, batch, seqLen int,
 	if err != nil {
 		return nil, nil, err
 	}
-	if logits, err = m.qa.Forward(g, x); err != nil {
-		return nil, nil, err
-	}
+	logits = m.qa.Forward(g, x)
 	if starts == nil {
-		return logits, nil, nil
+		return logits, nil, g.Err()
 	}
 	if len(starts) != batch || len(ends) != batch {
 		return nil, nil, fmt.Errorf("bert: %d starts and %d ends for batch %d", len(starts), len(ends), batch)
 	}
-	// The start and end logits as [batch, seqLen] each: a Linear with a
-	// constant one-hot weight picks a column of the last dimension (and
-	// routes its gradient back there).
-	var total *autograd.Var
-	for col, pos := range [][]int32{starts, ends} {
-		one, err := g.Linear(logits, m.selectors[col], nil) // [batch, seqLen, 1]
-		if err != nil {
-			return nil, nil, err
-		}
-		row, err := g.Reshape(one, batch, seqLen)
-		if err != nil {
-			return nil, nil, err
-		}
-		for i, p := range pos {
-			if p < 0 || int(p) >= seqLen {
-				return nil, nil, fmt.Errorf("bert: answer position %d of row %d is outside [0, %d)", p, i, seqLen)
-			}
-		}
-		ce, err := g.CrossEntropy(row, pos, -1, 0)
-		if err != nil {
-			return nil, nil, err
-		}
-		if total == nil {
-			total = ce
-		} else if total, err = g.Add(total, ce); err != nil {
-			return nil, nil, err
+	for i := range batch {
+		if starts[i] < 0 || int(starts[i]) >= seqLen || ends[i] < 0 || int(ends[i]) >= seqLen {
+			return nil, nil, fmt.Errorf("bert: answer span [%d, %d] of row %d is outside [0, %d)", starts[i], ends[i], i, seqLen)
 		}
 	}
-	return logits, g.Scale(total, 0.5), nil
+	// The start and end logits are the two columns of the last dimension,
+	// [batch, seqLen] each once the trailing 1 is dropped.
+	startCE := g.CrossEntropy(g.Reshape(g.Narrow(logits, 0, 1), batch, seqLen), starts, -1, 0)
+	endCE := g.CrossEntropy(g.Reshape(g.Narrow(logits, 1, 1), batch, seqLen), ends, -1, 0)
+	return logits, g.Scale(g.Add(startCE, endCE), 0.5), g.Err()
 }

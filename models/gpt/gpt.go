@@ -105,20 +105,16 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-type block struct {
-	ln1, ln2       *nn.LayerNorm
-	attn, attnProj *nn.Linear // c_attn (fused q, k, v), c_proj
-	fc, fcProj     *nn.Linear // mlp.c_fc, mlp.c_proj
-}
-
 // Model is a GPT-2 language model.
 type Model struct {
 	Config Config
 	Params nn.Params
 
 	wte, wpe *nn.Embedding
-	blocks   []block
-	lnF      *nn.LayerNorm
+	// blocks are pre-LN decoder layers without cross-attention: ln_1,
+	// attn.c_attn (fused q, k, v), attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj.
+	blocks []*nn.DecoderLayer
+	lnF    *nn.LayerNorm
 	pos      []int32 // position ids, reused between calls
 	// zeroBiases names the biases a bias-free model leaves out (with their
 	// sizes), which Save writes as zeros.
@@ -160,16 +156,16 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	m.wte = nn.NewEmbedding(ps, "wte", cfg.VocabSize, c, std, rng)
 	m.wpe = nn.NewEmbedding(ps, "wpe", cfg.NPositions, c, std, rng)
 	projStd := std / float32(math.Sqrt(2*float64(cfg.NLayer)))
+	lc := nn.LayerConfig{D: c, Heads: cfg.NHead, FFN: cfg.Inner(), Activation: nn.GELUTanh, PreLN: true,
+		Eps: cfg.LayerNormEpsilon, Dropout: cfg.ResidPdrop, Bias: cfg.HasBias()}
 	for i := 0; i < cfg.NLayer; i++ {
 		p := fmt.Sprintf("h.%d.", i)
-		m.blocks = append(m.blocks, block{
-			ln1:      layerNorm(p + "ln_1"),
-			attn:     linear(p+"attn.c_attn", c, 3*c, std),
-			attnProj: linear(p+"attn.c_proj", c, c, projStd),
-			ln2:      layerNorm(p + "ln_2"),
-			fc:       linear(p+"mlp.c_fc", c, cfg.Inner(), std),
-			fcProj:   linear(p+"mlp.c_proj", cfg.Inner(), c, projStd),
-		})
+		l := &nn.DecoderLayer{Cfg: lc}
+		l.Norm1 = layerNorm(p + "ln_1")
+		l.SelfAttn = &nn.MultiHeadAttention{QKV: linear(p+"attn.c_attn", c, 3*c, std), O: linear(p+"attn.c_proj", c, c, projStd), Heads: cfg.NHead}
+		l.Norm3 = layerNorm(p + "ln_2")
+		l.FF = &nn.FeedForward{FC1: linear(p+"mlp.c_fc", c, cfg.Inner(), std), FC2: linear(p+"mlp.c_proj", cfg.Inner(), c, projStd), Activation: nn.GELUTanh}
+		m.blocks = append(m.blocks, l)
 	}
 	m.lnF = layerNorm("ln_f")
 	return m, nil
@@ -198,66 +194,32 @@ func (m *Model) Forward(g *autograd.Graph, ids []int32, batch, seqLen int, targe
 	for i := range pos {
 		pos[i] = int32(i % seqLen)
 	}
-	tok, err := m.wte.Forward(g, ids, batch, seqLen)
-	if err != nil {
-		return nil, nil, err
-	}
-	pe, err := m.wpe.Forward(g, pos, batch, seqLen)
-	if err != nil {
-		return nil, nil, err
-	}
-	x, err := g.Add(tok, pe)
-	if err != nil {
-		return nil, nil, err
-	}
-	x = g.Dropout(x, cfg.EmbdPdrop)
-	for i := range m.blocks {
-		if x, err = m.blocks[i].forward(g, x, cfg); err != nil {
-			return nil, nil, fmt.Errorf("gpt: block %d: %w", i, err)
-		}
-	}
-	if x, err = m.lnF.Forward(g, x); err != nil {
-		return nil, nil, err
-	}
-	if logits, err = g.Linear(x, m.wte.W, nil); err != nil {
-		return nil, nil, err
-	}
+	logits = m.forward(g, ids, pos, batch, seqLen, nil, nil, true)
 	if targets != nil {
 		if len(targets) != len(ids) {
 			return nil, nil, fmt.Errorf("gpt: %d targets for %d ids", len(targets), len(ids))
 		}
-		if loss, err = g.CrossEntropy(logits, targets, -1, 0); err != nil {
-			return nil, nil, err
-		}
+		loss = g.CrossEntropy(logits, targets, -1, 0)
 	}
-	return logits, loss, nil
+	return logits, loss, g.Err()
 }
 
-func (b *block) forward(g *autograd.Graph, x *autograd.Var, cfg *Config) (*autograd.Var, error) {
-	h, err := b.ln1.Forward(g, x)
-	if err != nil {
-		return nil, err
+// forward is GPT-2 on ids [batch, t] at positions pos: token and position
+// embeddings, the blocks, the final layer norm and (with head) the output
+// projection tied to the token embedding. pad marks padded positions and
+// caches hold the blocks' keys and values (both nil when training).
+func (m *Model) forward(g *autograd.Graph, ids, pos []int32, batch, t int, pad []bool, caches []*nn.LayerCache, head bool) *autograd.Var {
+	x := g.Add(m.wte.Forward(g, ids, batch, t), m.wpe.Forward(g, pos, batch, t))
+	x = g.Dropout(x, m.Config.EmbdPdrop)
+	for i, b := range m.blocks {
+		var c *nn.LayerCache
+		if caches != nil {
+			c = caches[i]
+		}
+		x = b.Forward(g, x, nil, pad, nil, c)
 	}
-	if h, err = b.attn.Forward(g, h); err != nil {
-		return nil, err
+	if !head {
+		return x
 	}
-	if h, err = g.AttentionQKV(h, cfg.NHead, autograd.AttentionOptions{Causal: true}); err != nil {
-		return nil, err
-	}
-	if h, err = b.attnProj.Forward(g, h); err != nil {
-		return nil, err
-	}
-	if x, err = g.Add(x, g.Dropout(h, cfg.ResidPdrop)); err != nil {
-		return nil, err
-	}
-	if h, err = b.ln2.Forward(g, x); err != nil {
-		return nil, err
-	}
-	if h, err = b.fc.Forward(g, h); err != nil {
-		return nil, err
-	}
-	if h, err = b.fcProj.Forward(g, g.GELU(h)); err != nil {
-		return nil, err
-	}
-	return g.Add(x, g.Dropout(h, cfg.ResidPdrop))
+	return g.Linear(m.lnF.Forward(g, x), m.wte.W, nil)
 }

@@ -17,7 +17,9 @@ type Decoder struct {
 	m      *Model
 	keep   *autograd.Graph // encoder output and cross-attention keys/values
 	g      *autograd.Graph // one step's work, reset at each step
-	caches []*nn.DecoderCache
+	caches []*nn.LayerCache
+	memory *autograd.Var // [rows, srcLen, d], on keep
+	srcPad []bool        // [rows × srcLen]
 	rows   int
 	maxLen int
 	step   int
@@ -70,14 +72,10 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 		}
 		mem = autograd.Constant(t)
 	}
-	dec := &Decoder{m: m, keep: keep, g: autograd.NewGraph(0), rows: rows, maxLen: maxLen}
+	dec := &Decoder{m: m, keep: keep, g: autograd.NewGraph(0), rows: rows, maxLen: maxLen, memory: mem, srcPad: rowPad}
 	dec.g.NoGrad = true
 	for _, l := range m.decoder {
-		c, err := l.NewCache(keep, mem, rowPad, maxLen)
-		if err != nil {
-			return nil, err
-		}
-		dec.caches = append(dec.caches, c)
+		dec.caches = append(dec.caches, l.NewCache(rows, maxLen))
 	}
 	return dec, nil
 }
@@ -107,29 +105,11 @@ func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
 	}
 	g := d.g
 	g.Reset()
-	x, err := m.shared.Forward(g, tokens, d.rows, 1)
-	if err != nil {
-		return nil, err
+	for _, c := range d.caches {
+		c.Reorder(parents)
 	}
-	pos, err := m.positions.Slice(d.step, d.step+1)
-	if err != nil {
-		return nil, err
-	}
-	if x, err = g.Add(x, g.Input(pos)); err != nil {
-		return nil, err
-	}
-	for i, l := range m.decoder {
-		if x, err = l.Step(g, x, d.caches[i], parents); err != nil {
-			return nil, fmt.Errorf("seq2seq: decoder layer %d: %w", i, err)
-		}
-	}
-	if m.decNorm != nil {
-		if x, err = m.decNorm.Forward(g, x); err != nil {
-			return nil, err
-		}
-	}
-	logits, err := g.Linear(x, m.shared.W, m.biasVar)
-	if err != nil {
+	logits := m.decode(g, d.memory, tokens, d.rows, d.step, 1, nil, d.srcPad, d.caches)
+	if err := g.Err(); err != nil {
 		return nil, err
 	}
 	d.step++

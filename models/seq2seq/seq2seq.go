@@ -124,7 +124,7 @@ type Model struct {
 	decoder    []*nn.DecoderLayer
 	encNorm    *nn.LayerNorm // pre-LN only
 	decNorm    *nn.LayerNorm
-	posVars    map[int]*autograd.Var // the first T positions, by T
+	posVars    map[[2]int]*autograd.Var // positions from..from+T-1, by {from, T}
 	biasVar    *autograd.Var
 }
 
@@ -137,7 +137,7 @@ func New(cfg Config, seed uint64) (*Model, error) {
 		return nil, err
 	}
 	rng := tensor.NewRNG(seed)
-	m := &Model{Config: cfg, posVars: map[int]*autograd.Var{}}
+	m := &Model{Config: cfg, posVars: map[[2]int]*autograd.Var{}}
 	ps := &m.Params
 	m.shared = nn.NewEmbedding(ps, "model.shared", cfg.VocabSize, cfg.DModel, cfg.InitStd, rng)
 	clear(m.shared.W.Value.Row(cfg.PadTokenID).Data())
@@ -195,28 +195,23 @@ func hasSuffix(s, suffix string) bool {
 	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
 }
 
-// embed returns the scaled embeddings of ids [batch, t] plus positions.
-func (m *Model) embed(g *autograd.Graph, ids []int32, batch, t int) (*autograd.Var, error) {
-	if t > m.Config.MaxPositionEmbeddings {
-		return nil, fmt.Errorf("seq2seq: sequence length %d exceeds max_position_embeddings %d", t, m.Config.MaxPositionEmbeddings)
+// embed returns the scaled embeddings of ids [batch, t] plus the
+// positions from..from+t-1.
+func (m *Model) embed(g *autograd.Graph, ids []int32, batch, from, t int) *autograd.Var {
+	if from+t > m.Config.MaxPositionEmbeddings {
+		return g.Fail(fmt.Errorf("seq2seq: positions up to %d exceed max_position_embeddings %d", from+t, m.Config.MaxPositionEmbeddings))
 	}
-	x, err := m.shared.Forward(g, ids, batch, t)
-	if err != nil {
-		return nil, err
-	}
-	pos, ok := m.posVars[t]
+	x := m.shared.Forward(g, ids, batch, t)
+	pos, ok := m.posVars[[2]int{from, t}]
 	if !ok {
-		view, err := m.positions.Slice(0, t)
+		view, err := m.positions.Slice(from, from+t)
 		if err != nil {
-			return nil, err
+			return g.Fail(err)
 		}
 		pos = autograd.Constant(view)
-		m.posVars[t] = pos
+		m.posVars[[2]int{from, t}] = pos
 	}
-	if x, err = g.Add(x, pos); err != nil {
-		return nil, err
-	}
-	return g.Dropout(x, m.Config.Dropout), nil
+	return g.Dropout(g.Add(x, pos), m.Config.Dropout)
 }
 
 // Encode runs the encoder on src ([batch, srcLen] token ids, row-major) and
@@ -226,19 +221,14 @@ func (m *Model) Encode(g *autograd.Graph, src []int32, batch, srcLen int, srcPad
 	if len(src) != batch*srcLen {
 		return nil, fmt.Errorf("seq2seq: %d source ids for batch %d × length %d", len(src), batch, srcLen)
 	}
-	x, err := m.embed(g, src, batch, srcLen)
-	if err != nil {
-		return nil, err
-	}
-	for i, l := range m.encoder {
-		if x, err = l.Forward(g, x, srcPad); err != nil {
-			return nil, fmt.Errorf("seq2seq: encoder layer %d: %w", i, err)
-		}
+	x := m.embed(g, src, batch, 0, srcLen)
+	for _, l := range m.encoder {
+		x = l.Forward(g, x, srcPad)
 	}
 	if m.encNorm != nil {
-		return m.encNorm.Forward(g, x)
+		x = m.encNorm.Forward(g, x)
 	}
-	return x, nil
+	return x, g.Err()
 }
 
 // Decode runs the decoder on tgt ([batch, tgtLen] ids: the target shifted
@@ -251,19 +241,23 @@ func (m *Model) Decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, bat
 	if m.Config.AttentionDropout > 0 && g.Training {
 		return nil, fmt.Errorf("seq2seq: attention_dropout %g: dropout on attention probabilities is not implemented; set it to 0", m.Config.AttentionDropout)
 	}
-	y, err := m.embed(g, tgt, batch, tgtLen)
-	if err != nil {
-		return nil, err
-	}
+	logits := m.decode(g, memory, tgt, batch, 0, tgtLen, tgtPad, srcPad, nil)
+	return logits, g.Err()
+}
+
+// decode is the decoder over target positions from..from+t-1, with the
+// layers' caches when decoding incrementally (nil otherwise).
+func (m *Model) decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, batch, from, t int, tgtPad, srcPad []bool, caches []*nn.LayerCache) *autograd.Var {
+	y := m.embed(g, tgt, batch, from, t)
 	for i, l := range m.decoder {
-		if y, err = l.Forward(g, y, memory, tgtPad, srcPad); err != nil {
-			return nil, fmt.Errorf("seq2seq: decoder layer %d: %w", i, err)
+		var c *nn.LayerCache
+		if caches != nil {
+			c = caches[i]
 		}
+		y = l.Forward(g, y, memory, tgtPad, srcPad, c)
 	}
 	if m.decNorm != nil {
-		if y, err = m.decNorm.Forward(g, y); err != nil {
-			return nil, err
-		}
+		y = m.decNorm.Forward(g, y)
 	}
 	// The output projection, tied to the embedding, with final_logits_bias.
 	return g.Linear(y, m.shared.W, m.biasVar)
@@ -280,8 +274,8 @@ func (m *Model) Loss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels [
 	if logits, err = m.Decode(g, memory, tgtIn, batch, tgtLen, tgtPad, srcPad); err != nil {
 		return nil, nil, err
 	}
-	loss, err = g.CrossEntropy(logits, labels, int32(m.Config.PadTokenID), eps)
-	return logits, loss, err
+	loss = g.CrossEntropy(logits, labels, int32(m.Config.PadTokenID), eps)
+	return logits, loss, g.Err()
 }
 
 // Greedy translates one source sentence (srcLen ids) by taking the most

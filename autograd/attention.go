@@ -1,0 +1,88 @@
+package autograd
+
+import (
+	"fmt"
+
+	"github.com/goformer/goformer/internal/cpu"
+)
+
+// AttentionOptions are the masks of Attention.
+type AttentionOptions struct {
+	// Causal lets query i see key j only when j ≤ i + (Tk − Tq): the usual
+	// mask when Tq = Tk, aligned to the end when the queries are the last
+	// Tq of Tk positions (decoding with a KV cache).
+	Causal bool
+	// KeyPad, if not nil, marks padded keys: [batch × Tk], true = ignore.
+	KeyPad []bool
+}
+
+// Attention is multi-head scaled dot-product attention (flash attention)
+// on q [batch, Tq, heads·d] and k, v [batch, Tk, heads·d], the layout the
+// projections produce; the result is [batch, Tq, heads·d], heads
+// concatenated.
+func (g *Graph) Attention(q, k, v *Var, heads int, opt AttentionOptions) *Var {
+	if g.failed("Attention", q, k, v) {
+		return g.poison
+	}
+	if q.Value.Dims() != 3 || k.Value.Dims() != 3 || !k.Value.SameShape(v.Value) ||
+		q.Value.Dim(0) != k.Value.Dim(0) || q.Value.Dim(2) != k.Value.Dim(2) || heads < 1 || q.Value.Dim(2)%heads != 0 {
+		return g.Fail(shapeErr("Attention", fmt.Sprintf("want q [batch, Tq, heads·d] and k, v [batch, Tk, heads·d] with %d heads", heads), q, k, v))
+	}
+	b, tq, tk, hd := q.Value.Dim(0), q.Value.Dim(1), k.Value.Dim(1), q.Value.Dim(2)
+	if opt.KeyPad != nil && len(opt.KeyPad) != b*tk {
+		return g.Fail(fmt.Errorf("autograd.Attention: key padding mask has %d entries, want batch×Tk = %d", len(opt.KeyPad), b*tk))
+	}
+	a := cpu.Attention{Batch: b, Heads: heads, Tq: tq, Tk: tk, Dim: hd / heads, Causal: opt.Causal, KeyPad: opt.KeyPad, SeqMajor: true}
+	out := g.newVar([]*Var{q, k, v}, b, tq, hd)
+	lse := g.arena.alloc(b * heads * tq)
+	a.Forward(out.Value.Data(), lse, q.Value.Data(), k.Value.Data(), v.Value.Data())
+	g.record(node{op: opAttention, out: out, in: [3]*Var{q, k, v}, lse: lse, attn: a})
+	return out
+}
+
+func (g *Graph) attentionBackward(n *node) {
+	q, k, v := n.in[0], n.in[1], n.in[2]
+	dq, dk, dv := g.arena.alloc(q.Value.Len()), g.arena.alloc(k.Value.Len()), g.arena.alloc(v.Value.Len())
+	n.attn.Backward(dq, dk, dv, q.Value.Data(), k.Value.Data(), v.Value.Data(), n.out.Value.Data(), n.lse, n.out.Grad.Data())
+	for i, d := range [3][]float32{dq, dk, dv} {
+		if n.needs(i) {
+			g.accumulate(n.in[i], 1, d)
+		}
+	}
+}
+
+// AttentionQKV is causal or masked self-attention on a fused projection
+// qkv [batch, T, 3·heads·d] holding q, k and v side by side in each row (as
+// GPT-2's c_attn produces); the result is [batch, T, heads·d]. The heads
+// are read in place, without splitting qkv.
+func (g *Graph) AttentionQKV(qkv *Var, heads int, opt AttentionOptions) *Var {
+	if g.failed("AttentionQKV", qkv) {
+		return g.poison
+	}
+	if qkv.Value.Dims() != 3 || heads < 1 || qkv.Value.Dim(2)%(3*heads) != 0 {
+		return g.Fail(shapeErr("AttentionQKV", fmt.Sprintf("want qkv [batch, T, 3·heads·d] with %d heads", heads), qkv))
+	}
+	b, t, c3 := qkv.Value.Dim(0), qkv.Value.Dim(1), qkv.Value.Dim(2)
+	c := c3 / 3
+	if opt.KeyPad != nil && len(opt.KeyPad) != b*t {
+		return g.Fail(fmt.Errorf("autograd.AttentionQKV: key padding mask has %d entries, want batch×T = %d", len(opt.KeyPad), b*t))
+	}
+	a := cpu.Attention{Batch: b, Heads: heads, Tq: t, Tk: t, Dim: c / heads, Causal: opt.Causal, KeyPad: opt.KeyPad, SeqMajor: true, InStride: c3}
+	out := g.newVar([]*Var{qkv}, b, t, c)
+	lse := g.arena.alloc(b * heads * t)
+	d := qkv.Value.Data()
+	a.Forward(out.Value.Data(), lse, d, d[c:], d[2*c:])
+	g.record(node{op: opAttentionQKV, out: out, in: [3]*Var{qkv}, lse: lse, attn: a})
+	return out
+}
+
+func (g *Graph) attentionQKVBackward(n *node) {
+	if !n.needs(0) {
+		return
+	}
+	qkv := n.in[0].Value.Data()
+	c := n.attn.Heads * n.attn.Dim
+	d := g.arena.alloc(len(qkv)) // every element is written
+	n.attn.Backward(d, d[c:], d[2*c:], qkv, qkv[c:], qkv[2*c:], n.out.Value.Data(), n.lse, n.out.Grad.Data())
+	g.accumulate(n.in[0], 1, d)
+}

@@ -1,0 +1,260 @@
+package autograd
+
+import (
+	"fmt"
+
+	"github.com/goformer/goformer/internal/cpu"
+	"github.com/goformer/goformer/tensor"
+)
+
+// Add returns a + b, where b has a's shape or a's trailing dimensions (and
+// is then added to every leading index: biases, position embeddings).
+func (g *Graph) Add(a, b *Var) *Var {
+	if g.failed("Add", a, b) {
+		return g.poison
+	}
+	as, bs := a.Shape(), b.Shape()
+	if len(bs) > len(as) || !tensor.EqualShapes(as[len(as)-len(bs):], bs) || b.Value.Len() == 0 {
+		return g.Fail(shapeErr("Add", "b must have a's shape or its trailing dimensions", a, b))
+	}
+	out := g.newVar([]*Var{a, b}, as...)
+	od, ad, bd := out.Value.Data(), a.Value.Data(), b.Value.Data()
+	for off := 0; off < len(ad); off += len(bd) {
+		cpu.Add(od[off:off+len(bd)], ad[off:off+len(bd)], bd)
+	}
+	g.record(node{op: opAdd, out: out, in: [3]*Var{a, b}})
+	return out
+}
+
+func (g *Graph) addBackward(n *node) {
+	dout := n.out.Grad.Data()
+	if n.needs(0) {
+		g.accumulate(n.in[0], 1, dout)
+	}
+	if n.needs(1) { // b was broadcast: sum the gradient over the leading indices
+		db := g.grad(n.in[1])
+		for off := 0; off < len(dout); off += len(db) {
+			cpu.Axpy(1, dout[off:off+len(db)], db)
+		}
+	}
+}
+
+// Scale returns s·x.
+func (g *Graph) Scale(x *Var, s float32) *Var {
+	if g.failed("Scale", x) {
+		return g.poison
+	}
+	out := g.newVar([]*Var{x}, x.Shape()...)
+	od := out.Value.Data()
+	for i, v := range x.Value.Data() {
+		od[i] = s * v
+	}
+	g.record(node{op: opScale, out: out, in: [3]*Var{x}, scale: s})
+	return out
+}
+
+// passBackward is the backward of Scale (dx = s·dout) and Reshape (dx =
+// dout, scale 1).
+func (g *Graph) passBackward(n *node) {
+	if n.needs(0) {
+		s := n.scale
+		if n.op == opReshape {
+			s = 1
+		}
+		g.accumulate(n.in[0], s, n.out.Grad.Data())
+	}
+}
+
+// Reshape returns x with a new shape (one dimension may be -1). The value
+// shares x's data.
+func (g *Graph) Reshape(x *Var, shape ...int) *Var {
+	if g.failed("Reshape", x) {
+		return g.poison
+	}
+	var buf [8]int
+	sh := append(buf[:0], shape...)
+	infer, known := -1, 1
+	for i, d := range sh {
+		if d == -1 && infer < 0 {
+			infer = i
+		} else {
+			known *= d
+		}
+	}
+	if infer >= 0 && known > 0 && x.Value.Len()%known == 0 {
+		sh[infer] = x.Value.Len() / known
+		known = x.Value.Len()
+	}
+	if known != x.Value.Len() || infer >= 0 && sh[infer] < 0 {
+		_, err := x.Value.Reshape(shape...) // for its error, which names both shapes
+		if err == nil {
+			err = shapeErr("Reshape", "cannot reshape", x)
+		}
+		return g.Fail(err)
+	}
+	out := g.newVarShell()
+	out.Value = out.own
+	out.Value.Rebind(x.Value.Data(), sh...)
+	out.RequiresGrad = x.RequiresGrad && !g.NoGrad
+	g.record(node{op: opReshape, out: out, in: [3]*Var{x}})
+	return out
+}
+
+// Narrow returns the columns [from, from+width) of x's last dimension as a
+// new contiguous tensor [..., width] (PyTorch's x[..., from:from+width]).
+func (g *Graph) Narrow(x *Var, from, width int) *Var {
+	if g.failed("Narrow", x) {
+		return g.poison
+	}
+	c := lastDim(x)
+	if x.Value.Dims() < 1 || from < 0 || width < 1 || from+width > c {
+		return g.Fail(shapeErr("Narrow", fmt.Sprintf("columns [%d, %d) are not inside the last dimension", from, from+width), x))
+	}
+	var buf [8]int
+	out := g.newVar([]*Var{x}, withLast(x.Shape(), width, &buf)...)
+	od, xd := out.Value.Data(), x.Value.Data()
+	for r := range rows(x) {
+		copy(od[r*width:(r+1)*width], xd[r*c+from:r*c+from+width])
+	}
+	g.record(node{op: opNarrow, out: out, in: [3]*Var{x}, cols: c, offset: from})
+	return out
+}
+
+func (g *Graph) narrowBackward(n *node) {
+	if !n.needs(0) {
+		return
+	}
+	dout := n.out.Grad.Data()
+	c, from := n.cols, n.offset
+	width := lastDim(n.out)
+	dx, fresh := g.gradFor(n.in[0])
+	if fresh {
+		clear(dx)
+	}
+	for r := range rows(n.out) {
+		cpu.Axpy(1, dout[r*width:(r+1)*width], dx[r*c+from:r*c+from+width])
+	}
+}
+
+// GELU applies the tanh approximation of GELU (GPT-2's) elementwise.
+func (g *Graph) GELU(x *Var) *Var { return g.activation(opGELU, "GELU", x) }
+
+// GELUErf applies the exact GELU, 0.5·x·(1 + erf(x/√2)) (BERT's).
+func (g *Graph) GELUErf(x *Var) *Var { return g.activation(opGELUErf, "GELUErf", x) }
+
+// SiLU applies x·sigmoid(x) (swish) elementwise.
+func (g *Graph) SiLU(x *Var) *Var { return g.activation(opSiLU, "SiLU", x) }
+
+// activation is the forward of the smooth activations, whose kernels come
+// in forward/backward pairs.
+func (g *Graph) activation(op opKind, name string, x *Var) *Var {
+	if g.failed(name, x) {
+		return g.poison
+	}
+	out := g.newVar([]*Var{x}, x.Shape()...)
+	od, xd := out.Value.Data(), x.Value.Data()
+	switch op {
+	case opGELU:
+		cpu.GELU(od, xd)
+	case opGELUErf:
+		cpu.GELUErf(od, xd)
+	case opSiLU:
+		cpu.SiLU(od, xd)
+	}
+	g.record(node{op: op, out: out, in: [3]*Var{x}})
+	return out
+}
+
+func (g *Graph) activationBackward(n *node) {
+	if !n.needs(0) {
+		return
+	}
+	dout := n.out.Grad.Data()
+	dx := g.arena.alloc(len(dout))
+	x := n.in[0].Value.Data()
+	switch n.op {
+	case opGELU:
+		cpu.GELUBackward(dx, x, dout)
+	case opGELUErf:
+		cpu.GELUErfBackward(dx, x, dout)
+	case opSiLU:
+		cpu.SiLUBackward(dx, x, dout)
+	}
+	g.accumulate(n.in[0], 1, dx)
+}
+
+// ReLU applies max(x, 0) elementwise.
+func (g *Graph) ReLU(x *Var) *Var {
+	if g.failed("ReLU", x) {
+		return g.poison
+	}
+	out := g.newVar([]*Var{x}, x.Shape()...)
+	cpu.ReLU(out.Value.Data(), x.Value.Data())
+	g.record(node{op: opReLU, out: out, in: [3]*Var{x}})
+	return out
+}
+
+func (g *Graph) reluBackward(n *node) {
+	if !n.needs(0) {
+		return
+	}
+	dout := n.out.Grad.Data()
+	dx, fresh := g.gradFor(n.in[0])
+	x := n.in[0].Value.Data()
+	if fresh {
+		for i, v := range x {
+			if v > 0 {
+				dx[i] = dout[i]
+			} else {
+				dx[i] = 0
+			}
+		}
+		return
+	}
+	for i, v := range x {
+		if v > 0 {
+			dx[i] += dout[i]
+		}
+	}
+}
+
+// Dropout zeroes each element with probability p and scales the rest by
+// 1/(1-p) while the graph is Training; otherwise it returns x itself.
+func (g *Graph) Dropout(x *Var, p float32) *Var {
+	if g.failed("Dropout", x) {
+		return g.poison
+	}
+	if !g.Training || p == 0 {
+		return x
+	}
+	out := g.newVar([]*Var{x}, x.Shape()...)
+	mask := g.arena.alloc(x.Value.Len())
+	keep := 1 / (1 - p)
+	od := out.Value.Data()
+	for i, v := range x.Value.Data() {
+		if g.rng.Float32() < p {
+			mask[i], od[i] = 0, 0
+		} else {
+			mask[i], od[i] = keep, v*keep
+		}
+	}
+	g.record(node{op: opDropout, out: out, in: [3]*Var{x}, mask: mask})
+	return out
+}
+
+func (g *Graph) dropoutBackward(n *node) {
+	if !n.needs(0) {
+		return
+	}
+	dout := n.out.Grad.Data()
+	dx, fresh := g.gradFor(n.in[0])
+	if fresh {
+		for i, m := range n.mask {
+			dx[i] = m * dout[i]
+		}
+		return
+	}
+	for i, m := range n.mask {
+		dx[i] += m * dout[i]
+	}
+}

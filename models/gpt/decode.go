@@ -1,0 +1,125 @@
+package gpt
+
+import (
+	"fmt"
+
+	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/nn"
+)
+
+// Decoder continues a batch of prompts incrementally with a KV cache, the
+// same cache and layer code the encoder-decoder models decode with, so
+// that generate's greedy, sampling and beam search work on GPT as they do
+// on translation models. Each prompt may have several rows (beams).
+//
+// NewDecoder runs every prompt but its last token through the model once
+// (the prompts left-padded to one length, the padding masked); the first
+// Step then feeds each row's last prompt token (Starts) and returns the
+// logits of the first new token.
+type Decoder struct {
+	m       *Model
+	g       *autograd.Graph
+	caches  []*nn.LayerCache
+	rows    int
+	next   []int32 // each row's next position
+	starts []int32
+	pos    []int32
+	left   int // steps left
+}
+
+// NewDecoder prepares the decoding of prompts (each at least one token)
+// with copies rows per prompt for up to maxNew new tokens; every prompt
+// plus maxNew must fit the model's context.
+func (m *Model) NewDecoder(prompts [][]int32, copies, maxNew int) (*Decoder, error) {
+	if len(prompts) == 0 || copies < 1 || maxNew < 1 {
+		return nil, fmt.Errorf("gpt: NewDecoder needs prompts, copies ≥ 1 and maxNew ≥ 1 (got %d, %d, %d)", len(prompts), copies, maxNew)
+	}
+	longest := 0
+	for i, p := range prompts {
+		if len(p) == 0 {
+			return nil, fmt.Errorf("gpt: prompt %d is empty", i)
+		}
+		longest = max(longest, len(p))
+	}
+	if longest+maxNew-1 > m.Config.NPositions {
+		return nil, fmt.Errorf("gpt: a prompt of %d tokens and %d new ones exceed the model's context of %d positions", longest, maxNew, m.Config.NPositions)
+	}
+	rows := len(prompts) * copies
+	d := &Decoder{m: m, g: autograd.NewGraph(0), rows: rows, next: make([]int32, rows), starts: make([]int32, rows),
+		pos: make([]int32, rows), left: maxNew}
+	d.g.NoGrad = true
+	// The cache holds the padded prefix and then one position per step.
+	pre := longest - 1
+	for _, b := range m.blocks {
+		d.caches = append(d.caches, b.NewCache(rows, pre+maxNew))
+	}
+	for r := range rows {
+		p := prompts[r/copies]
+		d.starts[r] = p[len(p)-1]
+		d.next[r] = int32(len(p) - 1)
+	}
+	if pre == 0 {
+		return d, nil
+	}
+	// Prefill: row r is pre-len(p)+1 pads, then p without its last token,
+	// at positions 0.. from the first real token.
+	ids, pos, pad := make([]int32, rows*pre), make([]int32, rows*pre), make([]bool, rows*pre)
+	for r := range rows {
+		p := prompts[r/copies]
+		skip := pre - (len(p) - 1)
+		for j := range pre {
+			if j < skip {
+				pad[r*pre+j] = true // id 0 and position 0: finite values, masked out
+				continue
+			}
+			ids[r*pre+j], pos[r*pre+j] = p[j-skip], int32(j-skip)
+		}
+	}
+	m.forward(d.g, ids, pos, rows, pre, pad, d.caches, false)
+	return d, d.g.Err()
+}
+
+// Rows returns the number of rows decoded in parallel.
+func (d *Decoder) Rows() int { return d.rows }
+
+// Starts returns each row's first input: the last token of its prompt.
+func (d *Decoder) Starts() []int32 { return d.starts }
+
+// Step feeds one token per row and returns the logits of the next one,
+// rows × vocab_size, valid until the next call. If parents is not nil, row
+// r first takes over the history of row parents[r] (beam search).
+func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
+	if len(tokens) != d.rows || parents != nil && len(parents) != d.rows {
+		return nil, fmt.Errorf("gpt: Step got %d tokens and %d parents for %d rows", len(tokens), len(parents), d.rows)
+	}
+	if d.left == 0 {
+		return nil, fmt.Errorf("gpt: the decoder's steps are used up")
+	}
+	for _, p := range parents {
+		if p < 0 || p >= d.rows {
+			return nil, fmt.Errorf("gpt: Step: parent row %d outside 0..%d", p, d.rows-1)
+		}
+	}
+	for r := range d.rows {
+		if parents != nil {
+			d.pos[r] = d.next[parents[r]]
+		} else {
+			d.pos[r] = d.next[r]
+		}
+	}
+	copy(d.next, d.pos)
+	for r := range d.next {
+		d.next[r]++
+	}
+	g := d.g
+	g.Reset()
+	for _, c := range d.caches {
+		c.Reorder(parents)
+	}
+	logits := d.m.forward(g, tokens, d.pos, d.rows, 1, nil, d.caches, true)
+	if err := g.Err(); err != nil {
+		return nil, err
+	}
+	d.left--
+	return logits.Value.Data(), nil
+}
