@@ -17,8 +17,8 @@ type StepDecoder interface {
 
 // SearchConfig controls greedy and beam search.
 type SearchConfig struct {
-	Vocab  int   // logits per row
-	Start  int32 // the first input token (decoder_start_token_id)
+	Vocab int   // logits per row
+	Start int32 // the first input token (decoder_start_token_id)
 	// Starts, if not nil, gives each sentence its own first input token
 	// (a language model's last prompt token), instead of Start.
 	Starts []int32

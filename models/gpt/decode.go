@@ -17,10 +17,10 @@ import (
 // Step then feeds each row's last prompt token (Starts) and returns the
 // logits of the first new token.
 type Decoder struct {
-	m       *Model
-	g       *autograd.Graph
-	caches  []*nn.LayerCache
-	rows    int
+	m      *Model
+	g      *autograd.Graph
+	caches []*nn.LayerCache
+	rows   int
 	next   []int32 // each row's next position
 	starts []int32
 	pos    []int32

@@ -115,7 +115,7 @@ type Model struct {
 	// attn.c_attn (fused q, k, v), attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj.
 	blocks []*nn.DecoderLayer
 	lnF    *nn.LayerNorm
-	pos      []int32 // position ids, reused between calls
+	pos    []int32 // position ids, reused between calls
 	// zeroBiases names the biases a bias-free model leaves out (with their
 	// sizes), which Save writes as zeros.
 	zeroBiases map[string]int
