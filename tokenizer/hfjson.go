@@ -90,7 +90,11 @@ func LoadHF(path string) (Tokenizer, error) {
 	var t Tokenizer
 	switch f.Model.Type {
 	case "BPE":
-		t, err = loadHFBPE(&f)
+		if pre, _ := componentType(f.PreTokenizer); pre.Type == "" && (len(f.Model.Merges) == 0 || string(f.Model.Merges) == "[]") {
+			t, err = loadHFChar(&f) // a BPE without merges or pre-tokenizer: characters
+		} else {
+			t, err = loadHFBPE(&f)
+		}
 	case "WordPiece":
 		t, err = loadHFWordPiece(&f)
 	case "":

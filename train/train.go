@@ -14,9 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -42,6 +44,14 @@ type Task interface {
 	Loss(g *autograd.Graph, rng *tensor.RNG, split Split) (loss *autograd.Var, tokens int, err error)
 }
 
+// ValidationSet is a Task whose validation loss is computed over its whole
+// held-out set in a fixed order (deterministic, and the same at every
+// evaluation), rather than estimated from random batches.
+type ValidationSet interface {
+	// ValLoss returns the mean loss per token over every validation batch.
+	ValLoss(g *autograd.Graph) (float64, error)
+}
+
 // Config controls a run.
 type Config struct {
 	Steps           int     // optimizer steps in all
@@ -58,6 +68,18 @@ type Config struct {
 	MaxDuration time.Duration
 }
 
+// A Hook runs after every step (after the step's evaluation, if any, and
+// before its checkpoint) and keeps its state in the checkpoint, so that a
+// resumed run continues it exactly: KeepBest and Snapshots are hooks.
+type Hook interface {
+	// Name keys the hook's state in the checkpoint's metadata.
+	Name() string
+	AfterStep(m Metrics) error
+	// State and SetState save and restore what the hook has done so far.
+	State() ([]byte, error)
+	SetState([]byte) error
+}
+
 // Metrics is one line of metrics.jsonl.
 type Metrics struct {
 	Step       int      `json:"step"`
@@ -66,8 +88,11 @@ type Metrics struct {
 	LR         float64  `json:"lr"`
 	TokensPerS float64  `json:"tokens_per_s"`
 	GradNorm   float64  `json:"grad_norm"`
-	BLEU       *float64 `json:"bleu,omitempty"` // from Trainer.Score, at evaluations
-	Elapsed    float64  `json:"elapsed_s"`      // seconds since Run started
+	// Score is Trainer.Score's value at evaluations (a translation
+	// model's validation BLEU), named by ScoreName.
+	Score     *float64 `json:"score,omitempty"`
+	ScoreName string   `json:"score_name,omitempty"`
+	Elapsed   float64  `json:"elapsed_s"` // seconds of training, over every resumed run
 }
 
 // Trainer runs the loop.
@@ -81,13 +106,23 @@ type Trainer struct {
 	// Dropout turns the graph's Training mode on.
 	Dropout bool
 	// Score, if set, is called at each evaluation (a translation model's
-	// BLEU on held-out data); its value goes in Metrics.BLEU.
-	Score func(step int) (float64, error)
+	// BLEU on held-out data); its value goes in Metrics.Score, named
+	// ScoreName.
+	Score     func(step int) (float64, error)
+	ScoreName string
+	// Hooks run after every step, in order; their state is checkpointed.
+	Hooks []Hook
 
 	step    int
 	dataRNG *tensor.RNG
 	graph   *autograd.Graph
 	lastCkp int
+	trained time.Duration // training time before the current Run (resumed runs)
+	// stepElapsed is the training time at the end of the last step, which
+	// the checkpoint keeps: a resumed run continues from there.
+	stepElapsed time.Duration
+	runFrom time.Time     // when the current Run started
+	scale   *tensor.Tensor
 	History []Metrics
 }
 
@@ -112,8 +147,17 @@ func NewTrainer(cfg Config, task Task, opt optim.Optimizer, sched optim.Schedule
 		return nil, fmt.Errorf("train: no run directory")
 	}
 	t := &Trainer{Cfg: cfg, Task: task, Opt: opt, Sched: sched,
-		dataRNG: tensor.NewRNG(cfg.Seed), graph: autograd.NewGraph(cfg.Seed ^ 0x5eed)}
+		dataRNG: tensor.NewRNG(cfg.Seed), graph: autograd.NewGraph(cfg.Seed ^ 0x5eed),
+		scale: tensor.Full(1/float32(cfg.GradAccum), 1)} // the loss's gradient, shared by the micro-batches
 	return t, nil
+}
+
+// Elapsed returns the training time so far, over every resumed run.
+func (t *Trainer) Elapsed() time.Duration {
+	if t.runFrom.IsZero() {
+		return t.trained
+	}
+	return t.trained + time.Since(t.runFrom)
 }
 
 // Step returns the number of steps done.
@@ -135,11 +179,8 @@ func (t *Trainer) Run(ctx context.Context) error {
 	}
 	defer mf.Close()
 	enc := json.NewEncoder(mf)
-	params := t.Task.Params()
-	g := t.graph
-	g.Training = t.Dropout
-	scale := tensor.Full(1/float32(t.Cfg.GradAccum), 1) // the loss's gradient, shared by the micro-batches
-	runStart := time.Now()
+	t.runFrom = time.Now()
+	defer func() { t.trained, t.runFrom = t.Elapsed(), time.Time{} }()
 	for t.step < t.Cfg.Steps {
 		if ctx.Err() != nil {
 			if t.lastCkp != t.step {
@@ -149,40 +190,11 @@ func (t *Trainer) Run(ctx context.Context) error {
 			}
 			return ctx.Err()
 		}
-		start := time.Now()
-		for _, p := range params {
-			p.ZeroGrad()
+		m, err := t.TrainStep()
+		if err != nil {
+			return err
 		}
-		var lossSum float64
-		tokens := 0
-		for micro := 0; micro < t.Cfg.GradAccum; micro++ {
-			g.Reset()
-			loss, n, err := t.Task.Loss(g, t.dataRNG, TrainSplit)
-			if err != nil {
-				return fmt.Errorf("train: step %d: %w", t.step+1, err)
-			}
-			l := float64(loss.Value.Item())
-			if math.IsNaN(l) || math.IsInf(l, 0) {
-				return fmt.Errorf("train: step %d: %w (%g); the last good checkpoint, of step %d, is in %s",
-					t.step+1, ErrNonFinite, l, t.lastCkp, t.Cfg.Dir)
-			}
-			lossSum += l
-			tokens += n
-			if err := g.BackwardWithGrad(loss, scale); err != nil {
-				return fmt.Errorf("train: step %d: %w", t.step+1, err)
-			}
-		}
-		norm := optim.ClipGradNorm(params, t.Cfg.ClipNorm)
-		if math.IsNaN(norm) || math.IsInf(norm, 0) {
-			return fmt.Errorf("train: step %d: gradient norm %g: %w; the last good checkpoint, of step %d, is in %s",
-				t.step+1, norm, ErrNonFinite, t.lastCkp, t.Cfg.Dir)
-		}
-		lr := t.Sched.LR(t.step)
-		t.Opt.Step(lr)
-		t.step++
-		m := Metrics{Step: t.step, Loss: lossSum / float64(t.Cfg.GradAccum), LR: float64(lr),
-			TokensPerS: float64(tokens) / time.Since(start).Seconds(), GradNorm: norm, Elapsed: time.Since(runStart).Seconds()}
-		last := t.step == t.Cfg.Steps || t.Cfg.MaxDuration > 0 && time.Since(runStart) >= t.Cfg.MaxDuration
+		last := t.step == t.Cfg.Steps || t.Cfg.MaxDuration > 0 && t.Elapsed() >= t.Cfg.MaxDuration
 		if last || t.Cfg.EvalEvery > 0 && t.step%t.Cfg.EvalEvery == 0 {
 			v, err := t.Evaluate()
 			if err != nil {
@@ -194,7 +206,12 @@ func (t *Trainer) Run(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("train: scoring at step %d: %w", t.step, err)
 				}
-				m.BLEU = &b
+				m.Score, m.ScoreName = &b, t.ScoreName
+			}
+		}
+		for _, h := range t.Hooks {
+			if err := h.AfterStep(m); err != nil {
+				return fmt.Errorf("train: step %d: %s: %w", t.step, h.Name(), err)
 			}
 		}
 		t.History = append(t.History, m)
@@ -216,12 +233,66 @@ func (t *Trainer) Run(ctx context.Context) error {
 	return nil
 }
 
-// Evaluate returns the mean loss over Cfg.EvalBatches validation batches,
-// drawn from a generator seeded by the seed and step: the same batches
-// whatever happened before, so that resumed runs evaluate identically.
+// TrainStep does one optimizer step: Cfg.GradAccum micro-batches of
+// forward and backward, gradient clipping, the optimizer's update at the
+// scheduled learning rate. It is the whole of a step's work that Run
+// repeats (benchmarks time it), and after the first it allocates nothing.
+// A non-finite loss or gradient norm is an error wrapping ErrNonFinite.
+func (t *Trainer) TrainStep() (Metrics, error) {
+	start := time.Now()
+	params := t.Task.Params()
+	g := t.graph
+	g.Training = t.Dropout
+	for _, p := range params {
+		p.ZeroGrad()
+	}
+	var lossSum float64
+	tokens := 0
+	for micro := 0; micro < t.Cfg.GradAccum; micro++ {
+		g.Reset()
+		loss, n, err := t.Task.Loss(g, t.dataRNG, TrainSplit)
+		if err != nil {
+			return Metrics{}, fmt.Errorf("train: step %d: %w", t.step+1, err)
+		}
+		l := float64(loss.Value.Item())
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return Metrics{}, fmt.Errorf("train: step %d: %w (%g); the last good checkpoint, of step %d, is in %s",
+				t.step+1, ErrNonFinite, l, t.lastCkp, t.Cfg.Dir)
+		}
+		lossSum += l
+		tokens += n
+		if err := g.BackwardWithGrad(loss, t.scale); err != nil {
+			return Metrics{}, fmt.Errorf("train: step %d: %w", t.step+1, err)
+		}
+	}
+	norm := optim.ClipGradNorm(params, t.Cfg.ClipNorm)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return Metrics{}, fmt.Errorf("train: step %d: gradient norm %g: %w; the last good checkpoint, of step %d, is in %s",
+			t.step+1, norm, ErrNonFinite, t.lastCkp, t.Cfg.Dir)
+	}
+	lr := t.Sched.LR(t.step)
+	t.Opt.Step(lr)
+	t.step++
+	t.stepElapsed = t.Elapsed()
+	return Metrics{Step: t.step, Loss: lossSum / float64(t.Cfg.GradAccum), LR: float64(lr),
+		TokensPerS: float64(tokens) / time.Since(start).Seconds(), GradNorm: norm, Elapsed: t.stepElapsed.Seconds()}, nil
+}
+
+// Evaluate returns the validation loss: over the whole validation set for
+// a Task that is a ValidationSet, else the mean over Cfg.EvalBatches
+// validation batches drawn from a generator seeded by the seed and step
+// (the same batches whatever happened before, so that resumed runs
+// evaluate identically).
 func (t *Trainer) Evaluate() (float64, error) {
 	g := autograd.NewGraph(0)
 	g.NoGrad = true
+	if vs, ok := t.Task.(ValidationSet); ok {
+		v, err := vs.ValLoss(g)
+		if err != nil {
+			return 0, fmt.Errorf("train: evaluating at step %d: %w", t.step, err)
+		}
+		return v, nil
+	}
 	rng := tensor.NewRNG(t.Cfg.Seed*1000003 + uint64(t.step))
 	var sum float64
 	for i := 0; i < t.Cfg.EvalBatches; i++ {
@@ -266,8 +337,19 @@ func (t *Trainer) SaveCheckpoint() error {
 		"opt_step":  strconv.Itoa(optStep),
 		"data_rng":  base64.StdEncoding.EncodeToString(dataRNG),
 		"graph_rng": base64.StdEncoding.EncodeToString(graphRNG),
-		"sha256":    hex.EncodeToString(h.Sum(nil)),
+		"elapsed_s": strconv.FormatFloat(t.stepElapsed.Seconds(), 'g', -1, 64),
 	}
+	for _, hk := range t.Hooks {
+		st, err := hk.State()
+		if err != nil {
+			return fmt.Errorf("train: checkpoint: %s: %w", hk.Name(), err)
+		}
+		meta["hook."+hk.Name()] = string(st)
+	}
+	// The checksum covers the metadata too (in key order), so that hook
+	// state and elapsed time are as safe as the tensors.
+	writeMeta(h, meta)
+	meta["sha256"] = hex.EncodeToString(h.Sum(nil))
 	if err := tensor.WriteSafetensors(filepath.Join(t.Cfg.Dir, CheckpointFile), tensors, meta); err != nil {
 		return fmt.Errorf("train: writing checkpoint: %w", err)
 	}
@@ -297,6 +379,11 @@ func (t *Trainer) Resume() error {
 			h.Write([]byte{byte(b), byte(b >> 8), byte(b >> 16), byte(b >> 24)})
 		}
 	}
+	meta := maps.Clone(f.Metadata)
+	delete(meta, "sha256")
+	if _, ok := meta["elapsed_s"]; ok { // checkpoints before elapsed_s did not checksum their metadata
+		writeMeta(h, meta)
+	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.Metadata["sha256"] {
 		return fmt.Errorf("train: cannot resume: %s is damaged (its data does not match the checksum it was written with)", path)
 	}
@@ -304,8 +391,18 @@ func (t *Trainer) Resume() error {
 	optStep, err2 := strconv.Atoi(f.Metadata["opt_step"])
 	dataRNG, err3 := base64.StdEncoding.DecodeString(f.Metadata["data_rng"])
 	graphRNG, err4 := base64.StdEncoding.DecodeString(f.Metadata["graph_rng"])
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
+	var elapsed float64
+	var err5 error
+	if e, ok := f.Metadata["elapsed_s"]; ok {
+		elapsed, err5 = strconv.ParseFloat(e, 64)
+	}
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return fmt.Errorf("train: cannot resume: %s: bad metadata: %w", path, err)
+	}
+	for _, hk := range t.Hooks {
+		if _, ok := f.Metadata["hook."+hk.Name()]; !ok {
+			return fmt.Errorf("train: cannot resume: %s has no state for %s (was it written by a run with other settings?)", path, hk.Name())
+		}
 	}
 	get := func(name string) (*tensor.Tensor, error) { return f.Tensor(name) }
 	// Check every tensor before changing anything.
@@ -331,8 +428,27 @@ func (t *Trainer) Resume() error {
 	if err := t.graph.RNG().UnmarshalBinary(graphRNG); err != nil {
 		return err
 	}
+	for _, hk := range t.Hooks {
+		st := f.Metadata["hook."+hk.Name()]
+		if err := hk.SetState([]byte(st)); err != nil {
+			return fmt.Errorf("train: cannot resume: %s: %s: %w", path, hk.Name(), err)
+		}
+	}
 	t.step, t.lastCkp = step, step
+	t.trained = time.Duration(elapsed * float64(time.Second))
+	t.stepElapsed = t.trained
 	return truncateMetrics(filepath.Join(t.Cfg.Dir, MetricsFile), step, &t.History)
+}
+
+// writeMeta feeds metadata to a hash in key order, each key and value
+// followed by a zero byte.
+func writeMeta(h io.Writer, meta map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		io.WriteString(h, k)
+		h.Write([]byte{0})
+		io.WriteString(h, meta[k])
+		h.Write([]byte{0})
+	}
 }
 
 // truncateMetrics keeps the lines of steps ≤ step (a run that died after

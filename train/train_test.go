@@ -2,7 +2,9 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -29,12 +31,24 @@ func tinyTask(t *testing.T, seed uint64) (*LMTask, *gpt.Model) {
 }
 
 func newTrainer(t *testing.T, dir string, steps int) (*Trainer, *gpt.Model) {
-	task, m := tinyTask(t, 3)
+	return newTrainerDropout(t, dir, steps, 0)
+}
+
+// newTrainerDropout is newTrainer with dropout p on the embeddings and
+// residual branches (the presets use it).
+func newTrainerDropout(t *testing.T, dir string, steps int, p float32) (*Trainer, *gpt.Model) {
+	m, err := gpt.New(gpt.Config{VocabSize: 12, NPositions: 16, NEmbd: 32, NLayer: 2, NHead: 2, ResidPdrop: p, EmbdPdrop: p}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, _ := tinyTask(t, 3)
+	task.Model, task.Parameters = m, m.Params.List()
 	cfg := Config{Steps: steps, ClipNorm: 1, EvalEvery: 5, EvalBatches: 2, CheckpointEvery: 5, Dir: dir, Seed: 9, GradAccum: 2}
 	tr, err := NewTrainer(cfg, task, optim.NewAdamW(task.Params(), 0.9, 0.99, 0.1), optim.WarmupCosine{Max: 3e-3, Min: 3e-4, Warmup: 3, DecaySteps: steps})
 	if err != nil {
 		t.Fatal(err)
 	}
+	tr.Dropout = p > 0
 	return tr, m
 }
 
@@ -49,9 +63,30 @@ func TestTinyGPTLearns(t *testing.T) {
 	}
 }
 
-// TestResumeIsBitIdentical runs 10 steps straight, and 5 + resume + 5, and
-// compares every logged loss bit for bit.
+// TestResumeIsBitIdentical runs 10 steps straight, and 7 + resume + 3, and
+// compares every logged loss bit for bit, without dropout and with it (the
+// dropout masks come from the graph's generator, which the checkpoint
+// carries), and the hooks' state carries over too.
 func TestResumeIsBitIdentical(t *testing.T) {
+	for _, p := range []float32{0, 0.2} {
+		testResume(t, p)
+	}
+}
+
+// recordHook keeps the steps it saw; its state is that list.
+type recordHook struct{ Steps []int }
+
+func (h *recordHook) Name() string              { return "record" }
+func (h *recordHook) AfterStep(m Metrics) error { h.Steps = append(h.Steps, m.Step); return nil }
+func (h *recordHook) State() ([]byte, error)    { return json.Marshal(h.Steps) }
+func (h *recordHook) SetState(b []byte) error   { return json.Unmarshal(b, &h.Steps) }
+
+func testResume(t *testing.T, p float32) {
+	newTrainer := func(t *testing.T, dir string, steps int) (*Trainer, *gpt.Model) {
+		tr, m := newTrainerDropout(t, dir, steps, p)
+		tr.Hooks = []Hook{&recordHook{}}
+		return tr, m
+	}
 	straight, _ := newTrainer(t, t.TempDir(), 10)
 	if err := straight.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -89,6 +124,61 @@ func TestResumeIsBitIdentical(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
 	if n := strings.Count(string(b), "\n"); n != 10 {
 		t.Fatalf("metrics.jsonl has %d lines, want 10", n)
+	}
+	if got := resumed.Hooks[0].(*recordHook).Steps; len(got) != 10 || got[9] != 10 {
+		t.Fatalf("dropout %g: the hook saw steps %v after resuming, want 1..10", p, got)
+	}
+	if resumed.Elapsed() < first.Elapsed() {
+		t.Fatalf("training time went from %v to %v on resume", first.Elapsed(), resumed.Elapsed())
+	}
+}
+
+// TestHooksKeepBestAndSnapshots: KeepBest saves at each better score only,
+// Snapshots fire once each as the training time passes them, and a resumed
+// run continues from their checkpointed state and the time already
+// trained.
+func TestHooksKeepBestAndSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	scores := map[int]float64{5: 3, 10: 7, 15: 5, 20: 9}
+	var saved []int
+	var snaps []time.Duration
+	build := func(steps int) *Trainer {
+		tr, _ := newTrainer(t, dir, steps)
+		tr.Score, tr.ScoreName = func(step int) (float64, error) { return scores[step], nil }, "bleu"
+		tr.Hooks = []Hook{
+			&KeepBest{Save: func(m Metrics) error { saved = append(saved, m.Step); return nil }},
+			&Snapshots{Times: []time.Duration{time.Nanosecond, time.Hour}, Save: func(at time.Duration, m Metrics) error {
+				snaps = append(snaps, at)
+				return nil
+			}},
+		}
+		return tr
+	}
+	tr := build(12)
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Step 12 ends the run with an evaluation scoring 0: not a new best.
+	if fmt.Sprint(saved) != "[5 10]" || len(snaps) != 1 {
+		t.Fatalf("first run: saved at %v, snapshots %v", saved, snaps)
+	}
+	trained := time.Duration(tr.History[len(tr.History)-1].Elapsed * float64(time.Second))
+	tr = build(20)
+	if err := tr.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if d := tr.Elapsed() - trained; d < -time.Microsecond || d > time.Microsecond {
+		t.Fatalf("resumed with %v of training time, want %v", tr.Elapsed(), trained)
+	}
+	kb := tr.Hooks[0].(*KeepBest)
+	if kb.Best != 7 || kb.BestStep != 10 || tr.Hooks[1].(*Snapshots).Done != 1 {
+		t.Fatalf("resumed hooks: best %v at %d, snapshots done %d", kb.Best, kb.BestStep, tr.Hooks[1].(*Snapshots).Done)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(saved) != "[5 10 20]" || len(snaps) != 1 {
+		t.Fatalf("after resuming: saved at %v, snapshots %v", saved, snaps)
 	}
 }
 
@@ -190,7 +280,7 @@ func TestMaxDurationAndScore(t *testing.T) {
 	tr, _ := newTrainer(t, dir, 1000)
 	tr.Cfg.MaxDuration = time.Nanosecond
 	calls := 0
-	tr.Score = func(step int) (float64, error) { calls++; return 12.5, nil }
+	tr.Score, tr.ScoreName = func(step int) (float64, error) { calls++; return 12.5, nil }, "bleu"
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -198,14 +288,14 @@ func TestMaxDurationAndScore(t *testing.T) {
 		t.Fatalf("ran %d steps (%d logged), want 1", tr.Step(), len(tr.History))
 	}
 	m := tr.History[0]
-	if m.ValLoss == nil || m.BLEU == nil || *m.BLEU != 12.5 || calls != 1 || m.Elapsed <= 0 {
+	if m.ValLoss == nil || m.Score == nil || *m.Score != 12.5 || m.ScoreName != "bleu" || calls != 1 || m.Elapsed <= 0 {
 		t.Fatalf("final metrics %+v, score calls %d", m, calls)
 	}
 	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err != nil {
 		t.Fatal("no checkpoint at the end of the time budget")
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
-	if !strings.Contains(string(b), `"bleu":12.5`) {
+	if !strings.Contains(string(b), `"score":12.5,"score_name":"bleu"`) {
 		t.Errorf("metrics.jsonl lacks the score: %s", b)
 	}
 	tr2, _ := newTrainer(t, t.TempDir(), 3)

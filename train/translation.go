@@ -42,3 +42,25 @@ func (t *TranslationTask) Loss(g *autograd.Graph, rng *tensor.RNG, split Split) 
 	_, loss, err := t.Model.Loss(g, b.Src, b.SrcLen, b.TgtIn, b.Labels, b.TgtLen, b.B, b.SrcPad, b.TgtPad, eps)
 	return loss, b.Tokens, err
 }
+
+// ValLoss returns the mean cross-entropy per target token (no label
+// smoothing) over every validation batch, in order: the same number at
+// every evaluation of the same weights.
+func (t *TranslationTask) ValLoss(g *autograd.Graph) (float64, error) {
+	if len(t.Val) == 0 {
+		return 0, fmt.Errorf("train: no validation batches")
+	}
+	var sum float64
+	tokens := 0
+	for i := range t.Val {
+		b := &t.Val[i]
+		g.Reset()
+		_, loss, err := t.Model.Loss(g, b.Src, b.SrcLen, b.TgtIn, b.Labels, b.TgtLen, b.B, b.SrcPad, b.TgtPad, 0)
+		if err != nil {
+			return 0, fmt.Errorf("validation batch %d: %w", i, err)
+		}
+		sum += float64(loss.Value.Item()) * float64(b.Tokens)
+		tokens += b.Tokens
+	}
+	return sum / float64(tokens), nil
+}

@@ -7,16 +7,11 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"time"
 
-	"github.com/goformer/goformer/autograd"
-	"github.com/goformer/goformer/data"
 	"github.com/goformer/goformer/internal/cpu"
-	"github.com/goformer/goformer/models/gpt"
-	"github.com/goformer/goformer/optim"
-	"github.com/goformer/goformer/tensor"
-	"github.com/goformer/goformer/tokenizer"
-	"github.com/goformer/goformer/train"
+	"github.com/goformer/goformer/recipes"
 )
 
 type trainBenchResult struct {
@@ -33,13 +28,23 @@ type trainBenchResult struct {
 	Allocs     float64 `json:"allocs_per_step"`
 }
 
+func lmPresetNames() string {
+	var names []string
+	for _, n := range recipes.PresetNames() {
+		if _, ok := recipes.LMPresets[n]; ok {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
 func benchTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer bench train",
 		"Times training steps (forward, backward, AdamW) of a preset's GPT on Tiny Shakespeare and prints\n"+
 			"milliseconds per step and tokens per second. FLOPs per step are counted as nanoGPT does:\n"+
 			"6·params·tokens for the matrix products plus 12·layers·width·block·tokens for attention.",
 		"  goformer bench train --preset shakespeare-char-small\n  goformer bench train --preset shakespeare-char --batch 16 --iters 5 --json", stderr)
-	preset := fs.String("preset", "shakespeare-char-small", "preset: "+presetNames())
+	preset := fs.String("preset", "shakespeare-char-small", "preset: "+lmPresetNames())
 	iters := fs.Int("iters", 20, "timed steps (after 2 warm-up steps)")
 	batch := fs.Int("batch", 0, "override the preset's batch size")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "worker threads")
@@ -48,9 +53,9 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, ok := presets[*preset]
+	cfg, ok := recipes.LMPresets[*preset]
 	if !ok {
-		return usagef("bench train: unknown preset %q (want one of: %s)", *preset, presetNames())
+		return usagef("bench train: unknown preset %q (want one of: %s)", *preset, lmPresetNames())
 	}
 	if *batch != 0 {
 		cfg.Batch = *batch
@@ -59,39 +64,22 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 		return usagef("bench train: --iters, --batch and --threads must be positive")
 	}
 	cpu.SetThreads(*threads)
-	text := data.TinyShakespeare()
-	tok, err := tokenizer.NewChar(text)
+	// The preset's own run, built as goformer train builds it; the timed
+	// work is the Trainer's own step.
+	cfg.Steps, cfg.DecaySteps = *iters+2, *iters+2
+	dir, err := os.MkdirTemp("", "goformer-bench-")
 	if err != nil {
 		return err
 	}
-	ids, _ := tok.Encode(text)
-	trainIDs, valIDs := data.Split(ids, 0.9)
-	model, err := gpt.New(gpt.Config{VocabSize: tok.VocabSize(), NPositions: cfg.Block, NEmbd: cfg.Embd, NLayer: cfg.Layers,
-		NHead: cfg.Heads, ResidPdrop: cfg.Dropout, EmbdPdrop: cfg.Dropout, Bias: &cfg.Bias}, 1)
+	defer os.RemoveAll(dir)
+	s, err := recipes.NewLM(cfg, dir)
 	if err != nil {
 		return err
 	}
-	task := &train.LMTask{Model: model, Parameters: model.Params.List(), Train: trainIDs, Val: valIDs, Batch: cfg.Batch, Block: cfg.Block}
-	params := task.Params()
-	opt := optim.NewAdamW(params, cfg.Beta1, cfg.Beta2, cfg.WeightDecay)
-	g := autograd.NewGraph(1)
-	g.Training = cfg.Dropout > 0
-	rng := tensor.NewRNG(1)
+	model := s.Model
 	step := func() error {
-		for _, p := range params {
-			p.ZeroGrad()
-		}
-		g.Reset()
-		loss, _, err := task.Loss(g, rng, train.TrainSplit)
-		if err != nil {
-			return err
-		}
-		if err := g.Backward(loss); err != nil {
-			return err
-		}
-		optim.ClipGradNorm(params, cfg.ClipNorm)
-		opt.Step(float32(cfg.LR))
-		return nil
+		_, err := s.Trainer.TrainStep()
+		return err
 	}
 	for i := 0; i < 2; i++ {
 		if err := step(); err != nil {

@@ -6,16 +6,15 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/data"
 	"github.com/goformer/goformer/metrics"
 	"github.com/goformer/goformer/models/gpt"
 	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/models/seq2seq"
 	"github.com/goformer/goformer/tokenizer"
+	"github.com/goformer/goformer/train"
 )
 
 type evalResult struct {
@@ -59,47 +58,31 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *srcPath != "" || *refPath != "" {
 		return usagef("eval: --src and --ref are for translation models; %s is not one", *dir)
 	}
-	m, tok, err := loadCharGPT("eval", *dir)
+	m, tok, err := loadGPT("eval", *dir)
 	if err != nil {
 		return err
 	}
 	name := "tiny-shakespeare (validation)"
-	var ids []int32
-	if *dataPath == "" {
-		all, err := tok.Encode(data.TinyShakespeare())
-		if err != nil {
-			return usageError{"eval: the model's vocabulary does not cover Tiny Shakespeare: " + err.Error()}
-		}
-		_, ids = data.Split(all, 0.9)
-	} else {
+	text := data.TinyShakespeare()
+	if *dataPath != "" {
 		b, err := os.ReadFile(*dataPath)
 		if err != nil {
 			return usageError{"eval: " + err.Error()}
 		}
-		if ids, err = tok.Encode(string(b)); err != nil {
-			return usageError{fmt.Sprintf("eval: %s: %v", *dataPath, err)}
-		}
-		name = *dataPath
+		text, name = string(b), *dataPath
 	}
-	ctx := m.Config.NPositions
-	if len(ids) < 2 {
-		return usagef("eval: the text has fewer than 2 tokens")
+	ids, err := tok.Encode(text)
+	if err != nil {
+		return usageError{fmt.Sprintf("eval: %s: the model's tokenizer cannot encode it: %v", name, err)}
 	}
-	g := autograd.NewGraph(0)
-	g.NoGrad = true
-	var total float64
-	count := 0
-	for start := 0; start+1 < len(ids); start += ctx {
-		n := min(ctx, len(ids)-1-start)
-		g.Reset()
-		_, loss, err := m.Forward(g, ids[start:start+n], 1, n, ids[start+1:start+1+n])
-		if err != nil {
-			return err
-		}
-		total += float64(loss.Value.Item()) * float64(n)
-		count += n
+	if *dataPath == "" {
+		_, ids = data.Split(ids, 0.9)
 	}
-	r := evalResult{Model: *dir, Data: name, Tokens: count, CrossEntropy: total / float64(count)}
+	ce, count, err := train.EvaluateLM(m, ids, m.Config.NPositions)
+	if err != nil {
+		return usageError{"eval: " + err.Error()}
+	}
+	r := evalResult{Model: *dir, Data: name, Tokens: count, CrossEntropy: ce}
 	r.Perplexity = math.Exp(r.CrossEntropy)
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
@@ -117,10 +100,11 @@ func evalTranslation(dir, srcPath, refPath string, beam int, asJSON bool, stdout
 	if beam < 1 {
 		return usagef("eval: --beam must be ≥ 1, got %d", beam)
 	}
-	m, tok, err := loadTranslator("eval", dir)
+	t, err := loadTranslator("eval", dir)
 	if err != nil {
 		return err
 	}
+	t.Options = seq2seq.TranslateOptions{Beam: beam, LengthPenalty: 0.6}
 	var src, ref []string
 	if srcPath == "" {
 		r, err := data.Multi30k("test_2016_flickr")
@@ -141,7 +125,7 @@ func evalTranslation(dir, srcPath, refPath string, beam int, asJSON bool, stdout
 		}
 	}
 	start := time.Now()
-	hyp, err := translateLines(m, tok, src, seq2seq.TranslateOptions{Beam: beam, LengthPenalty: 0.6}, stderr)
+	hyp, err := translateLines(t, src, stderr)
 	if err != nil {
 		return usageError{"eval: " + err.Error()}
 	}
@@ -164,22 +148,23 @@ func evalTranslation(dir, srcPath, refPath string, beam int, asJSON bool, stdout
 	return err
 }
 
-// loadCharGPT loads a directory `goformer train` wrote: a GPT and its
-// character vocabulary. Errors are usage errors prefixed with cmd.
-func loadCharGPT(cmd, dir string) (*gpt.Model, *tokenizer.Char, error) {
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, nil, usagef("%s: %s is not a directory", cmd, dir)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		return nil, nil, usagef("%s: %s is not a model directory (no config.json)", cmd, dir)
+// loadGPT loads a GPT-2 directory (what goformer train writes, or
+// transformers' save_pretrained) with its tokenizer, whichever layout it
+// has. Errors are usage errors prefixed with cmd.
+func loadGPT(cmd, dir string) (*gpt.Model, tokenizer.Tokenizer, error) {
+	if err := modelDir(cmd, dir); err != nil {
+		return nil, nil, err
 	}
 	m, err := gpt.Load(dir)
 	if err != nil {
 		return nil, nil, usageError{cmd + ": " + err.Error()}
 	}
-	tok, err := tokenizer.LoadChar(filepath.Join(dir, "vocab.json"))
+	tok, err := tokenizer.LoadDir(dir)
 	if err != nil {
 		return nil, nil, usageError{cmd + ": " + err.Error()}
+	}
+	if tok.VocabSize() > m.Config.VocabSize {
+		return nil, nil, usagef("%s: %s: the tokenizer has %d tokens but the model's vocabulary is %d", cmd, dir, tok.VocabSize(), m.Config.VocabSize)
 	}
 	return m, tok, nil
 }

@@ -11,8 +11,8 @@ import (
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer generate",
-		"Prints text sampled from a trained character-level GPT (a directory that goformer train wrote:\n"+
-			"config.json, model.safetensors, vocab.json).",
+		"Prints text sampled from a GPT-2 model directory (what goformer train writes, or transformers'\n"+
+			"save_pretrained: config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt).",
 		"  goformer generate --model runs/shakespeare-char-quick/model --prompt \"ROMEO:\" --max-tokens 300\n"+
 			"  goformer generate --model DIR --prompt \"To be\" --temperature 0 # greedy", stderr)
 	dir := fs.String("model", "", "model directory (required)")
@@ -34,7 +34,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if !utf8.ValidString(*prompt) {
 		return usagef("generate: the prompt is not valid UTF-8")
 	}
-	m, tok, err := loadCharGPT("generate", *dir)
+	m, tok, err := loadGPT("generate", *dir)
 	if err != nil {
 		return err
 	}
@@ -47,9 +47,16 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return usageError{err.Error()}
 	}
 	fmt.Fprint(stdout, *prompt)
+	// Byte-level tokens may hold part of a character: print the decoded
+	// text as far as it is whole.
+	var out []int32
+	printed := 0
 	emit := func(id int32) {
-		text, _ := tok.Decode([]int32{id})
-		fmt.Fprint(stdout, text)
+		out = append(out, id)
+		if text, err := tok.Decode(out); err == nil && utf8.ValidString(text) && len(text) >= printed {
+			fmt.Fprint(stdout, text[printed:])
+			printed = len(text)
+		}
 	}
 	if *maxTokens == 0 {
 	} else if len(ids)+*maxTokens <= m.Config.NPositions {

@@ -33,6 +33,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/goformer/goformer/recipes"
 )
 
 // usageError marks an error in how the command was called (exit code 2).
@@ -84,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.As(err, new(usageError)):
+	case errors.As(err, new(usageError)), errors.As(err, new(*recipes.ConfigError)):
 		fmt.Fprintf(stderr, "goformer: %v\n", err)
 		return 2
 	default:

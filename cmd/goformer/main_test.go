@@ -98,7 +98,7 @@ func TestTrainResumeGenerate(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "done: step 6") {
 		t.Fatalf("train: exit %d\n%s\n%s", code, stdout, errs)
 	}
-	for _, f := range []string{"metrics.jsonl", "checkpoint.safetensors", "loss.png", "train_config.json", "model/config.json", "model/model.safetensors", "model/vocab.json"} {
+	for _, f := range []string{"metrics.jsonl", "checkpoint.safetensors", "loss.png", "train_config.json", "model/config.json", "model/model.safetensors", "model/tokenizer.json"} {
 		if _, err := os.Stat(out + "/" + f); err != nil {
 			t.Errorf("missing %s", f)
 		}
@@ -148,7 +148,7 @@ func TestTrainAndGenerateBadInput(t *testing.T) {
 		{[]string{"train", "--config", dir + "/bad.json"}, `field "n_layer" must be a int`},
 		{[]string{"train", "--config", dir + "/unknown.json"}, `unknown field "n_layers"`},
 		{[]string{"train", "--steps", "-1"}, "max_iters must be positive"},
-		{[]string{"generate", "--model", dir + "/nowhere"}, "is not a directory"},
+		{[]string{"generate", "--model", dir + "/nowhere"}, "does not exist"},
 		{[]string{"info", "--model", dir}, "is not a model directory"},
 		{[]string{"generate", "--model", dir}, "not a model directory"},
 		{[]string{"generate", "--model", dir, "--max-tokens", "-1"}, "--max-tokens must be ≥ 0"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,71 +14,51 @@ import (
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/models/seq2seq"
+	"github.com/goformer/goformer/pipelines"
 	"github.com/goformer/goformer/tensor"
-	"github.com/goformer/goformer/tokenizer"
 )
 
-// loadTranslator reads an encoder-decoder model directory with its
-// tokenizer.json. Errors are usage errors prefixed with cmd.
-func loadTranslator(cmd, dir string) (*seq2seq.Model, *tokenizer.ByteBPE, error) {
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, nil, usagef("%s: %s is not a directory", cmd, dir)
+// modelDir checks that dir is a model directory, naming what is wrong:
+// a missing path, a file, a directory without config.json.
+func modelDir(cmd, dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return usagef("%s: %s does not exist", cmd, dir)
+	case err != nil:
+		return usagef("%s: %v", cmd, err)
+	case !st.IsDir():
+		return usagef("%s: %s is a file, not a model directory", cmd, dir)
 	}
 	if _, err := os.Stat(filepath.Join(dir, hfdir.ConfigFile)); err != nil {
-		return nil, nil, usagef("%s: %s is not a model directory (no %s)", cmd, dir, hfdir.ConfigFile)
+		return usagef("%s: %s is not a model directory (no %s)", cmd, dir, hfdir.ConfigFile)
 	}
-	m, err := seq2seq.Load(dir)
-	if err != nil {
-		return nil, nil, usageError{cmd + ": " + err.Error()}
-	}
-	tokPath := filepath.Join(dir, "tokenizer.json")
-	t, err := tokenizer.LoadHF(tokPath)
-	if err != nil {
-		return nil, nil, usageError{cmd + ": " + err.Error()}
-	}
-	tok, ok := t.(*tokenizer.ByteBPE)
-	if !ok {
-		return nil, nil, usagef("%s: %s: translation needs a byte-level BPE tokenizer", cmd, tokPath)
-	}
-	if tok.VocabSize() > m.Config.VocabSize {
-		return nil, nil, usagef("%s: %s has %d tokens but the model's vocabulary is %d", cmd, tokPath, tok.VocabSize(), m.Config.VocabSize)
-	}
-	return m, tok, nil
+	return nil
 }
 
-// translateLines tokenizes and translates lines (empty lines stay empty),
-// showing progress on stderr when there are many.
-func translateLines(m *seq2seq.Model, tok *tokenizer.ByteBPE, lines []string, opt seq2seq.TranslateOptions, stderr io.Writer) ([]string, error) {
-	var src [][]int32
-	var at []int
-	for i, l := range lines {
-		if strings.TrimSpace(l) == "" {
-			continue
-		}
-		ids, err := tok.Encode(l)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", i+1, err)
-		}
-		if len(ids)+1 > m.Config.MaxPositionEmbeddings {
-			return nil, fmt.Errorf("line %d has %d tokens; the model reads at most %d", i+1, len(ids), m.Config.MaxPositionEmbeddings-1)
-		}
-		src, at = append(src, ids), append(at, i)
-	}
-	if len(src) >= 200 {
-		p := newProgress(stderr, len(src), 0)
-		p.unit = "sentences"
-		opt.Progress = func(done int) { p.updateCount(done) }
-		defer p.clear()
-	}
-	text, err := translateIDs(m, tok, src, opt)
-	if err != nil {
+// loadTranslator reads an encoder-decoder model directory with its
+// tokenizer. Errors are usage errors prefixed with cmd.
+func loadTranslator(cmd, dir string) (*pipelines.Translator, error) {
+	if err := modelDir(cmd, dir); err != nil {
 		return nil, err
 	}
-	out := make([]string, len(lines))
-	for j, i := range at {
-		out[i] = text[j]
+	t, err := pipelines.LoadTranslator(dir)
+	if err != nil {
+		return nil, usageError{cmd + ": " + err.Error()}
 	}
-	return out, nil
+	return t, nil
+}
+
+// translateLines translates lines (empty lines stay empty), showing
+// progress on stderr when there are many.
+func translateLines(t *pipelines.Translator, lines []string, stderr io.Writer) ([]string, error) {
+	if len(lines) >= 200 {
+		p := newProgress(stderr, len(lines), 0)
+		p.unit = "sentences"
+		t.Options.Progress = p.updateCount
+		defer p.clear()
+	}
+	return t.Translate(lines)
 }
 
 func runTranslate(args []string, stdout, stderr io.Writer) error {
@@ -120,10 +101,11 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	cpu.SetThreads(*threads)
-	m, tok, err := loadTranslator("translate", *dir)
+	t, err := loadTranslator("translate", *dir)
 	if err != nil {
 		return err
 	}
+	t.Options = opt
 	text, err := readStdinText("translate")
 	if err != nil {
 		return err
@@ -133,7 +115,7 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	out, err := translateLines(m, tok, lines, opt, stderr)
+	out, err := translateLines(t, lines, stderr)
 	if err != nil {
 		return usageError{"translate: " + err.Error()}
 	}

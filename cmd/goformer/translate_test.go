@@ -29,7 +29,7 @@ func TestTranslationWorkflow(t *testing.T) {
 		}
 	}
 	b, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
-	if !strings.Contains(string(b), `"bleu":`) {
+	if !strings.Contains(string(b), `"score_name":"bleu"`) {
 		t.Errorf("metrics.jsonl has no BLEU: %s", b)
 	}
 

@@ -1,0 +1,131 @@
+// Package recipes holds goformer's training runs as library calls: each
+// preset goes from a corpus to a tokenizer, a model configuration and a
+// Trainer with its hooks, and ends with a Hugging Face model directory,
+// metrics.jsonl and plots. `goformer train` is flags around these calls; a
+// Go program runs the same preset in a few lines:
+//
+//	cfg := recipes.LMPresets["shakespeare-char-small"]
+//	res, err := recipes.TrainLM(ctx, cfg, recipes.Options{Out: "runs/small", Log: os.Stderr})
+package recipes
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/goformer/goformer/tensor"
+	"github.com/goformer/goformer/train"
+)
+
+// ConfigError is a mistake in what the caller asked for (a bad setting, a
+// missing file, a run directory already in use), as opposed to a failure
+// of the work itself.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configErrorf(format string, args ...any) error {
+	return &ConfigError{fmt.Errorf(format, args...)}
+}
+
+// ErrRunExists is the error (wrapped) of a new run into a directory that
+// holds one: resume it (Options.Resume) or choose another directory.
+var ErrRunExists = errors.New("already holds a run")
+
+// Options are how a recipe runs, apart from what it trains.
+type Options struct {
+	Out    string    // the run directory (required)
+	Resume bool      // continue the run in Out from its checkpoint
+	Log    io.Writer // messages and samples; nil: none
+	// OnStep, if set, is called after every step (a progress display).
+	OnStep func(train.Metrics)
+	// Samples prints a short generated text at each evaluation (language
+	// models).
+	Samples bool
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format, args...)
+	}
+}
+
+// Result is what a finished (or interrupted) run reports.
+type Result struct {
+	ModelDir    string          // the Hugging Face model directory written
+	History     []train.Metrics // every step's metrics, resumed runs included
+	Interrupted bool            // the context was cancelled: a checkpoint was written, resume with Options.Resume
+	Best        *train.KeepBest // the best-by-score model's score and step, where the recipe keeps one
+}
+
+// Last returns the last step's metrics.
+func (r *Result) Last() train.Metrics {
+	if len(r.History) == 0 {
+		return train.Metrics{}
+	}
+	return r.History[len(r.History)-1]
+}
+
+// LoadConfig reads a JSON file of settings over cfg (a preset), refusing
+// unknown fields and wrong types with the file's name and the field.
+func LoadConfig(path string, cfg any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return &ConfigError{err}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return configErrorf("%s: field %q must be a %s, not a JSON %s", path, te.Field, te.Type, te.Value)
+		}
+		return configErrorf("%s: %v", path, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return nil
+}
+
+// PresetNames lists every preset, sorted.
+func PresetNames() []string {
+	var names []string
+	for n := range LMPresets {
+		names = append(names, n)
+	}
+	for n := range TranslationPresets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// prepareDir checks that a new run does not overwrite an old one, creates
+// the directory and writes the run's settings there (atomically).
+func prepareDir(o *Options, cfg any) error {
+	if o.Out == "" {
+		return configErrorf("no run directory")
+	}
+	if !o.Resume {
+		if _, err := os.Stat(filepath.Join(o.Out, train.CheckpointFile)); err == nil {
+			return &ConfigError{fmt.Errorf("%s %w", o.Out, ErrRunExists)}
+		}
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	return writeFile(filepath.Join(o.Out, "train_config.json"), append(b, '\n'))
+}
+
+func writeFile(path string, b []byte) error {
+	return tensor.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
