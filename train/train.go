@@ -121,9 +121,9 @@ type Trainer struct {
 	// stepElapsed is the training time at the end of the last step, which
 	// the checkpoint keeps: a resumed run continues from there.
 	stepElapsed time.Duration
-	runFrom time.Time     // when the current Run started
-	scale   *tensor.Tensor
-	History []Metrics
+	runFrom     time.Time // when the current Run started
+	scale       *tensor.Tensor
+	History     []Metrics
 }
 
 // CheckpointFile is the name of the checkpoint in the run directory.
