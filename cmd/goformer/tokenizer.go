@@ -14,38 +14,17 @@ import (
 	"github.com/goformer/goformer/tokenizer"
 )
 
-// textTokenizer is what the tokenizer commands need.
-type textTokenizer interface {
-	Encode(string) ([]int32, error)
-	Decode([]int32) (string, error)
-}
-
-// loadTokenizer reads a directory holding a Hugging Face tokenizer.json,
-// vocab.json + merges.txt (GPT-2's byte-level BPE) or a character
-// vocabulary (vocab.json of goformer train).
-func loadTokenizer(cmd, dir string) (textTokenizer, error) {
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, usagef("%s: %s is not a directory", cmd, dir)
+// loadTokenizer reads a directory's tokenizer, whichever layout it has
+// (tokenizer.LoadDir). Errors are usage errors prefixed with cmd.
+func loadTokenizer(cmd, dir string) (tokenizer.Tokenizer, error) {
+	st, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return nil, usagef("%s: %v", cmd, err)
+	case !st.IsDir():
+		return nil, usagef("%s: %s is a file, not a directory", cmd, dir)
 	}
-	if p := filepath.Join(dir, "tokenizer.json"); fileExists(p) {
-		t, err := tokenizer.LoadHF(p)
-		if err != nil {
-			return nil, usageError{cmd + ": " + err.Error()}
-		}
-		return t, nil
-	}
-	vocab, merges := filepath.Join(dir, "vocab.json"), filepath.Join(dir, "merges.txt")
-	if _, err := os.Stat(merges); err == nil {
-		t, err := tokenizer.LoadGPT2(vocab, merges)
-		if err != nil {
-			return nil, usageError{cmd + ": " + err.Error()}
-		}
-		return t, nil
-	}
-	if _, err := os.Stat(vocab); err != nil {
-		return nil, usagef("%s: %s holds no tokenizer (tokenizer.json, vocab.json and merges.txt, or a character vocab.json)", cmd, dir)
-	}
-	t, err := tokenizer.LoadChar(vocab)
+	t, err := tokenizer.LoadDir(dir)
 	if err != nil {
 		return nil, usageError{cmd + ": " + err.Error()}
 	}
@@ -164,11 +143,6 @@ func runTokenizerDecode(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {
