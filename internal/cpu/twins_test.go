@@ -1,0 +1,159 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// The assembly kernels against their pure-Go twins, on the same inputs.
+// The float64 references of the other tests bound each path's own error;
+// these tests bound the difference between the two paths, which is what a
+// user moving a model between machines (or building with -tags purego)
+// sees. Each bound is stated with the reason it is the right one.
+
+func withVecAsm(asm bool, f func()) {
+	saved := useVecAsm
+	useVecAsm = asm
+	defer func() { useVecAsm = saved }()
+	f()
+}
+
+const eps32 = 1.0 / (1 << 23) // float32's machine epsilon (2⁻²³)
+
+func scaledSlice(rng *rand.Rand, n int, scale float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32((rng.Float64()*2 - 1) * scale)
+	}
+	return x
+}
+
+// TestVecTwins: axpy is one fused multiply-add per element in assembly and
+// a multiply then an add in Go, so they differ by the rounding of the
+// product and one last rounding of the sum: |Δ| ≤ eps·(|αx| + |y|). dot sums in a different order (16 lanes,
+// then a tree), so the bound is the summation's own, n·eps·Σ|xᵢyᵢ|. max is
+// exact. The exponential sum uses the same polynomial in both, evaluated
+// with FMA in assembly: a relative 4·eps per term, so 4·eps·Σ.
+func TestVecTwins(t *testing.T) {
+	if !useVecAsm {
+		t.Skip("no AVX2 on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, n := range vecSizes {
+		x, y := scaledSlice(rng, n, 3), scaledSlice(rng, n, 3)
+		const alpha = 0.7
+		ya, yg := append([]float32(nil), y...), append([]float32(nil), y...)
+		withVecAsm(true, func() { axpy(alpha, x, ya) })
+		withVecAsm(false, func() { axpy(alpha, x, yg) })
+		for i := range ya {
+			if d := math.Abs(float64(ya[i] - yg[i])); d > eps32*(math.Abs(alpha*float64(x[i]))+math.Abs(float64(yg[i])))+1e-30 {
+				t.Fatalf("axpy n=%d [%d]: asm %g, Go %g", n, i, ya[i], yg[i])
+			}
+		}
+		var da, dg float32
+		withVecAsm(true, func() { da = dot(x, y) })
+		withVecAsm(false, func() { dg = dot(x, y) })
+		var abs float64
+		for i := range x {
+			abs += math.Abs(float64(x[i]) * float64(y[i]))
+		}
+		if d := math.Abs(float64(da - dg)); d > float64(n)*eps32*abs {
+			t.Fatalf("dot n=%d: asm %g, Go %g (bound %g)", n, da, dg, float64(n)*eps32*abs)
+		}
+		if n == 0 || !hasAVX512 {
+			continue
+		}
+		var ma, mg float32
+		withVecAsm(true, func() { ma = maxOf(x) })
+		withVecAsm(false, func() { mg = maxOf(x) })
+		if ma != mg {
+			t.Fatalf("max n=%d: asm %g, Go %g", n, ma, mg)
+		}
+		for _, shift := range []float32{ma, ma + 5, -3} {
+			var sa, sg float32
+			withVecAsm(true, func() { sa = expShiftSum(x, shift) })
+			withVecAsm(false, func() { sg = expShiftSum(x, shift) })
+			if d := math.Abs(float64(sa - sg)); d > 4*eps32*float64(n)*math.Abs(float64(sg)) {
+				t.Fatalf("expShiftSum n=%d shift %g: asm %g, Go %g", n, shift, sa, sg)
+			}
+		}
+	}
+}
+
+// TestGELUTwins: both GELUs compute x·σ(2u) with the same exp polynomial;
+// where the result is representable with relative precision they agree to
+// 8·eps relative. In the far negative tail (x < −5, GELU(x) < 1.5e-6·|x|)
+// each rounds values below 1e-6 of the input's scale differently (up to
+// ~30% relative apart at x ≈ −9, where GELU ≈ −1e-17), so there the
+// difference is bounded absolutely, by 1e-7·|x|: what matters to a model
+// is the error relative to the activations it sums with, which are O(1).
+func TestGELUTwins(t *testing.T) {
+	if !useVecAsm || !hasAVX512 {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, n := range vecSizes {
+		x, dy := scaledSlice(rng, n, 10), scaledSlice(rng, n, 1)
+		ya, yg := make([]float32, n), make([]float32, n)
+		da, dg := make([]float32, n), make([]float32, n)
+		withVecAsm(true, func() { GELU(ya, x); GELUBackward(da, x, dy) })
+		withVecAsm(false, func() { GELU(yg, x); GELUBackward(dg, x, dy) })
+		for i, v := range x {
+			bound := 8 * eps32 * math.Abs(float64(yg[i]))
+			dbound := 8*eps32*math.Abs(float64(dg[i])) + 4*eps32*math.Abs(float64(dy[i]))
+			if v < -5 {
+				bound = 1e-7 * math.Abs(float64(v))
+				dbound = 1e-6 * math.Abs(float64(dy[i])*float64(v))
+			}
+			if d := math.Abs(float64(ya[i] - yg[i])); d > bound {
+				t.Fatalf("GELU(%g): asm %g, Go %g (|Δ| %g > %g)", v, ya[i], yg[i], d, bound)
+			}
+			if d := math.Abs(float64(da[i] - dg[i])); d > dbound {
+				t.Fatalf("GELU'(%g)·%g: asm %g, Go %g (|Δ| %g > %g)", v, dy[i], da[i], dg[i], d, dbound)
+			}
+		}
+	}
+}
+
+// TestGemmTwins: every GEMM implementation against the Go one on the same
+// operands. Each sums k products in its own order (the kernels accumulate
+// in registers across the depth, blocked differently), so two results
+// differ by at most 2·k·eps·Σₚ|a_ip·b_pj| (each within k·eps of the exact
+// product).
+func TestGemmTwins(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	impls := GemmImpls()
+	for _, shape := range [][3]int{{1, 1, 1}, {7, 33, 65}, {65, 7, 257}, {129, 130, 31}, {257, 64, 1000}} {
+		m, n, k := shape[0], shape[1], shape[2]
+		a, b := scaledSlice(rng, m*k, 1), scaledSlice(rng, k*n, 1)
+		results := map[string][]float32{}
+		for _, name := range impls {
+			prev, err := SetGemmImpl(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := make([]float32, m*n)
+			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+			results[name] = c
+			SetGemmImpl(prev)
+		}
+		ref := results["go"]
+		for _, name := range impls {
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					var abs float64
+					for p := 0; p < k; p++ {
+						abs += math.Abs(float64(a[i*k+p]) * float64(b[p*n+j]))
+					}
+					got, want := results[name][i*n+j], ref[i*n+j]
+					if d := math.Abs(float64(got - want)); d > 2*float64(k)*eps32*abs {
+						t.Fatalf("%v %s: C[%d][%d] = %g, Go %g", shape, name, i, j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
