@@ -66,7 +66,7 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	cpu.SetThreads(*threads)
 	// The preset's own run, built as goformer train builds it; the timed
 	// work is the Trainer's own step.
-	cfg.Steps, cfg.DecaySteps = *iters+2, *iters+2
+	cfg.Steps = max(cfg.Steps, *iters+2)
 	dir, err := os.MkdirTemp("", "goformer-bench-")
 	if err != nil {
 		return err
