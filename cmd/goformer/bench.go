@@ -4,54 +4,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"runtime"
-	"sort"
+	"strings"
 	"time"
 
+	"github.com/goformer/goformer/internal/bench"
 	"github.com/goformer/goformer/internal/cpu"
+	"github.com/goformer/goformer/recipes"
 )
 
-// timeIt calls f once to warm up, then in batches of calls lasting at least
-// minBatch each, and returns the best batch's mean seconds per call over
-// repeats batches: the figure least disturbed by the rest of the machine.
-func timeIt(f func(), repeats int, minBatch time.Duration) float64 {
-	f()
-	n := 1
-	for {
-		start := time.Now()
-		for i := 0; i < n; i++ {
-			f()
-		}
-		if el := time.Since(start); el >= minBatch/4 || n >= 1<<20 {
-			n = max(1, int(float64(n)*float64(minBatch)/float64(max(el, time.Microsecond))))
-			break
-		}
-		n *= 4
+// printResult prints r as one JSON object, or its line of text.
+func printResult(w io.Writer, asJSON bool, r any, format string, args ...any) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(r)
 	}
-	times := make([]float64, repeats)
-	for r := range times {
-		start := time.Now()
-		for i := 0; i < n; i++ {
-			f()
-		}
-		times[r] = time.Since(start).Seconds() / float64(n)
-	}
-	sort.Float64s(times)
-	return times[0]
+	_, err := fmt.Fprintf(w, format, args...)
+	return err
 }
 
-type gemmResult struct {
-	M       int     `json:"m"`
-	N       int     `json:"n"`
-	K       int     `json:"k"`
-	TransA  bool    `json:"trans_a"`
-	TransB  bool    `json:"trans_b"`
-	Threads int     `json:"threads"`
-	Impl    string  `json:"impl"`
-	Ms      float64 `json:"ms"`
-	GFLOPS  float64 `json:"gflops"`
-}
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func benchGemm(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer bench gemm",
@@ -64,13 +35,10 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 	tb := fs.Bool("tb", false, "B is stored n×k and used transposed")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "worker threads")
 	impl := fs.String("impl", cpu.GemmImpl(), fmt.Sprintf("kernel implementation, one of %v", cpu.GemmImpls()))
-	seconds := fs.Float64("seconds", 0.25, "length of each of the 5 timed batches")
+	secs := fs.Float64("seconds", 0.25, "length of each of the 5 timed batches")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if *m < 1 || *n < 1 || *k < 1 {
-		return usagef("bench gemm: sizes must be positive, got -m %d -n %d -k %d", *m, *n, *k)
 	}
 	if *threads < 1 {
 		return usagef("bench gemm: --threads must be at least 1, got %d", *threads)
@@ -79,38 +47,98 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 		return usageError{err.Error()}
 	}
 	cpu.SetThreads(*threads)
+	r, err := bench.Gemm(*m, *n, *k, *ta, *tb, seconds(*secs))
+	if err != nil {
+		return usagef("bench gemm: %v", err)
+	}
+	op := map[bool]string{false: "N", true: "T"}
+	return printResult(stdout, *asJSON, r, "gemm %s%s m=%d n=%d k=%d: %.3f ms/call, %.1f GFLOPS (%s, %d threads)\n",
+		op[r.TransA], op[r.TransB], r.M, r.N, r.K, r.Ms, r.GFLOPS, r.Impl, r.Threads)
+}
 
-	rng := rand.New(rand.NewPCG(1, 1))
-	fill := func(n int) []float32 {
-		x := make([]float32, n)
-		for i := range x {
-			x[i] = rng.Float32()
+func benchAttention(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("goformer bench attention",
+		"Times scaled dot-product attention softmax(QKᵀ/√d)V on [batch, heads, seq, dim] tensors and prints\n"+
+			"milliseconds per call, GFLOPS and the extra memory the call allocates beyond its inputs and outputs.\n"+
+			"FLOPs are those of the matrix products over the visible (query, key) pairs: 4·d per pair forward,\n"+
+			"8·d more for the backward pass (not counting the flash kernel's recomputation), the same for every kernel.",
+		"  goformer bench attention --seq 1024 --causal --backward\n  goformer bench attention --seq 32768 --tq 1 --causal      # one decoding step\n  goformer bench attention --seq 16384 --causal --backward --json\n  goformer bench attention --seq 1024 --causal --plain", stderr)
+	batch := fs.Int("batch", 1, "batch size")
+	heads := fs.Int("heads", 8, "heads")
+	seq := fs.Int("seq", 1024, "sequence length (keys, and queries unless --tq)")
+	tq := fs.Int("tq", 0, "number of queries, aligned to the end of the keys (default --seq; 1 = one decoding step against a KV cache)")
+	dim := fs.Int("dim", 64, "head dimension")
+	causal := fs.Bool("causal", false, "causal mask")
+	backward := fs.Bool("backward", false, "time forward + backward")
+	plain := fs.Bool("plain", false, "the plain attention that materialises the seq×seq matrix, instead of flash")
+	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "worker threads")
+	secs := fs.Float64("seconds", 0.5, "length of each of the 5 timed batches")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *batch < 1 || *heads < 1 || *seq < 1 || *dim < 1 {
+		return usagef("bench attention: sizes must be positive, got --batch %d --heads %d --seq %d --dim %d", *batch, *heads, *seq, *dim)
+	}
+	if *tq == 0 {
+		*tq = *seq
+	}
+	if *tq < 1 || *tq > *seq {
+		return usagef("bench attention: --tq must be between 1 and --seq (%d), got %d", *seq, *tq)
+	}
+	if *threads < 1 {
+		return usagef("bench attention: --threads must be at least 1, got %d", *threads)
+	}
+	need := float64(*batch) * float64(*heads) * float64(*seq) * float64(*seq) * 4 // one score matrix, twice with its gradient
+	if *backward {
+		need *= 2
+	}
+	if *plain && need > 16<<30 {
+		return usagef("bench attention: --plain at --seq %d needs %.1f GiB for its score matrices; that is the point of flash attention", *seq, need/(1<<30))
+	}
+	cpu.SetThreads(*threads)
+	r := bench.Attention(cpu.Attention{Batch: *batch, Heads: *heads, Tq: *tq, Tk: *seq, Dim: *dim, Causal: *causal}, *backward, *plain, seconds(*secs))
+	pass := map[bool]string{false: "forward", true: "forward+backward"}[r.Backward]
+	return printResult(stdout, *asJSON, r, "attention %s %s B=%d H=%d Tq=%d Tk=%d d=%d causal=%v: %.3f ms/call, %.1f GFLOPS, %.1f MiB extra (%d threads)\n",
+		r.Kernel, pass, r.Batch, r.Heads, r.Tq, r.Seq, r.Dim, r.Causal, r.Ms, r.GFLOPS, r.ExtraMiB, r.Threads)
+}
+
+func benchTrain(args []string, stdout, stderr io.Writer) error {
+	var names []string
+	for _, n := range recipes.PresetNames() {
+		if _, ok := recipes.LMPresets[n]; ok {
+			names = append(names, n)
 		}
-		return x
 	}
-	a, b, c := fill(*m**k), fill(*k**n), make([]float32, *m**n)
-	lda, ldb := *k, *n
-	if *ta {
-		lda = *m
+	fs := newFlagSet("goformer bench train",
+		"Times training steps (forward, backward, AdamW: the Trainer's own step) of a preset's GPT on Tiny\n"+
+			"Shakespeare and prints milliseconds per step and tokens per second. FLOPs per step are counted as\n"+
+			"nanoGPT does: 6·params·tokens for the matrix products plus 12·layers·width·block·tokens for attention.",
+		"  goformer bench train --preset shakespeare-char-small\n  goformer bench train --preset shakespeare-char --batch 16 --iters 5 --json", stderr)
+	preset := fs.String("preset", "shakespeare-char-small", "preset: "+strings.Join(names, ", "))
+	iters := fs.Int("iters", 20, "timed steps (after 2 warm-up steps)")
+	batch := fs.Int("batch", 0, "override the preset's batch size")
+	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "worker threads")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if *tb {
-		ldb = *k
+	cfg, ok := recipes.LMPresets[*preset]
+	if !ok {
+		return usagef("bench train: unknown preset %q (want one of: %s)", *preset, strings.Join(names, ", "))
 	}
-	sec := timeIt(func() {
-		cpu.Sgemm(*ta, *tb, *m, *n, *k, 1, a, lda, b, ldb, 0, c, *n)
-	}, 5, time.Duration(*seconds*float64(time.Second)))
-	r := gemmResult{M: *m, N: *n, K: *k, TransA: *ta, TransB: *tb, Threads: *threads, Impl: cpu.GemmImpl(),
-		Ms: sec * 1e3, GFLOPS: 2 * float64(*m) * float64(*n) * float64(*k) / sec / 1e9}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(r)
+	if *batch != 0 {
+		cfg.Batch = *batch
 	}
-	t := func(b bool) string {
-		if b {
-			return "T"
-		}
-		return "N"
+	if *iters < 1 || cfg.Batch < 1 || *threads < 1 {
+		return usagef("bench train: --iters, --batch and --threads must be positive")
 	}
-	_, err := fmt.Fprintf(stdout, "gemm %s%s m=%d n=%d k=%d: %.3f ms/call, %.1f GFLOPS (%s, %d threads)\n",
-		t(*ta), t(*tb), r.M, r.N, r.K, r.Ms, r.GFLOPS, r.Impl, r.Threads)
-	return err
+	cpu.SetThreads(*threads)
+	r, err := bench.TrainLM(*preset, cfg, *iters, *profile)
+	if err != nil {
+		return err
+	}
+	return printResult(stdout, *asJSON, r, "train %s: batch %d × %d tokens, %.2fM params: %.1f ms/step, %.0f tokens/s, %.1f GFLOPS, %.0f allocations/step (%d threads)\n",
+		r.Preset, r.Batch, r.Block, float64(r.Params)/1e6, r.MsPerStep, r.TokensPerS, r.GFLOPS, r.Allocs, r.Threads)
 }

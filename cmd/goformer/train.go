@@ -10,11 +10,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/goformer/goformer/internal/cpu"
+	"github.com/goformer/goformer/internal/progress"
 	"github.com/goformer/goformer/recipes"
-	"github.com/goformer/goformer/train"
 )
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -49,8 +48,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		*out = filepath.Join("runs", *preset)
 	}
 	cpu.SetThreads(*threads)
-	prog := newProgress(stderr, 0, 0)
-	opt := recipes.Options{Out: *out, Resume: *resume, Log: prog, Samples: *samples, OnStep: prog.update}
+	prog := progress.New(stderr, 0)
+	opt := recipes.Options{Out: *out, Resume: *resume, Log: prog, Samples: *samples, OnStep: prog.Update}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
@@ -72,7 +71,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if set["seed"] {
 			cfg.Seed = uint64(*seed)
 		}
-		prog.reset(cfg.Steps)
+		prog.Reset(cfg.Steps)
 		total = cfg.Steps
 		res, err = recipes.TrainTranslation(ctx, cfg, opt)
 	} else if cfg, ok := recipes.LMPresets[*preset]; ok {
@@ -94,13 +93,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if set["data"] {
 			cfg.Data = *dataPath
 		}
-		prog.reset(cfg.Steps)
+		prog.Reset(cfg.Steps)
 		total = cfg.Steps
 		res, err = recipes.TrainLM(ctx, cfg, opt)
 	} else {
 		return usagef("train: unknown preset %q (want one of: %s)", *preset, strings.Join(recipes.PresetNames(), ", "))
 	}
-	prog.clear()
+	prog.Clear()
 	if errors.Is(err, recipes.ErrRunExists) {
 		return usagef("train: %s already holds a run; use --resume to continue it or --out for a new one", *out)
 	}
@@ -138,81 +137,4 @@ func valueOr(p *float64) float64 {
 		return 0
 	}
 	return *p
-}
-
-// progress shows steps, loss, tokens/s and the time left: one rewritten
-// line on a terminal, a plain line every few seconds otherwise. As an
-// io.Writer it passes messages through, clearing its line first.
-type progress struct {
-	w         io.Writer
-	tty       bool
-	total     int
-	start     time.Time
-	startStep int
-	lastPrint time.Time
-	shown     bool
-	unit      string // what is counted, for updateCount
-}
-
-func newProgress(w io.Writer, total, from int) *progress {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	return &progress{w: w, tty: tty, total: total, start: time.Now(), startStep: from}
-}
-
-// reset starts counting again towards total.
-func (p *progress) reset(total int) { p.total, p.start, p.startStep = total, time.Now(), -1 }
-
-func (p *progress) Write(b []byte) (int, error) {
-	p.clear()
-	return p.w.Write(b)
-}
-
-func (p *progress) update(m train.Metrics) {
-	if p.startStep < 0 { // the first step seen: a resumed run counts from there
-		p.startStep, p.start = m.Step-1, time.Now()
-	}
-	now := time.Now()
-	if !p.tty && now.Sub(p.lastPrint) < 5*time.Second && m.Step != p.total {
-		return
-	}
-	p.lastPrint = now
-	done := m.Step - p.startStep
-	eta := time.Duration(float64(now.Sub(p.start)) / float64(done) * float64(p.total-m.Step)).Round(time.Second)
-	p.line(fmt.Sprintf("step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %s", m.Step, p.total, m.Loss, m.LR, m.TokensPerS, eta))
-}
-
-// updateCount shows done of total items (sentences) with their rate.
-func (p *progress) updateCount(done int) {
-	now := time.Now()
-	if !p.tty && now.Sub(p.lastPrint) < 5*time.Second && done != p.total {
-		return
-	}
-	p.lastPrint = now
-	secs := now.Sub(p.start).Seconds()
-	eta := time.Duration(0)
-	if done > 0 {
-		eta = time.Duration(secs / float64(done) * float64(p.total-done) * float64(time.Second)).Round(time.Second)
-	}
-	p.line(fmt.Sprintf("%d/%d %s  %.1f/s  ETA %s", done, p.total, p.unit, float64(done)/secs, eta))
-}
-
-func (p *progress) line(s string) {
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s", s)
-		p.shown = true
-	} else {
-		fmt.Fprintln(p.w, s)
-	}
-}
-
-func (p *progress) clear() {
-	if p.tty && p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.shown = false
-	}
 }

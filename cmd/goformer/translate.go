@@ -12,6 +12,7 @@ import (
 
 	"github.com/goformer/goformer/generate"
 	"github.com/goformer/goformer/internal/cpu"
+	"github.com/goformer/goformer/internal/progress"
 	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/models/seq2seq"
 	"github.com/goformer/goformer/pipelines"
@@ -53,10 +54,10 @@ func loadTranslator(cmd, dir string) (*pipelines.Translator, error) {
 // progress on stderr when there are many.
 func translateLines(t *pipelines.Translator, lines []string, stderr io.Writer) ([]string, error) {
 	if len(lines) >= 200 {
-		p := newProgress(stderr, len(lines), 0)
-		p.unit = "sentences"
-		t.Options.Progress = p.updateCount
-		defer p.clear()
+		p := progress.New(stderr, len(lines))
+		p.Unit = "sentences"
+		t.Options.Progress = p.UpdateCount
+		defer p.Clear()
 	}
 	return t.Translate(lines)
 }

@@ -1,0 +1,93 @@
+// Package progress draws the progress of long work (training steps,
+// sentences translated) on a terminal or a log.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/goformer/goformer/train"
+)
+
+// Bar shows steps, loss, tokens/s and the time left: one rewritten line
+// on a terminal, a plain line every few seconds otherwise. As an io.Writer
+// it passes messages through, clearing its line first.
+type Bar struct {
+	w         io.Writer
+	tty       bool
+	total     int
+	start     time.Time
+	startStep int
+	lastPrint time.Time
+	shown     bool
+	Unit      string // what is counted, for updateCount
+}
+
+// New returns a bar counting towards total, on w.
+func New(w io.Writer, total int) *Bar {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &Bar{w: w, tty: tty, total: total, start: time.Now(), startStep: -1}
+}
+
+// Reset starts counting again towards total.
+func (p *Bar) Reset(total int) { p.total, p.start, p.startStep = total, time.Now(), -1 }
+
+// Write writes b after clearing the progress line.
+func (p *Bar) Write(b []byte) (int, error) {
+	p.Clear()
+	return p.w.Write(b)
+}
+
+// Update shows a training step.
+func (p *Bar) Update(m train.Metrics) {
+	if p.startStep < 0 { // the first step seen: a resumed run counts from there
+		p.startStep, p.start = m.Step-1, time.Now()
+	}
+	now := time.Now()
+	if !p.tty && now.Sub(p.lastPrint) < 5*time.Second && m.Step != p.total {
+		return
+	}
+	p.lastPrint = now
+	done := m.Step - p.startStep
+	eta := time.Duration(float64(now.Sub(p.start)) / float64(done) * float64(p.total-m.Step)).Round(time.Second)
+	p.line(fmt.Sprintf("step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %s", m.Step, p.total, m.Loss, m.LR, m.TokensPerS, eta))
+}
+
+// UpdateCount shows done of total items (sentences) with their rate.
+func (p *Bar) UpdateCount(done int) {
+	now := time.Now()
+	if !p.tty && now.Sub(p.lastPrint) < 5*time.Second && done != p.total {
+		return
+	}
+	p.lastPrint = now
+	secs := now.Sub(p.start).Seconds()
+	eta := time.Duration(0)
+	if done > 0 {
+		eta = time.Duration(secs / float64(done) * float64(p.total-done) * float64(time.Second)).Round(time.Second)
+	}
+	p.line(fmt.Sprintf("%d/%d %s  %.1f/s  ETA %s", done, p.total, p.Unit, float64(done)/secs, eta))
+}
+
+func (p *Bar) line(s string) {
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", s)
+		p.shown = true
+	} else {
+		fmt.Fprintln(p.w, s)
+	}
+}
+
+// Clear removes the progress line from a terminal.
+func (p *Bar) Clear() {
+	if p.tty && p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.shown = false
+	}
+}
