@@ -19,7 +19,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	tok, err := tokenizer.LoadChar(dir + "/vocab.json")
+	tok, err := tokenizer.LoadDir(dir) // tokenizer.json, or GPT-2's vocab.json + merges.txt
 	if err != nil {
 		log.Fatal(err)
 	}
