@@ -222,6 +222,34 @@ func (f *Safetensors) Tensor(name string) (*Tensor, error) {
 	return FromSlice(out, in.Shape...)
 }
 
+// CheckFinite reports the NaN and infinite values of a tensor read from
+// path under name: a model's weights never hold them, and a file that does
+// is damaged (it would only give NaN losses or empty output later).
+func CheckFinite(path, name string, t *Tensor) error {
+	bad, first := 0, -1
+	for i, v := range t.Data() {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			if bad == 0 {
+				first = i
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("%s: tensor %q holds %d non-finite values (NaN or Inf; the first at index %d)", path, name, bad, first)
+	}
+	return nil
+}
+
+// Elements returns the number of values in all the file's tensors.
+func (f *Safetensors) Elements() int64 {
+	var n int64
+	for _, in := range f.infos {
+		n += int64((in.End - in.Begin) / in.elementSize)
+	}
+	return n
+}
+
 // Float16ToFloat32 converts IEEE 754 half-precision bits to float32
 // (exactly: every half is a float32).
 func Float16ToFloat32(h uint16) float32 {

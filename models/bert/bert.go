@@ -10,8 +10,10 @@ package bert
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/nn"
 	"github.com/goformer/goformer/tensor"
 )
@@ -79,8 +81,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bert config: intermediate_size and num_hidden_layers must be positive")
 	case c.HiddenAct != "gelu" && c.HiddenAct != "gelu_new" && c.HiddenAct != "relu":
 		return fmt.Errorf("bert config: hidden_act %q is not supported (want gelu, gelu_new or relu)", c.HiddenAct)
-	case c.HiddenDropoutProb < 0 || c.HiddenDropoutProb >= 1:
-		return fmt.Errorf("bert config: hidden_dropout_prob must be in [0, 1), got %g", c.HiddenDropoutProb)
+	case !(c.HiddenDropoutProb >= 0 && c.HiddenDropoutProb < 1) || !(c.AttentionProbsDropoutProb >= 0 && c.AttentionProbsDropoutProb < 1):
+		return fmt.Errorf("bert config: hidden_dropout_prob and attention_probs_dropout_prob must be in [0, 1), got %g and %g", c.HiddenDropoutProb, c.AttentionProbsDropoutProb)
+	case c.VocabSize > hfdir.MaxSize || c.HiddenSize > hfdir.MaxSize || c.IntermediateSize > hfdir.MaxSize || c.MaxPositionEmbeddings > hfdir.MaxSize || c.TypeVocabSize > hfdir.MaxSize:
+		return fmt.Errorf("bert config: vocab_size %d, hidden_size %d, intermediate_size %d, max_position_embeddings %d and type_vocab_size %d must each be at most %d",
+			c.VocabSize, c.HiddenSize, c.IntermediateSize, c.MaxPositionEmbeddings, c.TypeVocabSize, hfdir.MaxSize)
+	case c.NumHiddenLayers > hfdir.MaxLayers:
+		return fmt.Errorf("bert config: num_hidden_layers %d is more than %d", c.NumHiddenLayers, hfdir.MaxLayers)
+	case !(c.LayerNormEps > 0) || math.IsInf(float64(c.LayerNormEps), 0):
+		return fmt.Errorf("bert config: layer_norm_eps must be a positive number, got %g", c.LayerNormEps)
+	case c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize:
+		return fmt.Errorf("bert config: pad_token_id %d is outside the vocabulary [0, %d)", c.PadTokenID, c.VocabSize)
 	}
 	return nil
 }

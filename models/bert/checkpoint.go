@@ -30,14 +30,22 @@ func Load(dir string, head Head) (*Model, error) {
 	if err := hfdir.ReadConfig(dir, &cfg); err != nil {
 		return nil, err
 	}
-	m, err := New(cfg, head, 0)
-	if err != nil {
+	cfg = cfg.withDefaults(head)
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, hfdir.ConfigFile), err)
 	}
 	wpath := filepath.Join(dir, hfdir.WeightsFile)
 	f, err := hfdir.ReadWeights(dir)
 	if err != nil {
 		return nil, err
+	}
+	h, l, i := float64(cfg.HiddenSize), float64(cfg.NumHiddenLayers), float64(cfg.IntermediateSize)
+	if err := hfdir.CheckFits(dir, f, float64(cfg.VocabSize)*h+l*(4*h*h+2*h*i), "vocab_size, hidden_size, num_hidden_layers and intermediate_size"); err != nil {
+		return nil, err
+	}
+	m, err := New(cfg, head, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, hfdir.ConfigFile), err)
 	}
 	seen := map[string]bool{}
 	for _, name := range f.Names() {
@@ -53,6 +61,9 @@ func Load(dir string, head Head) (*Model, error) {
 			return nil, fmt.Errorf("%s: tensor %q is not a parameter of BERT", wpath, name)
 		}
 		t, err := f.Tensor(name)
+		if err == nil {
+			err = tensor.CheckFinite(wpath, name, t)
+		}
 		if err != nil {
 			return nil, err
 		}

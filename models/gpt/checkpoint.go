@@ -66,12 +66,15 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := New(cfg, 0)
+	path := filepath.Join(dir, hfdir.WeightsFile)
+	f, err := hfdir.ReadWeights(dir)
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, hfdir.WeightsFile)
-	f, err := hfdir.ReadWeights(dir)
+	if err := hfdir.CheckFits(dir, f, cfg.paramsLowerBound(), "vocab_size, n_embd, n_layer and n_inner"); err != nil {
+		return nil, err
+	}
+	m, err := New(cfg, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +105,9 @@ func Load(dir string) (*Model, error) {
 		}
 		seen[key] = true
 		t, err := f.Tensor(name)
+		if err == nil {
+			err = tensor.CheckFinite(path, name, t)
+		}
 		if err != nil {
 			return nil, err
 		}

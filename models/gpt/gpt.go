@@ -14,6 +14,7 @@ import (
 	"math"
 
 	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/nn"
 	"github.com/goformer/goformer/tensor"
 )
@@ -96,13 +97,33 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("gpt config: activation_function %q is not supported (want gelu_new)", c.ActivationFunction)
 	case c.TieWordEmbeddings != nil && !*c.TieWordEmbeddings:
 		return fmt.Errorf("gpt config: tie_word_embeddings false is not supported")
+	case c.VocabSize > hfdir.MaxSize || c.NPositions > hfdir.MaxSize || c.NEmbd > hfdir.MaxSize || c.Inner() > hfdir.MaxSize:
+		return fmt.Errorf("gpt config: vocab_size %d, n_positions %d, n_embd %d and n_inner %d must each be at most %d",
+			c.VocabSize, c.NPositions, c.NEmbd, c.Inner(), hfdir.MaxSize)
+	case c.NLayer > hfdir.MaxLayers:
+		return fmt.Errorf("gpt config: n_layer %d is more than %d", c.NLayer, hfdir.MaxLayers)
+	case !(c.LayerNormEpsilon > 0) || math.IsInf(float64(c.LayerNormEpsilon), 0):
+		return fmt.Errorf("gpt config: layer_norm_epsilon must be a positive number, got %g", c.LayerNormEpsilon)
+	}
+	for name, id := range map[string]*int{"bos_token_id": c.BosTokenID, "eos_token_id": c.EosTokenID} {
+		if id != nil && (*id < 0 || *id >= c.VocabSize) {
+			return fmt.Errorf("gpt config: %s %d is outside the vocabulary [0, %d)", name, *id, c.VocabSize)
+		}
 	}
 	for name, p := range map[string]float32{"resid_pdrop": c.ResidPdrop, "embd_pdrop": c.EmbdPdrop, "attn_pdrop": c.AttnPdrop} {
-		if p < 0 || p >= 1 {
+		if !(p >= 0 && p < 1) {
 			return fmt.Errorf("gpt config: %s must be in [0, 1), got %g", name, p)
 		}
 	}
 	return nil
+}
+
+// paramsLowerBound is the number of values in the model's matrices (the
+// embeddings and each block's four projections): fewer than its
+// parameters, which a weights file for this config must hold.
+func (c *Config) paramsLowerBound() float64 {
+	v, e, l, i := float64(c.VocabSize), float64(c.NEmbd), float64(c.NLayer), float64(c.Inner())
+	return v*e + l*(4*e*e+2*e*i)
 }
 
 // Model is a GPT-2 language model.

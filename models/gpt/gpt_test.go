@@ -2,6 +2,7 @@ package gpt
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"math"
 	"os"
@@ -129,9 +130,33 @@ func TestLoadErrorsNameTheProblem(t *testing.T) {
 	}
 	// A config whose sizes disagree with the weights.
 	cfg, _ := os.ReadFile(filepath.Join(dir, "config.json"))
-	os.WriteFile(filepath.Join(dir, "config.json"), []byte(strings.Replace(string(cfg), `"n_embd": 12`, `"n_embd": 16`, 1)), 0o644)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(strings.Replace(string(cfg), `"vocab_size": 11`, `"vocab_size": 10`, 1)), 0o644)
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "transformer.wte.weight") || !strings.Contains(err.Error(), "[11 12]") {
 		t.Errorf("mismatched config: %v", err)
+	}
+	// Sizes far beyond the weights are refused before anything is
+	// allocated, naming the fields; absurd ones by their limits.
+	for _, tc := range []struct {
+		field string
+		value any
+		want  string
+	}{
+		{"n_layer", 1000, "a size in the config is wrong"},
+		{"n_embd", 1 << 40, "at most 16777216"},
+		{"n_layer", 1000000000, "n_layer 1000000000 is more than"},
+		{"vocab_size", 2000000000, "at most 16777216"},
+		{"layer_norm_epsilon", -1, "layer_norm_epsilon must be a positive number"},
+		{"eos_token_id", -1, "eos_token_id -1 is outside the vocabulary"},
+		{"resid_pdrop", 1.5, "resid_pdrop must be in [0, 1)"},
+	} {
+		var c map[string]any
+		json.Unmarshal(cfg, &c)
+		c[tc.field] = tc.value
+		b, _ := json.Marshal(c)
+		os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+		if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "config.json") {
+			t.Errorf("%s %v: %v", tc.field, tc.value, err)
+		}
 	}
 	os.WriteFile(filepath.Join(dir, "config.json"), []byte(strings.Replace(string(cfg), `"n_head": 2`, `"n_head": 5`, 1)), 0o644)
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "n_head") {

@@ -57,3 +57,31 @@ func ReadConfig(dir string, config any) error {
 func ReadWeights(dir string) (*tensor.Safetensors, error) {
 	return tensor.ReadSafetensors(filepath.Join(dir, WeightsFile))
 }
+
+// Limits on the sizes a config.json may give, far above any published
+// model and low enough that products of two of them stay exact.
+const (
+	MaxSize   = 1 << 24 // vocabulary, positions, widths
+	MaxLayers = 1 << 12
+)
+
+// CheckRange reports a config.json field outside [lo, hi], naming the file
+// and the field.
+func CheckRange(dir, field string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("%s: %s is %d; want %d to %d", filepath.Join(dir, ConfigFile), field, v, lo, hi)
+	}
+	return nil
+}
+
+// CheckFits refuses a config whose model needs more values than the
+// weights file holds, before anything is allocated for it: params is a
+// lower bound on the parameters the config describes (its matrices), and
+// sizes names the fields it comes from.
+func CheckFits(dir string, f *tensor.Safetensors, params float64, sizes string) error {
+	if have := float64(f.Elements()); params > have {
+		return fmt.Errorf("%s: %s describe at least %.3g parameters, but %s holds %.3g values: a size in the config is wrong",
+			filepath.Join(dir, ConfigFile), sizes, params, filepath.Join(dir, WeightsFile), have)
+	}
+	return nil
+}

@@ -48,17 +48,23 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := New(cfg, 0)
-	if err != nil {
-		return nil, err
-	}
 	path := filepath.Join(dir, hfdir.WeightsFile)
 	f, err := hfdir.ReadWeights(dir)
 	if err != nil {
 		return nil, err
 	}
+	if err := hfdir.CheckFits(dir, f, cfg.paramsLowerBound(), "vocab_size, d_model, the layer counts and ffn sizes"); err != nil {
+		return nil, err
+	}
+	m, err := New(cfg, 0)
+	if err != nil {
+		return nil, err
+	}
 	into := func(name string, dst *tensor.Tensor) error {
 		t, err := f.Tensor(name)
+		if err == nil {
+			err = tensor.CheckFinite(path, name, t)
+		}
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"math"
 
 	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/nn"
 	"github.com/goformer/goformer/tensor"
 )
@@ -99,15 +100,31 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("seq2seq config: activation_function %q is not supported (want relu, gelu, gelu_new or swish)", c.ActivationFunction)
 	case c.SharedEmbeddings != nil && !*c.SharedEmbeddings:
 		return fmt.Errorf("seq2seq config: separate source and target embeddings are not supported")
-	case c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize:
-		return fmt.Errorf("seq2seq config: pad_token_id %d is outside the vocabulary", c.PadTokenID)
+	case c.VocabSize > hfdir.MaxSize || c.DModel > hfdir.MaxSize || c.EncoderFFNDim > hfdir.MaxSize || c.DecoderFFNDim > hfdir.MaxSize || c.MaxPositionEmbeddings > hfdir.MaxSize:
+		return fmt.Errorf("seq2seq config: vocab_size %d, d_model %d, encoder_ffn_dim %d, decoder_ffn_dim %d and max_position_embeddings %d must each be at most %d",
+			c.VocabSize, c.DModel, c.EncoderFFNDim, c.DecoderFFNDim, c.MaxPositionEmbeddings, hfdir.MaxSize)
+	case c.EncoderLayers > hfdir.MaxLayers || c.DecoderLayers > hfdir.MaxLayers:
+		return fmt.Errorf("seq2seq config: encoder_layers %d and decoder_layers %d must be at most %d", c.EncoderLayers, c.DecoderLayers, hfdir.MaxLayers)
+	}
+	for name, id := range map[string]int{"pad_token_id": c.PadTokenID, "eos_token_id": c.EOSTokenID, "decoder_start_token_id": c.DecoderStartTokenID} {
+		if id < 0 || id >= c.VocabSize {
+			return fmt.Errorf("seq2seq config: %s %d is outside the vocabulary [0, %d)", name, id, c.VocabSize)
+		}
 	}
 	for name, p := range map[string]float32{"dropout": c.Dropout, "attention_dropout": c.AttentionDropout, "activation_dropout": c.ActivationDropout} {
-		if p < 0 || p >= 1 {
+		if !(p >= 0 && p < 1) {
 			return fmt.Errorf("seq2seq config: %s must be in [0, 1), got %g", name, p)
 		}
 	}
 	return nil
+}
+
+// paramsLowerBound is the number of values in the model's matrices (the
+// shared embedding and every projection): fewer than its parameters, which
+// a weights file for this config must hold.
+func (c *Config) paramsLowerBound() float64 {
+	v, d := float64(c.VocabSize), float64(c.DModel)
+	return v*d + float64(c.EncoderLayers)*(4*d*d+2*d*float64(c.EncoderFFNDim)) + float64(c.DecoderLayers)*(8*d*d+2*d*float64(c.DecoderFFNDim))
 }
 
 var supportedActivation = map[string]bool{"relu": true, "gelu": true, "gelu_new": true, "gelu_pytorch_tanh": true, "swish": true, "silu": true}
