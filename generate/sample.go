@@ -26,11 +26,11 @@ type Sampler struct {
 // Validate reports settings that make no sense.
 func (s *Sampler) Validate() error {
 	switch {
-	case s.Temperature < 0 || math.IsNaN(s.Temperature):
-		return fmt.Errorf("generate: temperature must be ≥ 0, got %g", s.Temperature)
+	case !(s.Temperature >= 0) || math.IsInf(s.Temperature, 0):
+		return fmt.Errorf("generate: temperature must be a number ≥ 0, got %g", s.Temperature)
 	case s.TopK < 0:
 		return fmt.Errorf("generate: top-k must be ≥ 0, got %d", s.TopK)
-	case s.TopP < 0 || s.TopP > 1:
+	case !(s.TopP >= 0 && s.TopP <= 1):
 		return fmt.Errorf("generate: top-p must be in [0, 1], got %g", s.TopP)
 	case s.Temperature > 0 && s.RNG == nil:
 		return fmt.Errorf("generate: sampling needs a random generator")

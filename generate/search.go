@@ -143,8 +143,11 @@ type candidate struct {
 // log-probability divided by the length penalty, without EOS.
 func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, error) {
 	k := cfg.Beam
-	if k < 1 {
-		return nil, fmt.Errorf("generate: beam size %d", k)
+	if k < 1 || k > cfg.Vocab {
+		return nil, fmt.Errorf("generate: beam size %d must be between 1 and the vocabulary's %d", k, cfg.Vocab)
+	}
+	if math.IsNaN(cfg.LengthPenalty) || math.IsInf(cfg.LengthPenalty, 0) {
+		return nil, fmt.Errorf("generate: length penalty %g is not a number", cfg.LengthPenalty)
 	}
 	rows := sentences * k
 	V := cfg.Vocab

@@ -28,14 +28,14 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer bench gemm",
 		"Times C = A·B for float32 m×k by k×n matrices (2·m·n·k FLOPs per call) and prints GFLOPS.",
 		"  goformer bench gemm -m 1024 -n 1024 -k 1024\n  goformer bench gemm -m 768 -n 384 -k 128 -ta --threads 1 --json", stderr)
-	m := fs.Int("m", 1024, "rows of A and C")
-	n := fs.Int("n", 1024, "columns of B and C")
-	k := fs.Int("k", 1024, "columns of A, rows of B")
+	m := intFlag(fs, "m", 1024, 1, maxSize, "rows of A and C")
+	n := intFlag(fs, "n", 1024, 1, maxSize, "columns of B and C")
+	k := intFlag(fs, "k", 1024, 1, maxSize, "columns of A, rows of B")
 	ta := fs.Bool("ta", false, "A is stored k×m and used transposed")
 	tb := fs.Bool("tb", false, "B is stored n×k and used transposed")
-	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "worker threads")
+	threads := intFlag(fs, "threads", runtime.GOMAXPROCS(0), 1, maxThreads, "worker threads")
 	impl := fs.String("impl", cpu.GemmImpl(), fmt.Sprintf("kernel implementation, one of %v", cpu.GemmImpls()))
-	secs := fs.Float64("seconds", 0.25, "length of each of the 5 timed batches")
+	secs := floatFlag(fs, "seconds", 0.25, 0.001, 60, "length of each of the 5 timed batches")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -63,16 +63,16 @@ func benchAttention(args []string, stdout, stderr io.Writer) error {
 			"FLOPs are those of the matrix products over the visible (query, key) pairs: 4·d per pair forward,\n"+
 			"8·d more for the backward pass (not counting the flash kernel's recomputation), the same for every kernel.",
 		"  goformer bench attention --seq 1024 --causal --backward\n  goformer bench attention --seq 32768 --tq 1 --causal      # one decoding step\n  goformer bench attention --seq 16384 --causal --backward --json\n  goformer bench attention --seq 1024 --causal --plain", stderr)
-	batch := fs.Int("batch", 1, "batch size")
-	heads := fs.Int("heads", 8, "heads")
-	seq := fs.Int("seq", 1024, "sequence length (keys, and queries unless --tq)")
-	tq := fs.Int("tq", 0, "number of queries, aligned to the end of the keys (default --seq; 1 = one decoding step against a KV cache)")
-	dim := fs.Int("dim", 64, "head dimension")
+	batch := intFlag(fs, "batch", 1, 1, maxSize, "batch size")
+	heads := intFlag(fs, "heads", 8, 1, 1024, "heads")
+	seq := intFlag(fs, "seq", 1024, 1, 1<<20, "sequence length (keys, and queries unless --tq)")
+	tq := intFlag(fs, "tq", 0, 0, 1<<20, "number of queries, aligned to the end of the keys (default --seq; 1 = one decoding step against a KV cache)")
+	dim := intFlag(fs, "dim", 64, 1, 1024, "head dimension")
 	causal := fs.Bool("causal", false, "causal mask")
 	backward := fs.Bool("backward", false, "time forward + backward")
 	plain := fs.Bool("plain", false, "the plain attention that materialises the seq×seq matrix, instead of flash")
-	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "worker threads")
-	secs := fs.Float64("seconds", 0.5, "length of each of the 5 timed batches")
+	threads := intFlag(fs, "threads", runtime.GOMAXPROCS(0), 1, maxThreads, "worker threads")
+	secs := floatFlag(fs, "seconds", 0.5, 0.001, 60, "length of each of the 5 timed batches")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -116,9 +116,9 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 			"nanoGPT does: 6·params·tokens for the matrix products plus 12·layers·width·block·tokens for attention.",
 		"  goformer bench train --preset shakespeare-char-small\n  goformer bench train --preset shakespeare-char --batch 16 --iters 5 --json", stderr)
 	preset := fs.String("preset", "shakespeare-char-small", "preset: "+strings.Join(names, ", "))
-	iters := fs.Int("iters", 20, "timed steps (after 2 warm-up steps)")
-	batch := fs.Int("batch", 0, "override the preset's batch size")
-	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "worker threads")
+	iters := intFlag(fs, "iters", 20, 1, 1<<20, "timed steps (after 2 warm-up steps)")
+	batch := intFlag(fs, "batch", 0, 0, 1<<16, "override the preset's batch size; 0: the preset's")
+	threads := intFlag(fs, "threads", runtime.GOMAXPROCS(0), 1, maxThreads, "worker threads")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	if err := parseFlags(fs, args); err != nil {

@@ -38,7 +38,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	dataPath := fs.String("data", "", "a UTF-8 text file (default: the validation 10% of the built-in Tiny Shakespeare)")
 	srcPath := fs.String("src", "", "translation models: source sentences (default: Multi30k test_2016_flickr German)")
 	refPath := fs.String("ref", "", "translation models: reference translations (default: Multi30k test_2016_flickr English)")
-	beam := fs.Int("beam", 4, "translation models: beam size")
+	beam := intFlag(fs, "beam", 4, 1, maxBeam, "translation models: beam size")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parseFlags(fs, args); err != nil {
 		return err

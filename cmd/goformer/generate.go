@@ -6,7 +6,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/goformer/goformer/generate"
-	"github.com/goformer/goformer/tensor"
 )
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -17,22 +16,23 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 			"  goformer generate --model DIR --prompt \"To be\" --temperature 0 # greedy", stderr)
 	dir := fs.String("model", "", "model directory (required)")
 	prompt := fs.String("prompt", "\n", "text to continue")
-	maxTokens := fs.Int("max-tokens", 500, "tokens to generate")
-	temperature := fs.Float64("temperature", 0.8, "sampling temperature; 0 is greedy")
-	topK := fs.Int("top-k", 40, "sample among the k most likely tokens; 0: all")
-	topP := fs.Float64("top-p", 1, "sample among the most likely tokens of total probability p")
-	seed := fs.Uint64("seed", 1, "random seed")
+	maxTokens := intFlag(fs, "max-tokens", 500, 0, maxNewTokens, "tokens to generate")
+	sf := addSampling(fs, 0.8, 40)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {
 		return usagef("generate: --model is required")
 	}
-	if *maxTokens < 0 {
-		return usagef("generate: --max-tokens must be ≥ 0, got %d", *maxTokens)
-	}
 	if !utf8.ValidString(*prompt) {
 		return usagef("generate: the prompt is not valid UTF-8")
+	}
+	s, err := sf.sampler(fs)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		s = &generate.Sampler{} // temperature 0: greedy
 	}
 	m, tok, err := loadGPT("generate", *dir)
 	if err != nil {
@@ -41,10 +41,6 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	ids, err := tok.Encode(*prompt)
 	if err != nil {
 		return usageError{"generate: prompt: " + err.Error()}
-	}
-	s := &generate.Sampler{Temperature: *temperature, TopK: *topK, TopP: *topP, RNG: tensor.NewRNG(*seed)}
-	if err := s.Validate(); err != nil {
-		return usageError{err.Error()}
 	}
 	fmt.Fprint(stdout, *prompt)
 	// Byte-level tokens may hold part of a character: print the decoded

@@ -22,8 +22,10 @@
 //	bench train       measure training steps of a GPT preset
 //
 // Run "goformer <command> --help" for a command's flags. Errors go to
-// stderr; the exit code is 0 on success, 1 when the work itself fails and 2
-// for a usage error (an unknown command or flag, a bad value).
+// stderr as one line naming what is wrong; the exit code is 0 on success, 1
+// when the work itself fails, 2 for bad input (an unknown command or flag,
+// a bad value, a damaged or inconsistent file) and 3 for an internal error
+// (a bug, reported with its stack).
 package main
 
 import (
@@ -32,7 +34,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/goformer/goformer/recipes"
 )
@@ -78,8 +82,25 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes the command line and returns the process exit code.
-func run(args []string, stdout, stderr io.Writer) int {
+// Exit codes: 0 success, 1 the work failed (a file could not be written,
+// a loss went NaN), 2 bad input (flags, files, configs), 3 an internal
+// error (a bug: please report it).
+const (
+	exitFailed   = 1
+	exitBadInput = 2
+	exitInternal = 3
+)
+
+// run executes the command line and returns the process exit code. A panic
+// is a bug, not bad input: it is reported as an internal error with its
+// stack, and exit code 3.
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "goformer: internal error: %v\nThis is a bug in goformer; please report it with the command line and this trace:\n%s", r, debug.Stack())
+			code = exitInternal
+		}
+	}()
 	err := dispatch(commands(), "goformer", args, stdout, stderr)
 	switch {
 	case err == nil:
@@ -88,10 +109,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.As(err, new(usageError)), errors.As(err, new(*recipes.ConfigError)):
 		fmt.Fprintf(stderr, "goformer: %v\n", err)
-		return 2
+		return exitBadInput
 	default:
 		fmt.Fprintf(stderr, "goformer: %v\n", err)
-		return 1
+		return exitFailed
 	}
 }
 
@@ -127,18 +148,25 @@ func listCommands(cmds []command, prefix string, w io.Writer) {
 	fmt.Fprintf(w, "\nRun '%s <command> --help' for the flags of a command.\n", prefix)
 }
 
+// helps holds each flag set's help printer: the flag package itself
+// writes nothing (a bad flag is one line of error, not the whole usage).
+var helps sync.Map // *flag.FlagSet → func()
+
 // newFlagSet returns a flag set that reports errors instead of exiting and
-// prints usage with the given examples.
+// prints usage with the given examples when asked for --help.
 func newFlagSet(name, summary, examples string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	helps.Store(fs, func() {
 		fmt.Fprintf(stderr, "Usage: %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fs.SetOutput(stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 		if examples != "" {
 			fmt.Fprintf(stderr, "\nExamples:\n%s\n", examples)
 		}
-	}
+	})
 	return fs
 }
 
@@ -159,6 +187,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func parseFlagsWithArgs(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			if h, ok := helps.Load(fs); ok {
+				h.(func())()
+			}
 			return err
 		}
 		return usageError{fs.Name() + ": " + err.Error()}

@@ -48,8 +48,8 @@ func TestUsageErrors(t *testing.T) {
 		{nil, "missing command"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"bench", "nope"}, `unknown command "nope"`},
-		{[]string{"bench", "gemm", "-m", "0"}, "sizes must be positive"},
-		{[]string{"bench", "gemm", "--threads", "0"}, "--threads must be at least 1"},
+		{[]string{"bench", "gemm", "-m", "0"}, `invalid value "0" for flag -m: must be between 1 and 65536`},
+		{[]string{"bench", "gemm", "--threads", "0"}, `flag -threads: must be between 1 and 1024`},
 		{[]string{"bench", "gemm", "--impl", "sse9"}, `"sse9" not available`},
 		{[]string{"bench", "gemm", "--bogus"}, "flag provided but not defined"},
 		{[]string{"bench", "gemm", "extra"}, `unexpected argument "extra"`},
@@ -83,7 +83,7 @@ func TestBenchAttention(t *testing.T) {
 			t.Errorf("%v: unexpected values: %s", extra, out)
 		}
 	}
-	if code, _, errs := runCLI("bench", "attention", "--seq", "0"); code != 2 || !strings.Contains(errs, "sizes must be positive") {
+	if code, _, errs := runCLI("bench", "attention", "--seq", "0"); code != 2 || !strings.Contains(errs, "flag -seq: must be between 1") {
 		t.Errorf("--seq 0: exit %d, %q", code, errs)
 	}
 	if code, _, errs := runCLI("bench", "attention", "--seq", "100000", "--plain"); code != 2 || !strings.Contains(errs, "GiB") {
@@ -147,11 +147,15 @@ func TestTrainAndGenerateBadInput(t *testing.T) {
 		{[]string{"train", "--config", dir + "/missing.json"}, "missing.json"},
 		{[]string{"train", "--config", dir + "/bad.json"}, `field "n_layer" must be a int`},
 		{[]string{"train", "--config", dir + "/unknown.json"}, `unknown field "n_layers"`},
-		{[]string{"train", "--steps", "-1"}, "max_iters must be positive"},
+		{[]string{"train", "--steps", "-1"}, "flag -steps: must be between 1"},
 		{[]string{"generate", "--model", dir + "/nowhere"}, "does not exist"},
 		{[]string{"info", "--model", dir}, "is not a model directory"},
 		{[]string{"generate", "--model", dir}, "not a model directory"},
-		{[]string{"generate", "--model", dir, "--max-tokens", "-1"}, "--max-tokens must be ≥ 0"},
+		{[]string{"generate", "--model", dir, "--max-tokens", "-1"}, "flag -max-tokens: must be between 0 and 1048576"},
+		{[]string{"generate", "--model", dir, "--max-tokens", "9223372036854775807"}, "flag -max-tokens: must be between 0 and 1048576"},
+		{[]string{"generate", "--model", dir, "--temperature", "Inf"}, "flag -temperature: must be a number between 0 and 100"},
+		{[]string{"generate", "--model", dir, "--top-p", "NaN"}, "flag -top-p: must be a number between 0 and 1"},
+		{[]string{"generate", "--model", dir, "--temperature", "0", "--top-k", "5"}, "[--top-k] only apply when sampling"},
 		{[]string{"generate", "--model", dir, "--prompt", "\xff"}, "not valid UTF-8"},
 	} {
 		code, _, errs := runCLI(tc.args...)

@@ -151,9 +151,9 @@ func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {
 			"writes it as a Hugging Face tokenizer.json (special tokens first, then the 256 bytes, then the merges).",
 		"  goformer tokenizer train --vocab-size 8000 --out tok/ train.de train.en\n"+
 			"  goformer tokenizer train --special '<pad>,</s>,<unk>' --out tok/ < corpus.txt", stderr)
-	size := fs.Int("vocab-size", 8000, "vocabulary size, special tokens and the 256 bytes included")
+	size := intFlag(fs, "vocab-size", 8000, 1, 1<<22, "vocabulary size, special tokens and the 256 bytes included")
 	special := fs.String("special", "<pad>,</s>", "special tokens, comma-separated (ids 0, 1, ...)")
-	minFreq := fs.Int("min-frequency", 2, "never merge a pair seen fewer times")
+	minFreq := intFlag(fs, "min-frequency", 2, 1, 1<<30, "never merge a pair seen fewer times")
 	out := fs.String("out", "", "directory to write tokenizer.json into (required)")
 	if err := parseFlagsWithArgs(fs, args); err != nil {
 		return err

@@ -29,21 +29,18 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	preset := fs.String("preset", "shakespeare-char-small", "preset: "+strings.Join(recipes.PresetNames(), ", "))
 	configPath := fs.String("config", "", "JSON file of settings over the preset (n_layer, batch_size, max_iters, ...)")
 	out := fs.String("out", "", "run directory (default runs/<preset>)")
-	steps := fs.Int("steps", 0, "override the number of steps")
-	batch := fs.Int("batch", 0, "override batch_size (language models)")
+	steps := intFlag(fs, "steps", 0, 1, 1<<30, "override the number of steps")
+	batch := intFlag(fs, "batch", 0, 1, 1<<16, "override batch_size (language models)")
 	seed := fs.Int64("seed", -1, "override the seed")
 	dataPath := fs.String("data", "", "train on this UTF-8 text file instead of Tiny Shakespeare (language models)")
 	resume := fs.Bool("resume", false, "continue the run in --out from its checkpoint")
-	threads := fs.Int("threads", 0, "worker threads (default: all cores)")
+	threads := threadsFlag(fs, 0)
 	samples := fs.Bool("samples", true, "print a short sample at each evaluation (language models)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if *threads < 0 {
-		return usagef("train: --threads must be ≥ 0, got %d", *threads)
-	}
 	if *out == "" {
 		*out = filepath.Join("runs", *preset)
 	}

@@ -10,13 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goformer/goformer/generate"
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/internal/progress"
 	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/models/seq2seq"
 	"github.com/goformer/goformer/pipelines"
-	"github.com/goformer/goformer/tensor"
 )
 
 // modelDir checks that dir is a model directory, naming what is wrong:
@@ -70,13 +68,10 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		"  goformer translate --model runs/multi30k-de-en/model --beam 4 < test.de > out.en\n"+
 			"  echo 'Ein Hund läuft im Schnee.' | goformer translate --model runs/multi30k-de-en/model", stderr)
 	dir := fs.String("model", "", "model directory (required)")
-	beam := fs.Int("beam", 1, "beam size (1: greedy)")
-	alpha := fs.Float64("alpha", 0.6, "length penalty α (GNMT's, as in the paper), beam search only")
-	threads := fs.Int("threads", 0, "worker threads (default: all cores)")
-	temperature := fs.Float64("temperature", 0, "sample with this temperature instead of searching (0: greedy or beam)")
-	topK := fs.Int("top-k", 0, "sampling: keep the k most likely tokens (0: all)")
-	topP := fs.Float64("top-p", 1, "sampling: keep the most likely tokens whose probabilities sum to p")
-	seed := fs.Uint64("seed", 1, "sampling: random seed")
+	beam := intFlag(fs, "beam", 1, 1, maxBeam, "beam size (1: greedy)")
+	alpha := floatFlag(fs, "alpha", 0.6, 0, 10, "length penalty α (GNMT's, as in the paper), beam search only")
+	threads := threadsFlag(fs, 0)
+	sf := addSampling(fs, 0, 0)
 	asJSON := fs.Bool("json", false, "print one JSON object per line: {\"source\", \"translation\"}")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -84,22 +79,14 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case *dir == "":
 		return usagef("translate: --model is required")
-	case *beam < 1:
-		return usagef("translate: --beam must be ≥ 1, got %d", *beam)
-	case *alpha < 0:
-		return usagef("translate: --alpha must be ≥ 0, got %g", *alpha)
-	case *threads < 0:
-		return usagef("translate: --threads must be ≥ 0, got %d", *threads)
 	}
 	opt := seq2seq.TranslateOptions{Beam: *beam, LengthPenalty: *alpha}
-	if *temperature != 0 {
-		if *beam != 1 {
-			return usagef("translate: --temperature samples; it does not combine with --beam %d", *beam)
-		}
-		opt.Sampler = &generate.Sampler{Temperature: *temperature, TopK: *topK, TopP: *topP, RNG: tensor.NewRNG(*seed)}
-		if err := opt.Sampler.Validate(); err != nil {
-			return usagef("translate: %v", err)
-		}
+	var err error
+	if opt.Sampler, err = sf.sampler(fs); err != nil {
+		return err
+	}
+	if opt.Sampler != nil && *beam != 1 {
+		return usagef("translate: --temperature samples; it does not combine with --beam %d", *beam)
 	}
 	cpu.SetThreads(*threads)
 	t, err := loadTranslator("translate", *dir)
