@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/goformer/goformer/tensor"
 )
@@ -146,6 +147,15 @@ func (p *ParallelReader) Next() (src, tgt string, ok bool) {
 	s, t := p.src.Scan(), p.tgt.Scan()
 	if s && t {
 		p.line++
+		for _, f := range []struct {
+			name string
+			text []byte
+		}{{p.srcName, p.src.Bytes()}, {p.tgtName, p.tgt.Bytes()}} {
+			if !utf8.Valid(f.text) {
+				p.err = fmt.Errorf("data: %s line %d is not valid UTF-8", f.name, p.line)
+				return "", "", false
+			}
+		}
 		return p.src.Text(), p.tgt.Text(), true
 	}
 	if err := errors.Join(p.src.Err(), p.tgt.Err()); err != nil {

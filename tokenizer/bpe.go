@@ -18,6 +18,8 @@ type ByteBPE struct {
 	vocab   map[string]int32
 	tokens  []string // id → token
 	ranks   map[[2]string]int
+	pairs   map[[2]int32]pairMerge // (left id, right id) → rank and merged id
+	byteID  [256]int32             // each byte's token id; -1 if the vocabulary lacks it
 	byteEnc [256]rune
 	byteDec map[rune]byte
 	cache   map[string][]int32
@@ -103,7 +105,7 @@ func LoadGPT2(vocabPath, mergesPath string) (*ByteBPE, error) {
 // special tokens (each in the vocabulary), which Encode recognises in the
 // text and maps to their ids whole.
 func NewByteBPE(vocab map[string]int32, merges [][2]string, special []string) (*ByteBPE, error) {
-	t := &ByteBPE{vocab: vocab, ranks: map[[2]string]int{}, byteDec: map[rune]byte{}, cache: map[string][]int32{}}
+	t := &ByteBPE{vocab: vocab, ranks: map[[2]string]int{}, pairs: map[[2]int32]pairMerge{}, byteDec: map[rune]byte{}, cache: map[string][]int32{}}
 	t.tokens = make([]string, len(vocab))
 	for tok, id := range vocab {
 		if id < 0 || int(id) >= len(vocab) || t.tokens[id] != "" {
@@ -111,17 +113,32 @@ func NewByteBPE(vocab map[string]int32, merges [][2]string, special []string) (*
 		}
 		t.tokens[id] = tok
 	}
-	for _, m := range merges {
-		if _, dup := t.ranks[m]; !dup {
-			t.ranks[m] = len(t.ranks)
-			t.merges = append(t.merges, m)
+	for i, m := range merges {
+		if _, dup := t.ranks[m]; dup {
+			continue
 		}
+		a, okA := vocab[m[0]]
+		b, okB := vocab[m[1]]
+		ab, okAB := vocab[m[0]+m[1]]
+		if !okA || !okB || !okAB {
+			return nil, fmt.Errorf("tokenizer: merge %d (%q %q) uses or makes a token that is not in the vocabulary", i, m[0], m[1])
+		}
+		t.pairs[[2]int32{a, b}] = pairMerge{rank: int32(len(t.ranks)), id: ab}
+		t.ranks[m] = len(t.ranks)
+		t.merges = append(t.merges, m)
 	}
 	t.byteEnc = byteToRune()
 	for b, r := range t.byteEnc {
 		t.byteDec[r] = byte(b)
+		t.byteID[b] = -1
+		if id, ok := vocab[string(r)]; ok {
+			t.byteID[b] = id
+		}
 	}
 	for _, s := range special {
+		if s == "" {
+			return nil, fmt.Errorf("tokenizer: a special token is empty")
+		}
 		id, ok := vocab[s]
 		if !ok {
 			return nil, fmt.Errorf("tokenizer: special token %q is not in the vocabulary", s)
@@ -204,36 +221,113 @@ func gpt2Word(s string) int {
 	return n
 }
 
-// bpe applies the merges to one word (already mapped to characters).
-func (t *ByteBPE) bpe(word string) []string {
-	symbols := make([]string, 0, len(word))
-	for _, r := range word {
-		symbols = append(symbols, string(r))
-	}
-	for len(symbols) > 1 {
-		best, at := -1, -1
-		for i := 0; i+1 < len(symbols); i++ {
-			if r, ok := t.ranks[[2]string{symbols[i], symbols[i+1]}]; ok && (best < 0 || r < best) {
-				best, at = r, i
-			}
-		}
-		if at < 0 {
+// pairMerge is what merging an adjacent pair of tokens makes, and when.
+type pairMerge struct{ rank, id int32 }
+
+// candidate is a mergeable pair in a word: the left symbol's position, the
+// two ids it was found with (a merge since may have made it stale) and the
+// merge.
+type candidate struct {
+	pos, left, right int32
+	pairMerge
+}
+
+// candidates is a min-heap by (rank, position): the best merge first and,
+// among equal ones, the leftmost, which is GPT-2's order (all occurrences
+// of the best pair, left to right).
+type candidates []candidate
+
+func (h candidates) less(i, j int) bool {
+	return h[i].rank < h[j].rank || h[i].rank == h[j].rank && h[i].pos < h[j].pos
+}
+
+func (h *candidates) push(c candidate) {
+	*h = append(*h, c)
+	for i := len(*h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
 			break
 		}
-		// Merge every occurrence of the best pair, left to right.
-		a, b := symbols[at], symbols[at+1]
-		merged := symbols[:0:0]
-		for i := 0; i < len(symbols); i++ {
-			if i+1 < len(symbols) && symbols[i] == a && symbols[i+1] == b {
-				merged = append(merged, a+b)
-				i++
-			} else {
-				merged = append(merged, symbols[i])
+		(*h)[i], (*h)[p] = (*h)[p], (*h)[i]
+		i = p
+	}
+}
+
+func (h *candidates) pop() candidate {
+	old := *h
+	top := old[0]
+	n := len(old) - 1
+	old[0] = old[n]
+	*h = old[:n]
+	for i := 0; ; {
+		l, small := 2*i+1, i
+		if l < n && h.less(l, small) {
+			small = l
+		}
+		if l+1 < n && h.less(l+1, small) {
+			small = l + 1
+		}
+		if small == i {
+			break
+		}
+		(*h)[i], (*h)[small] = (*h)[small], (*h)[i]
+		i = small
+	}
+	return top
+}
+
+// bpe appends the ids of one word (raw bytes): each byte's token, then the
+// merges applied best-ranked first. The symbols are a linked list and the
+// mergeable pairs a heap, so a word of n bytes costs O(n log n), not the
+// O(n²) of rescanning after each merge: a megabyte without a space is as
+// safe to encode as a sentence.
+func (t *ByteBPE) bpe(out []int32, word string) ([]int32, error) {
+	n := len(word)
+	ids := make([]int32, n)
+	next := make([]int32, n) // the following symbol's position; -1 at the end
+	prev := make([]int32, n)
+	for i := 0; i < n; i++ {
+		if ids[i] = t.byteID[word[i]]; ids[i] < 0 {
+			return nil, fmt.Errorf("tokenizer: byte 0x%02x of word %q has no token in the vocabulary", word[i], word)
+		}
+		next[i], prev[i] = int32(i+1), int32(i-1)
+	}
+	if n > 0 {
+		next[n-1] = -1
+	}
+	var h candidates
+	consider := func(i int32) {
+		if j := next[i]; j >= 0 {
+			if m, ok := t.pairs[[2]int32{ids[i], ids[j]}]; ok {
+				h.push(candidate{pos: i, left: ids[i], right: ids[j], pairMerge: m})
 			}
 		}
-		symbols = merged
 	}
-	return symbols
+	for i := int32(0); i+1 < int32(n); i++ {
+		consider(i)
+	}
+	for len(h) > 0 {
+		c := h.pop()
+		i := c.pos
+		j := next[i]
+		if ids[i] != c.left || j < 0 || ids[j] != c.right || prev[i] == -2 {
+			continue // stale: a symbol of this pair was merged since
+		}
+		ids[i] = c.id
+		next[i] = next[j]
+		if next[j] >= 0 {
+			prev[next[j]] = i
+		}
+		prev[j] = -2 // removed
+		if p := prev[i]; p >= 0 {
+			consider(p)
+		}
+		consider(i)
+	}
+	for i := int32(0); n > 0 && i >= 0; i = next[i] {
+		out = append(out, ids[i])
+	}
+	return out, nil
 }
 
 // Encode returns the token ids of text, which must be valid UTF-8 (GPT-2's
@@ -281,28 +375,19 @@ func (t *ByteBPE) ID(token string) (int32, bool) {
 
 // encodeOrdinary appends the ids of text, which holds no special tokens.
 func (t *ByteBPE) encodeOrdinary(out []int32, text string) ([]int32, error) {
-	var sb strings.Builder
 	for _, w := range SplitGPT2(text) {
 		if ids, ok := t.cache[w]; ok {
 			out = append(out, ids...)
 			continue
 		}
-		sb.Reset()
-		for i := 0; i < len(w); i++ {
-			sb.WriteRune(t.byteEnc[w[i]])
+		start := len(out)
+		var err error
+		if out, err = t.bpe(out, w); err != nil {
+			return nil, err
 		}
-		var ids []int32
-		for _, sym := range t.bpe(sb.String()) {
-			id, ok := t.vocab[sym]
-			if !ok {
-				return nil, fmt.Errorf("tokenizer: symbol %q of word %q is not in the vocabulary", sym, w)
-			}
-			ids = append(ids, id)
+		if len(t.cache) < 1<<16 && len(w) <= 256 { // short words only: the cache stays small
+			t.cache[w] = append([]int32(nil), out[start:]...)
 		}
-		if len(t.cache) < 1<<16 {
-			t.cache[w] = ids
-		}
-		out = append(out, ids...)
 	}
 	return out, nil
 }

@@ -65,6 +65,38 @@ type typed struct {
 	SEP           []json.RawMessage `json:"sep"`
 }
 
+// validate checks what every model type needs: a vocabulary of ids 0..n-1
+// and added tokens that are non-empty and agree with it.
+func (f *hfFile) validate() error {
+	if f.Model.Type == "" {
+		return nil // reported by the caller
+	}
+	if len(f.Model.Vocab) == 0 {
+		return fmt.Errorf("model.vocab is missing or empty")
+	}
+	if len(f.Model.Vocab) > MaxVocab {
+		return fmt.Errorf("model.vocab has %d tokens; at most %d are supported", len(f.Model.Vocab), MaxVocab)
+	}
+	n := int32(len(f.Model.Vocab))
+	for tok, id := range f.Model.Vocab {
+		if id < 0 || id >= n+int32(len(f.AddedTokens)) {
+			return fmt.Errorf("model.vocab: token %q has id %d, outside 0..%d", tok, id, n+int32(len(f.AddedTokens))-1)
+		}
+	}
+	for i, a := range f.AddedTokens {
+		if a.Content == "" {
+			return fmt.Errorf("added_tokens[%d] (id %d) has no content", i, a.ID)
+		}
+		if a.ID < 0 || a.ID >= n+int32(len(f.AddedTokens)) {
+			return fmt.Errorf("added_tokens[%d] %q has id %d, outside the vocabulary", i, a.Content, a.ID)
+		}
+		if id, ok := f.Model.Vocab[a.Content]; ok && id != a.ID {
+			return fmt.Errorf("added token %q has id %d but the vocabulary says %d", a.Content, a.ID, id)
+		}
+	}
+	return nil
+}
+
 func componentType(raw json.RawMessage) (typed, error) {
 	var t typed
 	if len(raw) == 0 || string(raw) == "null" {
@@ -83,11 +115,27 @@ func LoadHF(path string) (Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseHF(b, path)
+}
+
+// MaxVocab bounds the vocabulary of a tokenizer file (a million and a
+// half is far above any published model's).
+const MaxVocab = 1 << 24
+
+// ParseHF is LoadHF on the bytes of a tokenizer.json; path names it in
+// errors. The whole file is validated before use: the vocabulary's ids,
+// each added token (non-empty, its id matching the vocabulary's), each
+// merge's tokens.
+func ParseHF(b []byte, path string) (Tokenizer, error) {
 	var f hfFile
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := f.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	var t Tokenizer
+	var err error
 	switch f.Model.Type {
 	case "BPE":
 		if pre, _ := componentType(f.PreTokenizer); pre.Type == "" && (len(f.Model.Merges) == 0 || string(f.Model.Merges) == "[]") {
@@ -146,9 +194,6 @@ func loadHFBPE(f *hfFile) (*ByteBPE, error) {
 	vocab := f.Model.Vocab
 	var special []string
 	for _, a := range f.AddedTokens {
-		if id, ok := vocab[a.Content]; ok && id != a.ID {
-			return nil, fmt.Errorf("added token %q has id %d but the vocabulary says %d", a.Content, a.ID, id)
-		}
 		vocab[a.Content] = a.ID
 		special = append(special, a.Content)
 	}

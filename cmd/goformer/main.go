@@ -192,7 +192,9 @@ func parseFlagsWithArgs(fs *flag.FlagSet, args []string) error {
 			}
 			return err
 		}
-		return usageError{fs.Name() + ": " + err.Error()}
+		// The message quotes the user's flag, which may hold line breaks:
+		// escape them, so that an error stays one line.
+		return usageError{fs.Name() + ": " + strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(err.Error())}
 	}
 	return nil
 }

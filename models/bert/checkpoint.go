@@ -40,7 +40,8 @@ func Load(dir string, head Head) (*Model, error) {
 		return nil, err
 	}
 	h, l, i := float64(cfg.HiddenSize), float64(cfg.NumHiddenLayers), float64(cfg.IntermediateSize)
-	if err := hfdir.CheckFits(dir, f, float64(cfg.VocabSize)*h+l*(4*h*h+2*h*i), "vocab_size, hidden_size, num_hidden_layers and intermediate_size"); err != nil {
+	if err := hfdir.CheckFits(dir, f, float64(cfg.VocabSize+cfg.MaxPositionEmbeddings+cfg.TypeVocabSize)*h+l*(4*h*h+2*h*i),
+		"vocab_size, max_position_embeddings, type_vocab_size, hidden_size, num_hidden_layers and intermediate_size"); err != nil {
 		return nil, err
 	}
 	m, err := New(cfg, head, 0)

@@ -71,7 +71,7 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := hfdir.CheckFits(dir, f, cfg.paramsLowerBound(), "vocab_size, n_embd, n_layer and n_inner"); err != nil {
+	if err := hfdir.CheckFits(dir, f, cfg.paramsLowerBound(), "vocab_size, n_positions, n_embd, n_layer and n_inner"); err != nil {
 		return nil, err
 	}
 	m, err := New(cfg, 0)

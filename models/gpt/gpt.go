@@ -123,7 +123,7 @@ func (c *Config) Validate() error {
 // parameters, which a weights file for this config must hold.
 func (c *Config) paramsLowerBound() float64 {
 	v, e, l, i := float64(c.VocabSize), float64(c.NEmbd), float64(c.NLayer), float64(c.Inner())
-	return v*e + l*(4*e*e+2*e*i)
+	return (v+float64(c.NPositions))*e + l*(4*e*e+2*e*i)
 }
 
 // Model is a GPT-2 language model.

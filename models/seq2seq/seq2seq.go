@@ -103,6 +103,8 @@ func (c *Config) Validate() error {
 	case c.VocabSize > hfdir.MaxSize || c.DModel > hfdir.MaxSize || c.EncoderFFNDim > hfdir.MaxSize || c.DecoderFFNDim > hfdir.MaxSize || c.MaxPositionEmbeddings > hfdir.MaxSize:
 		return fmt.Errorf("seq2seq config: vocab_size %d, d_model %d, encoder_ffn_dim %d, decoder_ffn_dim %d and max_position_embeddings %d must each be at most %d",
 			c.VocabSize, c.DModel, c.EncoderFFNDim, c.DecoderFFNDim, c.MaxPositionEmbeddings, hfdir.MaxSize)
+	case c.MaxPositionEmbeddings > maxPositions:
+		return fmt.Errorf("seq2seq config: max_position_embeddings %d is more than %d (the sinusoidal table is built, not read)", c.MaxPositionEmbeddings, maxPositions)
 	case c.EncoderLayers > hfdir.MaxLayers || c.DecoderLayers > hfdir.MaxLayers:
 		return fmt.Errorf("seq2seq config: encoder_layers %d and decoder_layers %d must be at most %d", c.EncoderLayers, c.DecoderLayers, hfdir.MaxLayers)
 	}
@@ -126,6 +128,11 @@ func (c *Config) paramsLowerBound() float64 {
 	v, d := float64(c.VocabSize), float64(c.DModel)
 	return v*d + float64(c.EncoderLayers)*(4*d*d+2*d*float64(c.EncoderFFNDim)) + float64(c.DecoderLayers)*(8*d*d+2*d*float64(c.DecoderFFNDim))
 }
+
+// maxPositions bounds max_position_embeddings: the sinusoidal table of
+// that many rows is computed, not read from the weights (Marian uses 512,
+// Pegasus 1,024).
+const maxPositions = 1 << 16
 
 var supportedActivation = map[string]bool{"relu": true, "gelu": true, "gelu_new": true, "gelu_pytorch_tanh": true, "swish": true, "silu": true}
 

@@ -1,0 +1,32 @@
+package tensor
+
+import (
+	"os"
+	"testing"
+)
+
+// FuzzParseSafetensors: any bytes parse to a file whose every tensor reads
+// (or fails with an error), or to an error; never a panic, never an
+// allocation beyond what the bytes describe.
+func FuzzParseSafetensors(f *testing.F) {
+	for _, path := range []string{"../models/gpt/testdata/tiny/model.safetensors", "../cmd/goformer/testdata/gpt2-pretrained/model.safetensors"} {
+		if b, err := os.ReadFile(path); err == nil && len(b) < 1<<16 {
+			f.Add(b)
+		}
+	}
+	f.Add(rawSafetensors(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 8)))
+	f.Add(rawSafetensors(`{"w":{"dtype":"BF16","shape":[1,1],"data_offsets":[0,2]},"__metadata__":{"a":"b"}}`, make([]byte, 2)))
+	f.Add(rawSafetensors(`{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}`, make([]byte, 8)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParseSafetensors(b, "fuzz.safetensors")
+		if err != nil {
+			return
+		}
+		for _, name := range s.Names() {
+			if x, err := s.Tensor(name); err == nil {
+				_ = CheckFinite("fuzz.safetensors", name, x)
+			}
+		}
+		_ = s.Elements()
+	})
+}
