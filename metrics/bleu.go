@@ -50,7 +50,13 @@ type BLEU struct {
 }
 
 // Ratio is HypLen / RefLen.
-func (b *BLEU) Ratio() float64 { return float64(b.HypLen) / float64(b.RefLen) }
+// With no reference words it is 0 (not NaN, which JSON cannot carry).
+func (b *BLEU) Ratio() float64 {
+	if b.RefLen == 0 {
+		return 0
+	}
+	return float64(b.HypLen) / float64(b.RefLen)
+}
 
 // String formats the score as sacreBLEU's text output does.
 func (b *BLEU) String() string {

@@ -26,6 +26,9 @@ func readLines(r io.Reader, name string) ([]string, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
 	for sc.Scan() {
+		if !utf8.Valid(sc.Bytes()) {
+			return nil, usagef("%s: line %d is not valid UTF-8", name, len(lines)+1)
+		}
 		lines = append(lines, strings.TrimSuffix(sc.Text(), "\r"))
 	}
 	if err := sc.Err(); err != nil {
@@ -66,6 +69,9 @@ func runBLEU(args []string, stdout, stderr io.Writer) error {
 	hyps, err := readLines(stdinReader, "standard input")
 	if err != nil {
 		return err
+	}
+	if len(hyps) == 0 {
+		return usagef("bleu: standard input is empty: no translations to score")
 	}
 	var refs [][]string
 	for _, p := range refPaths {

@@ -57,14 +57,18 @@ func runTokenizerEncode(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// Every line is encoded before any is printed: a bad line leaves no
+	// partial output.
+	all := make([][]int32, len(texts))
 	for i, text := range texts {
-		ids, err := tok.Encode(text)
-		if err != nil {
+		if all[i], err = tok.Encode(text); err != nil {
 			if *lines {
 				return usagef("tokenizer encode: line %d: %v", i+1, err)
 			}
 			return usageError{"tokenizer encode: " + err.Error()}
 		}
+	}
+	for _, ids := range all {
 		if err := printIDs(stdout, ids, *asJSON); err != nil {
 			return err
 		}
@@ -112,6 +116,9 @@ func runTokenizerDecode(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// Every input is decoded before any is printed: a bad id leaves no
+	// partial output.
+	var out strings.Builder
 	for n, in := range inputs {
 		where := "input"
 		if *lines {
@@ -133,16 +140,15 @@ func runTokenizerDecode(args []string, stdout, stderr io.Writer) error {
 		}
 		text, err := tok.Decode(ids)
 		if err != nil {
-			return usageError{"tokenizer decode: " + err.Error()}
+			return usagef("tokenizer decode: %s: %v", where, err)
 		}
+		out.WriteString(text)
 		if *lines {
-			text += "\n"
-		}
-		if _, err := io.WriteString(stdout, text); err != nil {
-			return err
+			out.WriteByte('\n')
 		}
 	}
-	return nil
+	_, err = io.WriteString(stdout, out.String())
+	return err
 }
 
 func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goformer/goformer/models/seq2seq"
+	"github.com/goformer/goformer/tensor"
+	"github.com/goformer/goformer/tokenizer"
+)
+
+// copyDir copies the files of src into a new temporary directory.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
+	}
+	return dst
+}
+
+// setConfig rewrites one field of dir/config.json.
+func setConfig(t *testing.T, dir, field string, value any) string {
+	t.Helper()
+	path := filepath.Join(dir, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	c[field] = value
+	b, _ = json.Marshal(c)
+	os.WriteFile(path, b, 0o644)
+	return dir
+}
+
+// tinyTranslator writes a small encoder-decoder directory with its BPE
+// tokenizer.json.
+func tinyTranslator(t *testing.T) string {
+	t.Helper()
+	bt := &tokenizer.BPETrainer{VocabSize: 300, Special: []string{"<pad>", "</s>"}}
+	for _, s := range []string{"ein hund läuft", "a dog runs"} {
+		bt.Add(s)
+	}
+	tok, err := bt.Train()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := seq2seq.New(seq2seq.Config{ModelType: "pegasus", VocabSize: tok.VocabSize(), DModel: 16, EncoderLayers: 1, DecoderLayers: 1,
+		EncoderAttentionHeads: 2, DecoderAttentionHeads: 2, EncoderFFNDim: 32, DecoderFFNDim: 32, ActivationFunction: "relu",
+		MaxPositionEmbeddings: 64, ScaleEmbedding: true, PadTokenID: 0, EOSTokenID: 1, DecoderStartTokenID: 0}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SaveHF(filepath.Join(dir, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// nanWeights rewrites dir/model.safetensors with one weight NaN.
+func nanWeights(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "model.safetensors")
+	f, err := tensor.ReadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []tensor.NamedTensor
+	for i, name := range f.Names() {
+		x, err := f.Tensor(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			x.Data()[0] = float32(nanValue())
+		}
+		ts = append(ts, tensor.NamedTensor{Name: name, Tensor: x})
+	}
+	if err := tensor.WriteSafetensors(path, ts, f.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func nanValue() float64 { var z float64; return z / z }
+
+// TestHostileInputs: damaged and adversarial files, flags and text, given
+// to every command as a user might: each ends in exit 2 with one line
+// naming the field, file or line at fault, within 10 seconds and 1 GiB of
+// allocation, and prints nothing to stdout.
+func TestHostileInputs(t *testing.T) {
+	gpt2 := "testdata/gpt2-pretrained"
+	mt := tinyTranslator(t)
+	loop := filepath.Join(t.TempDir(), "loop")
+	os.Symlink(loop, loop)
+	noMerges := copyDir(t, gpt2)
+	os.Remove(filepath.Join(noMerges, "merges.txt"))
+	badTok := func(js string) string {
+		d := copyDir(t, mt)
+		os.WriteFile(filepath.Join(d, "tokenizer.json"), []byte(js), 0o644)
+		return d
+	}
+	hugeLine := strings.Repeat("hund", 1<<18) + "\n"
+	charDir := t.TempDir()
+	if c, err := tokenizer.NewChar("abc\n"); err != nil || c.SaveHF(filepath.Join(charDir, "tokenizer.json")) != nil {
+		t.Fatal("character tokenizer", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		stdin string
+		want  string
+	}{
+		{"n_layer 1e9", []string{"generate", "--model", setConfig(t, copyDir(t, gpt2), "n_layer", 1e9)}, "", "n_layer 1000000000 is more than"},
+		{"n_layer beyond the weights", []string{"eval", "--model", setConfig(t, copyDir(t, gpt2), "n_layer", 3000)}, "", "a size in the config is wrong"},
+		{"vocab_size 2e9", []string{"eval", "--model", setConfig(t, copyDir(t, gpt2), "vocab_size", 2e9)}, "", "vocab_size"},
+		{"n_positions 1e9", []string{"generate", "--model", setConfig(t, copyDir(t, gpt2), "n_positions", 1e9)}, "", "n_positions"},
+		{"negative layer_norm_epsilon", []string{"eval", "--model", setConfig(t, copyDir(t, gpt2), "layer_norm_epsilon", -1)}, "", "layer_norm_epsilon"},
+		{"GPT eos_token_id -1", []string{"generate", "--model", setConfig(t, copyDir(t, gpt2), "eos_token_id", -1)}, "", "eos_token_id -1"},
+		{"encoder_layers 1e9", []string{"translate", "--model", setConfig(t, copyDir(t, mt), "encoder_layers", 1e9)}, "x\n", "encoder_layers"},
+		{"d_model 2^40", []string{"translate", "--model", setConfig(t, copyDir(t, mt), "d_model", 1<<40)}, "x\n", "d_model"},
+		{"max_position_embeddings 1e9", []string{"translate", "--model", setConfig(t, copyDir(t, mt), "max_position_embeddings", 1e9)}, "x\n", "max_position_embeddings"},
+		{"translation eos_token_id -1", []string{"translate", "--model", setConfig(t, copyDir(t, mt), "eos_token_id", -1)}, "x\n", "eos_token_id -1 is outside the vocabulary"},
+		{"NaN weights (info)", []string{"info", "--model", nanWeights(t, copyDir(t, mt))}, "", "non-finite"},
+		{"NaN weights (translate)", []string{"translate", "--model", nanWeights(t, copyDir(t, mt))}, "x\n", "non-finite"},
+		{"added tokens, no vocab", []string{"tokenizer", "encode", "--model", badTok(`{"added_tokens":[{"id":0,"content":"<pad>"}],"model":{"type":"BPE","merges":[]}}`)}, "x", "model.vocab is missing"},
+		{"empty added token", []string{"tokenizer", "encode", "--model", badTok(`{"added_tokens":[{"id":2,"content":""}],"pre_tokenizer":{"type":"ByteLevel"},"model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[]}}`)}, "x", "has no content"},
+		{"GPT-2 vocab without merges", []string{"generate", "--model", noMerges}, "", "merges.txt is missing"},
+		{"a 1 MB line", []string{"translate", "--model", mt}, hugeLine, "line 1 has"},
+		{"invalid UTF-8 to translate", []string{"translate", "--model", mt}, "ein \xff hund\n", "not valid UTF-8"},
+		{"invalid UTF-8 prompt", []string{"generate", "--model", gpt2, "--prompt", "a\xffb"}, "", "not valid UTF-8"},
+		{"bleu on nothing", []string{"bleu", "--ref", "/dev/null"}, "", "standard input is empty"},
+		{"bleu on invalid UTF-8", []string{"bleu", "--ref", "/dev/null"}, "\xff\n", "line 1 is not valid UTF-8"},
+		{"a missing model", []string{"generate", "--model", "/nonexistent/model"}, "", "does not exist"},
+		{"a symlink loop", []string{"translate", "--model", loop}, "x\n", "too many levels of symbolic links"},
+		{"a file as model", []string{"eval", "--model", "testdata/gpt2-eval.txt"}, "", "is a file, not a model directory"},
+		{"a huge --max-tokens", []string{"generate", "--model", gpt2, "--max-tokens", "9223372036854775807"}, "", "flag -max-tokens"},
+		{"a huge --beam", []string{"translate", "--model", mt, "--beam", "100000"}, "x\n", "flag -beam"},
+		{"a huge --threads", []string{"translate", "--model", mt, "--threads", "10000000"}, "x\n", "flag -threads"},
+		{"--top-p NaN", []string{"generate", "--model", gpt2, "--top-p", "NaN"}, "", "flag -top-p"},
+		{"--alpha NaN", []string{"translate", "--model", mt, "--alpha", "NaN"}, "x\n", "flag -alpha"},
+		{"--temperature Inf", []string{"translate", "--model", mt, "--temperature", "Inf"}, "x\n", "flag -temperature"},
+		{"a bad id in the second line", []string{"tokenizer", "decode", "--model", mt, "--lines"}, "1 2\n999999\n", "line 2"},
+		{"an unknown character in the second line", []string{"tokenizer", "encode", "--model", charDir, "--lines"}, "abc\nabz\n", "line 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdinReader = strings.NewReader(tc.stdin)
+			defer func() { stdinReader = os.Stdin }()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			var out, errb bytes.Buffer
+			code := run(tc.args, &out, &errb)
+			el := time.Since(start)
+			runtime.ReadMemStats(&after)
+			msg := errb.String()
+			if code != exitBadInput || !strings.Contains(msg, tc.want) || strings.Count(strings.TrimSuffix(msg, "\n"), "\n") > 0 {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and one line with %q", code, msg, tc.want)
+			}
+			if out.Len() > 0 {
+				t.Errorf("partial output on stdout: %q", out.String())
+			}
+			if el > 10*time.Second {
+				t.Errorf("took %v", el)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<30 {
+				t.Errorf("allocated %d MiB", alloc>>20)
+			}
+		})
+	}
+}
