@@ -273,10 +273,22 @@ func (g *Graph) runBackward() {
 
 // arena hands out float32 slices from large slabs; reset rewinds it so the
 // next step reuses the same memory in the same order.
+//
+// Steps of different shapes (translation batches bucketed by length) ask
+// for different sequences of sizes, and a request that does not fit the
+// slab under the cursor moves on to a new one: left alone, the slabs would
+// pile up to far more than any one step needs. So reset consolidates: after
+// a step that had to add a slab, the slabs are replaced by one of the
+// largest total any step has asked for, which every later step of that size
+// or smaller fills front to back without a new allocation. Memory is then
+// bounded by the largest step, and steady training allocates nothing.
 type arena struct {
 	slabs   [][]float32
 	cur     int // slab being filled
 	off     int // next free element in it
+	used    int // elements handed out since the last reset
+	peak    int // the most any step has used
+	grew    bool
 	tensors []*tensor.Tensor
 	ntens   int
 }
@@ -284,6 +296,7 @@ type arena struct {
 const slabSize = 1 << 20 // floats (4 MiB)
 
 func (a *arena) alloc(n int) []float32 {
+	a.used += n
 	for a.cur < len(a.slabs) {
 		s := a.slabs[a.cur]
 		if a.off+n <= len(s) {
@@ -296,6 +309,7 @@ func (a *arena) alloc(n int) []float32 {
 	}
 	s := make([]float32, max(slabSize, n))
 	a.slabs = append(a.slabs, s)
+	a.grew = true
 	a.off = n
 	return s[:n:n]
 }
@@ -315,4 +329,20 @@ func (a *arena) tensor(shape ...int) *tensor.Tensor {
 	return t
 }
 
-func (a *arena) reset() { a.cur, a.off, a.ntens = 0, 0, 0 }
+func (a *arena) reset() {
+	a.peak = max(a.peak, a.used)
+	if a.grew && len(a.slabs) > 1 {
+		a.slabs = append(a.slabs[:0], make([]float32, max(slabSize, a.peak)))
+	}
+	a.cur, a.off, a.ntens, a.used, a.grew = 0, 0, 0, 0, false
+}
+
+// Size returns the number of float32 values the graph's arena holds, for
+// memory accounting.
+func (g *Graph) Size() int {
+	n := 0
+	for _, s := range g.arena.slabs {
+		n += len(s)
+	}
+	return n
+}

@@ -131,3 +131,38 @@ func TestErrorsAreSticky(t *testing.T) {
 		t.Fatalf("after Reset: %v, %v", g.Err(), out.Shape())
 	}
 }
+
+// TestArenaIsBoundedByTheLargestStep: steps of varying shapes (as
+// translation batches are) leave the arena at the size of the largest
+// step, not the sum of every shape seen, and a repeated shape allocates
+// nothing.
+func TestArenaIsBoundedByTheLargestStep(t *testing.T) {
+	g := NewGraph(1)
+	w := NewParam("w", tensor.New(64, 64))
+	inputs := map[int]*tensor.Tensor{}
+	step := func(rows int) int {
+		g.Reset()
+		in, ok := inputs[rows]
+		if !ok {
+			in = tensor.New(rows, 64)
+			inputs[rows] = in
+		}
+		x := g.Input(in)
+		h := g.Linear(x, w, nil)
+		for range 3 {
+			h = g.GELU(g.Linear(h, w, nil))
+		}
+		g.Reset() // consolidation happens here
+		return rows * 64 * 7
+	}
+	largest := 0
+	for _, rows := range []int{100, 9000, 300, 17000, 5000, 17000, 2000, 12000} {
+		largest = max(largest, step(rows))
+	}
+	if got := g.Size(); got > max(largest, slabSize)+slabSize {
+		t.Fatalf("arena holds %d floats after steps of at most %d", got, largest)
+	}
+	if allocs := testing.AllocsPerRun(5, func() { step(12000) }); allocs != 0 {
+		t.Fatalf("a step of a size seen before allocates %v times", allocs)
+	}
+}
