@@ -141,7 +141,7 @@ func evalTranslation(dir, srcPath, refPath string, beam int, asJSON bool, stdout
 	if asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]any{"model": dir, "src": srcPath, "ref": refPath, "beam": beam,
 			"sentences": len(src), "seconds": secs, "sentences_per_s": float64(len(src)) / secs, "bleu": b.Score, "chrf": c.Score,
-			"bleu_signature": fmt.Sprintf(metrics.BLEUSignature, 1)})
+			"bleu_signature": fmt.Sprintf(metrics.BLEUSignature, 1), "peak_rss_mib": peakRSSMiB()})
 	}
 	_, err = fmt.Fprintf(stdout, "%s on %s (beam %d, %d sentences in %.1fs, %.1f/s):\n%s\n%s\n", dir, srcPath, beam, len(src), secs,
 		float64(len(src))/secs, b, c)

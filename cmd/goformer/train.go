@@ -112,7 +112,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if res.Best != nil && res.Best.BestStep > 0 {
 		fmt.Fprintf(stdout, ", best val BLEU %.2f (step %d)", res.Best.Best, res.Best.BestStep)
 	}
-	fmt.Fprintf(stdout, "; model in %s, curves in %s\n", res.ModelDir, filepath.Join(*out, "loss.png"))
+	fmt.Fprintf(stdout, "; model in %s, curves in %s; peak resident memory %.0f MiB\n", res.ModelDir, filepath.Join(*out, "loss.png"), peakRSSMiB())
 	if res.Best != nil {
 		fmt.Fprintf(stdout, "translate with: goformer translate --model %s --beam 4 < input.de > output.en\n", res.ModelDir)
 	} else {
