@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/goformer/goformer/generate"
+	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/tensor"
 )
 
@@ -82,7 +83,7 @@ func floatFlag(fs *flag.FlagSet, name string, def, lo, hi float64, usage string)
 
 // Bounds shared by the commands.
 const (
-	maxThreads   = 1024
+	maxThreads   = cpu.MaxThreads
 	maxBeam      = 64      // rows per sentence: memory grows with it
 	maxNewTokens = 1 << 20 // tokens one generate call may write
 	maxSize      = 1 << 16 // a benchmark's matrix or sequence dimension

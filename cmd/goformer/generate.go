@@ -11,7 +11,9 @@ import (
 func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer generate",
 		"Prints text sampled from a GPT-2 model directory (what goformer train writes, or transformers'\n"+
-			"save_pretrained: config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt).",
+			"save_pretrained: config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt).\n"+
+			"Everything is checked before the first character is printed; then the prompt and each new token\n"+
+			"stream to stdout as they are generated.",
 		"  goformer generate --model runs/shakespeare-char-quick/model --prompt \"ROMEO:\" --max-tokens 300\n"+
 			"  goformer generate --model DIR --prompt \"To be\" --temperature 0 # greedy", stderr)
 	dir := fs.String("model", "", "model directory (required)")

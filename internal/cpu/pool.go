@@ -48,12 +48,18 @@ type poolHelper struct {
 // spinFor is how long an idle helper polls for work before it sleeps.
 const spinFor = 200 * time.Microsecond
 
+// MaxThreads bounds a pool's threads: more spinning helpers than this only
+// cost memory and scheduling.
+const MaxThreads = 1024
+
 // NewPool starts a pool that runs jobs on up to threads goroutines
-// (threads < 1 means runtime.GOMAXPROCS(0)).
+// (threads < 1 means runtime.GOMAXPROCS(0); more than MaxThreads means
+// MaxThreads).
 func NewPool(threads int) *Pool {
 	if threads < 1 {
 		threads = runtime.GOMAXPROCS(0)
 	}
+	threads = min(threads, MaxThreads)
 	p := &Pool{threads: threads}
 	for i := 1; i < threads; i++ {
 		h := &poolHelper{wake: make(chan struct{}, 1)}
