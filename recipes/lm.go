@@ -177,6 +177,12 @@ func TrainLM(ctx context.Context, cfg LMConfig, o Options) (*Result, error) {
 	if err := tok.SaveHF(filepath.Join(res.ModelDir, tokenizer.HFFile)); err != nil {
 		return nil, err
 	}
+	// transformers' AutoTokenizer then loads the fast tokenizer, and decodes
+	// characters back exactly (no clean-up of spaces before punctuation).
+	if err := writeFile(filepath.Join(res.ModelDir, "tokenizer_config.json"), fmt.Appendf(nil,
+		"{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n  \"clean_up_tokenization_spaces\": false,\n  \"model_max_length\": %d\n}\n", cfg.Block)); err != nil {
+		return nil, err
+	}
 	return res, PlotLoss(o.Out, tr.History)
 }
 

@@ -280,5 +280,5 @@ func saveTranslator(m *seq2seq.Model, tok *tokenizer.ByteBPE, maxPos int, dir st
 		return err
 	}
 	return writeFile(filepath.Join(dir, "tokenizer_config.json"), fmt.Appendf(nil,
-		"{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n  \"pad_token\": \"<pad>\",\n  \"eos_token\": \"</s>\",\n  \"model_max_length\": %d\n}\n", maxPos))
+		"{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n  \"pad_token\": \"<pad>\",\n  \"eos_token\": \"</s>\",\n  \"clean_up_tokenization_spaces\": false,\n  \"model_max_length\": %d\n}\n", maxPos))
 }
