@@ -27,7 +27,7 @@ func readLines(r io.Reader, name string) ([]string, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
 	for sc.Scan() {
 		if !utf8.Valid(sc.Bytes()) {
-			return nil, usagef("%s: line %d is not valid UTF-8", name, len(lines)+1)
+			return nil, usagef("%s:%d: not valid UTF-8", name, len(lines)+1)
 		}
 		lines = append(lines, strings.TrimSuffix(sc.Text(), "\r"))
 	}

@@ -152,7 +152,7 @@ func TestHostileInputs(t *testing.T) {
 		{"invalid UTF-8 to translate", []string{"translate", "--model", mt}, "ein \xff hund\n", "not valid UTF-8"},
 		{"invalid UTF-8 prompt", []string{"generate", "--model", gpt2, "--prompt", "a\xffb"}, "", "not valid UTF-8"},
 		{"bleu on nothing", []string{"bleu", "--ref", "/dev/null"}, "", "standard input is empty"},
-		{"bleu on invalid UTF-8", []string{"bleu", "--ref", "/dev/null"}, "\xff\n", "line 1 is not valid UTF-8"},
+		{"bleu on invalid UTF-8", []string{"bleu", "--ref", "/dev/null"}, "\xff\n", "standard input:1: not valid UTF-8"},
 		{"a missing model", []string{"generate", "--model", "/nonexistent/model"}, "", "does not exist"},
 		{"a symlink loop", []string{"translate", "--model", loop}, "x\n", "too many levels of symbolic links"},
 		{"a file as model", []string{"eval", "--model", "testdata/gpt2-eval.txt"}, "", "is a file, not a model directory"},
