@@ -388,6 +388,21 @@ func (l *DecoderLayer) NewCache(rows, maxLen int) *LayerCache {
 	return c
 }
 
+// self and cross return the caches, or nil for no cache (training).
+func (c *LayerCache) self() *KVCache {
+	if c == nil {
+		return nil
+	}
+	return c.Self
+}
+
+func (c *LayerCache) cross() *KVCache {
+	if c == nil {
+		return nil
+	}
+	return c.Cross
+}
+
 // Reorder makes row r continue the history of row parents[r] (beam
 // search); the cross-attention cache is the same for all rows of a
 // sentence and stays.
@@ -401,15 +416,11 @@ func (c *LayerCache) Reorder(parents []int) { c.Self.Reorder(parents) }
 // positions of Forward over the whole sequence.
 func (l *DecoderLayer) Forward(g *autograd.Graph, x, memory *autograd.Var, tgtPad, srcPad []bool, cache *LayerCache) *autograd.Var {
 	c := &l.Cfg
-	var self, cross *KVCache
-	if cache != nil {
-		self, cross = cache.Self, cache.Cross
-	}
 	h := c.normIn(g, l.Norm1, x)
-	x = c.residual(g, l.Norm1, x, l.SelfAttn.Forward(g, h, nil, autograd.AttentionOptions{Causal: true, KeyPad: tgtPad}, self))
+	x = c.residual(g, l.Norm1, x, l.SelfAttn.Forward(g, h, nil, autograd.AttentionOptions{Causal: true, KeyPad: tgtPad}, cache.self()))
 	if l.CrossAttn != nil {
 		h = c.normIn(g, l.Norm2, x)
-		x = c.residual(g, l.Norm2, x, l.CrossAttn.Forward(g, h, memory, autograd.AttentionOptions{KeyPad: srcPad}, cross))
+		x = c.residual(g, l.Norm2, x, l.CrossAttn.Forward(g, h, memory, autograd.AttentionOptions{KeyPad: srcPad}, cache.cross()))
 	}
 	h = c.normIn(g, l.Norm3, x)
 	return c.residual(g, l.Norm3, x, l.FF.Forward(g, h))
