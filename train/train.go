@@ -283,9 +283,15 @@ func (t *Trainer) TrainStep() (Metrics, error) {
 // validation batches drawn from a generator seeded by the seed and step
 // (the same batches whatever happened before, so that resumed runs
 // evaluate identically).
+//
+// It runs on the Trainer's own graph (without a tape or dropout), whose
+// arena the training steps have already sized: a second graph would hold
+// a second copy of the largest step's memory.
 func (t *Trainer) Evaluate() (float64, error) {
-	g := autograd.NewGraph(0)
-	g.NoGrad = true
+	g := t.graph
+	noGrad, training := g.NoGrad, g.Training
+	g.NoGrad, g.Training = true, false
+	defer func() { g.NoGrad, g.Training = noGrad, training; g.Reset() }()
 	if vs, ok := t.Task.(ValidationSet); ok {
 		v, err := vs.ValLoss(g)
 		if err != nil {
