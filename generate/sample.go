@@ -1,6 +1,8 @@
 // Package generate turns models into text: sampling with temperature,
-// top-k and top-p (nucleus) from next-token distributions, and the
-// generation loop for language models.
+// top-k and top-p (nucleus) from next-token distributions; greedy, beam
+// and sampled search over any batched incremental decoder (a StepDecoder:
+// gpt.Decoder, seq2seq.Decoder); and the simple generation loop for a
+// language model that recomputes a sliding window.
 package generate
 
 import (

@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,7 +33,7 @@ func TestLoadDirRecognisesEveryLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := tok.Encode(text)
-		if err != nil || !equalIDs(got, want) {
+		if err != nil || !slices.Equal(got, want) {
 			t.Fatalf("%s: ids %v, %v; want %v", dir, got, err, want)
 		}
 		if back, _ := tok.Decode(got); back != text {
@@ -58,7 +59,7 @@ func TestLoadDirRecognisesEveryLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids, _ := tok.Encode("Hello world!"); !equalIDs(ids, []int32{15496, 995, 0}) {
+	if ids, _ := tok.Encode("Hello world!"); !slices.Equal(ids, []int32{15496, 995, 0}) {
 		t.Fatalf("GPT-2 directory: %v", ids)
 	}
 	os.Remove(filepath.Join(gpt2, MergesFile))
@@ -68,16 +69,4 @@ func TestLoadDirRecognisesEveryLayout(t *testing.T) {
 	if _, err := LoadDir(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no tokenizer") {
 		t.Fatalf("empty directory: %v", err)
 	}
-}
-
-func equalIDs(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

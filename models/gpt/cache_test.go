@@ -2,6 +2,7 @@ package gpt
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/goformer/goformer/autograd"
@@ -115,7 +116,7 @@ func TestGPTSearchSharesTheDecoder(t *testing.T) {
 			}
 			seq = append(seq, int32(best))
 		}
-		if got, want := greedy[i], seq[len(p):]; !equal(got, want) {
+		if got, want := greedy[i], seq[len(p):]; !slices.Equal(got, want) {
 			t.Fatalf("prompt %d: batched greedy %v, recomputed %v", i, got, want)
 		}
 	}
@@ -125,7 +126,7 @@ func TestGPTSearchSharesTheDecoder(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range prompts {
-		if !equal(beam1[i], greedy[i]) {
+		if !slices.Equal(beam1[i], greedy[i]) {
 			t.Fatalf("prompt %d: beam 1 %v, greedy %v", i, beam1[i], greedy[i])
 		}
 	}
@@ -140,18 +141,6 @@ func TestGPTSearchSharesTheDecoder(t *testing.T) {
 			t.Fatalf("prompt %d: beam 3 %v scores %g, below greedy's %g", i, beam3[i], lb, lg)
 		}
 	}
-}
-
-func equal(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // logProb scores a continuation by full recomputation.
