@@ -19,10 +19,12 @@ func (m *Model) Save(dir string) error {
 	for _, p := range m.Params.List() {
 		tensors = append(tensors, tensor.NamedTensor{Name: p.Name, Tensor: p.Value})
 	}
-	tensors = append(tensors,
-		tensor.NamedTensor{Name: "model.encoder.embed_positions.weight", Tensor: m.positions},
-		tensor.NamedTensor{Name: "model.decoder.embed_positions.weight", Tensor: m.positions},
-		tensor.NamedTensor{Name: "final_logits_bias", Tensor: m.logitsBias})
+	if m.positions != nil {
+		tensors = append(tensors,
+			tensor.NamedTensor{Name: "model.encoder.embed_positions.weight", Tensor: m.positions},
+			tensor.NamedTensor{Name: "model.decoder.embed_positions.weight", Tensor: m.positions})
+	}
+	tensors = append(tensors, tensor.NamedTensor{Name: "final_logits_bias", Tensor: m.logitsBias})
 	return hfdir.Write(dir, m.Config, tensors)
 }
 
@@ -39,9 +41,10 @@ func ReadConfig(dir string) (Config, error) {
 	return cfg, nil
 }
 
-// Load reads a Marian or Pegasus checkpoint directory. The shared embedding
-// may come as model.shared.weight or as its tied copies; position tables and
-// final_logits_bias are read when present (else the sinusoids and zeros);
+// Load reads a Marian, Pegasus or BART checkpoint directory. The shared
+// embedding may come as model.shared.weight or as its tied copies; the
+// sinusoidal position tables and final_logits_bias are read when present
+// (else the sinusoids and zeros; BART's learned tables must be there);
 // a missing, misshapen or unknown tensor is an error naming it.
 func Load(dir string) (*Model, error) {
 	cfg, err := ReadConfig(dir)
@@ -77,12 +80,12 @@ func Load(dir string) (*Model, error) {
 	seen := map[string]bool{}
 	for _, name := range f.Names() {
 		var dst *tensor.Tensor
-		switch name {
-		case "model.encoder.embed_positions.weight", "model.decoder.embed_positions.weight":
+		switch {
+		case m.positions != nil && (name == "model.encoder.embed_positions.weight" || name == "model.decoder.embed_positions.weight"):
 			dst = m.positions // both stacks use the same table
-		case "final_logits_bias":
+		case name == "final_logits_bias":
 			dst = m.logitsBias
-		case "lm_head.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight":
+		case name == "lm_head.weight" || name == "model.encoder.embed_tokens.weight" || name == "model.decoder.embed_tokens.weight":
 			// Tied copies of the shared embedding: read the first one only
 			// when the file has no model.shared.weight.
 			if f.Info("model.shared.weight") != nil || seen["model.shared.weight"] {

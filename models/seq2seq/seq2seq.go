@@ -7,9 +7,13 @@
 // With layer norm after each sub-layer (post-LN, the paper's) a model is a
 // Hugging Face Marian model (model_type "marian", MarianMTModel); with layer
 // norm before each sub-layer and a final layer norm after each stack (pre-LN)
-// it is a Pegasus model (model_type "pegasus"). Parameter names, config.json
-// fields and the checkpoint layout are those of transformers, so Save writes
-// a directory that MarianMTModel or PegasusForConditionalGeneration loads.
+// it is a Pegasus model (model_type "pegasus"). A BART model (model_type
+// "bart", BartForConditionalGeneration) is post-LN too, with learned
+// positions (offset by 2, as BART's table is) in place of the sinusoids and
+// a layer norm on the embeddings of each stack (layernorm_embedding).
+// Parameter names, config.json fields and the checkpoint layout are those
+// of transformers, so Save writes a directory that MarianMTModel,
+// PegasusForConditionalGeneration or BartForConditionalGeneration loads.
 package seq2seq
 
 import (
@@ -23,9 +27,9 @@ import (
 )
 
 // Config holds a model's sizes with the field names of Hugging Face's
-// MarianConfig and PegasusConfig.
+// MarianConfig, PegasusConfig and BartConfig.
 type Config struct {
-	ModelType             string   `json:"model_type"` // "marian" (post-LN) or "pegasus" (pre-LN)
+	ModelType             string   `json:"model_type"` // "marian" (post-LN), "pegasus" (pre-LN) or "bart" (post-LN, learned positions)
 	Architectures         []string `json:"architectures,omitempty"`
 	VocabSize             int      `json:"vocab_size"`
 	DModel                int      `json:"d_model"`
@@ -45,6 +49,11 @@ type Config struct {
 	PadTokenID            int      `json:"pad_token_id"`
 	EOSTokenID            int      `json:"eos_token_id"`
 	DecoderStartTokenID   int      `json:"decoder_start_token_id"`
+	BOSTokenID            int      `json:"bos_token_id"`
+	// ForcedBOSTokenID and ForcedEOSTokenID, when set, are the first and
+	// the last token generation must produce (BART: <s> and </s>).
+	ForcedBOSTokenID *int `json:"forced_bos_token_id,omitempty"`
+	ForcedEOSTokenID *int `json:"forced_eos_token_id,omitempty"`
 	// SharedEmbeddings: one embedding for source, target and output (the
 	// only layout supported; Marian's share_encoder_decoder_embeddings).
 	SharedEmbeddings *bool `json:"share_encoder_decoder_embeddings,omitempty"`
@@ -62,6 +71,14 @@ func Base(vocab int) Config {
 // PreLN reports whether the model puts layer norm before each sub-layer.
 func (c *Config) PreLN() bool { return c.ModelType == "pegasus" }
 
+// Bart reports whether the model is a BART model: learned positions and
+// layernorm_embedding.
+func (c *Config) Bart() bool { return c.ModelType == "bart" }
+
+// bartOffset is the number of rows BART's position tables have before
+// position 0 (a relic of fairseq's padding-aware positions).
+const bartOffset = 2
+
 func (c Config) withDefaults() Config {
 	if c.InitStd == 0 {
 		c.InitStd = 0.02
@@ -70,9 +87,12 @@ func (c Config) withDefaults() Config {
 		c.ActivationFunction = "relu"
 	}
 	if c.Architectures == nil {
-		if c.PreLN() {
+		switch {
+		case c.PreLN():
 			c.Architectures = []string{"PegasusForConditionalGeneration"}
-		} else {
+		case c.Bart():
+			c.Architectures = []string{"BartForConditionalGeneration"}
+		default:
 			c.Architectures = []string{"MarianMTModel"}
 		}
 	}
@@ -82,8 +102,8 @@ func (c Config) withDefaults() Config {
 // Validate reports the first thing wrong with the configuration.
 func (c *Config) Validate() error {
 	switch {
-	case c.ModelType != "marian" && c.ModelType != "pegasus":
-		return fmt.Errorf("seq2seq config: model_type %q (want marian for post-LN or pegasus for pre-LN)", c.ModelType)
+	case c.ModelType != "marian" && c.ModelType != "pegasus" && c.ModelType != "bart":
+		return fmt.Errorf("seq2seq config: model_type %q (want marian for post-LN, pegasus for pre-LN or bart)", c.ModelType)
 	case c.VocabSize < 1:
 		return fmt.Errorf("seq2seq config: vocab_size must be positive, got %d", c.VocabSize)
 	case c.DModel < 2 || c.DModel%2 != 0:
@@ -108,7 +128,14 @@ func (c *Config) Validate() error {
 	case c.EncoderLayers > hfdir.MaxLayers || c.DecoderLayers > hfdir.MaxLayers:
 		return fmt.Errorf("seq2seq config: encoder_layers %d and decoder_layers %d must be at most %d", c.EncoderLayers, c.DecoderLayers, hfdir.MaxLayers)
 	}
-	for name, id := range map[string]int{"pad_token_id": c.PadTokenID, "eos_token_id": c.EOSTokenID, "decoder_start_token_id": c.DecoderStartTokenID} {
+	ids := map[string]int{"pad_token_id": c.PadTokenID, "eos_token_id": c.EOSTokenID, "decoder_start_token_id": c.DecoderStartTokenID, "bos_token_id": c.BOSTokenID}
+	if c.ForcedBOSTokenID != nil {
+		ids["forced_bos_token_id"] = *c.ForcedBOSTokenID
+	}
+	if c.ForcedEOSTokenID != nil {
+		ids["forced_eos_token_id"] = *c.ForcedEOSTokenID
+	}
+	for name, id := range ids {
 		if id < 0 || id >= c.VocabSize {
 			return fmt.Errorf("seq2seq config: %s %d is outside the vocabulary [0, %d)", name, id, c.VocabSize)
 		}
@@ -142,7 +169,12 @@ type Model struct {
 	Params nn.Params
 
 	shared     *nn.Embedding
-	positions  *tensor.Tensor // [max_position_embeddings, d_model], sinusoidal, halves layout
+	positions  *tensor.Tensor // [max_position_embeddings, d_model], sinusoidal, halves layout (not BART)
+	encPos     *nn.Embedding  // BART: learned positions [2 + max_position_embeddings, d_model]
+	decPos     *nn.Embedding
+	encEmbNorm *nn.LayerNorm // BART: layernorm_embedding
+	decEmbNorm *nn.LayerNorm
+	posIDs     [2][]int32 // BART: position ids of the encoder and the decoder, reused (backward reads them)
 	logitsBias *tensor.Tensor // final_logits_bias [1, vocab]
 	encoder    []*nn.EncoderLayer
 	decoder    []*nn.DecoderLayer
@@ -169,7 +201,13 @@ func New(cfg Config, seed uint64) (*Model, error) {
 		m.shared.Scale = float32(math.Sqrt(float64(cfg.DModel)))
 	}
 	var err error
-	if m.positions, err = nn.Sinusoidal(cfg.MaxPositionEmbeddings, cfg.DModel, nn.Halves); err != nil {
+	if cfg.Bart() {
+		rows := cfg.MaxPositionEmbeddings + bartOffset
+		m.encPos = nn.NewEmbedding(ps, "model.encoder.embed_positions", rows, cfg.DModel, cfg.InitStd, rng)
+		m.decPos = nn.NewEmbedding(ps, "model.decoder.embed_positions", rows, cfg.DModel, cfg.InitStd, rng)
+		m.encEmbNorm = nn.NewLayerNorm(ps, "model.encoder.layernorm_embedding", cfg.DModel, 1e-5)
+		m.decEmbNorm = nn.NewLayerNorm(ps, "model.decoder.layernorm_embedding", cfg.DModel, 1e-5)
+	} else if m.positions, err = nn.Sinusoidal(cfg.MaxPositionEmbeddings, cfg.DModel, nn.Halves); err != nil {
 		return nil, err
 	}
 	m.logitsBias = tensor.New(1, cfg.VocabSize)
@@ -220,12 +258,26 @@ func hasSuffix(s, suffix string) bool {
 }
 
 // embed returns the scaled embeddings of ids [batch, t] plus the
-// positions from..from+t-1.
-func (m *Model) embed(g *autograd.Graph, ids []int32, batch, from, t int) *autograd.Var {
+// positions from..from+t-1 of the encoder's or the decoder's table.
+func (m *Model) embed(g *autograd.Graph, ids []int32, batch, from, t int, decoder bool) *autograd.Var {
 	if from+t > m.Config.MaxPositionEmbeddings {
 		return g.Fail(fmt.Errorf("seq2seq: positions up to %d exceed max_position_embeddings %d", from+t, m.Config.MaxPositionEmbeddings))
 	}
 	x := m.shared.Forward(g, ids, batch, t)
+	if m.Config.Bart() {
+		table, norm, which := m.encPos, m.encEmbNorm, 0
+		if decoder {
+			table, norm, which = m.decPos, m.decEmbNorm, 1
+		}
+		if cap(m.posIDs[which]) < batch*t {
+			m.posIDs[which] = make([]int32, batch*t)
+		}
+		ids := m.posIDs[which][:batch*t]
+		for i := range ids {
+			ids[i] = int32(from + i%t + bartOffset)
+		}
+		return g.Dropout(norm.Forward(g, g.Add(x, table.Forward(g, ids, batch, t))), m.Config.Dropout)
+	}
 	pos, ok := m.posVars[[2]int{from, t}]
 	if !ok {
 		view, err := m.positions.Slice(from, from+t)
@@ -245,7 +297,7 @@ func (m *Model) Encode(g *autograd.Graph, src []int32, batch, srcLen int, srcPad
 	if len(src) != batch*srcLen {
 		return nil, fmt.Errorf("seq2seq: %d source ids for batch %d × length %d", len(src), batch, srcLen)
 	}
-	x := m.embed(g, src, batch, 0, srcLen)
+	x := m.embed(g, src, batch, 0, srcLen, false)
 	for _, l := range m.encoder {
 		x = l.Forward(g, x, srcPad)
 	}
@@ -272,7 +324,7 @@ func (m *Model) Decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, bat
 // decode is the decoder over target positions from..from+t-1, with the
 // layers' caches when decoding incrementally (nil otherwise).
 func (m *Model) decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, batch, from, t int, tgtPad, srcPad []bool, caches []*nn.LayerCache) *autograd.Var {
-	y := m.embed(g, tgt, batch, from, t)
+	y := m.embed(g, tgt, batch, from, t, true)
 	for i, l := range m.decoder {
 		var c *nn.LayerCache
 		if caches != nil {

@@ -12,10 +12,13 @@ import (
 )
 
 // TestMatchesPyTorch loads the Pegasus (pre-LN) and Marian (post-LN)
-// checkpoints scripts/reference/seq2seq.py made from torch.nn.Transformer
-// and compares logits, the label-smoothed loss and every gradient.
+// checkpoints scripts/reference/seq2seq.py made from torch.nn.Transformer,
+// and the BART checkpoint scripts/reference/bart.py made from its own
+// rendering of modeling_bart.py, and compares logits, the loss (label
+// smoothed, except BART's) and every gradient.
 func TestMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"pegasus", "marian"} {
+	smoothing := map[string]float32{"pegasus": 0.1, "marian": 0.1, "bart": 0}
+	for _, name := range []string{"pegasus", "marian", "bart"} {
 		m, err := Load(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
@@ -30,7 +33,7 @@ func TestMatchesPyTorch(t *testing.T) {
 		const b, s, tl = 2, 7, 6
 		g := autograd.NewGraph(1)
 		logits, loss, err := m.Loss(g, fixture.IDs(fixture.Get(t, ref, "src")), s, fixture.IDs(fixture.Get(t, ref, "tgt_in")), fixture.IDs(fixture.Get(t, ref, "labels")), tl, b,
-			fixture.Bools(fixture.Get(t, ref, "src_pad")), fixture.Bools(fixture.Get(t, ref, "tgt_pad")), 0.1)
+			fixture.Bools(fixture.Get(t, ref, "src_pad")), fixture.Bools(fixture.Get(t, ref, "tgt_pad")), smoothing[name])
 		if err != nil {
 			t.Fatal(err)
 		}
