@@ -174,7 +174,7 @@ type Model struct {
 	decPos     *nn.Embedding
 	encEmbNorm *nn.LayerNorm // BART: layernorm_embedding
 	decEmbNorm *nn.LayerNorm
-	posIDs     [2][]int32 // BART: position ids of the encoder and the decoder, reused (backward reads them)
+	posIDs     [2][]int32     // BART: position ids of the encoder and the decoder, reused (backward reads them)
 	logitsBias *tensor.Tensor // final_logits_bias [1, vocab]
 	encoder    []*nn.EncoderLayer
 	decoder    []*nn.DecoderLayer
