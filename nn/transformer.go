@@ -113,6 +113,37 @@ func (c *KVCache) Len() int { return c.n }
 // next Append on (beam search); nil keeps every row's own history.
 func (c *KVCache) Reorder(parents []int) { c.parents = parents }
 
+// Keep keeps the given rows (increasing indices) as rows 0, 1, … and
+// drops the others, in place: a batch of decoding whose finished rows stop
+// costing work.
+func (c *KVCache) Keep(rows []int) error {
+	for i, r := range rows {
+		if r < 0 || r >= c.rows || i > 0 && r <= rows[i-1] {
+			return fmt.Errorf("nn.KVCache: Keep needs increasing rows in 0..%d, got %v", c.rows-1, rows)
+		}
+	}
+	n, d := c.n, c.d
+	if c.parents != nil {
+		return fmt.Errorf("nn.KVCache: Keep after Reorder and before Append")
+	}
+	if n > 0 {
+		cur := c.cur
+		for i, r := range rows {
+			if i != r {
+				copy(c.k[cur][i*n*d:(i+1)*n*d], c.k[cur][r*n*d:(r+1)*n*d])
+				copy(c.v[cur][i*n*d:(i+1)*n*d], c.v[cur][r*n*d:(r+1)*n*d])
+				if c.pad[cur] != nil {
+					copy(c.pad[cur][i*n:(i+1)*n], c.pad[cur][r*n:(r+1)*n])
+				}
+			}
+		}
+		c.kt.Rebind(c.k[cur][:len(rows)*n*d], len(rows), n, d)
+		c.vt.Rebind(c.v[cur][:len(rows)*n*d], len(rows), n, d)
+	}
+	c.rows = len(rows)
+	return nil
+}
+
 // Append adds the keys and values of t new positions per row (k, v [rows,
 // t, d]; pad marks padded new positions, [rows × t], or nil) and returns
 // all cached keys, values and their padding mask (nil when nothing is
@@ -407,6 +438,18 @@ func (c *LayerCache) cross() *KVCache {
 // search); the cross-attention cache is the same for all rows of a
 // sentence and stays.
 func (c *LayerCache) Reorder(parents []int) { c.Self.Reorder(parents) }
+
+// Keep keeps the given rows (increasing) of both caches and drops the
+// others.
+func (c *LayerCache) Keep(rows []int) error {
+	if err := c.Self.Keep(rows); err != nil {
+		return err
+	}
+	if c.Cross != nil {
+		return c.Cross.Keep(rows)
+	}
+	return nil
+}
 
 // Forward runs the layer on x [batch, Tt, d] against the encoder output
 // memory [batch, Ts, d] (nil in a decoder-only model); tgtPad and srcPad

@@ -101,6 +101,9 @@ func PresetNames() []string {
 	for n := range TranslationPresets {
 		names = append(names, n)
 	}
+	for n := range SummarizationPresets {
+		names = append(names, n)
+	}
 	sort.Strings(names)
 	return names
 }

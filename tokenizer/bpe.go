@@ -27,6 +27,7 @@ type ByteBPE struct {
 
 	special    []string // special tokens, matched whole in the text
 	specialIDs []int32
+	template   *Template // RoBERTa's <s> X </s>, or nil
 }
 
 // byteToRune is GPT-2's reversible map from bytes to printable characters:

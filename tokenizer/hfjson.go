@@ -197,7 +197,14 @@ func loadHFBPE(f *hfFile) (*ByteBPE, error) {
 		vocab[a.Content] = a.ID
 		special = append(special, a.Content)
 	}
-	return NewByteBPE(vocab, merges, special)
+	t, err := NewByteBPE(vocab, merges, special)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.readTemplate(f.PostProcessor); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // SaveHF writes the tokenizer as a Hugging Face tokenizer.json (a BPE model
@@ -222,7 +229,12 @@ func (t *ByteBPE) SaveHF(path string) error {
 	}
 	buf.WriteString("\n  ],\n  \"normalizer\": null,\n")
 	buf.WriteString(`  "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},` + "\n")
-	buf.WriteString(`  "post_processor": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": true},` + "\n")
+	if tp := t.template; tp != nil {
+		fmt.Fprintf(&buf, "  \"post_processor\": {\"type\": \"RobertaProcessing\", \"sep\": [%s, %d], \"cls\": [%s, %d], \"trim_offsets\": true, \"add_prefix_space\": false},\n",
+			enc(tp.SEP), tp.SEPID, enc(tp.CLS), tp.CLSID)
+	} else {
+		buf.WriteString(`  "post_processor": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": true},` + "\n")
+	}
 	buf.WriteString(`  "decoder": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},` + "\n")
 	buf.WriteString(`  "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null, "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,` + "\n")
 	buf.WriteString("    \"vocab\": {")

@@ -53,6 +53,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	var res *recipes.Result
 	var err error
 	var total int
+	summarizer := false
 	if cfg, ok := recipes.TranslationPresets[*preset]; ok {
 		for _, f := range []string{"batch", "data", "samples"} {
 			if set[f] {
@@ -71,6 +72,25 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		prog.Reset(cfg.Steps)
 		total = cfg.Steps
 		res, err = recipes.TrainTranslation(ctx, cfg, opt)
+	} else if cfg, ok := recipes.SummarizationPresets[*preset]; ok {
+		for _, f := range []string{"batch", "data", "samples"} {
+			if set[f] {
+				return usagef("train: --%s does not apply to the summarisation preset %s (use --config for its settings)", f, *preset)
+			}
+		}
+		if err := loadConfig(*configPath, &cfg); err != nil {
+			return err
+		}
+		if set["steps"] {
+			cfg.Steps = *steps
+		}
+		if set["seed"] {
+			cfg.Seed = uint64(*seed)
+		}
+		prog.Reset(cfg.Steps)
+		total = cfg.Steps
+		summarizer = true
+		res, err = recipes.TrainSummarization(ctx, cfg, opt)
 	} else if cfg, ok := recipes.LMPresets[*preset]; ok {
 		if err := loadConfig(*configPath, &cfg); err != nil {
 			return err
@@ -110,10 +130,16 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "done: step %d of %d in %.1f minutes, train loss %.4f, val loss %.4f", last.Step, total, last.Elapsed/60, last.Loss, valueOr(last.ValLoss))
 	if res.Best != nil && res.Best.BestStep > 0 {
-		fmt.Fprintf(stdout, ", best val BLEU %.2f (step %d)", res.Best.Best, res.Best.BestStep)
+		name := "BLEU"
+		if summarizer {
+			name = "ROUGE-L"
+		}
+		fmt.Fprintf(stdout, ", best val %s %.2f (step %d)", name, res.Best.Best, res.Best.BestStep)
 	}
 	fmt.Fprintf(stdout, "; model in %s, curves in %s; peak resident memory %.0f MiB\n", res.ModelDir, filepath.Join(*out, "loss.png"), peakRSSMiB())
-	if res.Best != nil {
+	if summarizer {
+		fmt.Fprintf(stdout, "summarize with: goformer summarize --model %s --beams 4 < documents.txt\n", res.ModelDir)
+	} else if res.Best != nil {
 		fmt.Fprintf(stdout, "translate with: goformer translate --model %s --beam 4 < input.de > output.en\n", res.ModelDir)
 	} else {
 		fmt.Fprintf(stdout, "generate with: goformer generate --model %s --prompt \"ROMEO:\"\n", res.ModelDir)

@@ -80,6 +80,33 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 	return dec, nil
 }
 
+// Keep keeps the given rows (increasing) as rows 0, 1, … and drops the
+// others (their sentences are finished): the encoder output, its padding
+// mask and every cache shrink in place.
+func (d *Decoder) Keep(rows []int) error {
+	for _, c := range d.caches {
+		if err := c.Keep(rows); err != nil {
+			return fmt.Errorf("seq2seq: %w", err)
+		}
+	}
+	s, w := d.memory.Value.Dim(1), d.memory.Value.Dim(2)
+	md := d.memory.Value.Data()
+	for i, r := range rows {
+		if i != r {
+			copy(md[i*s*w:(i+1)*s*w], md[r*s*w:(r+1)*s*w])
+			copy(d.srcPad[i*s:(i+1)*s], d.srcPad[r*s:(r+1)*s])
+		}
+	}
+	t, err := tensor.FromSlice(md[:len(rows)*s*w], len(rows), s, w)
+	if err != nil {
+		return err
+	}
+	d.memory = autograd.Constant(t)
+	d.srcPad = d.srcPad[:len(rows)*s]
+	d.rows = len(rows)
+	return nil
+}
+
 // Rows returns the number of rows decoded in parallel.
 func (d *Decoder) Rows() int { return d.rows }
 

@@ -99,3 +99,83 @@ func (m *Model) Translate(src [][]int32, opt TranslateOptions) ([][]int32, error
 	}
 	return out, nil
 }
+
+// GenerationOptions returns transformers' default generation settings
+// with this model's decoder start, end and forced tokens.
+func (m *Model) GenerationOptions() generate.Options {
+	o := generate.DefaultOptions()
+	o.Start, o.EOS = int32(m.Config.DecoderStartTokenID), int32(m.Config.EOSTokenID)
+	if m.Config.ForcedBOSTokenID != nil {
+		o.ForcedBOS = int32(*m.Config.ForcedBOSTokenID)
+	}
+	if m.Config.ForcedEOSTokenID != nil {
+		o.ForcedEOS = int32(*m.Config.ForcedEOSTokenID)
+	}
+	return o
+}
+
+// Generate decodes each source (token ids, special tokens included, no
+// padding) with transformers' generation semantics (generate.Search):
+// sources sorted by length, decoded in batches of at most batchRows rows
+// (sentences × beams; default 256) with the KV cache, finished sentences
+// dropped from their batch. It returns the generated ids after the start
+// token, without the final EOS, in the input order; progress, if set, is
+// called with the number of sources done.
+func (m *Model) Generate(src [][]int32, o generate.Options, batchRows int, progress func(done int)) ([][]int32, error) {
+	if batchRows < 1 {
+		batchRows = 256
+	}
+	beams := max(o.NumBeams, 1)
+	maxNew := o.MaxNewTokens
+	if maxNew <= 0 {
+		maxNew = o.MaxLength - 1
+	}
+	if maxNew < 1 {
+		return nil, fmt.Errorf("seq2seq: max_length %d leaves no room to generate", o.MaxLength)
+	}
+	if maxNew > m.Config.MaxPositionEmbeddings {
+		return nil, fmt.Errorf("seq2seq: %d new tokens exceed max_position_embeddings %d", maxNew, m.Config.MaxPositionEmbeddings)
+	}
+	for i, s := range src {
+		if len(s) == 0 {
+			return nil, fmt.Errorf("seq2seq: source %d is empty", i)
+		}
+		if len(s) > m.Config.MaxPositionEmbeddings {
+			return nil, fmt.Errorf("seq2seq: source %d has %d tokens, more than max_position_embeddings %d", i, len(s), m.Config.MaxPositionEmbeddings)
+		}
+		for _, id := range s {
+			if id < 0 || int(id) >= m.Config.VocabSize {
+				return nil, fmt.Errorf("seq2seq: source %d: token id %d outside the vocabulary of %d", i, id, m.Config.VocabSize)
+			}
+		}
+	}
+	order := make([]int, len(src))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return len(src[a]) - len(src[b]) })
+	out := make([][]int32, len(src))
+	per := max(1, batchRows/beams)
+	for start := 0; start < len(order); start += per {
+		idx := order[start:min(start+per, len(order))]
+		batch := make([][]int32, len(idx))
+		for j, i := range idx {
+			batch[j] = src[i]
+		}
+		dec, err := m.NewDecoder(batch, beams, maxNew)
+		if err != nil {
+			return nil, err
+		}
+		res, err := generate.Search(dec, len(batch), m.Config.VocabSize, o)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range idx {
+			out[i] = res[j]
+		}
+		if progress != nil {
+			progress(start + len(idx))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,383 @@
+package generate
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// RowDecoder is a StepDecoder that can also drop rows between steps, so
+// that finished sentences stop costing work (seq2seq.Decoder).
+type RowDecoder interface {
+	StepDecoder
+	// Keep keeps the given rows (increasing) as rows 0, 1, … and drops
+	// the others.
+	Keep(rows []int) error
+}
+
+// EarlyStopping is transformers' early_stopping: "true" (a sentence's beam
+// search ends as soon as it has num_beams finished hypotheses), "false"
+// (the default: it ends when the best running beam, scored at the current
+// length, cannot beat the worst finished one) or "never" (it ends when no
+// running beam can beat it at any length up to the maximum).
+type EarlyStopping string
+
+// The values of EarlyStopping.
+const (
+	StopEarly     EarlyStopping = "true"
+	StopHeuristic EarlyStopping = "false"
+	StopNever     EarlyStopping = "never"
+)
+
+// UnmarshalJSON reads true, false or "never".
+func (e *EarlyStopping) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v {
+	case true:
+		*e = StopEarly
+	case false, nil:
+		*e = StopHeuristic
+	case "never":
+		*e = StopNever
+	default:
+		return fmt.Errorf("early_stopping must be true, false or \"never\", not %s", b)
+	}
+	return nil
+}
+
+// Options are the controls of transformers' generate for an
+// encoder-decoder model, with its semantics. Lengths count as
+// transformers counts them: MaxLength and MinLength include the decoder
+// start token, MaxNewTokens and MinNewTokens do not (and take precedence).
+type Options struct {
+	MaxLength    int // the output at most this long, start token included (default 20)
+	MaxNewTokens int // tokens generated at most, EOS included; overrides MaxLength
+	MinLength    int // EOS is forbidden while the output, start token included, is shorter
+	MinNewTokens int // EOS is forbidden before this many tokens are generated
+	NumBeams     int // 1: greedy (or sampling)
+	// LengthPenalty α: a finished hypothesis scores its summed
+	// log-probability divided by length^α, the length counting the start
+	// token and not EOS (> 0 favours longer outputs). Default 1.
+	LengthPenalty     float64
+	EarlyStopping     EarlyStopping
+	NoRepeatNgramSize int // no n-gram of this size occurs twice in the output (0: off)
+	Start             int32
+	EOS               int32
+	ForcedBOS         int32 // the first generated token, or -1
+	ForcedEOS         int32 // the token forced when the maximum length is reached, or -1
+	// Sampler, when set (and NumBeams is 1), draws each token from the
+	// processed logits instead of taking the best (do_sample).
+	Sampler *Sampler
+}
+
+// maxNew returns the number of tokens that may be generated.
+func (o *Options) maxNew() int {
+	if o.MaxNewTokens > 0 {
+		return o.MaxNewTokens
+	}
+	if o.MaxLength > 0 {
+		return o.MaxLength - 1
+	}
+	return 19 // transformers' default max_length 20, less the start token
+}
+
+// Validate reports the first setting that makes no sense.
+func (o *Options) Validate(vocab int) error {
+	switch {
+	case o.maxNew() < 1:
+		return fmt.Errorf("generate: max_length %d leaves no room for a token after the start token", o.MaxLength)
+	case o.NumBeams < 1 || o.NumBeams > vocab:
+		return fmt.Errorf("generate: num_beams %d must be between 1 and the vocabulary's %d", o.NumBeams, vocab)
+	case math.IsNaN(o.LengthPenalty) || math.IsInf(o.LengthPenalty, 0):
+		return fmt.Errorf("generate: length_penalty %g is not a number", o.LengthPenalty)
+	case o.MinLength < 0 || o.MinNewTokens < 0 || o.NoRepeatNgramSize < 0:
+		return fmt.Errorf("generate: min_length, min_new_tokens and no_repeat_ngram_size must be ≥ 0")
+	case o.EarlyStopping != "" && o.EarlyStopping != StopEarly && o.EarlyStopping != StopHeuristic && o.EarlyStopping != StopNever:
+		return fmt.Errorf("generate: early_stopping %q (want true, false or never)", string(o.EarlyStopping))
+	case o.Sampler != nil && o.NumBeams > 1:
+		return fmt.Errorf("generate: sampling with beams (beam_sample) is not supported")
+	}
+	for name, id := range map[string]int32{"decoder start": o.Start, "eos": o.EOS} {
+		if id < 0 || int(id) >= vocab {
+			return fmt.Errorf("generate: %s token %d is outside the vocabulary of %d", name, id, vocab)
+		}
+	}
+	for name, id := range map[string]int32{"forced_bos_token_id": o.ForcedBOS, "forced_eos_token_id": o.ForcedEOS} {
+		if id >= int32(vocab) {
+			return fmt.Errorf("generate: %s %d is outside the vocabulary of %d", name, id, vocab)
+		}
+	}
+	if o.Sampler != nil {
+		return o.Sampler.Validate()
+	}
+	return nil
+}
+
+// process applies transformers' logits processors, in its order, to one
+// row's scores given the tokens generated so far (gen of them): the
+// minimum length, no repeated n-gram, forced BOS, forced EOS.
+func (o *Options) process(scores []float32, gen []int32) {
+	inf := float32(math.Inf(-1))
+	curLen := 1 + len(gen) // the start token counts
+	if curLen < o.MinLength || len(gen) < o.MinNewTokens {
+		scores[o.EOS] = inf
+	}
+	if n := o.NoRepeatNgramSize; n > 0 && curLen+1 >= n {
+		tok := func(i int) int32 {
+			if i == 0 {
+				return o.Start
+			}
+			return gen[i-1]
+		}
+		for i := 0; i+n <= curLen; i++ {
+			same := true
+			for j := 0; j < n-1 && same; j++ {
+				same = tok(i+j) == tok(curLen-n+1+j)
+			}
+			if same {
+				scores[tok(i+n-1)] = inf
+			}
+		}
+	}
+	force := int32(-1)
+	if o.ForcedBOS >= 0 && len(gen) == 0 {
+		force = o.ForcedBOS
+	}
+	if o.ForcedEOS >= 0 && len(gen) == o.maxNew()-1 {
+		force = o.ForcedEOS
+	}
+	if force >= 0 {
+		for i := range scores {
+			scores[i] = inf
+		}
+		scores[force] = 0
+	}
+}
+
+// Search decodes sentences as transformers' generate does for an
+// encoder-decoder model: greedy, sampled (o.Sampler) or beam search
+// (o.NumBeams > 1; dec must have sentences × NumBeams rows, sentence i in
+// rows i·NumBeams …) with the logits processors of o. Finished sentences
+// are dropped from the batch (dec.Keep). It returns each sentence's tokens
+// after the start token, without the final EOS.
+// A zero LengthPenalty is α = 0 (no length normalisation): callers that
+// want transformers' default set 1.
+func Search(dec RowDecoder, sentences, vocab int, o Options) ([][]int32, error) {
+	if o.EarlyStopping == "" {
+		o.EarlyStopping = StopHeuristic
+	}
+	if o.NumBeams < 1 {
+		o.NumBeams = 1
+	}
+	if err := o.Validate(vocab); err != nil {
+		return nil, err
+	}
+	if o.NumBeams == 1 {
+		return greedyHF(dec, sentences, vocab, &o)
+	}
+	return beamHF(dec, sentences, vocab, &o)
+}
+
+func greedyHF(dec RowDecoder, sentences, vocab int, o *Options) ([][]int32, error) {
+	out := make([][]int32, sentences)
+	active := make([]int, sentences) // the sentence of each decoder row
+	tokens := make([]int32, sentences)
+	for i := range active {
+		active[i], tokens[i] = i, o.Start
+	}
+	maxNew := o.maxNew()
+	for gen := 0; gen < maxNew && len(active) > 0; gen++ {
+		logits, err := dec.Step(tokens[:len(active)], nil)
+		if err != nil {
+			return nil, err
+		}
+		if len(logits) != len(active)*vocab {
+			return nil, fmt.Errorf("generate: decoder returned %d logits for %d rows × vocabulary %d", len(logits), len(active), vocab)
+		}
+		var keep []int
+		for r, s := range active {
+			row := logits[r*vocab : (r+1)*vocab]
+			o.process(row, out[s])
+			var t int32
+			if o.Sampler != nil {
+				t = o.Sampler.Next(row)
+			} else {
+				t = argmax(row)
+			}
+			if t == o.EOS {
+				continue
+			}
+			out[s] = append(out[s], t)
+			tokens[len(keep)] = t
+			keep = append(keep, r)
+		}
+		if len(keep) < len(active) && len(keep) > 0 && gen+1 < maxNew {
+			if err := dec.Keep(keep); err != nil {
+				return nil, err
+			}
+		}
+		next := active[:0]
+		for _, r := range keep {
+			next = append(next, active[r])
+		}
+		active = next
+	}
+	return out, nil
+}
+
+// hypotheses are one sentence's finished beams, as transformers'
+// BeamHypotheses keeps them: the best NumBeams by normalised score.
+type hypotheses struct {
+	k     int
+	alpha float64
+	beams []hypothesis
+	worst float64
+}
+
+func (h *hypotheses) add(tokens []int32, logp float64) {
+	score := logp / math.Pow(float64(len(tokens)+1), h.alpha) // the start token counts
+	if len(h.beams) < h.k || score > h.worst {
+		h.beams = addHypothesis(h.beams, hypothesis{tokens: tokens, score: score}, h.k)
+		h.worst = h.beams[len(h.beams)-1].score
+	}
+}
+
+// done is BeamHypotheses.is_done: best is the best candidate's summed
+// log-probability this step, curLen the length before this step's token.
+func (h *hypotheses) done(best float64, curLen, maxLength int, e EarlyStopping) bool {
+	if len(h.beams) < h.k {
+		return false
+	}
+	switch e {
+	case StopEarly:
+		return true
+	case StopNever:
+		n := curLen
+		if h.alpha > 0 {
+			n = maxLength
+		}
+		return h.worst >= best/math.Pow(float64(n), h.alpha)
+	}
+	return h.worst >= best/math.Pow(float64(curLen), h.alpha)
+}
+
+func beamHF(dec RowDecoder, sentences, vocab int, o *Options) ([][]int32, error) {
+	k, V, maxNew := o.NumBeams, vocab, o.maxNew()
+	type state struct {
+		scores []float64
+		hist   [][]int32
+		hyps   hypotheses
+	}
+	states := make([]*state, sentences)
+	active := make([]int, sentences)
+	for s := range states {
+		st := &state{scores: make([]float64, k), hist: make([][]int32, k), hyps: hypotheses{k: k, alpha: o.LengthPenalty}}
+		for j := 1; j < k; j++ {
+			st.scores[j] = -1e9 // transformers: only the first beam is live at the start
+		}
+		states[s], active[s] = st, s
+	}
+	tokens := make([]int32, sentences*k)
+	for i := range tokens {
+		tokens[i] = o.Start
+	}
+	parents := make([]int, sentences*k)
+	var useParents []int
+	scratch := make([]float32, V)
+	cands := make([]candidate, 0, 2*k*k+1)
+	for gen := 0; gen < maxNew && len(active) > 0; gen++ {
+		rows := len(active) * k
+		logits, err := dec.Step(tokens[:rows], useParents)
+		if err != nil {
+			return nil, err
+		}
+		if len(logits) != rows*V {
+			return nil, fmt.Errorf("generate: decoder returned %d logits for %d rows × vocabulary %d", len(logits), rows, V)
+		}
+		var keepSent []int // positions in active of the sentences still running
+		for i, s := range active {
+			st := states[s]
+			cands = cands[:0]
+			for j := 0; j < k; j++ {
+				row := logits[(i*k+j)*V : (i*k+j+1)*V]
+				lse := float32(logSumExp(row, scratch))
+				for c, x := range row {
+					scratch[c] = x - lse
+				}
+				o.process(scratch, st.hist[j])
+				for _, c := range topK(scratch, 2*k) {
+					cands = insertCandidate(cands, candidate{row: j, token: int32(c), logp: float64(scratch[c]) + st.scores[j]}, 2*k)
+				}
+			}
+			nextHist, nextScores := make([][]int32, 0, k), make([]float64, 0, k)
+			base := len(keepSent) * k // the sentence's first row after dropping
+			for rank, c := range cands {
+				if c.token == o.EOS {
+					if rank < k {
+						st.hyps.add(st.hist[c.row], c.logp)
+					}
+					continue
+				}
+				parents[base+len(nextHist)] = i*k + c.row
+				tokens[base+len(nextHist)] = c.token
+				h := st.hist[c.row]
+				nextHist = append(nextHist, append(h[:len(h):len(h)], c.token))
+				nextScores = append(nextScores, c.logp)
+				if len(nextHist) == k {
+					break
+				}
+			}
+			if len(nextHist) < k {
+				return nil, fmt.Errorf("generate: fewer than %d live beams (the vocabulary is too small for the beam)", k)
+			}
+			done := st.hyps.done(cands[0].logp, 1+gen, maxNew+1, o.EarlyStopping)
+			st.hist, st.scores = nextHist, nextScores
+			if !done && gen+1 == maxNew { // out of room: the running beams end here
+				for j := 0; j < k; j++ {
+					st.hyps.add(st.hist[j], st.scores[j])
+				}
+				done = true
+			}
+			if !done {
+				keepSent = append(keepSent, i)
+			}
+		}
+		if len(keepSent) == 0 {
+			break
+		}
+		if len(keepSent) < len(active) {
+			// Drop the finished sentences' rows; parents pointed at the old
+			// rows, so renumber them.
+			var keep []int
+			newRow := make(map[int]int, len(keepSent)*k)
+			for _, i := range keepSent {
+				for j := 0; j < k; j++ {
+					newRow[i*k+j] = len(keep)
+					keep = append(keep, i*k+j)
+				}
+			}
+			if err := dec.Keep(keep); err != nil {
+				return nil, err
+			}
+			for r := 0; r < len(keep); r++ {
+				parents[r] = newRow[parents[r]]
+			}
+		}
+		next := active[:0]
+		for _, i := range keepSent {
+			next = append(next, active[i])
+		}
+		active = next
+		useParents = parents[:len(active)*k]
+	}
+	out := make([][]int32, sentences)
+	for s, st := range states {
+		if len(st.hyps.beams) > 0 {
+			out[s] = st.hyps.beams[0].tokens
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,152 @@
+package pipelines
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/goformer/goformer/generate"
+	"github.com/goformer/goformer/models/seq2seq"
+	"github.com/goformer/goformer/tokenizer"
+)
+
+// Summarizer summarises documents with an encoder-decoder model (BART,
+// Pegasus, Marian) and its tokenizer, as transformers' summarization
+// pipeline does: the document encoded with the model's special tokens
+// (BART: <s> X </s>; others: X </s>) and cut to the model's positions,
+// generation with the model's settings (generation_config.json or
+// config.json, then task_specific_params.summarization), the summary
+// decoded without special tokens.
+type Summarizer struct {
+	Model     *seq2seq.Model
+	Tokenizer *tokenizer.ByteBPE
+	Options   SummarizeOptions
+}
+
+// SummarizeOptions control Summarize.
+type SummarizeOptions struct {
+	Generation generate.Options
+	// MaxSourceLen cuts documents to this many tokens, special tokens
+	// included (0: the model's max_position_embeddings).
+	MaxSourceLen int
+	BatchRows    int // rows decoded together (documents × beams); default 256
+	// Progress, if set, is called with the number of documents done.
+	Progress func(done int)
+	// Truncated, if set, is called once per call of Summarize with the
+	// number of documents that were cut.
+	Truncated func(n int)
+}
+
+// LoadSummarizer reads an encoder-decoder model directory with a byte-level
+// BPE tokenizer (tokenizer.json, or vocab.json and merges.txt) and its
+// generation settings for summarisation.
+func LoadSummarizer(dir string) (*Summarizer, error) {
+	m, err := seq2seq.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	t, err := tokenizer.LoadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	tok, ok := t.(*tokenizer.ByteBPE)
+	if !ok {
+		return nil, fmt.Errorf("%s: summarisation needs a byte-level BPE tokenizer, not a %T", dir, t)
+	}
+	if tok.VocabSize() > m.Config.VocabSize {
+		return nil, fmt.Errorf("%s: the tokenizer has %d tokens but the model's vocabulary is %d", dir, tok.VocabSize(), m.Config.VocabSize)
+	}
+	o, err := generate.ReadOptions(dir, "summarization", m.GenerationOptions())
+	if err != nil {
+		return nil, err
+	}
+	return &Summarizer{Model: m, Tokenizer: tok, Options: SummarizeOptions{Generation: o}}, nil
+}
+
+// Encode returns the model's input for a document: its tokens cut to
+// MaxSourceLen with the special tokens around them, and whether it was cut.
+func (s *Summarizer) Encode(doc string) ([]int32, bool, error) {
+	if !utf8.ValidString(doc) {
+		return nil, false, fmt.Errorf("not valid UTF-8")
+	}
+	if strings.TrimSpace(doc) == "" {
+		return nil, false, fmt.Errorf("empty document")
+	}
+	limit := s.Model.Config.MaxPositionEmbeddings
+	if s.Options.MaxSourceLen > 0 {
+		limit = min(limit, s.Options.MaxSourceLen)
+	}
+	cfg := &s.Model.Config
+	specials := 1
+	if cfg.Bart() {
+		specials = 2
+	}
+	if limit <= specials {
+		return nil, false, fmt.Errorf("a source length of %d leaves no room for the document", limit)
+	}
+	// Encode at most a generous prefix: no tokenizer makes fewer tokens
+	// than bytes/64, so a huge document is not tokenized whole.
+	text, cut := doc, false
+	if n := 64 * limit; len(text) > n {
+		for n > 0 && !utf8.RuneStart(text[n]) {
+			n--
+		}
+		text = text[:n]
+	}
+	ids, err := s.Tokenizer.Encode(text)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(ids) > limit-specials {
+		ids, cut = ids[:limit-specials], true
+	}
+	out := make([]int32, 0, len(ids)+specials)
+	if cfg.Bart() {
+		out = append(out, int32(cfg.BOSTokenID))
+	}
+	out = append(append(out, ids...), int32(cfg.EOSTokenID))
+	return out, cut, nil
+}
+
+// Summarize summarises each document; an error names the first bad
+// document (1-based), found before any decoding.
+func (s *Summarizer) Summarize(docs []string) ([]string, error) {
+	src := make([][]int32, len(docs))
+	cut := 0
+	for i, d := range docs {
+		ids, c, err := s.Encode(d)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		if c {
+			cut++
+		}
+		src[i] = ids
+	}
+	if cut > 0 && s.Options.Truncated != nil {
+		s.Options.Truncated(cut)
+	}
+	return s.SummarizeIDs(src)
+}
+
+// SummarizeIDs summarises documents given as model inputs (Encode's).
+func (s *Summarizer) SummarizeIDs(src [][]int32) ([]string, error) {
+	out, err := s.Model.Generate(src, s.Options.Generation, s.Options.BatchRows, s.Options.Progress)
+	if err != nil {
+		return nil, err
+	}
+	texts := make([]string, len(out))
+	for i, ids := range out {
+		kept := ids[:0:0]
+		for _, id := range ids {
+			if !s.Tokenizer.IsSpecial(id) {
+				kept = append(kept, id)
+			}
+		}
+		if texts[i], err = s.Tokenizer.Decode(kept); err != nil {
+			return nil, err
+		}
+		texts[i] = strings.TrimSpace(texts[i])
+	}
+	return texts, nil
+}
