@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/goformer/goformer/data"
@@ -29,16 +31,22 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer eval",
 		"Prints a language model's mean next-token cross-entropy (nats) and perplexity over a text, read in\n"+
 			"consecutive windows of the model's context (each window predicts its tokens from the ones before);\n"+
-			"for a translation model, the BLEU and chrF2 of its translations of --src against --ref.",
+			"for a translation model, the BLEU and chrF2 of its translations of --src against --ref; for a\n"+
+			"summarisation model, the ROUGE (stemmed) of its summaries of --data (JSON Lines) beside the lead baseline.",
 		"  goformer eval --model runs/shakespeare-char-small/model              # Tiny Shakespeare's validation split\n"+
 			"  goformer eval --model DIR --data my.txt --json\n"+
 			"  goformer eval --model runs/multi30k-de-en/model --beam 4             # Multi30k test_2016_flickr\n"+
-			"  goformer eval --model DIR --src test.de --ref test.en --json", stderr)
+			"  goformer eval --model DIR --src test.de --ref test.en --json\n"+
+			"  goformer eval --model runs/debian-summarize/model --beams 4          # Debian descriptions, test split\n"+
+			"  goformer eval --model DIR --data test.jsonl.gz --json", stderr)
 	dir := fs.String("model", "", "model directory (required)")
 	dataPath := fs.String("data", "", "a UTF-8 text file (default: the validation 10% of the built-in Tiny Shakespeare)")
 	srcPath := fs.String("src", "", "translation models: source sentences (default: Multi30k test_2016_flickr German)")
 	refPath := fs.String("ref", "", "translation models: reference translations (default: Multi30k test_2016_flickr English)")
 	beam := intFlag(fs, "beam", 4, 1, maxBeam, "translation models: beam size")
+	textField := fs.String("text-field", "", "summarisation: the JSONL field of the document (default: text, document, article or description, the first present)")
+	summaryField := fs.String("summary-field", "", "summarisation: the JSONL field of the reference summary (default: summary, highlights or synopsis)")
+	gf := addGenerationFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -49,7 +57,15 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	var probe struct {
 		ModelType string `json:"model_type"`
 	}
-	if err := hfdir.ReadConfig(*dir, &probe); err == nil && (probe.ModelType == "marian" || probe.ModelType == "pegasus") {
+	err := hfdir.ReadConfig(*dir, &probe)
+	jsonl := strings.HasSuffix(*dataPath, ".jsonl") || strings.HasSuffix(*dataPath, ".jsonl.gz")
+	if err == nil && (probe.ModelType == "bart" || jsonl && (probe.ModelType == "marian" || probe.ModelType == "pegasus")) {
+		if *srcPath != "" || *refPath != "" {
+			return usagef("eval: %s is a summarisation model: give --data FILE.jsonl, not --src and --ref", *dir)
+		}
+		return evalSummarization(fs, *dir, *dataPath, *textField, *summaryField, gf, *asJSON, stdout, stderr)
+	}
+	if err == nil && (probe.ModelType == "marian" || probe.ModelType == "pegasus") {
 		if *dataPath != "" {
 			return usagef("eval: %s is a translation model: give --src and --ref, not --data", *dir)
 		}
@@ -167,4 +183,103 @@ func loadGPT(cmd, dir string) (*gpt.Model, tokenizer.Tokenizer, error) {
 		return nil, nil, usagef("%s: %s: the tokenizer has %d tokens but the model's vocabulary is %d", cmd, dir, tok.VocabSize(), m.Config.VocabSize)
 	}
 	return m, tok, nil
+}
+
+// evalSummarization summarises the documents of a JSONL file (default: the
+// built-in Debian descriptions' test split) and prints ROUGE with stemming,
+// beside the lead baseline (each document's first sentence).
+func evalSummarization(fs *flag.FlagSet, dir, path, textField, summaryField string, gf *generationFlags, asJSON bool, stdout, stderr io.Writer) error {
+	s, err := loadSummarizer("eval", dir)
+	if err != nil {
+		return err
+	}
+	if err := gf.apply(fs, &s.Options.Generation); err != nil {
+		return err
+	}
+	s.Options.MaxSourceLen = *gf.maxSource
+	var docs []data.Document
+	name := path
+	if path == "" {
+		name = "debian:test"
+		if docs, err = data.Debian("test"); err != nil {
+			return err
+		}
+	} else if docs, err = readSummaryData(path, textField, summaryField); err != nil {
+		return err
+	}
+	if len(docs) == 0 {
+		return usagef("eval: %s holds no documents", name)
+	}
+	texts, refs, leads := make([]string, len(docs)), make([]string, len(docs)), make([]string, len(docs))
+	for i, d := range docs {
+		texts[i], refs[i], leads[i] = d.Text, d.Summary, metrics.Lead(d.Text)
+	}
+	start := time.Now()
+	hyp, err := summarizeDocs("eval", s, texts, stderr)
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	r, err := metrics.CorpusRouge(hyp, refs, true)
+	if err != nil {
+		return err
+	}
+	lead, err := metrics.CorpusRouge(leads, refs, true)
+	if err != nil {
+		return err
+	}
+	g := s.Options.Generation
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]any{"model": dir, "data": name, "documents": len(docs), "seconds": secs,
+			"summaries_per_s": float64(len(docs)) / secs, "rouge": r, "lead": lead, "stemmed": true,
+			"generation": map[string]any{"num_beams": g.NumBeams, "max_length": g.MaxLength, "max_new_tokens": g.MaxNewTokens,
+				"min_length": g.MinLength, "min_new_tokens": g.MinNewTokens, "length_penalty": g.LengthPenalty,
+				"no_repeat_ngram_size": g.NoRepeatNgramSize, "early_stopping": g.EarlyStopping, "sampling": g.Sampler != nil},
+			"peak_rss_mib": peakRSSMiB()})
+	}
+	_, err = fmt.Fprintf(stdout, "%s on %s (%d documents in %.1fs, %.1f/s, %d beams), ROUGE F1 × 100 with stemming:\n"+
+		"  model  ROUGE-1 %.2f  ROUGE-2 %.2f  ROUGE-L %.2f  ROUGE-Lsum %.2f\n"+
+		"  lead   ROUGE-1 %.2f  ROUGE-2 %.2f  ROUGE-L %.2f  ROUGE-Lsum %.2f  (the first sentence)\n",
+		dir, name, len(docs), secs, float64(len(docs))/secs, g.NumBeams, r.Rouge1, r.Rouge2, r.RougeL, r.RougeLsum,
+		lead.Rouge1, lead.Rouge2, lead.RougeL, lead.RougeLsum)
+	return err
+}
+
+// readSummaryData reads a JSONL file of documents and reference summaries;
+// with the fields not given, the first of the usual names the first record
+// holds.
+func readSummaryData(path, textField, summaryField string) ([]data.Document, error) {
+	r, err := data.OpenText(path)
+	if err != nil {
+		return nil, usageError{"eval: " + err.Error()}
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, usageError{"eval: " + err.Error()}
+	}
+	if textField == "" || summaryField == "" {
+		first, _, _ := strings.Cut(strings.TrimLeft(string(b), "\n"), "\n")
+		var rec map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(first), &rec) // a bad first line is reported by ReadDocuments
+		pick := func(names ...string) string {
+			for _, n := range names {
+				if _, ok := rec[n]; ok {
+					return n
+				}
+			}
+			return names[0]
+		}
+		if textField == "" {
+			textField = pick("text", "document", "article", "description")
+		}
+		if summaryField == "" {
+			summaryField = pick("summary", "highlights", "synopsis")
+		}
+	}
+	docs, err := data.ReadDocuments(strings.NewReader(string(b)), path, textField, summaryField)
+	if err != nil {
+		return nil, usageError{"eval: " + err.Error()}
+	}
+	return docs, nil
 }

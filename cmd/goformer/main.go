@@ -59,17 +59,19 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{name: "train", summary: "train a character-level GPT (Tiny Shakespeare) or a translation model (Multi30k), both built in", run: runTrain},
+		{name: "train", summary: "train a character-level GPT (Tiny Shakespeare), a translation model (Multi30k) or a summariser (Debian), all built in", run: runTrain},
 		{name: "generate", summary: "sample text from a trained GPT", run: runGenerate},
 		{name: "translate", summary: "translate text, one sentence per line, with an encoder-decoder model", run: runTranslate},
+		{name: "summarize", summary: "summarise documents with an encoder-decoder model (BART, Pegasus), as transformers generates", run: runSummarize},
 		{name: "tokenizer", summary: "train, encode and decode with a tokenizer", sub: []command{
 			{name: "train", summary: "train a byte-level BPE on text files; write tokenizer.json", run: runTokenizerTrain},
 			{name: "encode", summary: "text on stdin to token ids", run: runTokenizerEncode},
 			{name: "decode", summary: "token ids on stdin to text", run: runTokenizerDecode},
 		}},
 		{name: "bleu", summary: "score translations: corpus BLEU and chrF2, as sacreBLEU", run: runBLEU},
+		{name: "rouge", summary: "score summaries: ROUGE-1/2/L/Lsum, as rouge-score", run: runRouge},
 		{name: "info", summary: "describe a model directory: family, architecture, parameters", run: runInfo},
-		{name: "eval", summary: "cross-entropy and perplexity of a language model on a text", run: runEval},
+		{name: "eval", summary: "evaluate a model: perplexity (language), BLEU (translation), ROUGE (summarisation)", run: runEval},
 		{name: "bench", summary: "measure the speed of kernels and models", sub: []command{
 			{name: "gemm", summary: "float32 matrix multiplication: GFLOPS", run: benchGemm},
 			{name: "train", summary: "training steps of a preset GPT: ms/step, tokens/s", run: benchTrain},

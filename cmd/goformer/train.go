@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/goformer/goformer/internal/cpu"

@@ -1,0 +1,103 @@
+package recipes
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goformer/goformer/data"
+	"github.com/goformer/goformer/pipelines"
+	"github.com/goformer/goformer/tokenizer"
+)
+
+// writeJSONL writes documents as gzipped JSON Lines with the fields text
+// and summary.
+func writeJSONL(t *testing.T, path string, docs []data.Document) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := gzip.NewWriter(f)
+	enc := json.NewEncoder(z)
+	for _, d := range docs {
+		enc.Encode(map[string]string{"text": d.Text, "summary": d.Summary})
+	}
+	z.Close()
+	f.Close()
+}
+
+// TestTrainSummarizationSmall trains a few steps on a slice of the Debian
+// descriptions and checks what a user gets: a BART directory with BART's
+// special tokens and template, which the summarisation pipeline loads and
+// runs, cutting long documents and refusing bad ones.
+func TestTrainSummarizationSmall(t *testing.T) {
+	all, err := data.Debian("valid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeJSONL(t, filepath.Join(dir, "train.jsonl.gz"), all[:300])
+	writeJSONL(t, filepath.Join(dir, "val.jsonl.gz"), all[300:330])
+	cfg := SummarizationPresets["debian-summarize-quick"]
+	cfg.VocabSize, cfg.Steps, cfg.Warmup, cfg.EvalEvery, cfg.ValDocs = 400, 4, 1, 4, 0
+	cfg.Train, cfg.Val = filepath.Join(dir, "train.jsonl.gz"), filepath.Join(dir, "val.jsonl.gz")
+	out := filepath.Join(dir, "run")
+	res, err := TrainSummarization(context.Background(), cfg, Options{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Last().Step != 4 || res.Best == nil || res.Best.BestStep != 4 {
+		t.Fatalf("last step %d, best %+v", res.Last().Step, res.Best)
+	}
+	b, err := os.ReadFile(filepath.Join(res.ModelDir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"model_type": "bart"`, `"BartForConditionalGeneration"`, `"forced_bos_token_id": 0`, `"decoder_start_token_id": 2`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("config.json lacks %s", want)
+		}
+	}
+	tk, err := tokenizer.LoadDir(res.ModelDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bpe := tk.(*tokenizer.ByteBPE)
+	for i, s := range []string{"<s>", "<pad>", "</s>", "<unk>", "<mask>"} {
+		if id, ok := bpe.ID(s); !ok || id != int32(i) {
+			t.Errorf("special %s has id %d, want %d (BART's)", s, id, i)
+		}
+	}
+	if ids, err := bpe.EncodeWithSpecials("a tool"); err != nil || ids[0] != 0 || ids[len(ids)-1] != 2 {
+		t.Errorf("template: %v %v", ids, err)
+	}
+	s, err := pipelines.LoadSummarizer(res.ModelDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := -1
+	s.Options.Truncated = func(n int) { cut = n }
+	s.Options.Generation.MaxNewTokens = 6
+	long := strings.Repeat("word ", 1000)
+	sums, err := s.Summarize([]string{all[0].Summary, long, "short one"})
+	if err != nil || len(sums) != 3 {
+		t.Fatalf("%q %v", sums, err)
+	}
+	if cut != 1 {
+		t.Errorf("%d documents reported cut, want 1", cut)
+	}
+	ids, wasCut, err := s.Encode(long)
+	if err != nil || !wasCut || len(ids) != s.Model.Config.MaxPositionEmbeddings || ids[0] != 0 || ids[len(ids)-1] != 2 {
+		t.Errorf("long document: %d ids, cut %v, %v", len(ids), wasCut, err)
+	}
+	for _, bad := range []string{"", "  \n ", "\xff"} {
+		if _, err := s.Summarize([]string{"fine", bad}); err == nil || !strings.Contains(err.Error(), "document 2") {
+			t.Errorf("document %q: %v", bad, err)
+		}
+	}
+}
