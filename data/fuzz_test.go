@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParallel: any two files, plain or gzip, damaged or not, read as a
@@ -40,6 +41,30 @@ func FuzzParallel(f *testing.F) {
 		}
 		if len(s) != len(g) {
 			t.Fatalf("%d source and %d target lines without an error", len(s), len(g))
+		}
+	})
+}
+
+// FuzzReadDocuments: any bytes read as JSON Lines give documents of valid
+// UTF-8 or an error naming the input and its line; never a panic.
+func FuzzReadDocuments(f *testing.F) {
+	f.Add([]byte(`{"text": "a tool", "summary": "tool"}` + "\n\n" + `{"text": "b", "summary": "c", "id": "x"}`))
+	f.Add([]byte(`{"text": 3, "summary": "c"}`))
+	f.Add([]byte(`{"text": "a"}`))
+	f.Add([]byte("{\"text\": \"\xff\", \"summary\": \"\"}"))
+	f.Add([]byte(`[1, 2]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		docs, err := ReadDocuments(bytes.NewReader(b), "input.jsonl", "text", "summary")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "input.jsonl:") {
+				t.Fatalf("error names no input and line: %v", err)
+			}
+			return
+		}
+		for _, d := range docs {
+			if !utf8.ValidString(d.Text) || !utf8.ValidString(d.Summary) {
+				t.Fatalf("invalid UTF-8 read without an error: %q", d)
+			}
 		}
 	})
 }

@@ -79,6 +79,37 @@ func tinyTranslator(t *testing.T) string {
 	return dir
 }
 
+// tinyBart writes a small BART directory with a byte-level BPE that has
+// BART's special tokens and template.
+func tinyBart(t *testing.T) string {
+	t.Helper()
+	bt := &tokenizer.BPETrainer{VocabSize: 300, Special: []string{"<s>", "<pad>", "</s>", "<unk>", "<mask>"}}
+	bt.Add("a tool to convert files")
+	tok, err := bt.Train()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SetTemplate("<s>", "</s>"); err != nil {
+		t.Fatal(err)
+	}
+	bos, eos := 0, 2
+	m, err := seq2seq.New(seq2seq.Config{ModelType: "bart", VocabSize: tok.VocabSize(), DModel: 16, EncoderLayers: 1, DecoderLayers: 1,
+		EncoderAttentionHeads: 2, DecoderAttentionHeads: 2, EncoderFFNDim: 32, DecoderFFNDim: 32, ActivationFunction: "gelu",
+		MaxPositionEmbeddings: 32, BOSTokenID: 0, PadTokenID: 1, EOSTokenID: 2, DecoderStartTokenID: 2,
+		ForcedBOSTokenID: &bos, ForcedEOSTokenID: &eos}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SaveHF(filepath.Join(dir, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // nanWeights rewrites dir/model.safetensors with one weight NaN.
 func nanWeights(t *testing.T, dir string) string {
 	t.Helper()
@@ -113,6 +144,7 @@ func nanValue() float64 { var z float64; return z / z }
 func TestHostileInputs(t *testing.T) {
 	gpt2 := "testdata/gpt2-pretrained"
 	mt := tinyTranslator(t)
+	bart := tinyBart(t)
 	loop := filepath.Join(t.TempDir(), "loop")
 	os.Symlink(loop, loop)
 	noMerges := copyDir(t, gpt2)
@@ -163,6 +195,15 @@ func TestHostileInputs(t *testing.T) {
 		{"--alpha NaN", []string{"translate", "--model", mt, "--alpha", "NaN"}, "x\n", "flag -alpha"},
 		{"--temperature Inf", []string{"translate", "--model", mt, "--temperature", "Inf"}, "x\n", "flag -temperature"},
 		{"a bad id in the second line", []string{"tokenizer", "decode", "--model", mt, "--lines"}, "1 2\n999999\n", "line 2"},
+		{"an empty document", []string{"summarize", "--model", bart}, "a tool\n\n", "document 2: empty document"},
+		{"invalid UTF-8 to summarize", []string{"summarize", "--model", bart}, "a \xff tool\n", "not valid UTF-8"},
+		{"a GPT-2 to summarize", []string{"summarize", "--model", gpt2}, "a tool\n", `holds a "gpt2" model; summarisation needs an encoder-decoder`},
+		{"a bad JSONL field", []string{"summarize", "--model", bart, "--jsonl", "text"}, `{"text": 3}` + "\n", `standard input:1: field "text" is not a string`},
+		{"a JSONL line that is not JSON", []string{"summarize", "--model", bart, "--jsonl", "text"}, `{"text": "a"}` + "\nnot json\n", "standard input:2: not a JSON object"},
+		{"--early-stopping maybe", []string{"summarize", "--model", bart, "--early-stopping", "maybe"}, "a tool\n", "--early-stopping must be true, false or never"},
+		{"--max-length beyond the positions", []string{"summarize", "--model", bart, "--max-length", "1000"}, "a tool\n", "exceed max_position_embeddings"},
+		{"rouge with fewer references", []string{"rouge", "--ref", "/dev/null"}, "a summary\n", "has 0"},
+		{"rouge on invalid UTF-8", []string{"rouge", "--ref", "/dev/null"}, "\xff\n", "standard input:1: not valid UTF-8"},
 		{"an unknown character in the second line", []string{"tokenizer", "encode", "--model", charDir, "--lines"}, "abc\nabz\n", "line 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
