@@ -1,7 +1,10 @@
 package seq2seq
 
 import (
+	"bytes"
+	"flag"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,5 +104,58 @@ func TestBasePresetIsThePapers(t *testing.T) {
 	bad.EncoderAttentionHeads = 7
 	if _, err := New(bad, 1); err == nil || !strings.Contains(err.Error(), "encoder_attention_heads") {
 		t.Fatalf("bad heads: %v", err)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/bart_from_goformer (then run scripts/reference/bart.py)")
+
+// TestBartFromGoformerLoadsInPyTorch: a BART checkpoint goformer saves
+// holds exactly the tensors BartForConditionalGeneration saves (the
+// reference asserts names and shapes) and gives the same logits in the
+// PyTorch reference; the committed checkpoint is what Save writes today.
+func TestBartFromGoformerLoadsInPyTorch(t *testing.T) {
+	bos, eos := 0, 2
+	m, err := New(Config{ModelType: "bart", VocabSize: 29, DModel: 16, EncoderLayers: 2, DecoderLayers: 2, EncoderAttentionHeads: 4,
+		DecoderAttentionHeads: 4, EncoderFFNDim: 32, DecoderFFNDim: 32, ActivationFunction: "gelu", MaxPositionEmbeddings: 40,
+		ScaleEmbedding: false, InitStd: 0.3, BOSTokenID: 0, PadTokenID: 1, EOSTokenID: 2, DecoderStartTokenID: 2,
+		ForcedBOSTokenID: &bos, ForcedEOSTokenID: &eos}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("testdata", "bart_from_goformer")
+	if *update {
+		if err := m.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := t.TempDir()
+	if err := m.Save(fresh); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"config.json", "model.safetensors"} {
+		a, err1 := os.ReadFile(filepath.Join(dir, name))
+		b, err2 := os.ReadFile(filepath.Join(fresh, name))
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			t.Fatalf("testdata/bart_from_goformer/%s is not what Save writes now (%v %v): rerun with -update and scripts/reference/bart.py", name, err1, err2)
+		}
+	}
+	ref, err := tensor.ReadSafetensors(filepath.Join("testdata", "bart_ref.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := tensor.ReadSafetensors(filepath.Join("testdata", "bart_from_goformer_ref.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := autograd.NewGraph(1)
+	logits, _, err := m.Loss(g, fixture.IDs(fixture.Get(t, ref, "src")), 7, fixture.IDs(fixture.Get(t, ref, "tgt_in")), fixture.IDs(fixture.Get(t, ref, "labels")), 6, 2,
+		fixture.Bools(fixture.Get(t, ref, "src_pad")), fixture.Bools(fixture.Get(t, ref, "tgt_pad")), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := fixture.MaxRelErr(logits.Value.Data(), fixture.Get(t, want, "logits")); !(e <= 1e-5) {
+		t.Fatalf("the reference's logits from goformer's BART checkpoint differ by %.3g relative", e)
+	} else {
+		t.Logf("logits from goformer's BART checkpoint in PyTorch: relative error %.2g", e)
 	}
 }

@@ -294,6 +294,26 @@ def main():
     st.save(os.path.join(out_dir, "bart_ref.safetensors"), ref, {"torch": torch.__version__})
     print("bart loss", loss.item())
 
+    # A checkpoint written by goformer (models/seq2seq: go test -run
+    # FromGoformer -update): the names and shapes must be exactly
+    # BartForConditionalGeneration's saved state (no tied copies), and the
+    # logits this reference computes from it are what goformer must give.
+    gdir = os.path.join(out_dir, "bart_from_goformer")
+    if os.path.exists(os.path.join(gdir, "model.safetensors")):
+        gw = {k: v.double() for k, v in st.load(os.path.join(gdir, "model.safetensors")).items()}
+        want = param_shapes()
+        assert set(gw) == set(want), (sorted(set(gw) ^ set(want)))
+        for k, shape in want.items():
+            assert tuple(gw[k].shape) == shape, (k, gw[k].shape, shape)
+        with open(os.path.join(gdir, "config.json")) as f:
+            gcfg = json.load(f)
+        gscale = math.sqrt(D) if gcfg["scale_embedding"] else 1.0
+        with torch.no_grad():
+            gmem = encode(gw, src, src_pad, gscale)
+            glogits = decode(gw, gmem, src_pad, tgt_in, tgt_pad, gscale)
+        st.save(os.path.join(out_dir, "bart_from_goformer_ref.safetensors"), {"logits": glogits}, {"torch": torch.__version__})
+        print("wrote bart_from_goformer_ref.safetensors")
+
 
 if __name__ == "__main__":
     main()
