@@ -311,10 +311,34 @@ func summaryBPE(cfg SummarizationConfig, docs []data.Document, o *Options) (*tok
 	return tok, nil
 }
 
-// saveSummarizer writes a Hugging Face directory: the model, tokenizer.json
-// and a tokenizer_config.json naming BART's special tokens.
+// summarizerGeneration is the generation_config.json of the summarisers
+// trained here: beam search as the BART summarisation checkpoints do it
+// (4 beams, no repeated trigram, early stopping), lengths for one-line
+// summaries.
+const summarizerGeneration = `{
+  "bos_token_id": 0,
+  "pad_token_id": 1,
+  "eos_token_id": 2,
+  "decoder_start_token_id": 2,
+  "forced_bos_token_id": 0,
+  "forced_eos_token_id": 2,
+  "num_beams": 4,
+  "max_length": 48,
+  "min_length": 0,
+  "no_repeat_ngram_size": 3,
+  "length_penalty": 1.0,
+  "early_stopping": true
+}
+`
+
+// saveSummarizer writes a Hugging Face directory: the model, its
+// generation_config.json, tokenizer.json and a tokenizer_config.json naming
+// BART's special tokens.
 func saveSummarizer(m *seq2seq.Model, tok *tokenizer.ByteBPE, maxPos int, dir string) error {
 	if err := m.Save(dir); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "generation_config.json"), []byte(summarizerGeneration)); err != nil {
 		return err
 	}
 	if err := tok.SaveHF(filepath.Join(dir, tokenizer.HFFile)); err != nil {
