@@ -94,12 +94,33 @@ func LoadGPT2(vocabPath, mergesPath string) (*ByteBPE, error) {
 	if _, ok := vocab["<|endoftext|>"]; ok {
 		special = []string{"<|endoftext|>"}
 	}
+	// RoBERTa's and BART's files (RobertaTokenizer, BartTokenizer): the
+	// same byte-level BPE with <s>, <pad>, </s>, <unk> and <mask> in the
+	// vocabulary, and the template <s> X </s>.
+	roberta := true
+	for _, s := range robertaSpecials {
+		if _, ok := vocab[s]; !ok {
+			roberta = false
+		}
+	}
+	if roberta {
+		special = append(special, robertaSpecials...)
+	}
 	t, err := NewByteBPE(vocab, merges, special)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", vocabPath, err)
 	}
+	if roberta {
+		if err := t.SetTemplate("<s>", "</s>"); err != nil {
+			return nil, fmt.Errorf("%s: %w", vocabPath, err)
+		}
+	}
 	return t, nil
 }
+
+// robertaSpecials are the special tokens of RoBERTa's and BART's
+// vocabularies.
+var robertaSpecials = []string{"<s>", "<pad>", "</s>", "<unk>", "<mask>"}
 
 // NewByteBPE returns a byte-level BPE tokenizer with the given vocabulary
 // (token → id, ids 0..n-1 each used once), merges in rank order, and
