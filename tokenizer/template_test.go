@@ -51,4 +51,3 @@ func TestRobertaFilesAndTemplate(t *testing.T) {
 		t.Errorf("a template token that is not special: %v", err)
 	}
 }
-
