@@ -56,15 +56,17 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		params = &m.Params
 		arch = fmt.Sprintf("GPT-2 decoder: %d layers, width %d, %d heads, context %d, vocabulary %d",
 			m.Config.NLayer, m.Config.NEmbd, m.Config.NHead, m.Config.NPositions, m.Config.VocabSize)
-	case "marian", "pegasus":
+	case "marian", "pegasus", "bart":
 		m, err := seq2seq.Load(*dir)
 		if err != nil {
 			return usageError{"info: " + err.Error()}
 		}
 		params = &m.Params
-		ln := "post-LN"
+		ln := "post-LN, sinusoidal positions"
 		if m.Config.PreLN() {
-			ln = "pre-LN"
+			ln = "pre-LN, sinusoidal positions"
+		} else if m.Config.Bart() {
+			ln = "post-LN, learned positions, layernorm_embedding"
 		}
 		arch = fmt.Sprintf("encoder-decoder (%s, %s): %d+%d layers, d_model %d, %d heads, ffn %d, vocabulary %d",
 			head.ModelType, ln, m.Config.EncoderLayers, m.Config.DecoderLayers, m.Config.DModel, m.Config.EncoderAttentionHeads, m.Config.EncoderFFNDim, m.Config.VocabSize)
@@ -83,7 +85,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		arch = fmt.Sprintf("BERT encoder (%s head): %d layers, hidden %d, %d heads, vocabulary %d",
 			[]string{"masked-LM", "question-answering"}[h], m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.NumAttentionHeads, m.Config.VocabSize)
 	default:
-		return usagef("info: %s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bert)", *dir, head.ModelType)
+		return usagef("info: %s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bart, bert)", *dir, head.ModelType)
 	}
 	r := infoResult{Dir: *dir, ModelType: head.ModelType, Architecture: arch, Parameters: params.Count(), Config: raw}
 	if *asJSON {
