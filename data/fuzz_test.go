@@ -68,3 +68,27 @@ func FuzzReadDocuments(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadSQuAD: any bytes read as SQuAD JSON give questions whose answers
+// are where answer_start says, or an error naming the file; never a panic.
+func FuzzReadSQuAD(f *testing.F) {
+	f.Add([]byte(`{"data": [{"title": "t", "paragraphs": [{"context": "ab c", "qas": [{"id": "1", "question": "q", "answers": [{"text": "c", "answer_start": 3}]}]}]}]}`))
+	f.Add([]byte(`{"data": [{"paragraphs": [{"context": "é", "qas": [{"id": "1", "question": "q", "answers": [{"text": "é", "answer_start": 1}]}]}]}]}`))
+	f.Add([]byte(`{"data": null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		qs, err := ReadSQuAD(bytes.NewReader(b), "in.json")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "in.json") {
+				t.Fatalf("error names no file: %v", err)
+			}
+			return
+		}
+		for _, q := range qs {
+			for _, a := range q.Answers {
+				if q.Context[a.ByteStart:a.ByteStart+len(a.Text)] != a.Text {
+					t.Fatalf("answer %q not at %d", a.Text, a.ByteStart)
+				}
+			}
+		}
+	})
+}

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-//go:embed debian/*.jsonl.gz
+//go:embed debian/*.jsonl.gz debian/*-cloze-squad.json.gz
 var debian embed.FS
 
 // DebianSplits are the splits of the built-in Debian package descriptions

@@ -110,6 +110,22 @@ func tinyBart(t *testing.T) string {
 	return dir
 }
 
+// squadFile writes a one-question SQuAD file, with the answer's start
+// (`"answer_start": 4`) or its whole answers field replaced by edit.
+func squadFile(t *testing.T, edit string) string {
+	t.Helper()
+	js := `{"data": [{"title": "t", "paragraphs": [{"context": "Le café.", "qas": [{"id": "q1", "question": "what?", "answers": [{"text": "café", "answer_start": 3}]}]}]}]}`
+	switch {
+	case strings.HasPrefix(edit, `"answers"`):
+		js = strings.Replace(js, `"answers": [{"text": "café", "answer_start": 3}]`, edit, 1)
+	case edit != "":
+		js = strings.Replace(js, `"answer_start": 3`, edit, 1)
+	}
+	path := filepath.Join(t.TempDir(), "squad.json")
+	os.WriteFile(path, []byte(js), 0o644)
+	return path
+}
+
 // nanWeights rewrites dir/model.safetensors with one weight NaN.
 func nanWeights(t *testing.T, dir string) string {
 	t.Helper()
@@ -204,6 +220,9 @@ func TestHostileInputs(t *testing.T) {
 		{"--max-length beyond the positions", []string{"summarize", "--model", bart, "--max-length", "1000"}, "a tool\n", "exceed max_position_embeddings"},
 		{"rouge with fewer references", []string{"rouge", "--ref", "/dev/null"}, "a summary\n", "has 0"},
 		{"rouge on invalid UTF-8", []string{"rouge", "--ref", "/dev/null"}, "\xff\n", "standard input:1: not valid UTF-8"},
+		{"SQuAD with a wrong answer_start", []string{"squad", "--data", squadFile(t, `"answer_start": 1`), "--predictions", "/dev/null"}, "", `question "q1": answer 0: the context at answer_start 1 does not read "café"`},
+		{"SQuAD without answers", []string{"squad", "--data", squadFile(t, `"answers": []`), "--predictions", "/dev/null"}, "", `question "q1": no answers`},
+		{"predictions that are not an object", []string{"squad", "--data", squadFile(t, ""), "--predictions", "testdata/gpt2-eval.txt"}, "", "want a JSON object of id → answer text"},
 		{"an unknown character in the second line", []string{"tokenizer", "encode", "--model", charDir, "--lines"}, "abc\nabz\n", "line 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
