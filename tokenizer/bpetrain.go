@@ -121,14 +121,26 @@ func (b *BPETrainer) Train() (*ByteBPE, error) {
 	slices.Sort(keys)
 	words := make([][]int32, len(keys))
 	freq := make([]int, len(keys))
-	counts := map[pairKey]int{}
-	where := map[pairKey][]int32{} // pair → words that may hold it
 	for i, w := range keys {
 		syms := make([]int32, len(w))
 		for j := 0; j < len(w); j++ {
 			syms[j] = byteID[w[j]]
 		}
 		words[i], freq[i] = syms, b.words[w]
+	}
+	merges := learnMerges(&tokens, vocab, words, freq, b.VocabSize, b.MinFrequency, func(a, b string) string { return a + b })
+	return NewByteBPE(vocab, merges, b.Special)
+}
+
+// learnMerges merges the most frequent adjacent pair of symbols in words
+// (each counted freq times), again and again, adding join(a, b) to tokens
+// and vocab, until there are vocabSize tokens or no pair is seen
+// minFrequency times; it returns the merges in order. Ties go to the pair
+// of lower ids, so training is deterministic.
+func learnMerges(tokens *[]string, vocab map[string]int32, words [][]int32, freq []int, vocabSize, minFrequency int, join func(a, b string) string) [][2]string {
+	counts := map[pairKey]int{}
+	where := map[pairKey][]int32{} // pair → words that may hold it
+	for i, syms := range words {
 		for j := 0; j+1 < len(syms); j++ {
 			p := pairKey{syms[j], syms[j+1]}
 			counts[p] += freq[i]
@@ -142,10 +154,10 @@ func (b *BPETrainer) Train() (*ByteBPE, error) {
 		h = append(h, pairEntry{p, c})
 	}
 	heap.Init(&h)
-	minFreq := max(b.MinFrequency, 1)
+	minFreq := max(minFrequency, 1)
 	var merges [][2]string
 	changed := map[pairKey]bool{}
-	for len(tokens) < b.VocabSize && h.Len() > 0 {
+	for len(*tokens) < vocabSize && h.Len() > 0 {
 		top := heap.Pop(&h).(pairEntry)
 		if counts[top.p] != top.count { // stale
 			continue
@@ -154,14 +166,16 @@ func (b *BPETrainer) Train() (*ByteBPE, error) {
 			break
 		}
 		a, c := top.p[0], top.p[1]
-		merged := tokens[a] + tokens[c]
-		id, err := addToken(merged)
-		if err != nil {
-			// Two different pairs can spell the same token; the first
-			// merge already made it, so this pair's merge maps to it.
-			id = vocab[merged]
+		merged := join((*tokens)[a], (*tokens)[c])
+		id, ok := vocab[merged]
+		if !ok {
+			id = int32(len(*tokens))
+			vocab[merged] = id
+			*tokens = append(*tokens, merged)
 		}
-		merges = append(merges, [2]string{tokens[a], tokens[c]})
+		// (Two different pairs can spell the same token; the first merge
+		// made it, and this pair's merge maps to it.)
+		merges = append(merges, [2]string{(*tokens)[a], (*tokens)[c]})
 		clear(changed)
 		for _, wi := range where[top.p] {
 			syms := words[wi]
@@ -211,5 +225,5 @@ func (b *BPETrainer) Train() (*ByteBPE, error) {
 			}
 		}
 	}
-	return NewByteBPE(vocab, merges, b.Special)
+	return merges
 }
