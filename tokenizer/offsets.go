@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -23,18 +24,15 @@ type Encoding struct {
 func (e *Encoding) Len() int { return len(e.IDs) }
 
 // WordSpan returns the byte span of word w: from the start of its first
-// token to the end of its last.
+// token to the end of its last; -1, -1 if no token belongs to it. (Words
+// never decrease along an encoding, so this is a binary search.)
 func (e *Encoding) WordSpan(w int) (start, end int) {
-	start, end = -1, -1
-	for i, x := range e.Words {
-		if x == w {
-			if start < 0 {
-				start = e.Offsets[i][0]
-			}
-			end = e.Offsets[i][1]
-		}
+	i := sort.SearchInts(e.Words, w)
+	j := sort.SearchInts(e.Words, w+1)
+	if i == j {
+		return -1, -1
 	}
-	return start, end
+	return e.Offsets[i][0], e.Offsets[j-1][1]
 }
 
 // EncodeOffsets encodes text without the [CLS]/[SEP] template, keeping

@@ -250,3 +250,20 @@ func (m *Model) QALoss(g *autograd.Graph, ids, types []int32, batch, seqLen int,
 	endCE := g.CrossEntropy(g.Reshape(g.Narrow(logits, 1, 1), batch, seqLen), ends, -1, 0)
 	return logits, g.Scale(g.Add(startCE, endCE), 0.5), g.Err()
 }
+
+// SpanLogits runs the question-answering head without gradients and
+// returns the start and end logits, [batch × seqLen] each.
+func (m *Model) SpanLogits(ids, types []int32, batch, seqLen int, pad []bool) (start, end []float32, err error) {
+	g := autograd.NewGraph(0)
+	g.NoGrad = true
+	logits, _, err := m.QALoss(g, ids, types, batch, seqLen, pad, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := logits.Value.Data()
+	start, end = make([]float32, batch*seqLen), make([]float32, batch*seqLen)
+	for i := range start {
+		start[i], end[i] = d[2*i], d[2*i+1]
+	}
+	return start, end, nil
+}

@@ -1,0 +1,103 @@
+package pipelines
+
+import (
+	"encoding/json"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goformer/goformer/models/bert"
+	"github.com/goformer/goformer/tokenizer"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/qa_inputs.json (then run scripts/reference/qa_pipeline.py)")
+
+const qaContext = "bäd face, a dab of deaf cab. fed bead. cab face bad, dead fade; bad deed faced a cab. " +
+	"face fab dab. bead bad deaf, ace café fed a bad dad. faded cab beef."
+
+// qaPipeline builds the question answerer of the test: the BERT QA fixture
+// (29 tokens, 20 positions) and a WordPiece trained to fill its vocabulary.
+func qaPipeline(t *testing.T) *QuestionAnswerer {
+	t.Helper()
+	tr := &tokenizer.WordPieceTrainer{VocabSize: 29}
+	for range 3 {
+		tr.Add(qaContext)
+	}
+	wp, err := tr.Train()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bert.Load(filepath.Join("..", "models", "bert", "testdata", "qa"), bert.QuestionAnswering)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &QuestionAnswerer{Model: m, Tokenizer: wp, MaxPos: m.Config.MaxPositionEmbeddings,
+		Options: QAOptions{MaxSeqLen: 20, DocStride: 5, MaxAnswerLen: 4, TopK: 3, BatchWindows: 2}}
+}
+
+// TestQuestionAnswererMatchesPipeline: the answers, scores and character
+// spans are those scripts/reference/qa_pipeline.py computes with its
+// rendering of transformers' question-answering pipeline (windows with a
+// stride, masked softmax, top-k spans, word alignment) from the same
+// tokens and the PyTorch BERT of models/bert.
+func TestQuestionAnswererMatchesPipeline(t *testing.T) {
+	qa := qaPipeline(t)
+	question := "bad cab?"
+	if *update {
+		q, _ := qa.Tokenizer.EncodeOffsets(question)
+		c, _ := qa.Tokenizer.EncodeOffsets(qaContext)
+		b, _ := json.MarshalIndent(map[string]any{"question_ids": q.IDs, "context_ids": c.IDs, "offsets": c.Offsets, "words": c.Words,
+			"context": qaContext, "cls": qa.Tokenizer.CLS(), "sep": qa.Tokenizer.SEP(), "pad": qa.Tokenizer.Pad(),
+			"max_seq_len": qa.Options.MaxSeqLen, "doc_stride": qa.Options.DocStride, "max_answer_len": qa.Options.MaxAnswerLen,
+			"top_k": qa.Options.TopK}, "", " ")
+		os.WriteFile(filepath.Join("testdata", "qa_inputs.json"), b, 0o644)
+	}
+	got, err := qa.Answer(question, qaContext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "qa_answers.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Answer
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || len(want) != 3 {
+		t.Fatalf("%d answers, the reference %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Text != w.Text || g.Start != w.Start || g.End != w.End || math.Abs(g.Score-w.Score) > 1e-5*w.Score {
+			t.Errorf("answer %d: %+v, the reference %+v", i, g, w)
+		}
+		if qaContext[g.ByteStart:g.ByteEnd] != g.Text || []rune(qaContext)[g.Start] != []rune(g.Text)[0] {
+			t.Errorf("answer %d: spans do not point at %q", i, g.Text)
+		}
+	}
+	t.Logf("answers: %+v", got)
+}
+
+func TestQuestionAnswererRefuses(t *testing.T) {
+	qa := qaPipeline(t)
+	for _, tc := range []struct{ q, c, want string }{
+		{"", "a cab", "question is empty"},
+		{"bad?", "  ", "context is empty"},
+		{"bad?", "a \xff cab", "not valid UTF-8"},
+		{strings.Repeat("bad ", 30), "a cab", "no room for the context"},
+	} {
+		if _, err := qa.Answer(tc.q, tc.c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q / %q: want %q, got %v", tc.q, tc.c, tc.want, err)
+		}
+	}
+	// A long context is cut into windows, run a few at a time.
+	long := strings.Repeat(qaContext+" ", 200)
+	ans, err := qa.Answer("bad cab?", long)
+	if err != nil || len(ans) != 3 || long[ans[0].ByteStart:ans[0].ByteEnd] != ans[0].Text {
+		t.Fatalf("long context: %+v, %v", ans, err)
+	}
+}
