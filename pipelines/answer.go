@@ -21,7 +21,7 @@ type SpanModel interface {
 // question-answering pipeline.
 type QAOptions struct {
 	MaxSeqLen    int // tokens per window, question and special tokens included (384)
-	DocStride    int // tokens shared by consecutive windows of a long context (128, at most half a window)
+	DocStride    int // tokens shared by consecutive windows of a long context (default min(128, MaxSeqLen/2); at most half a window's context)
 	MaxAnswerLen int // answer tokens at most (15)
 	TopK         int // answers returned (1)
 	BatchWindows int // windows run through the model together (16): bounds memory on huge contexts
@@ -146,7 +146,9 @@ func (a *QuestionAnswerer) Answer(question, context string) ([]Answer, error) {
 	if budget < 1 {
 		return nil, fmt.Errorf("the question has %d tokens: no room for the context in windows of %d", q.Len(), o.MaxSeqLen)
 	}
-	stride := min(o.DocStride, budget-1)
+	// transformers refuses a stride as long as the window's context part;
+	// here a long question halves it instead.
+	stride := min(o.DocStride, budget/2)
 	cls, sep := a.Tokenizer.CLS(), a.Tokenizer.SEP()
 	spans := windows(c.Len(), budget, stride)
 	var answers []Answer

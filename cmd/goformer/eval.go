@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -38,7 +39,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			"  goformer eval --model runs/multi30k-de-en/model --beam 4             # Multi30k test_2016_flickr\n"+
 			"  goformer eval --model DIR --src test.de --ref test.en --json\n"+
 			"  goformer eval --model runs/debian-summarize/model --beams 4          # Debian descriptions, test split\n"+
-			"  goformer eval --model DIR --data test.jsonl.gz --json", stderr)
+			"  goformer eval --model DIR --data test.jsonl.gz --json\n"+
+			"  goformer eval --model DIR --squad dev-v1.1.json --predictions pred.json  # question answering: EM, F1", stderr)
 	dir := fs.String("model", "", "model directory (required)")
 	dataPath := fs.String("data", "", "a UTF-8 text file (default: the validation 10% of the built-in Tiny Shakespeare)")
 	srcPath := fs.String("src", "", "translation models: source sentences (default: Multi30k test_2016_flickr German)")
@@ -47,6 +49,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	textField := fs.String("text-field", "", "summarisation: the JSONL field of the document (default: text, document, article or description, the first present)")
 	summaryField := fs.String("summary-field", "", "summarisation: the JSONL field of the reference summary (default: summary, highlights or synopsis)")
 	gf := addGenerationFlags(fs)
+	squadPath := fs.String("squad", "", "question-answering models: a SQuAD v1.1 file to answer and score (EM, F1)")
+	predPath := fs.String("predictions", "", "question-answering models: where to write the predictions JSON (default: predictions.json in --model)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -56,6 +60,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	var probe struct {
 		ModelType string `json:"model_type"`
+	}
+	if *squadPath != "" {
+		if *predPath == "" {
+			*predPath = filepath.Join(*dir, "predictions.json")
+		}
+		return evalSQuAD(*dir, *squadPath, *predPath, *asJSON, stdout, stderr)
 	}
 	err := hfdir.ReadConfig(*dir, &probe)
 	jsonl := strings.HasSuffix(*dataPath, ".jsonl") || strings.HasSuffix(*dataPath, ".jsonl.gz")

@@ -161,6 +161,11 @@ func TestHostileInputs(t *testing.T) {
 	gpt2 := "testdata/gpt2-pretrained"
 	mt := tinyTranslator(t)
 	bart := tinyBart(t)
+	qa := tinyQA(t)
+	ctxFile := filepath.Join(t.TempDir(), "ctx.txt")
+	os.WriteFile(ctxFile, []byte("the tool converts files"), 0o644)
+	emptyFile := filepath.Join(t.TempDir(), "empty.txt")
+	os.WriteFile(emptyFile, nil, 0o644)
 	loop := filepath.Join(t.TempDir(), "loop")
 	os.Symlink(loop, loop)
 	noMerges := copyDir(t, gpt2)
@@ -223,6 +228,12 @@ func TestHostileInputs(t *testing.T) {
 		{"SQuAD with a wrong answer_start", []string{"squad", "--data", squadFile(t, `"answer_start": 1`), "--predictions", "/dev/null"}, "", `question "q1": answer 0: the context at answer_start 1 does not read "café"`},
 		{"SQuAD without answers", []string{"squad", "--data", squadFile(t, `"answers": []`), "--predictions", "/dev/null"}, "", `question "q1": no answers`},
 		{"predictions that are not an object", []string{"squad", "--data", squadFile(t, ""), "--predictions", "testdata/gpt2-eval.txt"}, "", "want a JSON object of id → answer text"},
+		{"an empty question", []string{"answer", "--model", qa, "--question", " ", "--context", ctxFile}, "", "answer: the question is empty"},
+		{"an empty context", []string{"answer", "--model", qa, "--question", "what?", "--context", emptyFile}, "", "answer: the context is empty"},
+		{"a model without a QA head", []string{"answer", "--model", "../../models/bert/testdata/mlm", "--question", "what?", "--context", ctxFile}, "", "has no question-answering head"},
+		{"a translation model to answer", []string{"answer", "--model", mt, "--question", "what?", "--context", ctxFile}, "", `holds a "pegasus" model; question answering needs a BERT`},
+		{"a bad JSONL question", []string{"answer", "--model", qa, "--jsonl"}, `{"question": "a"}` + "\n", "standard input:1: want a JSON object with string fields question and context"},
+		{"SQuAD to eval with a wrong answer_start", []string{"eval", "--model", qa, "--squad", squadFile(t, `"answer_start": 2`)}, "", `the context at answer_start 2 does not read "café"`},
 		{"an unknown character in the second line", []string{"tokenizer", "encode", "--model", charDir, "--lines"}, "abc\nabz\n", "line 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
