@@ -69,7 +69,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	err := hfdir.ReadConfig(*dir, &probe)
 	jsonl := strings.HasSuffix(*dataPath, ".jsonl") || strings.HasSuffix(*dataPath, ".jsonl.gz")
-	if err == nil && (probe.ModelType == "bart" || jsonl && (probe.ModelType == "marian" || probe.ModelType == "pegasus")) {
+	if err == nil && (probe.ModelType == "bart" || probe.ModelType == "mbart" || jsonl && (probe.ModelType == "marian" || probe.ModelType == "pegasus")) {
 		if *srcPath != "" || *refPath != "" {
 			return usagef("eval: %s is a summarisation model: give --data FILE.jsonl, not --src and --ref", *dir)
 		}

@@ -56,18 +56,14 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		params = &m.Params
 		arch = fmt.Sprintf("GPT-2 decoder: %d layers, width %d, %d heads, context %d, vocabulary %d",
 			m.Config.NLayer, m.Config.NEmbd, m.Config.NHead, m.Config.NPositions, m.Config.VocabSize)
-	case "marian", "pegasus", "bart":
+	case "marian", "pegasus", "bart", "mbart":
 		m, err := seq2seq.Load(*dir)
 		if err != nil {
 			return usageError{"info: " + err.Error()}
 		}
 		params = &m.Params
-		ln := "post-LN, sinusoidal positions"
-		if m.Config.PreLN() {
-			ln = "pre-LN, sinusoidal positions"
-		} else if m.Config.Bart() {
-			ln = "post-LN, learned positions, layernorm_embedding"
-		}
+		ln := map[string]string{"marian": "post-LN, sinusoidal positions", "pegasus": "pre-LN, sinusoidal positions",
+			"bart": "post-LN, learned positions, layernorm_embedding", "mbart": "pre-LN, learned positions, layernorm_embedding"}[m.Config.ModelType]
 		arch = fmt.Sprintf("encoder-decoder (%s, %s): %d+%d layers, d_model %d, %d heads, ffn %d, vocabulary %d",
 			head.ModelType, ln, m.Config.EncoderLayers, m.Config.DecoderLayers, m.Config.DModel, m.Config.EncoderAttentionHeads, m.Config.EncoderFFNDim, m.Config.VocabSize)
 	case "bert":
@@ -85,7 +81,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		arch = fmt.Sprintf("BERT encoder (%s head): %d layers, hidden %d, %d heads, vocabulary %d",
 			[]string{"masked-LM", "question-answering"}[h], m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.NumAttentionHeads, m.Config.VocabSize)
 	default:
-		return usagef("info: %s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bart, bert)", *dir, head.ModelType)
+		return usagef("info: %s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bart, mbart, bert)", *dir, head.ModelType)
 	}
 	r := infoResult{Dir: *dir, ModelType: head.ModelType, Architecture: arch, Parameters: params.Count(), Config: raw}
 	if *asJSON {

@@ -98,9 +98,9 @@ func loadSummarizer(cmd, dir string) (*pipelines.Summarizer, error) {
 		return nil, usageError{cmd + ": " + err.Error()}
 	}
 	switch probe.ModelType {
-	case "bart", "pegasus", "marian":
+	case "bart", "mbart", "pegasus", "marian":
 	default:
-		return nil, usagef("%s: %s holds a %q model; summarisation needs an encoder-decoder (bart, pegasus or marian)", cmd, dir, probe.ModelType)
+		return nil, usagef("%s: %s holds a %q model; summarisation needs an encoder-decoder (bart, mbart, pegasus or marian)", cmd, dir, probe.ModelType)
 	}
 	s, err := pipelines.LoadSummarizer(dir)
 	if err != nil {

@@ -10,7 +10,9 @@
 // it is a Pegasus model (model_type "pegasus"). A BART model (model_type
 // "bart", BartForConditionalGeneration) is post-LN too, with learned
 // positions (offset by 2, as BART's table is) in place of the sinusoids and
-// a layer norm on the embeddings of each stack (layernorm_embedding).
+// a layer norm on the embeddings of each stack (layernorm_embedding); an
+// mBART model (model_type "mbart") is the same with pre-LN layers and a
+// final layer norm after each stack.
 // Parameter names, config.json fields and the checkpoint layout are those
 // of transformers, so Save writes a directory that MarianMTModel,
 // PegasusForConditionalGeneration or BartForConditionalGeneration loads.
@@ -29,7 +31,7 @@ import (
 // Config holds a model's sizes with the field names of Hugging Face's
 // MarianConfig, PegasusConfig and BartConfig.
 type Config struct {
-	ModelType             string   `json:"model_type"` // "marian" (post-LN), "pegasus" (pre-LN) or "bart" (post-LN, learned positions)
+	ModelType             string   `json:"model_type"` // "marian" (post-LN), "pegasus" (pre-LN), "bart" (post-LN, learned positions) or "mbart" (pre-LN, learned positions)
 	Architectures         []string `json:"architectures,omitempty"`
 	VocabSize             int      `json:"vocab_size"`
 	DModel                int      `json:"d_model"`
@@ -69,11 +71,11 @@ func Base(vocab int) Config {
 }
 
 // PreLN reports whether the model puts layer norm before each sub-layer.
-func (c *Config) PreLN() bool { return c.ModelType == "pegasus" }
+func (c *Config) PreLN() bool { return c.ModelType == "pegasus" || c.ModelType == "mbart" }
 
-// Bart reports whether the model is a BART model: learned positions and
-// layernorm_embedding.
-func (c *Config) Bart() bool { return c.ModelType == "bart" }
+// Bart reports whether the model is of the BART family (BART, mBART):
+// learned positions, layernorm_embedding, <s> X </s> inputs.
+func (c *Config) Bart() bool { return c.ModelType == "bart" || c.ModelType == "mbart" }
 
 // bartOffset is the number of rows BART's position tables have before
 // position 0 (a relic of fairseq's padding-aware positions).
@@ -87,11 +89,13 @@ func (c Config) withDefaults() Config {
 		c.ActivationFunction = "relu"
 	}
 	if c.Architectures == nil {
-		switch {
-		case c.PreLN():
+		switch c.ModelType {
+		case "pegasus":
 			c.Architectures = []string{"PegasusForConditionalGeneration"}
-		case c.Bart():
+		case "bart":
 			c.Architectures = []string{"BartForConditionalGeneration"}
+		case "mbart":
+			c.Architectures = []string{"MBartForConditionalGeneration"}
 		default:
 			c.Architectures = []string{"MarianMTModel"}
 		}
@@ -102,8 +106,8 @@ func (c Config) withDefaults() Config {
 // Validate reports the first thing wrong with the configuration.
 func (c *Config) Validate() error {
 	switch {
-	case c.ModelType != "marian" && c.ModelType != "pegasus" && c.ModelType != "bart":
-		return fmt.Errorf("seq2seq config: model_type %q (want marian for post-LN, pegasus for pre-LN or bart)", c.ModelType)
+	case c.ModelType != "marian" && c.ModelType != "pegasus" && c.ModelType != "bart" && c.ModelType != "mbart":
+		return fmt.Errorf("seq2seq config: model_type %q (want marian for post-LN, pegasus for pre-LN, bart or mbart)", c.ModelType)
 	case c.VocabSize < 1:
 		return fmt.Errorf("seq2seq config: vocab_size must be positive, got %d", c.VocabSize)
 	case c.DModel < 2 || c.DModel%2 != 0:

@@ -20,13 +20,13 @@ import (
 // rendering of modeling_bart.py, and compares logits, the loss (label
 // smoothed, except BART's) and every gradient.
 func TestMatchesPyTorch(t *testing.T) {
-	smoothing := map[string]float32{"pegasus": 0.1, "marian": 0.1, "bart": 0}
-	for _, name := range []string{"pegasus", "marian", "bart"} {
+	smoothing := map[string]float32{"pegasus": 0.1, "marian": 0.1, "bart": 0, "mbart": 0}
+	for _, name := range []string{"pegasus", "marian", "bart", "mbart"} {
 		m, err := Load(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Config.PreLN() != (name == "pegasus") {
+		if m.Config.PreLN() != (name == "pegasus" || name == "mbart") {
 			t.Fatalf("%s: PreLN = %v", name, m.Config.PreLN())
 		}
 		ref, err := tensor.ReadSafetensors(filepath.Join("testdata", name+"_ref.safetensors"))

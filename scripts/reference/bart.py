@@ -37,6 +37,7 @@ V, D, H, FFN, NE, ND, MAXPOS = 29, 16, 4, 32, 2, 2, 40
 BOS, PAD, EOS = 0, 1, 2
 B, S, T = 2, 7, 6
 OFFSET = 2
+PRE_LN = False  # mBART: layer norm before each sub-layer, and after each stack
 
 
 def layer_norm(x, w, b):
@@ -78,13 +79,22 @@ def embed(p, stack, ids, scale):
     return layer_norm(x + pos, p[f"model.{stack}.layernorm_embedding.weight"], p[f"model.{stack}.layernorm_embedding.bias"])
 
 
+def sublayer(p, norm, x, f):
+    """Post-LN (BART): LN(x + f(x)); pre-LN (mBART): x + f(LN(x))."""
+    w, b = p[norm + ".weight"], p[norm + ".bias"]
+    if PRE_LN:
+        return x + f(layer_norm(x, w, b))
+    return layer_norm(x + f(x), w, b)
+
+
 def encode(p, src, src_pad, scale):
     x = embed(p, "encoder", src, scale)
     for i in range(NE):
         pre = f"model.encoder.layers.{i}"
-        x = layer_norm(x + attention(p, pre + ".self_attn", x, x, src_pad, False),
-                       p[pre + ".self_attn_layer_norm.weight"], p[pre + ".self_attn_layer_norm.bias"])
-        x = layer_norm(x + ffn(p, pre, x), p[pre + ".final_layer_norm.weight"], p[pre + ".final_layer_norm.bias"])
+        x = sublayer(p, pre + ".self_attn_layer_norm", x, lambda h: attention(p, pre + ".self_attn", h, h, src_pad, False))
+        x = sublayer(p, pre + ".final_layer_norm", x, lambda h: ffn(p, pre, h))
+    if PRE_LN:
+        x = layer_norm(x, p["model.encoder.layer_norm.weight"], p["model.encoder.layer_norm.bias"])
     return x
 
 
@@ -92,11 +102,11 @@ def decode(p, memory, src_pad, tgt, tgt_pad, scale):
     y = embed(p, "decoder", tgt, scale)
     for i in range(ND):
         pre = f"model.decoder.layers.{i}"
-        y = layer_norm(y + attention(p, pre + ".self_attn", y, y, tgt_pad, True),
-                       p[pre + ".self_attn_layer_norm.weight"], p[pre + ".self_attn_layer_norm.bias"])
-        y = layer_norm(y + attention(p, pre + ".encoder_attn", y, memory, src_pad, False),
-                       p[pre + ".encoder_attn_layer_norm.weight"], p[pre + ".encoder_attn_layer_norm.bias"])
-        y = layer_norm(y + ffn(p, pre, y), p[pre + ".final_layer_norm.weight"], p[pre + ".final_layer_norm.bias"])
+        y = sublayer(p, pre + ".self_attn_layer_norm", y, lambda h: attention(p, pre + ".self_attn", h, h, tgt_pad, True))
+        y = sublayer(p, pre + ".encoder_attn_layer_norm", y, lambda h: attention(p, pre + ".encoder_attn", h, memory, src_pad, False))
+        y = sublayer(p, pre + ".final_layer_norm", y, lambda h: ffn(p, pre, h))
+    if PRE_LN:
+        y = layer_norm(y, p["model.decoder.layer_norm.weight"], p["model.decoder.layer_norm.bias"])
     return y @ p["model.shared.weight"].T + p["final_logits_bias"]
 
 
@@ -118,6 +128,8 @@ def param_shapes():
             shapes[pre + ".fc1.weight"], shapes[pre + ".fc1.bias"] = (FFN, D), (FFN,)
             shapes[pre + ".fc2.weight"], shapes[pre + ".fc2.bias"] = (D, FFN), (D,)
             shapes[pre + ".final_layer_norm.weight"], shapes[pre + ".final_layer_norm.bias"] = (D,), (D,)
+        if PRE_LN:
+            shapes[f"model.{stack}.layer_norm.weight"], shapes[f"model.{stack}.layer_norm.bias"] = (D,), (D,)
     return shapes
 
 
@@ -313,6 +325,29 @@ def main():
             glogits = decode(gw, gmem, src_pad, tgt_in, tgt_pad, gscale)
         st.save(os.path.join(out_dir, "bart_from_goformer_ref.safetensors"), {"logits": glogits}, {"torch": torch.__version__})
         print("wrote bart_from_goformer_ref.safetensors")
+
+    # mBART: the same batch through a pre-LN model with final stack norms.
+    global PRE_LN
+    PRE_LN = True
+    p = {}
+    for name, shape in param_shapes().items():
+        base = 1.0 if "norm" in name and name.endswith("weight") else 0.0
+        p[name] = (base + torch.randn(shape) * 0.3).double().requires_grad_(True)
+    memory = encode(p, src, src_pad, scale)
+    logits = decode(p, memory, src_pad, tgt_in, tgt_pad, scale)
+    loss = F.cross_entropy(logits.reshape(-1, V), labels.reshape(-1), ignore_index=PAD)
+    loss.backward()
+    ckpt = os.path.join(out_dir, "mbart")
+    os.makedirs(ckpt, exist_ok=True)
+    st.save(os.path.join(ckpt, "model.safetensors"), {k: v.detach().float() for k, v in p.items()}, {"format": "pt"})
+    with open(os.path.join(ckpt, "config.json"), "w") as f:
+        json.dump(dict(cfg, model_type="mbart", architectures=["MBartForConditionalGeneration"]), f, indent=2)
+    ref = {"src": src.float(), "tgt_in": tgt_in.float(), "labels": labels.float(), "src_pad": src_pad.float(),
+           "tgt_pad": tgt_pad.float(), "logits": logits.detach(), "loss": loss.detach().reshape(1)}
+    for k, v in p.items():
+        ref["grad." + k] = v.grad
+    st.save(os.path.join(out_dir, "mbart_ref.safetensors"), ref, {"torch": torch.__version__})
+    print("mbart loss", loss.item())
 
 
 if __name__ == "__main__":
