@@ -36,6 +36,8 @@ type Config struct {
 	InitializerRange          float32  `json:"initializer_range"`
 	LayerNormEps              float32  `json:"layer_norm_eps"`
 	PadTokenID                int      `json:"pad_token_id"`
+	// QADropout is DistilBERT's dropout before its QA head (qa_dropout).
+	QADropout float32 `json:"-"`
 }
 
 // Head selects the task head a model carries.
@@ -48,12 +50,15 @@ const (
 
 func (c Config) withDefaults(head Head) Config {
 	if c.ModelType == "" {
-		c.ModelType = "bert"
+		c.ModelType = FamilyBERT
+	}
+	if c.ModelType == FamilyRoBERTa && c.TypeVocabSize == 0 {
+		c.TypeVocabSize = 1
 	}
 	if c.HiddenAct == "" {
 		c.HiddenAct = "gelu"
 	}
-	if c.TypeVocabSize == 0 {
+	if c.TypeVocabSize == 0 && c.ModelType == FamilyBERT {
 		c.TypeVocabSize = 2
 	}
 	if c.InitializerRange == 0 {
@@ -63,7 +68,9 @@ func (c Config) withDefaults(head Head) Config {
 		c.LayerNormEps = 1e-12
 	}
 	if c.Architectures == nil {
-		c.Architectures = []string{[]string{"BertForMaskedLM", "BertForQuestionAnswering"}[head]}
+		if n, ok := familyNames[c.ModelType]; ok {
+			c.Architectures = []string{[]string{n.archMLM, n.archQA}[head]}
+		}
 	}
 	return c
 }
@@ -71,10 +78,12 @@ func (c Config) withDefaults(head Head) Config {
 // Validate reports the first thing wrong with the configuration.
 func (c *Config) Validate() error {
 	switch {
-	case c.ModelType != "bert":
-		return fmt.Errorf("bert config: model_type %q is not bert", c.ModelType)
-	case c.VocabSize < 1 || c.MaxPositionEmbeddings < 1 || c.TypeVocabSize < 1:
+	case familyNames[c.ModelType].layer == "":
+		return fmt.Errorf("bert config: model_type %q is not bert, roberta or distilbert", c.ModelType)
+	case c.VocabSize < 1 || c.MaxPositionEmbeddings < 1 || c.TypeVocabSize < 0 || c.TypeVocabSize < 1 && c.ModelType != FamilyDistilBERT:
 		return fmt.Errorf("bert config: vocab_size, max_position_embeddings and type_vocab_size must be positive")
+	case c.ModelType == FamilyRoBERTa && c.MaxPositionEmbeddings <= c.PadTokenID+1:
+		return fmt.Errorf("bert config: RoBERTa's positions start after pad_token_id %d; max_position_embeddings %d leaves none", c.PadTokenID, c.MaxPositionEmbeddings)
 	case c.HiddenSize < 1 || c.NumAttentionHeads < 1 || c.HiddenSize%c.NumAttentionHeads != 0:
 		return fmt.Errorf("bert config: hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
 	case c.IntermediateSize < 1 || c.NumHiddenLayers < 0:
@@ -115,6 +124,7 @@ type Model struct {
 	// QA head: qa_outputs [2, hidden].
 	qa *nn.Linear
 
+	names             names
 	posIDs, zeroTypes []int32
 }
 
@@ -138,28 +148,32 @@ func New(cfg Config, head Head, seed uint64) (*Model, error) {
 		w.FillNormal(rng, 0, std)
 		return &nn.Linear{W: ps.Add(name+".weight", w), B: ps.Add(name+".bias", tensor.New(out))}
 	}
-	m.word = nn.NewEmbedding(ps, "bert.embeddings.word_embeddings", cfg.VocabSize, h, std, rng)
-	m.pos = nn.NewEmbedding(ps, "bert.embeddings.position_embeddings", cfg.MaxPositionEmbeddings, h, std, rng)
-	m.typ = nn.NewEmbedding(ps, "bert.embeddings.token_type_embeddings", cfg.TypeVocabSize, h, std, rng)
-	m.embNorm = nn.NewLayerNorm(ps, "bert.embeddings.LayerNorm", h, cfg.LayerNormEps)
+	n := familyNames[cfg.ModelType]
+	m.names = n
+	m.word = nn.NewEmbedding(ps, n.word, cfg.VocabSize, h, std, rng)
+	m.pos = nn.NewEmbedding(ps, n.pos, cfg.MaxPositionEmbeddings, h, std, rng)
+	if n.typ != "" {
+		m.typ = nn.NewEmbedding(ps, n.typ, cfg.TypeVocabSize, h, std, rng)
+	}
+	m.embNorm = nn.NewLayerNorm(ps, n.embNorm, h, cfg.LayerNormEps)
 	lc := nn.LayerConfig{D: h, Heads: cfg.NumAttentionHeads, FFN: cfg.IntermediateSize, Activation: nn.Activation(cfg.HiddenAct),
 		Eps: cfg.LayerNormEps, Dropout: cfg.HiddenDropoutProb, Bias: true}
 	for i := 0; i < cfg.NumHiddenLayers; i++ {
-		p := fmt.Sprintf("bert.encoder.layer.%d.", i)
+		p := fmt.Sprintf(n.layer, i)
 		l := &nn.EncoderLayer{Cfg: lc}
-		l.SelfAttn = &nn.MultiHeadAttention{Q: linear(p+"attention.self.query", h, h), K: linear(p+"attention.self.key", h, h),
-			V: linear(p+"attention.self.value", h, h), O: linear(p+"attention.output.dense", h, h), Heads: cfg.NumAttentionHeads}
-		l.Norm1 = nn.NewLayerNorm(ps, p+"attention.output.LayerNorm", h, cfg.LayerNormEps)
-		l.FF = &nn.FeedForward{FC1: linear(p+"intermediate.dense", h, cfg.IntermediateSize),
-			FC2: linear(p+"output.dense", cfg.IntermediateSize, h), Activation: lc.Activation}
-		l.Norm2 = nn.NewLayerNorm(ps, p+"output.LayerNorm", h, cfg.LayerNormEps)
+		l.SelfAttn = &nn.MultiHeadAttention{Q: linear(p+n.q, h, h), K: linear(p+n.k, h, h),
+			V: linear(p+n.v, h, h), O: linear(p+n.o, h, h), Heads: cfg.NumAttentionHeads}
+		l.Norm1 = nn.NewLayerNorm(ps, p+n.norm1, h, cfg.LayerNormEps)
+		l.FF = &nn.FeedForward{FC1: linear(p+n.fc1, h, cfg.IntermediateSize),
+			FC2: linear(p+n.fc2, cfg.IntermediateSize, h), Activation: lc.Activation}
+		l.Norm2 = nn.NewLayerNorm(ps, p+n.n2, h, cfg.LayerNormEps)
 		m.layers = append(m.layers, l)
 	}
 	switch head {
 	case MaskedLM:
-		m.mlmDense = linear("cls.predictions.transform.dense", h, h)
-		m.mlmNorm = nn.NewLayerNorm(ps, "cls.predictions.transform.LayerNorm", h, cfg.LayerNormEps)
-		m.mlmBias = ps.Add("cls.predictions.bias", tensor.New(cfg.VocabSize))
+		m.mlmDense = linear(n.mlmDense, h, h)
+		m.mlmNorm = nn.NewLayerNorm(ps, n.mlmNorm, h, cfg.LayerNormEps)
+		m.mlmBias = ps.Add(n.mlmBias, tensor.New(cfg.VocabSize))
 	case QuestionAnswering:
 		m.qa = linear("qa_outputs", h, 2)
 	}
@@ -174,8 +188,12 @@ func (m *Model) Encode(g *autograd.Graph, ids, types []int32, batch, seqLen int,
 	if len(ids) != batch*seqLen || types != nil && len(types) != len(ids) {
 		return nil, fmt.Errorf("bert: %d ids and %d token types for batch %d × length %d", len(ids), len(types), batch, seqLen)
 	}
-	if seqLen > cfg.MaxPositionEmbeddings {
-		return nil, fmt.Errorf("bert: sequence length %d exceeds max_position_embeddings %d", seqLen, cfg.MaxPositionEmbeddings)
+	first := 0 // the position of the first token
+	if cfg.ModelType == FamilyRoBERTa {
+		first = cfg.PadTokenID + 1
+	}
+	if first+seqLen > cfg.MaxPositionEmbeddings {
+		return nil, fmt.Errorf("bert: sequence length %d exceeds the %d positions of max_position_embeddings %d", seqLen, cfg.MaxPositionEmbeddings-first, cfg.MaxPositionEmbeddings)
 	}
 	if g.Training && cfg.AttentionProbsDropoutProb > 0 {
 		return nil, fmt.Errorf("bert: attention_probs_dropout_prob %g: dropout on attention probabilities is not implemented; set it to 0", cfg.AttentionProbsDropoutProb)
@@ -184,16 +202,41 @@ func (m *Model) Encode(g *autograd.Graph, ids, types []int32, batch, seqLen int,
 		m.posIDs = make([]int32, len(ids))
 	}
 	pos := m.posIDs[:len(ids)]
-	for i := range pos {
-		pos[i] = int32(i % seqLen)
-	}
-	if types == nil { // all segment A
-		if len(m.zeroTypes) < len(ids) {
-			m.zeroTypes = make([]int32, len(ids))
+	if cfg.ModelType == FamilyRoBERTa {
+		// RoBERTa counts positions over the non-padding tokens, from
+		// padding_idx + 1; padding sits at padding_idx.
+		pad := int32(cfg.PadTokenID)
+		for r := 0; r < batch; r++ {
+			n := int32(0)
+			for j := r * seqLen; j < (r+1)*seqLen; j++ {
+				if ids[j] != pad {
+					n++
+					pos[j] = pad + n
+				} else {
+					pos[j] = pad
+				}
+			}
 		}
-		types = m.zeroTypes[:len(ids)]
+	} else {
+		for i := range pos {
+			pos[i] = int32(i % seqLen)
+		}
 	}
-	x := g.Add(g.Add(m.word.Forward(g, ids, batch, seqLen), m.pos.Forward(g, pos, batch, seqLen)), m.typ.Forward(g, types, batch, seqLen))
+	x := g.Add(m.word.Forward(g, ids, batch, seqLen), m.pos.Forward(g, pos, batch, seqLen))
+	if m.typ != nil {
+		if types == nil { // all segment A
+			if len(m.zeroTypes) < len(ids) {
+				m.zeroTypes = make([]int32, len(ids))
+			}
+			types = m.zeroTypes[:len(ids)]
+		}
+		for _, t := range types {
+			if t < 0 || int(t) >= cfg.TypeVocabSize {
+				return nil, fmt.Errorf("bert: token type %d outside type_vocab_size %d", t, cfg.TypeVocabSize)
+			}
+		}
+		x = g.Add(x, m.typ.Forward(g, types, batch, seqLen))
+	}
 	x = g.Dropout(m.embNorm.Forward(g, x), cfg.HiddenDropoutProb)
 	for _, l := range m.layers {
 		x = l.Forward(g, x, pad)
@@ -232,6 +275,7 @@ func (m *Model) QALoss(g *autograd.Graph, ids, types []int32, batch, seqLen int,
 	if err != nil {
 		return nil, nil, err
 	}
+	x = g.Dropout(x, m.Config.QADropout)
 	logits = m.qa.Forward(g, x)
 	if starts == nil {
 		return logits, nil, g.Err()

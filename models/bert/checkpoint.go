@@ -20,7 +20,8 @@ func (m *Model) Save(dir string) error {
 	return hfdir.Write(dir, m.Config, tensors)
 }
 
-// Load reads a BERT checkpoint directory with the given head. Tensors other
+// Load reads a BERT, RoBERTa or DistilBERT checkpoint directory with the
+// given head. Tensors other
 // heads and the pre-training tasks carry (bert.pooler, cls.seq_relationship,
 // qa_outputs or cls.predictions for the other head), the tied decoder
 // weights and the position_ids buffer are ignored; old LayerNorm.gamma/beta
@@ -49,17 +50,18 @@ func Load(dir string, head Head) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, hfdir.ConfigFile), err)
 	}
 	seen := map[string]bool{}
+	n := m.names
 	for _, name := range f.Names() {
 		key := strings.NewReplacer("LayerNorm.gamma", "LayerNorm.weight", "LayerNorm.beta", "LayerNorm.bias").Replace(name)
-		if !strings.HasPrefix(key, "bert.") && !strings.HasPrefix(key, "cls.") && !strings.HasPrefix(key, "qa_outputs.") {
-			key = "bert." + key // a bare BertModel file
+		if m.Params.Get(key) == nil && m.Params.Get(n.prefix+key) != nil {
+			key = n.prefix + key // a bare encoder file (BertModel, RobertaModel, DistilBertModel)
 		}
 		p := m.Params.Get(key)
 		if p == nil {
-			if ignored(key) {
+			if ignored(key, n) {
 				continue
 			}
-			return nil, fmt.Errorf("%s: tensor %q is not a parameter of BERT", wpath, name)
+			return nil, fmt.Errorf("%s: tensor %q is not a parameter of this %s model", wpath, name, cfg.ModelType)
 		}
 		t, err := f.Tensor(name)
 		if err == nil {
@@ -82,8 +84,17 @@ func Load(dir string, head Head) (*Model, error) {
 	return m, nil
 }
 
-func ignored(key string) bool {
-	for _, prefix := range []string{"bert.pooler.", "cls.seq_relationship.", "cls.predictions.", "qa_outputs.", "bert.embeddings.position_ids"} {
+// ignored reports whether a tensor of the file is one the model does not
+// need: the pooler, the pre-training and the other head's tensors, tied
+// copies, the position_ids buffer.
+func ignored(key string, n names) bool {
+	prefixes := []string{n.prefix + "pooler.", "cls.seq_relationship.", "qa_outputs.", n.prefix + "embeddings.position_ids",
+		n.prefix + "embeddings.token_type_ids", "pre_classifier.", "classifier."}
+	prefixes = append(prefixes, n.mlmTied...)
+	for _, mlm := range []string{n.mlmDense, n.mlmNorm, n.mlmBias} {
+		prefixes = append(prefixes, mlm+".", mlm)
+	}
+	for _, prefix := range prefixes {
 		if strings.HasPrefix(key, prefix) {
 			return true
 		}
