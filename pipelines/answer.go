@@ -60,21 +60,67 @@ type Answer struct {
 }
 
 // QuestionAnswerer answers questions about a context with an extractive
-// model and its WordPiece tokenizer, as transformers' question-answering
-// pipeline does: [CLS] question [SEP] context [SEP], the context cut into
+// model and its tokenizer, as transformers' question-answering pipeline
+// does: [CLS] question [SEP] context [SEP] (RoBERTa: <s> question
+// </s></s> context </s>), the context cut into
 // windows of MaxSeqLen tokens overlapping by DocStride, start and end
 // logits masked to the context, softmax per window, the best spans with
 // start ≤ end and at most MaxAnswerLen tokens scored by start × end
 // probability, widened to whole words and cut from the original context.
 type QuestionAnswerer struct {
 	Model     SpanModel
-	Tokenizer *tokenizer.WordPiece
-	MaxPos    int // the model's max_position_embeddings
+	Tokenizer QATokenizer
+	Template  PairTemplate
+	MaxPos    int // positions a window may use
 	Options   QAOptions
 }
 
-// LoadQuestionAnswerer reads a BERT directory with a question-answering
-// head (BertForQuestionAnswering) and its WordPiece tokenizer.json.
+// QATokenizer is a tokenizer that keeps offsets (WordPiece, ByteBPE).
+type QATokenizer interface {
+	EncodeOffsets(text string) (tokenizer.Encoding, error)
+}
+
+// PairTemplate is how a question and a context make one input: BERT's
+// [CLS] q [SEP] c [SEP] (token types 0 then 1), or RoBERTa's
+// <s> q </s></s> c </s> (DoubleSep; one token type).
+type PairTemplate struct {
+	CLS, SEP, Pad int32
+	DoubleSep     bool
+}
+
+// NewQuestionAnswerer pairs a model with a question-answering head and its
+// tokenizer: WordPiece for BERT and DistilBERT, byte-level BPE with
+// RoBERTa's template for RoBERTa.
+func NewQuestionAnswerer(m *bert.Model, t tokenizer.Tokenizer) (*QuestionAnswerer, error) {
+	if t.VocabSize() > m.Config.VocabSize {
+		return nil, fmt.Errorf("the tokenizer has %d tokens but the model's vocabulary is %d", t.VocabSize(), m.Config.VocabSize)
+	}
+	qa := &QuestionAnswerer{Model: m, MaxPos: m.Config.MaxPositionEmbeddings}
+	switch tok := t.(type) {
+	case *tokenizer.WordPiece:
+		if m.Config.ModelType == bert.FamilyRoBERTa {
+			return nil, fmt.Errorf("a RoBERTa model needs its byte-level BPE tokenizer, not a WordPiece")
+		}
+		qa.Tokenizer, qa.Template = tok, PairTemplate{CLS: tok.CLS(), SEP: tok.SEP(), Pad: tok.Pad()}
+		if qa.Template.CLS < 0 || qa.Template.SEP < 0 || qa.Template.Pad < 0 {
+			return nil, fmt.Errorf("the WordPiece vocabulary lacks [CLS], [SEP] or [PAD]")
+		}
+	case *tokenizer.ByteBPE:
+		tp := tok.Template()
+		pad, ok := tok.ID("<pad>")
+		if tp == nil || !ok || m.Config.ModelType != bert.FamilyRoBERTa {
+			return nil, fmt.Errorf("a byte-level BPE answers with a RoBERTa model and RoBERTa's <s> … </s> template and <pad>")
+		}
+		qa.Tokenizer, qa.Template = tok, PairTemplate{CLS: tp.CLSID, SEP: tp.SEPID, Pad: pad, DoubleSep: true}
+		qa.MaxPos -= m.Config.PadTokenID + 1 // RoBERTa's positions start after padding_idx
+	default:
+		return nil, fmt.Errorf("question answering needs a WordPiece or byte-level BPE tokenizer, not a %T", t)
+	}
+	return qa, nil
+}
+
+// LoadQuestionAnswerer reads a BERT, RoBERTa or DistilBERT directory with a
+// question-answering head and its tokenizer.
 func LoadQuestionAnswerer(dir string) (*QuestionAnswerer, error) {
 	m, err := bert.Load(dir, bert.QuestionAnswering)
 	if err != nil {
@@ -84,14 +130,11 @@ func LoadQuestionAnswerer(dir string) (*QuestionAnswerer, error) {
 	if err != nil {
 		return nil, err
 	}
-	wp, ok := t.(*tokenizer.WordPiece)
-	if !ok {
-		return nil, fmt.Errorf("%s: question answering with BERT needs a WordPiece tokenizer, not a %T", dir, t)
+	qa, err := NewQuestionAnswerer(m, t)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	if wp.VocabSize() > m.Config.VocabSize {
-		return nil, fmt.Errorf("%s: the tokenizer has %d tokens but the model's vocabulary is %d", dir, wp.VocabSize(), m.Config.VocabSize)
-	}
-	return &QuestionAnswerer{Model: m, Tokenizer: wp, MaxPos: m.Config.MaxPositionEmbeddings}, nil
+	return qa, nil
 }
 
 // window is one model input: [CLS] q [SEP] context[from:to] [SEP].
@@ -142,14 +185,18 @@ func (a *QuestionAnswerer) Answer(question, context string) ([]Answer, error) {
 	if c.Len() == 0 {
 		return nil, fmt.Errorf("the context has no tokens")
 	}
-	budget := o.MaxSeqLen - q.Len() - 3
+	tp := a.Template
+	specials := 3
+	if tp.DoubleSep {
+		specials = 4
+	}
+	budget := o.MaxSeqLen - q.Len() - specials
 	if budget < 1 {
 		return nil, fmt.Errorf("the question has %d tokens: no room for the context in windows of %d", q.Len(), o.MaxSeqLen)
 	}
 	// transformers refuses a stride as long as the window's context part;
 	// here a long question halves it instead.
 	stride := min(o.DocStride, budget/2)
-	cls, sep := a.Tokenizer.CLS(), a.Tokenizer.SEP()
 	spans := windows(c.Len(), budget, stride)
 	var answers []Answer
 	for start := 0; start < len(spans); start += o.BatchWindows {
@@ -158,12 +205,15 @@ func (a *QuestionAnswerer) Answer(question, context string) ([]Answer, error) {
 		seqLen := 0
 		for i, s := range batch {
 			w := window{ctxFrom: s[0], n: s[1] - s[0]}
-			w.ids = append(append(append([]int32{cls}, q.IDs...), sep), c.IDs[s[0]:s[1]]...)
-			w.ids = append(w.ids, sep)
-			w.ctxAt = q.Len() + 2
+			w.ids = append(append([]int32{tp.CLS}, q.IDs...), tp.SEP)
+			if tp.DoubleSep {
+				w.ids = append(w.ids, tp.SEP)
+			}
+			w.ctxAt = len(w.ids)
+			w.ids = append(append(w.ids, c.IDs[s[0]:s[1]]...), tp.SEP)
 			w.types = make([]int32, len(w.ids))
-			for j := w.ctxAt; j < len(w.ids); j++ {
-				w.types[j] = 1
+			for j := w.ctxAt; j < len(w.ids) && !tp.DoubleSep; j++ {
+				w.types[j] = 1 // BERT's second segment; RoBERTa has one token type
 			}
 			ws[i] = w
 			seqLen = max(seqLen, len(w.ids))
@@ -174,7 +224,7 @@ func (a *QuestionAnswerer) Answer(question, context string) ([]Answer, error) {
 			copy(ids[i*seqLen:], w.ids)
 			copy(types[i*seqLen:], w.types)
 			for j := len(w.ids); j < seqLen; j++ {
-				ids[i*seqLen+j], pad[i*seqLen+j] = a.Tokenizer.Pad(), true
+				ids[i*seqLen+j], pad[i*seqLen+j] = tp.Pad, true
 			}
 		}
 		startLogits, endLogits, err := a.Model.SpanLogits(ids, types, len(ws), seqLen, pad)

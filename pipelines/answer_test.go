@@ -34,8 +34,12 @@ func qaPipeline(t *testing.T) *QuestionAnswerer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &QuestionAnswerer{Model: m, Tokenizer: wp, MaxPos: m.Config.MaxPositionEmbeddings,
-		Options: QAOptions{MaxSeqLen: 20, DocStride: 5, MaxAnswerLen: 4, TopK: 3, BatchWindows: 2}}
+	qa, err := NewQuestionAnswerer(m, wp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qa.Options = QAOptions{MaxSeqLen: 20, DocStride: 5, MaxAnswerLen: 4, TopK: 3, BatchWindows: 2}
+	return qa
 }
 
 // TestQuestionAnswererMatchesPipeline: the answers, scores and character
@@ -49,8 +53,9 @@ func TestQuestionAnswererMatchesPipeline(t *testing.T) {
 	if *update {
 		q, _ := qa.Tokenizer.EncodeOffsets(question)
 		c, _ := qa.Tokenizer.EncodeOffsets(qaContext)
+		wp := qa.Tokenizer.(*tokenizer.WordPiece)
 		b, _ := json.MarshalIndent(map[string]any{"question_ids": q.IDs, "context_ids": c.IDs, "offsets": c.Offsets, "words": c.Words,
-			"context": qaContext, "cls": qa.Tokenizer.CLS(), "sep": qa.Tokenizer.SEP(), "pad": qa.Tokenizer.Pad(),
+			"context": qaContext, "cls": wp.CLS(), "sep": wp.SEP(), "pad": wp.Pad(),
 			"max_seq_len": qa.Options.MaxSeqLen, "doc_stride": qa.Options.DocStride, "max_answer_len": qa.Options.MaxAnswerLen,
 			"top_k": qa.Options.TopK}, "", " ")
 		os.WriteFile(filepath.Join("testdata", "qa_inputs.json"), b, 0o644)
@@ -99,5 +104,43 @@ func TestQuestionAnswererRefuses(t *testing.T) {
 	ans, err := qa.Answer("bad cab?", long)
 	if err != nil || len(ans) != 3 || long[ans[0].ByteStart:ans[0].ByteEnd] != ans[0].Text {
 		t.Fatalf("long context: %+v, %v", ans, err)
+	}
+}
+
+// TestRobertaQuestionAnswerer: a RoBERTa model with its byte-level BPE
+// answers with spans of the context (<s> q </s></s> c </s>, positions
+// after padding_idx), and refuses a mismatched tokenizer.
+func TestRobertaQuestionAnswerer(t *testing.T) {
+	bt := &tokenizer.BPETrainer{VocabSize: 300, Special: []string{"<s>", "<pad>", "</s>", "<unk>", "<mask>"}}
+	bt.Add(qaContext)
+	tok, err := bt.Train()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bert.New(bert.Config{ModelType: bert.FamilyRoBERTa, VocabSize: tok.VocabSize(), HiddenSize: 16, NumHiddenLayers: 1,
+		NumAttentionHeads: 2, IntermediateSize: 32, MaxPositionEmbeddings: 34, PadTokenID: 1, LayerNormEps: 1e-5}, bert.QuestionAnswering, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewQuestionAnswerer(m, tok); err == nil || !strings.Contains(err.Error(), "template") {
+		t.Fatalf("a BPE without RoBERTa's template: %v", err)
+	}
+	tok.SetTemplate("<s>", "</s>")
+	qa, err := NewQuestionAnswerer(m, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if qa.MaxPos != 32 {
+		t.Errorf("windows may use %d positions, want 34 - (padding_idx + 1) = 32", qa.MaxPos)
+	}
+	qa.Options = QAOptions{TopK: 2}
+	ans, err := qa.Answer("bad cab?", qaContext)
+	if err != nil || len(ans) != 2 {
+		t.Fatalf("%+v %v", ans, err)
+	}
+	for _, a := range ans {
+		if qaContext[a.ByteStart:a.ByteEnd] != a.Text || strings.HasPrefix(a.Text, " ") || a.Score <= 0 || a.Score > 1 {
+			t.Errorf("answer %+v", a)
+		}
 	}
 }

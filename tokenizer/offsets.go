@@ -152,3 +152,36 @@ func (w *WordPiece) idOf(tok string) int32 {
 	}
 	return -1
 }
+
+// EncodeOffsets encodes text (no special tokens are recognised in it)
+// keeping each token's byte span in text and its word (a piece of GPT-2's
+// split), with RoBERTa's trim_offsets: a token's span leaves out the
+// spaces it starts with.
+func (t *ByteBPE) EncodeOffsets(text string) (Encoding, error) {
+	if !utf8.ValidString(text) {
+		return Encoding{}, fmt.Errorf("tokenizer: text is not valid UTF-8")
+	}
+	var enc Encoding
+	at := 0
+	for word, w := range SplitGPT2(text) {
+		start := len(enc.IDs)
+		var err error
+		if enc.IDs, err = t.bpe(enc.IDs, w); err != nil {
+			return Encoding{}, err
+		}
+		pos := at
+		for _, id := range enc.IDs[start:] {
+			n := utf8.RuneCountInString(t.tokens[id]) // one character per byte
+			s, e := pos, pos+n
+			for s < e-1 && text[s] == ' ' {
+				s++
+			}
+			enc.Offsets = append(enc.Offsets, [2]int{s, e})
+			enc.Words = append(enc.Words, word)
+			pos = e
+		}
+		at += len(w)
+	}
+	return enc, nil
+}
+

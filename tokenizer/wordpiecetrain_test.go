@@ -95,3 +95,39 @@ func TestEncodeOffsets(t *testing.T) {
 		}
 	}
 }
+
+// TestByteBPEEncodeOffsets: the ids are Encode's; the spans tile the text
+// (less the leading spaces that trim_offsets leaves out) and each spells
+// its token's bytes.
+func TestByteBPEEncodeOffsets(t *testing.T) {
+	bt := &BPETrainer{VocabSize: 400, Special: []string{"<s>", "<pad>", "</s>", "<unk>", "<mask>"}}
+	for _, s := range offsetTexts {
+		bt.Add(s)
+	}
+	tok, err := bt.Train()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range offsetTexts {
+		enc, err := tok.EncodeOffsets(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, _ := tok.Encode(text)
+		if !slices.Equal(enc.IDs, ids) {
+			t.Fatalf("%q: ids differ from Encode", text)
+		}
+		prevEnd := 0
+		for i, id := range enc.IDs {
+			o := enc.Offsets[i]
+			raw, _ := tok.Decode([]int32{id})
+			if strings.TrimLeft(text[prevEnd:o[1]], " ") != strings.TrimLeft(raw, " ") || text[o[0]:o[1]] != strings.TrimLeft(raw, " ") && strings.TrimSpace(raw) != "" {
+				t.Fatalf("%q: token %d (%q) has span %v = %q", text, i, raw, o, text[o[0]:o[1]])
+			}
+			prevEnd = o[1]
+		}
+		if prevEnd != len(text) {
+			t.Errorf("%q: the spans end at %d of %d", text, prevEnd, len(text))
+		}
+	}
+}

@@ -29,15 +29,15 @@ func loadQuestionAnswerer(cmd, dir string) (*pipelines.QuestionAnswerer, error) 
 	if err := hfdir.ReadConfig(dir, &probe); err != nil {
 		return nil, usageError{cmd + ": " + err.Error()}
 	}
-	if probe.ModelType != "bert" {
-		return nil, usagef("%s: %s holds a %q model; question answering needs a BERT with a question-answering head", cmd, dir, probe.ModelType)
+	if probe.ModelType != "bert" && probe.ModelType != "roberta" && probe.ModelType != "distilbert" {
+		return nil, usagef("%s: %s holds a %q model; question answering needs a BERT, RoBERTa or DistilBERT with a question-answering head", cmd, dir, probe.ModelType)
 	}
 	qaHead := false
 	for _, a := range probe.Architectures {
 		qaHead = qaHead || strings.HasSuffix(a, "ForQuestionAnswering")
 	}
 	if !qaHead {
-		return nil, usagef("%s: %s has no question-answering head (architectures %v; want BertForQuestionAnswering)", cmd, dir, probe.Architectures)
+		return nil, usagef("%s: %s has no question-answering head (architectures %v; want BertForQuestionAnswering, RobertaForQuestionAnswering or DistilBertForQuestionAnswering)", cmd, dir, probe.Architectures)
 	}
 	qa, err := pipelines.LoadQuestionAnswerer(dir)
 	if err != nil {
@@ -48,7 +48,8 @@ func loadQuestionAnswerer(cmd, dir string) (*pipelines.QuestionAnswerer, error) 
 
 func runAnswer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer answer",
-		"Answers a question about a text with an extractive question-answering model (BERT with a QA head),\n"+
+		"Answers a question about a text with an extractive question-answering model (BERT, RoBERTa or\n"+
+			"DistilBERT with a QA head),\n"+
 			"as transformers' question-answering pipeline does: long contexts are read in overlapping windows and\n"+
 			"the answer is a span of the context, with its score and character span. With --jsonl, reads one\n"+
 			"{\"question\", \"context\"} object per line on stdin and answers each.",

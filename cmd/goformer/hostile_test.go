@@ -231,7 +231,7 @@ func TestHostileInputs(t *testing.T) {
 		{"an empty question", []string{"answer", "--model", qa, "--question", " ", "--context", ctxFile}, "", "answer: the question is empty"},
 		{"an empty context", []string{"answer", "--model", qa, "--question", "what?", "--context", emptyFile}, "", "answer: the context is empty"},
 		{"a model without a QA head", []string{"answer", "--model", "../../models/bert/testdata/mlm", "--question", "what?", "--context", ctxFile}, "", "has no question-answering head"},
-		{"a translation model to answer", []string{"answer", "--model", mt, "--question", "what?", "--context", ctxFile}, "", `holds a "pegasus" model; question answering needs a BERT`},
+		{"a translation model to answer", []string{"answer", "--model", mt, "--question", "what?", "--context", ctxFile}, "", `holds a "pegasus" model; question answering needs a BERT, RoBERTa or DistilBERT`},
 		{"a bad JSONL question", []string{"answer", "--model", qa, "--jsonl"}, `{"question": "a"}` + "\n", "standard input:1: want a JSON object with string fields question and context"},
 		{"SQuAD to eval with a wrong answer_start", []string{"eval", "--model", qa, "--squad", squadFile(t, `"answer_start": 2`)}, "", `the context at answer_start 2 does not read "café"`},
 		{"an unknown character in the second line", []string{"tokenizer", "encode", "--model", charDir, "--lines"}, "abc\nabz\n", "line 2"},

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/goformer/goformer/models/bert"
 	"github.com/goformer/goformer/models/gpt"
@@ -66,10 +67,10 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 			"bart": "post-LN, learned positions, layernorm_embedding", "mbart": "pre-LN, learned positions, layernorm_embedding"}[m.Config.ModelType]
 		arch = fmt.Sprintf("encoder-decoder (%s, %s): %d+%d layers, d_model %d, %d heads, ffn %d, vocabulary %d",
 			head.ModelType, ln, m.Config.EncoderLayers, m.Config.DecoderLayers, m.Config.DModel, m.Config.EncoderAttentionHeads, m.Config.EncoderFFNDim, m.Config.VocabSize)
-	case "bert":
+	case "bert", "roberta", "distilbert":
 		h := bert.MaskedLM
 		for _, a := range head.Architectures {
-			if a == "BertForQuestionAnswering" {
+			if strings.HasSuffix(a, "ForQuestionAnswering") {
 				h = bert.QuestionAnswering
 			}
 		}
@@ -78,10 +79,10 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 			return usageError{"info: " + err.Error()}
 		}
 		params = &m.Params
-		arch = fmt.Sprintf("BERT encoder (%s head): %d layers, hidden %d, %d heads, vocabulary %d",
-			[]string{"masked-LM", "question-answering"}[h], m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.NumAttentionHeads, m.Config.VocabSize)
+		arch = fmt.Sprintf("%s encoder (%s head): %d layers, hidden %d, %d heads, vocabulary %d",
+			map[string]string{"bert": "BERT", "roberta": "RoBERTa", "distilbert": "DistilBERT"}[head.ModelType], []string{"masked-LM", "question-answering"}[h], m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.NumAttentionHeads, m.Config.VocabSize)
 	default:
-		return usagef("info: %s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bart, mbart, bert)", *dir, head.ModelType)
+		return usagef("info: %s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bart, mbart, bert, roberta, distilbert)", *dir, head.ModelType)
 	}
 	r := infoResult{Dir: *dir, ModelType: head.ModelType, Architecture: arch, Parameters: params.Count(), Config: raw}
 	if *asJSON {
