@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -137,6 +138,10 @@ func LoadQuestionAnswerer(dir string) (*QuestionAnswerer, error) {
 	return qa, nil
 }
 
+// ErrQuestionTooLong is the error (wrapped) of a question that leaves no
+// room for the context in a window.
+var ErrQuestionTooLong = errors.New("the question is too long")
+
 // window is one model input: [CLS] q [SEP] context[from:to] [SEP].
 type window struct {
 	ids, types []int32
@@ -145,10 +150,10 @@ type window struct {
 	n          int // context tokens in the window
 }
 
-// Windows cuts a context of n tokens into windows of at most budget
+// windowSpans cuts a context of n tokens into windows of at most budget
 // tokens, each starting budget-stride after the last, as the fast
 // tokenizers' overflowing tokens do.
-func windows(n, budget, stride int) [][2]int {
+func windowSpans(n, budget, stride int) [][2]int {
 	var out [][2]int
 	for from := 0; ; from += budget - stride {
 		to := min(from+budget, n)
@@ -186,36 +191,15 @@ func (a *QuestionAnswerer) Answer(question, context string) ([]Answer, error) {
 		return nil, fmt.Errorf("the context has no tokens")
 	}
 	tp := a.Template
-	specials := 3
-	if tp.DoubleSep {
-		specials = 4
+	all, err := a.windows(q, c, o)
+	if err != nil {
+		return nil, err
 	}
-	budget := o.MaxSeqLen - q.Len() - specials
-	if budget < 1 {
-		return nil, fmt.Errorf("the question has %d tokens: no room for the context in windows of %d", q.Len(), o.MaxSeqLen)
-	}
-	// transformers refuses a stride as long as the window's context part;
-	// here a long question halves it instead.
-	stride := min(o.DocStride, budget/2)
-	spans := windows(c.Len(), budget, stride)
 	var answers []Answer
-	for start := 0; start < len(spans); start += o.BatchWindows {
-		batch := spans[start:min(start+o.BatchWindows, len(spans))]
-		ws := make([]window, len(batch))
+	for start := 0; start < len(all); start += o.BatchWindows {
+		ws := all[start:min(start+o.BatchWindows, len(all))]
 		seqLen := 0
-		for i, s := range batch {
-			w := window{ctxFrom: s[0], n: s[1] - s[0]}
-			w.ids = append(append([]int32{tp.CLS}, q.IDs...), tp.SEP)
-			if tp.DoubleSep {
-				w.ids = append(w.ids, tp.SEP)
-			}
-			w.ctxAt = len(w.ids)
-			w.ids = append(append(w.ids, c.IDs[s[0]:s[1]]...), tp.SEP)
-			w.types = make([]int32, len(w.ids))
-			for j := w.ctxAt; j < len(w.ids) && !tp.DoubleSep; j++ {
-				w.types[j] = 1 // BERT's second segment; RoBERTa has one token type
-			}
-			ws[i] = w
+		for _, w := range ws {
 			seqLen = max(seqLen, len(w.ids))
 		}
 		ids, types := make([]int32, len(ws)*seqLen), make([]int32, len(ws)*seqLen)
@@ -242,6 +226,88 @@ func (a *QuestionAnswerer) Answer(question, context string) ([]Answer, error) {
 		answers[i].End = answers[i].Start + utf8.RuneCountInString(answers[i].Text)
 	}
 	return answers, nil
+}
+
+// windows cuts the context encoding c into the model's inputs with the
+// question q: the template around them, windows of the context as the fast
+// tokenizers' overflow with a stride makes them.
+func (a *QuestionAnswerer) windows(q, c tokenizer.Encoding, o QAOptions) ([]window, error) {
+	tp := a.Template
+	specials := 3
+	if tp.DoubleSep {
+		specials = 4
+	}
+	budget := o.MaxSeqLen - q.Len() - specials
+	if budget < 1 {
+		return nil, fmt.Errorf("%w: it has %d tokens, no room for the context in windows of %d", ErrQuestionTooLong, q.Len(), o.MaxSeqLen)
+	}
+	// transformers refuses a stride as long as the window's context part;
+	// here a long question halves it instead.
+	stride := min(o.DocStride, budget/2)
+	var out []window
+	for _, s := range windowSpans(c.Len(), budget, stride) {
+		w := window{ctxFrom: s[0], n: s[1] - s[0]}
+		w.ids = append(append([]int32{tp.CLS}, q.IDs...), tp.SEP)
+		if tp.DoubleSep {
+			w.ids = append(w.ids, tp.SEP)
+		}
+		w.ctxAt = len(w.ids)
+		w.ids = append(append(w.ids, c.IDs[s[0]:s[1]]...), tp.SEP)
+		w.types = make([]int32, len(w.ids))
+		for j := w.ctxAt; j < len(w.ids) && !tp.DoubleSep; j++ {
+			w.types[j] = 1 // BERT's second segment; RoBERTa has one token type
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// QAWindow is one training input for a question-answering model: the
+// tokens of question and context window, their types, and where the
+// answer starts and ends in it (both 0, the [CLS] position, when the
+// window does not hold the whole answer, as transformers' run_qa labels).
+type QAWindow struct {
+	IDs, Types []int32
+	Start, End int32
+}
+
+// TrainingWindows encodes a question and its context into the windows the
+// pipeline would read, labelled with the answer at bytes
+// [answerStart, answerEnd) of the context.
+func (a *QuestionAnswerer) TrainingWindows(question, context string, answerStart, answerEnd int) ([]QAWindow, error) {
+	q, err := a.Tokenizer.EncodeOffsets(question)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.Tokenizer.EncodeOffsets(context)
+	if err != nil {
+		return nil, err
+	}
+	if c.Len() == 0 {
+		return nil, fmt.Errorf("the context has no tokens")
+	}
+	ws, err := a.windows(q, c, a.Options.withDefaults(a.MaxPos))
+	if err != nil {
+		return nil, err
+	}
+	// The answer's first and last tokens in the context encoding.
+	first, last := -1, -1
+	for i, off := range c.Offsets {
+		if off[1] > answerStart && off[0] < answerEnd {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	out := make([]QAWindow, len(ws))
+	for i, w := range ws {
+		out[i] = QAWindow{IDs: w.ids, Types: w.types}
+		if first >= w.ctxFrom && last < w.ctxFrom+w.n {
+			out[i].Start, out[i].End = int32(w.ctxAt+first-w.ctxFrom), int32(w.ctxAt+last-w.ctxFrom)
+		}
+	}
+	return out, nil
 }
 
 // bestSpans is transformers' postprocess for one window: logits of tokens

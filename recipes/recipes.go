@@ -104,6 +104,9 @@ func PresetNames() []string {
 	for n := range SummarizationPresets {
 		names = append(names, n)
 	}
+	for n := range EncoderPresets {
+		names = append(names, n)
+	}
 	sort.Strings(names)
 	return names
 }

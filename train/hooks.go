@@ -15,6 +15,10 @@ type KeepBest struct {
 	// OnSave, if set, is told of each new best (to print it).
 	OnSave func(m Metrics) `json:"-"`
 
+	// ByLoss keeps the lowest validation loss instead (Best is then its
+	// negative).
+	ByLoss bool `json:"by_loss,omitempty"`
+
 	Best     float64 `json:"best"`
 	BestStep int     `json:"best_step"` // 0: none yet
 }
@@ -24,13 +28,20 @@ func (k *KeepBest) Name() string { return "keep_best" }
 
 // AfterStep saves the model if this step was evaluated and beat the best.
 func (k *KeepBest) AfterStep(m Metrics) error {
-	if m.Score == nil || k.BestStep > 0 && *m.Score <= k.Best {
+	score := m.Score
+	if k.ByLoss && m.ValLoss != nil {
+		s := -*m.ValLoss
+		score = &s
+	} else if k.ByLoss {
+		score = nil
+	}
+	if score == nil || k.BestStep > 0 && *score <= k.Best {
 		return nil
 	}
 	if err := k.Save(m); err != nil {
 		return err
 	}
-	k.Best, k.BestStep = *m.Score, m.Step
+	k.Best, k.BestStep = *score, m.Step
 	if k.OnSave != nil {
 		k.OnSave(m)
 	}

@@ -37,6 +37,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	resume := fs.Bool("resume", false, "continue the run in --out from its checkpoint")
 	threads := threadsFlag(fs, 0)
 	samples := fs.Bool("samples", true, "print a short sample at each evaluation (language models)")
+	initDir := fs.String("init", "", "start question-answering fine-tuning from this pretrained model directory (debian-mlm's)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -67,6 +68,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	var err error
 	var total int
 	summarizer := false
+	encoder := ""
 	if cfg, ok := recipes.TranslationPresets[*preset]; ok {
 		for _, f := range []string{"batch", "data", "samples"} {
 			if set[f] {
@@ -85,6 +87,34 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		prog.Reset(cfg.Steps)
 		total = cfg.Steps
 		res, err = recipes.TrainTranslation(ctx, cfg, opt)
+	} else if cfg, ok := recipes.EncoderPresets[*preset]; ok {
+		for _, f := range []string{"batch", "data", "samples"} {
+			if set[f] {
+				return usagef("train: --%s does not apply to the encoder preset %s (use --config for its settings)", f, *preset)
+			}
+		}
+		if err := loadConfig(*configPath, &cfg); err != nil {
+			return err
+		}
+		if set["steps"] {
+			cfg.Steps = *steps
+		}
+		if set["seed"] {
+			cfg.Seed = uint64(*seed)
+		}
+		if set["init"] {
+			if cfg.Task != "qa" {
+				return usagef("train: --init is for the question-answering presets")
+			}
+			if err := modelDir("train", *initDir); err != nil {
+				return err
+			}
+			cfg.Init = *initDir
+		}
+		prog.Reset(cfg.Steps)
+		total = cfg.Steps
+		encoder = cfg.Task
+		res, err = recipes.TrainEncoder(ctx, cfg, opt)
 	} else if cfg, ok := recipes.SummarizationPresets[*preset]; ok {
 		for _, f := range []string{"batch", "data", "samples"} {
 			if set[f] {
@@ -144,17 +174,27 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "done: step %d of %d in %.1f minutes, train loss %.4f, val loss %.4f", last.Step, total, last.Elapsed/60, last.Loss, valueOr(last.ValLoss))
 	if res.Best != nil && res.Best.BestStep > 0 {
 		name := "BLEU"
-		if summarizer {
+		switch {
+		case summarizer:
 			name = "ROUGE-L"
+		case encoder == "qa":
+			name = "exact match"
+		case encoder == "mlm":
+			name = "-loss"
 		}
 		fmt.Fprintf(stdout, ", best val %s %.2f (step %d)", name, res.Best.Best, res.Best.BestStep)
 	}
 	fmt.Fprintf(stdout, "; model in %s, curves in %s; peak resident memory %.0f MiB\n", res.ModelDir, filepath.Join(*out, "loss.png"), peakRSSMiB())
-	if summarizer {
+	switch {
+	case encoder == "mlm":
+		fmt.Fprintf(stdout, "fine-tune it with: goformer train --preset debian-qa --init %s\n", res.ModelDir)
+	case encoder == "qa":
+		fmt.Fprintf(stdout, "answer with: goformer answer --model %s --question \"...\" --context FILE\n", res.ModelDir)
+	case summarizer:
 		fmt.Fprintf(stdout, "summarize with: goformer summarize --model %s --beams 4 < documents.txt\n", res.ModelDir)
-	} else if res.Best != nil {
+	case res.Best != nil:
 		fmt.Fprintf(stdout, "translate with: goformer translate --model %s --beam 4 < input.de > output.en\n", res.ModelDir)
-	} else {
+	default:
 		fmt.Fprintf(stdout, "generate with: goformer generate --model %s --prompt \"ROMEO:\"\n", res.ModelDir)
 	}
 	return nil

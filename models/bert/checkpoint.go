@@ -26,7 +26,15 @@ func (m *Model) Save(dir string) error {
 // qa_outputs or cls.predictions for the other head), the tied decoder
 // weights and the position_ids buffer are ignored; old LayerNorm.gamma/beta
 // names are read as weight/bias. A missing or misshapen tensor is named.
-func Load(dir string, head Head) (*Model, error) {
+func Load(dir string, head Head) (*Model, error) { return load(dir, head, false, 0) }
+
+// LoadPretrained reads a checkpoint's encoder (a BertForMaskedLM, say) into
+// a model with the given head, the head's parameters newly initialised
+// (seeded) when the file lacks them, as transformers' from_pretrained does
+// for a fine-tuning head.
+func LoadPretrained(dir string, head Head, seed uint64) (*Model, error) { return load(dir, head, true, seed) }
+
+func load(dir string, head Head, newHead bool, seed uint64) (*Model, error) {
 	var cfg Config
 	if err := hfdir.ReadConfig(dir, &cfg); err != nil {
 		return nil, err
@@ -45,7 +53,8 @@ func Load(dir string, head Head) (*Model, error) {
 		"vocab_size, max_position_embeddings, type_vocab_size, hidden_size, num_hidden_layers and intermediate_size"); err != nil {
 		return nil, err
 	}
-	m, err := New(cfg, head, 0)
+	cfg.Architectures = nil // the head's own, not the file's
+	m, err := New(cfg, head, seed)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, hfdir.ConfigFile), err)
 	}
@@ -77,7 +86,7 @@ func Load(dir string, head Head) (*Model, error) {
 		seen[key] = true
 	}
 	for _, p := range m.Params.List() {
-		if !seen[p.Name] {
+		if !seen[p.Name] && !(newHead && !strings.HasPrefix(p.Name, n.prefix)) {
 			return nil, fmt.Errorf("%s: tensor %q is missing", wpath, p.Name)
 		}
 	}

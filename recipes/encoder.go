@@ -1,0 +1,367 @@
+package recipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/goformer/goformer/data"
+	"github.com/goformer/goformer/internal/cpu"
+	"github.com/goformer/goformer/metrics"
+	"github.com/goformer/goformer/models/bert"
+	"github.com/goformer/goformer/optim"
+	"github.com/goformer/goformer/pipelines"
+	"github.com/goformer/goformer/tokenizer"
+	"github.com/goformer/goformer/train"
+)
+
+// EncoderConfig is a BERT run: masked-LM pretraining on the Debian
+// descriptions (a WordPiece vocabulary trained on them first), or
+// question-answering fine-tuning on the Debian cloze set from a pretrained
+// model (Init) or from scratch.
+type EncoderConfig struct {
+	Task         string  `json:"task"` // "mlm" or "qa"
+	VocabSize    int     `json:"vocab_size"`
+	Hidden       int     `json:"hidden_size"`
+	Layers       int     `json:"num_hidden_layers"`
+	Heads        int     `json:"num_attention_heads"`
+	FFN          int     `json:"intermediate_size"`
+	Activation   string  `json:"hidden_act"`
+	Dropout      float32 `json:"hidden_dropout_prob"`
+	MaxSeqLen    int     `json:"max_seq_len"`     // tokens per sequence (mlm) or window (qa)
+	DocStride    int     `json:"doc_stride"`      // qa: tokens shared by consecutive windows
+	MaskProb     float64 `json:"mlm_probability"` // mlm: tokens chosen per sequence
+	MaxTokens    int     `json:"max_tokens"`      // padded tokens per batch
+	Steps        int     `json:"max_steps"`
+	MaxMinutes   float64 `json:"max_minutes"`
+	LR           float64 `json:"learning_rate"`
+	MinLR        float64 `json:"min_lr"`
+	Warmup       int     `json:"warmup_steps"`
+	WeightDecay  float32 `json:"weight_decay"`
+	ClipNorm     float64 `json:"grad_clip"`
+	EvalEvery    int     `json:"eval_interval"`
+	ValQuestions int     `json:"val_questions"` // qa: questions answered for validation EM (0: all)
+	Seed         uint64  `json:"seed"`
+	// Init is the pretrained model directory a qa run starts from ("" for
+	// none: a model from scratch with its own WordPiece).
+	Init      string    `json:"init,omitempty"`
+	Snapshots []float64 `json:"snapshot_minutes,omitempty"`
+}
+
+// EncoderPresets are the Debian encoder runs: pretraining, fine-tuning,
+// and a minute's version of each for tests.
+var EncoderPresets = map[string]EncoderConfig{
+	"debian-mlm": {Task: "mlm", VocabSize: 8000, Hidden: 256, Layers: 4, Heads: 4, FFN: 1024, Activation: "relu",
+		Dropout: 0.1, MaxSeqLen: 128, MaskProb: 0.15, MaxTokens: 8192, Steps: 1200, MaxMinutes: 35, LR: 1e-3, MinLR: 5e-5,
+		Warmup: 100, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 200, Seed: 1},
+	"debian-qa": {Task: "qa", VocabSize: 8000, Hidden: 256, Layers: 4, Heads: 4, FFN: 1024, Activation: "relu",
+		Dropout: 0.1, MaxSeqLen: 192, DocStride: 64, MaxTokens: 8192, Steps: 800, MaxMinutes: 25, LR: 3e-4, MinLR: 1e-5,
+		Warmup: 80, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 200, ValQuestions: 600, Seed: 1},
+	"debian-mlm-quick": {Task: "mlm", VocabSize: 1000, Hidden: 64, Layers: 1, Heads: 2, FFN: 128, Activation: "relu",
+		Dropout: 0.1, MaxSeqLen: 64, MaskProb: 0.15, MaxTokens: 2048, Steps: 20, LR: 2e-3, MinLR: 1e-4, Warmup: 5,
+		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 20, Seed: 1},
+	"debian-qa-quick": {Task: "qa", VocabSize: 1000, Hidden: 64, Layers: 1, Heads: 2, FFN: 128, Activation: "relu",
+		Dropout: 0.1, MaxSeqLen: 64, DocStride: 16, MaxTokens: 2048, Steps: 20, LR: 2e-3, MinLR: 1e-4, Warmup: 5,
+		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 20, ValQuestions: 100, Seed: 1},
+}
+
+// Validate reports the first setting that makes no sense.
+func (c *EncoderConfig) Validate() error {
+	var err error
+	switch {
+	case c.Task != "mlm" && c.Task != "qa":
+		err = fmt.Errorf("task must be mlm or qa, got %q", c.Task)
+	case c.Hidden < 2 || c.Heads < 1 || c.Hidden%c.Heads != 0 || c.Layers < 1 || c.FFN < 1:
+		err = fmt.Errorf("hidden_size (%d) must be a multiple of num_attention_heads (%d), with layers and intermediate_size ≥ 1", c.Hidden, c.Heads)
+	case c.MaxSeqLen < 8 || c.MaxTokens < c.MaxSeqLen || c.Steps < 1:
+		err = fmt.Errorf("max_seq_len must be at least 8 and max_tokens at least max_seq_len, max_steps positive (got %d, %d, %d)", c.MaxSeqLen, c.MaxTokens, c.Steps)
+	case c.Task == "mlm" && !(c.MaskProb > 0 && c.MaskProb < 1):
+		err = fmt.Errorf("mlm_probability must be in (0, 1), got %g", c.MaskProb)
+	case c.Task == "mlm" && c.Init != "":
+		err = fmt.Errorf("init is for qa runs")
+	case c.MaxMinutes < 0 || c.ValQuestions < 0 || c.DocStride < 0:
+		err = fmt.Errorf("max_minutes, val_questions and doc_stride must be ≥ 0")
+	default:
+		err = optim.WarmupCosine{Max: c.LR, Min: c.MinLR, Warmup: c.Warmup, DecaySteps: c.Steps}.Validate()
+	}
+	if err != nil {
+		return &ConfigError{err}
+	}
+	return nil
+}
+
+// TrainEncoder runs an EncoderConfig: "mlm" pretrains a BERT with masked
+// language modelling on the Debian descriptions (the model with the best
+// validation loss kept, BertForMaskedLM); "qa" fine-tunes one on the
+// Debian cloze questions (windows of question + description labelled with
+// the answer's tokens; the model with the best validation exact match kept,
+// BertForQuestionAnswering). Each writes Hugging Face directories with the
+// WordPiece tokenizer.json.
+func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := prepareDir(&o, cfg); err != nil {
+		return nil, err
+	}
+	var model *bert.Model
+	var tok *tokenizer.WordPiece
+	var err error
+	head := bert.MaskedLM
+	if cfg.Task == "qa" {
+		head = bert.QuestionAnswering
+	}
+	if cfg.Init != "" {
+		if model, err = bert.LoadPretrained(cfg.Init, head, cfg.Seed); err != nil {
+			return nil, &ConfigError{err}
+		}
+		t, err := tokenizer.LoadDir(cfg.Init)
+		if err != nil {
+			return nil, &ConfigError{err}
+		}
+		var ok bool
+		if tok, ok = t.(*tokenizer.WordPiece); !ok {
+			return nil, configErrorf("%s: want a WordPiece tokenizer, not a %T", cfg.Init, t)
+		}
+		o.logf("starting from %s (%.2fM parameters)\n", cfg.Init, float64(model.Params.Count())/1e6)
+	} else {
+		if tok, err = descriptionWordPiece(cfg, &o); err != nil {
+			return nil, err
+		}
+		if model, err = bert.New(bert.Config{VocabSize: tok.VocabSize(), HiddenSize: cfg.Hidden, NumHiddenLayers: cfg.Layers,
+			NumAttentionHeads: cfg.Heads, IntermediateSize: cfg.FFN, HiddenAct: cfg.Activation, HiddenDropoutProb: cfg.Dropout,
+			MaxPositionEmbeddings: max(cfg.MaxSeqLen, 512), PadTokenID: int(tok.Pad())}, head, cfg.Seed); err != nil {
+			return nil, &ConfigError{err}
+		}
+	}
+	save := func(dir string) error {
+		if err := model.Save(dir); err != nil {
+			return err
+		}
+		return tok.SaveHF(filepath.Join(dir, tokenizer.HFFile))
+	}
+	var task train.Task
+	res := &Result{ModelDir: filepath.Join(o.Out, "model")}
+	var score func(step int) (float64, error)
+	scoreName := ""
+	special := func(id int32) bool { return id == tok.CLS() || id == tok.SEP() || id == tok.Pad() }
+	if cfg.Task == "mlm" {
+		trainB, valB, err := mlmBatches(cfg, tok, special)
+		if err != nil {
+			return nil, err
+		}
+		mask, ok := tok.ID("[MASK]")
+		if !ok {
+			return nil, configErrorf("the WordPiece vocabulary has no [MASK]")
+		}
+		task = &train.MLMTask{Model: model, Parameters: model.Params.List(), Train: trainB, Val: valB, Mask: mask, Vocab: tok.VocabSize(), Prob: cfg.MaskProb}
+		o.logf("pretraining a BERT (%d layers, hidden %d, %.2fM parameters) by masked LM on %d batches of ≤%d tokens\n",
+			cfg.Layers, cfg.Hidden, float64(model.Params.Count())/1e6, len(trainB), cfg.MaxTokens)
+	} else {
+		qa, err := pipelines.NewQuestionAnswerer(model, tok)
+		if err != nil {
+			return nil, &ConfigError{err}
+		}
+		qa.Options = pipelines.QAOptions{MaxSeqLen: cfg.MaxSeqLen, DocStride: cfg.DocStride}
+		trainB, err := qaBatches(qa, "train", cfg, special, &o)
+		if err != nil {
+			return nil, err
+		}
+		valQ, err := data.DebianCloze("valid")
+		if err != nil {
+			return nil, err
+		}
+		valB, err := qaBatches(qa, "valid", cfg, special, &o)
+		if err != nil {
+			return nil, err
+		}
+		task = &train.QATask{Model: model, Parameters: model.Params.List(), Train: trainB, Val: valB}
+		if cfg.ValQuestions > 0 && cfg.ValQuestions < len(valQ) {
+			valQ = valQ[:cfg.ValQuestions]
+		}
+		scoreName = "exact_match"
+		score = func(step int) (float64, error) {
+			start := time.Now()
+			preds := map[string]string{}
+			var qs []metrics.SQuADQuestion
+			for _, q := range valQ {
+				ans, err := qa.Answer(q.Question, q.Context)
+				if err != nil {
+					return 0, fmt.Errorf("validation question %q: %w", q.ID, err)
+				}
+				if len(ans) > 0 {
+					preds[q.ID] = ans[0].Text
+				}
+				mq := metrics.SQuADQuestion{ID: q.ID}
+				for _, a := range q.Answers {
+					mq.Answers = append(mq.Answers, a.Text)
+				}
+				qs = append(qs, mq)
+			}
+			r := metrics.SQuADScore(qs, preds)
+			o.logf("step %d: val EM %.2f, F1 %.2f, %d questions in %.1fs\n", step, r.ExactMatch, r.F1, len(valQ), time.Since(start).Seconds())
+			return r.ExactMatch, nil
+		}
+		o.logf("fine-tuning a BERT (%d layers, hidden %d, %.2fM parameters) for question answering on %d batches of ≤%d tokens\n",
+			model.Config.NumHiddenLayers, model.Config.HiddenSize, float64(model.Params.Count())/1e6, len(trainB), cfg.MaxTokens)
+	}
+	tr, err := train.NewTrainer(train.Config{Steps: cfg.Steps, ClipNorm: cfg.ClipNorm, EvalEvery: cfg.EvalEvery,
+		CheckpointEvery: cfg.EvalEvery, Dir: o.Out, Seed: cfg.Seed, MaxDuration: time.Duration(cfg.MaxMinutes * float64(time.Minute))},
+		task, optim.NewAdamW(task.Params(), 0.9, 0.98, cfg.WeightDecay),
+		optim.WarmupCosine{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, DecaySteps: cfg.Steps})
+	if err != nil {
+		return nil, err
+	}
+	tr.Dropout = cfg.Dropout > 0
+	if score != nil {
+		tr.Score, tr.ScoreName = score, scoreName
+	}
+	res.Best = &train.KeepBest{Save: func(train.Metrics) error { return save(res.ModelDir) },
+		OnSave: func(m train.Metrics) { o.logf("  (the best so far: saved to %s)\n", res.ModelDir) }}
+	if score == nil { // pretraining keeps the lowest validation loss
+		res.Best.ByLoss = true
+	}
+	snaps := &train.Snapshots{Save: func(at time.Duration, m train.Metrics) error {
+		dir := filepath.Join(o.Out, fmt.Sprintf("model-%gmin", at.Minutes()))
+		o.logf("%g minutes: step %d, snapshot in %s\n", at.Minutes(), m.Step, dir)
+		return save(dir)
+	}}
+	for _, m := range cfg.Snapshots {
+		snaps.Times = append(snaps.Times, time.Duration(m*float64(time.Minute)))
+	}
+	tr.Hooks = []train.Hook{res.Best, snaps}
+	if o.Resume {
+		if err := tr.Resume(); err != nil {
+			return nil, err
+		}
+	}
+	o.logf("%d steps", cfg.Steps)
+	if cfg.MaxMinutes > 0 {
+		o.logf(" or %g minutes", cfg.MaxMinutes)
+	}
+	o.logf(", %d threads\n", cpu.Threads())
+	tr.OnStep = o.OnStep
+	runErr := tr.Run(ctx)
+	res.History = tr.History
+	if errors.Is(runErr, context.Canceled) {
+		res.Interrupted = true
+		return res, nil
+	}
+	if runErr != nil {
+		return nil, runErr
+	}
+	if err := save(filepath.Join(o.Out, "model-last")); err != nil {
+		return nil, err
+	}
+	return res, PlotLoss(o.Out, tr.History)
+}
+
+// descriptionWordPiece trains the run's WordPiece on the training
+// descriptions and saves it, or reads it back when resuming.
+func descriptionWordPiece(cfg EncoderConfig, o *Options) (*tokenizer.WordPiece, error) {
+	path := filepath.Join(o.Out, tokenizer.HFFile)
+	if o.Resume {
+		t, err := tokenizer.LoadHF(path)
+		if err != nil {
+			return nil, err
+		}
+		wp, ok := t.(*tokenizer.WordPiece)
+		if !ok {
+			return nil, fmt.Errorf("%s is not a WordPiece tokenizer", path)
+		}
+		return wp, nil
+	}
+	docs, err := data.Debian("train")
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	tr := &tokenizer.WordPieceTrainer{VocabSize: cfg.VocabSize}
+	for _, d := range docs {
+		if err := tr.Add(d.Text + "\n" + d.Summary); err != nil {
+			return nil, err
+		}
+	}
+	wp, err := tr.Train()
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	if err := wp.SaveHF(path); err != nil {
+		return nil, err
+	}
+	o.logf("trained a WordPiece of %d tokens on %d descriptions in %.1fs\n", wp.VocabSize(), len(docs), time.Since(start).Seconds())
+	return wp, nil
+}
+
+// mlmBatches encodes the descriptions as [CLS] text [SEP], cut to
+// max_seq_len, sorted by length and bucketed; valid gives the validation
+// batches.
+func mlmBatches(cfg EncoderConfig, tok *tokenizer.WordPiece, special func(int32) bool) (trainB, valB []train.EncoderBatch, err error) {
+	for _, split := range []string{"train", "valid"} {
+		docs, err := data.Debian(split)
+		if err != nil {
+			return nil, nil, err
+		}
+		var seqs [][]int32
+		for _, d := range docs {
+			ids, err := tok.Encode(d.Text)
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(ids) > cfg.MaxSeqLen {
+				ids = append(ids[:cfg.MaxSeqLen-1], tok.SEP())
+			}
+			seqs = append(seqs, ids)
+		}
+		slices.SortStableFunc(seqs, func(a, b []int32) int { return len(a) - len(b) })
+		b := train.BucketSequences(seqs, nil, nil, special, tok.Pad(), cfg.MaxTokens)
+		if split == "train" {
+			trainB = b
+		} else {
+			valB = b
+		}
+	}
+	return trainB, valB, nil
+}
+
+// qaBatches makes the labelled windows of a split of the cloze questions;
+// questions too long to leave room for the context are skipped (and
+// counted in the log).
+func qaBatches(qa *pipelines.QuestionAnswerer, split string, cfg EncoderConfig, special func(int32) bool, o *Options) ([]train.EncoderBatch, error) {
+	qs, err := data.DebianCloze(split)
+	if err != nil {
+		return nil, err
+	}
+	type item struct {
+		ids, types []int32
+		span       [2]int32
+	}
+	var items []item
+	skipped := 0
+	for _, q := range qs {
+		a := q.Answers[0]
+		ws, err := qa.TrainingWindows(q.Question, q.Context, a.ByteStart, a.ByteStart+len(a.Text))
+		if errors.Is(err, pipelines.ErrQuestionTooLong) {
+			skipped++
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("question %q: %w", q.ID, err)
+		}
+		for _, w := range ws {
+			items = append(items, item{w.IDs, w.Types, [2]int32{w.Start, w.End}})
+		}
+	}
+	if skipped > 0 {
+		o.logf("%s: %d of %d questions leave no room for the context in windows of %d tokens: skipped\n", split, skipped, len(qs), cfg.MaxSeqLen)
+	}
+	slices.SortStableFunc(items, func(a, b item) int { return len(a.ids) - len(b.ids) })
+	seqs, types, spans := make([][]int32, len(items)), make([][]int32, len(items)), make([][2]int32, len(items))
+	for i, it := range items {
+		seqs[i], types[i], spans[i] = it.ids, it.types, it.span
+	}
+	return train.BucketSequences(seqs, types, spans, special, qa.Template.Pad, cfg.MaxTokens), nil
+}
