@@ -185,7 +185,6 @@ func (t *ByteBPE) EncodeOffsets(text string) (Encoding, error) {
 	return enc, nil
 }
 
-
 // ID returns the id of a token (special or not) and whether it exists.
 func (w *WordPiece) ID(token string) (int32, bool) {
 	id, ok := w.vocab[token]

@@ -32,7 +32,9 @@ func Load(dir string, head Head) (*Model, error) { return load(dir, head, false,
 // a model with the given head, the head's parameters newly initialised
 // (seeded) when the file lacks them, as transformers' from_pretrained does
 // for a fine-tuning head.
-func LoadPretrained(dir string, head Head, seed uint64) (*Model, error) { return load(dir, head, true, seed) }
+func LoadPretrained(dir string, head Head, seed uint64) (*Model, error) {
+	return load(dir, head, true, seed)
+}
 
 func load(dir string, head Head, newHead bool, seed uint64) (*Model, error) {
 	var cfg Config
