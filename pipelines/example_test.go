@@ -24,3 +24,39 @@ func ExampleTranslator() {
 		fmt.Println(s)
 	}
 }
+
+// Summarise with a model directory that `goformer train --preset
+// debian-summarize` wrote (or a BART checkpoint with a byte-level BPE):
+// generation follows the directory's generation_config.json, overridden
+// here. (Compiled by go test; it needs the trained model to run.)
+func ExampleSummarizer() {
+	s, err := pipelines.LoadSummarizer("runs/debian-summarize/model")
+	if err != nil {
+		log.Fatal(err)
+	}
+	s.Options.Generation.NumBeams, s.Options.Generation.NoRepeatNgramSize = 4, 3
+	out, err := s.Summarize([]string{"GNU Wget is a free utility for non-interactive download of files from the Web. " +
+		"It supports HTTP, HTTPS, and FTP protocols, as well as retrieval through HTTP proxies."})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(out[0])
+}
+
+// Answer a question about a text with a BERT, RoBERTa or DistilBERT
+// directory that has a question-answering head. (Compiled by go test; it
+// needs a model to run.)
+func ExampleQuestionAnswerer() {
+	qa, err := pipelines.LoadQuestionAnswerer("runs/debian-qa/model")
+	if err != nil {
+		log.Fatal(err)
+	}
+	qa.Options.TopK = 3
+	answers, err := qa.Answer("What does wget download?", "GNU Wget is a free utility for non-interactive download of files from the Web.")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, a := range answers {
+		fmt.Printf("%q %.3f [%d, %d)\n", a.Text, a.Score, a.Start, a.End)
+	}
+}

@@ -2,6 +2,7 @@ package seq2seq
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,5 +78,66 @@ func TestGenerateMatchesTransformers(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDecoderKeep: after Keep drops a row, the remaining rows' logits are
+// those of a decoder that never had it (encoder output, padding mask and
+// both caches compacted together).
+func TestDecoderKeep(t *testing.T) {
+	m, err := Load(filepath.Join("testdata", "bart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := [][]int32{{0, 5, 6, 7, 2}, {0, 9, 2}, {0, 11, 12, 13, 14, 15, 2}}
+	all, err := m.NewDecoder(src, 2, 6) // two rows per sentence, as beams
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := m.NewDecoder([][]int32{src[0], src[2]}, 2, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := [][]int32{{2, 2, 2, 2, 2, 2}, {0, 0, 0, 0, 0, 0}, {7, 8, 9, 10, 11, 12}}
+	parents := []int{1, 0, 2, 3, 5, 4}
+	var got, want []float32
+	for i, tok := range steps {
+		var p []int
+		if i == 2 {
+			p = parents
+		}
+		if _, err := all.Step(tok, p); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			break
+		}
+	}
+	if err := all.Keep([]int{0, 1, 4, 5}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = all.Step([]int32{3, 4, 5, 6}, []int{1, 0, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	for i, tok := range steps {
+		sel := []int32{tok[0], tok[1], tok[4], tok[5]}
+		var p []int
+		if i == 2 {
+			p = []int{1, 0, 3, 2}
+		}
+		if _, err := kept.Step(sel, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want, err = kept.Step([]int32{3, 4, 5, 6}, []int{1, 0, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-5*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("logit %d: %g after Keep, %g without the dropped rows", i, got[i], want[i])
+		}
+	}
+	if err := all.Keep([]int{2, 1}); err == nil {
+		t.Error("Keep accepted rows out of order")
 	}
 }
