@@ -153,12 +153,15 @@ func runTokenizerDecode(args []string, stdout, stderr io.Writer) error {
 
 func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer tokenizer train",
-		"Trains a byte-level BPE tokenizer on UTF-8 text files (plain or gzip; stdin when none are given) and\n"+
-			"writes it as a Hugging Face tokenizer.json (special tokens first, then the 256 bytes, then the merges).",
+		"Trains a byte-level BPE tokenizer (or, with --wordpiece, an uncased BERT WordPiece) on UTF-8 text\n"+
+			"files (plain or gzip; stdin when none are given) and writes it as a Hugging Face tokenizer.json\n"+
+			"(special tokens first, then the 256 bytes or the characters, then the merges).",
 		"  goformer tokenizer train --vocab-size 8000 --out tok/ train.de train.en\n"+
-			"  goformer tokenizer train --special '<pad>,</s>,<unk>' --out tok/ < corpus.txt", stderr)
+			"  goformer tokenizer train --special '<pad>,</s>,<unk>' --out tok/ < corpus.txt\n"+
+			"  goformer tokenizer train --wordpiece --vocab-size 8000 --out tok/ corpus.txt", stderr)
 	size := intFlag(fs, "vocab-size", 8000, 1, 1<<22, "vocabulary size, special tokens and the 256 bytes included")
-	special := fs.String("special", "<pad>,</s>", "special tokens, comma-separated (ids 0, 1, ...)")
+	special := fs.String("special", "", "special tokens, comma-separated (ids 0, 1, ...); default <pad>,</s> (BPE) or [PAD],[UNK],[CLS],[SEP],[MASK] (WordPiece)")
+	wordpiece := fs.Bool("wordpiece", false, "train an uncased BERT WordPiece (lower-cased, accents stripped, ## pieces) instead")
 	minFreq := intFlag(fs, "min-frequency", 2, 1, 1<<30, "never merge a pair seen fewer times")
 	out := fs.String("out", "", "directory to write tokenizer.json into (required)")
 	if err := parseFlagsWithArgs(fs, args); err != nil {
@@ -167,16 +170,31 @@ func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return usagef("tokenizer train: --out is required")
 	}
+	if *special == "" {
+		*special = "<pad>,</s>"
+		if *wordpiece {
+			*special = "[PAD],[UNK],[CLS],[SEP],[MASK]"
+		}
+	}
 	var sp []string
 	for _, s := range strings.Split(*special, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			sp = append(sp, s)
 		}
 	}
-	if *size < len(sp)+256 {
+	if *size < len(sp)+256 && !*wordpiece {
 		return usagef("tokenizer train: --vocab-size %d is below the %d special tokens + 256 bytes", *size, len(sp))
 	}
-	tr := &tokenizer.BPETrainer{VocabSize: *size, Special: sp, MinFrequency: *minFreq}
+	type trainer interface {
+		Add(string) error
+	}
+	var tr trainer
+	bpe := &tokenizer.BPETrainer{VocabSize: *size, Special: sp, MinFrequency: *minFreq}
+	wpt := &tokenizer.WordPieceTrainer{VocabSize: *size, Special: sp, MinFrequency: *minFreq}
+	tr = bpe
+	if *wordpiece {
+		tr = wpt
+	}
 	add := func(r io.Reader, name string) error {
 		lines, err := readLines(r, name)
 		if err != nil {
@@ -207,7 +225,17 @@ func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	start := time.Now()
-	tok, err := tr.Train()
+	type savable interface {
+		SaveHF(path string) error
+		VocabSize() int
+	}
+	var tok savable
+	var err error
+	if *wordpiece {
+		tok, err = wpt.Train()
+	} else {
+		tok, err = bpe.Train()
+	}
 	if err != nil {
 		return usageError{"tokenizer train: " + err.Error()}
 	}
