@@ -22,18 +22,18 @@ import (
 // special tokens trained on the corpus, a BART encoder-decoder trained from
 // scratch, and its optimisation. Presets hold it; JSON files override it.
 type SummarizationConfig struct {
-	VocabSize      int       `json:"vocab_size"`
-	DModel         int       `json:"d_model"`
-	EncoderLayers  int       `json:"encoder_layers"`
-	DecoderLayers  int       `json:"decoder_layers"`
-	Heads          int       `json:"heads"`
-	FFN            int       `json:"ffn_dim"`
-	Activation     string    `json:"activation_function"`
-	PreLN          bool      `json:"pre_ln"` // pre-LN with final stack norms (an mBART model) or post-LN (BART)
+	VocabSize     int    `json:"vocab_size"`
+	DModel        int    `json:"d_model"`
+	EncoderLayers int    `json:"encoder_layers"`
+	DecoderLayers int    `json:"decoder_layers"`
+	Heads         int    `json:"heads"`
+	FFN           int    `json:"ffn_dim"`
+	Activation    string `json:"activation_function"`
+	PreLN         bool   `json:"pre_ln"` // pre-LN with final stack norms (an mBART model) or post-LN (BART)
 	// ScaleEmbedding multiplies token embeddings by √d_model (BART's
 	// scale_embedding; bart-large has it off). With learned positions
 	// initialised as small as the embeddings, scaling drowns them.
-	ScaleEmbedding bool `json:"scale_embedding"`
+	ScaleEmbedding bool      `json:"scale_embedding"`
 	Dropout        float32   `json:"dropout"`
 	InitStd        float32   `json:"init_std"`
 	LabelSmoothing float32   `json:"label_smoothing"`
