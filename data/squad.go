@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"unicode/utf8"
 )
 
@@ -125,21 +124,11 @@ func ReadSQuAD(r io.Reader, name string) ([]SQuADQuestion, error) {
 	return out, nil
 }
 
-// DebianClozeSplits are the splits of the built-in Debian cloze questions.
-var DebianClozeSplits = []string{"train", "valid", "test"}
-
-// DebianCloze reads a split of the built-in Debian cloze set: SQuAD v1.1
-// questions (a synopsis with one word blanked) about package descriptions.
+// DebianCloze reads a split (one of DebianSplits) of the built-in Debian
+// cloze set: SQuAD v1.1 questions (a synopsis with one word blanked) about
+// package descriptions.
 func DebianCloze(split string) ([]SQuADQuestion, error) {
-	if !slices.Contains(DebianClozeSplits, split) {
-		return nil, fmt.Errorf("data: the Debian cloze set has no split %q (want one of %v)", split, DebianClozeSplits)
-	}
-	name := "debian/" + split + "-cloze-squad.json.gz"
-	f, err := debian.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	r, err := decompress(f, name)
+	r, err := openDebian(split, split+"-cloze-squad.json.gz")
 	if err != nil {
 		return nil, err
 	}

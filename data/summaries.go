@@ -27,15 +27,7 @@ type Document struct {
 // Debian reads a split of the built-in Debian package descriptions: the
 // long description is the document, the one-line synopsis its summary.
 func Debian(split string) ([]Document, error) {
-	if !slices.Contains(DebianSplits, split) {
-		return nil, fmt.Errorf("data: the Debian descriptions have no split %q (want one of %v)", split, DebianSplits)
-	}
-	name := "debian/" + split + ".jsonl.gz"
-	f, err := debian.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	r, err := decompress(f, name)
+	r, err := openDebian(split, split+".jsonl.gz")
 	if err != nil {
 		return nil, err
 	}
@@ -43,22 +35,17 @@ func Debian(split string) ([]Document, error) {
 	return ReadDocuments(r, "debian:"+split, "description", "synopsis")
 }
 
-// DebianFile returns the decompressed JSONL of a built-in Debian split.
-func DebianFile(split string) ([]byte, error) {
+// openDebian opens (decompressing) the built-in file of a Debian split.
+func openDebian(split, file string) (io.ReadCloser, error) {
 	if !slices.Contains(DebianSplits, split) {
 		return nil, fmt.Errorf("data: the Debian descriptions have no split %q (want one of %v)", split, DebianSplits)
 	}
-	name := "debian/" + split + ".jsonl.gz"
+	name := "debian/" + file
 	f, err := debian.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	r, err := decompress(f, name)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	return io.ReadAll(r)
+	return decompress(f, name)
 }
 
 // MaxDocumentBytes bounds one JSONL record (a line).
