@@ -224,14 +224,7 @@ func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, e
 	if score == nil { // pretraining keeps the lowest validation loss
 		res.Best.ByLoss = true
 	}
-	snaps := &train.Snapshots{Save: func(at time.Duration, m train.Metrics) error {
-		dir := filepath.Join(o.Out, fmt.Sprintf("model-%gmin", at.Minutes()))
-		o.logf("%g minutes: step %d, snapshot in %s\n", at.Minutes(), m.Step, dir)
-		return save(dir)
-	}}
-	for _, m := range cfg.Snapshots {
-		snaps.Times = append(snaps.Times, time.Duration(m*float64(time.Minute)))
-	}
+	snaps := snapshots(&o, cfg.Snapshots, save)
 	tr.Hooks = []train.Hook{res.Best, snaps}
 	if o.Resume {
 		if err := tr.Resume(); err != nil {

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/goformer/goformer/tensor"
 	"github.com/goformer/goformer/train"
@@ -134,4 +135,18 @@ func writeFile(path string, b []byte) error {
 		_, err := w.Write(b)
 		return err
 	})
+}
+
+// snapshots is the hook that saves OUT/model-<m>min when the training time
+// first reaches each of the minutes.
+func snapshots(o *Options, minutes []float64, save func(dir string) error) *train.Snapshots {
+	s := &train.Snapshots{Save: func(at time.Duration, m train.Metrics) error {
+		dir := filepath.Join(o.Out, fmt.Sprintf("model-%gmin", at.Minutes()))
+		o.logf("%g minutes: step %d, snapshot in %s\n", at.Minutes(), m.Step, dir)
+		return save(dir)
+	}}
+	for _, m := range minutes {
+		s.Times = append(s.Times, time.Duration(m*float64(time.Minute)))
+	}
+	return s
 }

@@ -227,14 +227,7 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 	res := &Result{ModelDir: filepath.Join(o.Out, "model")}
 	res.Best = &train.KeepBest{Save: func(train.Metrics) error { return save(res.ModelDir) },
 		OnSave: func(m train.Metrics) { o.logf("  (the best so far: saved to %s)\n", res.ModelDir) }}
-	snaps := &train.Snapshots{Save: func(at time.Duration, m train.Metrics) error {
-		dir := filepath.Join(o.Out, fmt.Sprintf("model-%gmin", at.Minutes()))
-		o.logf("%g minutes: step %d, snapshot in %s\n", at.Minutes(), m.Step, dir)
-		return save(dir)
-	}}
-	for _, m := range cfg.Snapshots {
-		snaps.Times = append(snaps.Times, time.Duration(m*float64(time.Minute)))
-	}
+	snaps := snapshots(&o, cfg.Snapshots, save)
 	tr.Hooks = []train.Hook{res.Best, snaps}
 	// Validation ROUGE-L (stemmed), greedy, on the first val_documents.
 	n := len(valEx)
