@@ -63,7 +63,7 @@ func BucketSequences(seqs, types [][]int32, spans [][2]int32, special func(id in
 
 // MaskedLM is what MLMTask needs of a model (bert.Model).
 type MaskedLM interface {
-	MaskedLMLoss(g *autograd.Graph, ids, types []int32, batch, seqLen int, pad []bool, labels []int32) (logits, loss *autograd.Var, err error)
+	MaskedTokensLoss(g *autograd.Graph, ids, types []int32, batch, seqLen int, pad []bool, labels []int32) (*autograd.Var, error)
 }
 
 // MLMTask trains an encoder by masked language modelling as BERT does:
@@ -136,7 +136,7 @@ func (t *MLMTask) Loss(g *autograd.Graph, rng *tensor.RNG, split Split) (*autogr
 			}
 		}
 	}
-	_, loss, err := t.Model.MaskedLMLoss(g, t.ids, b.Types, b.B, b.T, b.Pad, t.labels)
+	loss, err := t.Model.MaskedTokensLoss(g, t.ids, b.Types, b.B, b.T, b.Pad, t.labels)
 	return loss, count, err
 }
 

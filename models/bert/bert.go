@@ -263,6 +263,37 @@ func (m *Model) MaskedLMLoss(g *autograd.Graph, ids, types []int32, batch, seqLe
 	return logits, loss, g.Err()
 }
 
+// MaskedTokensLoss is MaskedLMLoss's loss, with the head run on the
+// labelled positions alone (labels other than -100): the same loss and
+// gradients without the vocabulary-wide logits of every other position,
+// which in pretraining (15% of tokens labelled) are most of the head's
+// work. It is what training uses; labels must name at least one position.
+func (m *Model) MaskedTokensLoss(g *autograd.Graph, ids, types []int32, batch, seqLen int, pad []bool, labels []int32) (*autograd.Var, error) {
+	if m.Head != MaskedLM {
+		return nil, fmt.Errorf("bert: the model has no masked-LM head")
+	}
+	if len(labels) != batch*seqLen {
+		return nil, fmt.Errorf("bert: %d labels for batch %d × %d tokens", len(labels), batch, seqLen)
+	}
+	var rows, targets []int32
+	for i, l := range labels {
+		if l != -100 {
+			rows, targets = append(rows, int32(i)), append(targets, l)
+		}
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("bert: no labelled position in the batch")
+	}
+	x, err := m.Encode(g, ids, types, batch, seqLen, pad)
+	if err != nil {
+		return nil, err
+	}
+	x = g.Embedding(g.Reshape(x, batch*seqLen, m.Config.HiddenSize), rows, 1, len(rows))
+	x = m.mlmNorm.Forward(g, nn.Activation(m.Config.HiddenAct).Apply(g, m.mlmDense.Forward(g, x)))
+	loss := g.CrossEntropy(g.Linear(x, m.word.W, m.mlmBias), targets, -100, 0)
+	return loss, g.Err()
+}
+
 // QALoss returns the start and end logits of answer spans ([batch, seqLen]
 // each, as one [batch, seqLen, 2] tensor) and, given the answers' start and
 // end positions (one per batch row), the loss (start CE + end CE)/2 as

@@ -65,6 +65,27 @@ func TestMatchesPyTorch(t *testing.T) {
 			}
 		}
 		t.Logf("%s: logits error %.2g, loss %g vs %g, worst gradient error %.2g over %d parameters", tc.name, e, loss.Value.Item(), wantLoss, worst, len(m.Params.List()))
+		if tc.head == MaskedLM { // the training loss, the head on the labelled rows only: the same loss and gradients
+			for _, p := range m.Params.List() {
+				p.ZeroGrad()
+			}
+			g := autograd.NewGraph(1)
+			loss, err := m.MaskedTokensLoss(g, ids, types, b, n, pad, fixture.IDs(fixture.Get(t, ref, "labels")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := math.Abs(float64(loss.Value.Item()-wantLoss)) / float64(wantLoss); !(d <= 1e-5) {
+				t.Errorf("%s: MaskedTokensLoss %g, PyTorch %g", tc.name, loss.Value.Item(), wantLoss)
+			}
+			if err := g.Backward(loss); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range m.Params.List() {
+				if rel := fixture.NormRelErr(p.Grad.Data(), fixture.Get(t, ref, "grad."+p.Name), 1); !(rel <= 1e-4) {
+					t.Errorf("%s: MaskedTokensLoss gradient of %s differs by %.3g relative to its norm", tc.name, p.Name, rel)
+				}
+			}
+		}
 		// Save and load back bit-identically.
 		dir := t.TempDir()
 		if err := m.Save(dir); err != nil {
