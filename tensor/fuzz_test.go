@@ -30,3 +30,26 @@ func FuzzParseSafetensors(f *testing.F) {
 		_ = s.Elements()
 	})
 }
+
+// FuzzParsePyTorch: any bytes read as a PyTorch checkpoint give a state
+// dict whose every tensor reads (or fails with an error), or an error;
+// never a panic, never an allocation the bytes do not account for, and
+// never a global outside the allow list.
+func FuzzParsePyTorch(f *testing.F) {
+	for _, name := range []string{"state.bin", "state_legacy.bin", "evil.bin", "evil_legacy.bin", "notdict.bin"} {
+		if b, err := os.ReadFile("testdata/pytorch/" + name); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParsePyTorch(b, "fuzz.bin")
+		if err != nil {
+			return
+		}
+		for _, name := range s.Names() {
+			if x, err := s.Tensor(name); err == nil {
+				_ = CheckFinite("fuzz.bin", name, x)
+			}
+		}
+	})
+}

@@ -27,17 +27,20 @@ type SafetensorsInfo struct {
 	Name        string
 	DType       string // "F32", "F16", "BF16", ...
 	Shape       []int
-	Begin, End  int // byte offsets into the data section
+	Begin, End  int // byte offsets into the data section of the file it came from
 	elementSize int
+	raw         []byte // its data, little-endian, in row-major order
 }
 
-// Safetensors is a parsed safetensors file held in memory.
+// Safetensors is a set of named tensors held in memory, as a safetensors
+// file gives them: read from one (ReadSafetensors), from a PyTorch
+// checkpoint (ReadPyTorch) or from the shards of a sharded checkpoint
+// (ReadWeightsDir).
 type Safetensors struct {
 	Path     string            // where it was read from, for errors
 	Metadata map[string]string // the "__metadata__" entries
 	infos    map[string]*SafetensorsInfo
-	order    []string // names by offset
-	data     []byte
+	order    []string // names in the order of their data
 }
 
 var dtypeSizes = map[string]int{
@@ -80,7 +83,8 @@ func ParseSafetensors(b []byte, path string) (*Safetensors, error) {
 	if err != nil {
 		return fail("header JSON: %v", err)
 	}
-	f := &Safetensors{Path: path, Metadata: map[string]string{}, infos: map[string]*SafetensorsInfo{}, data: b[8+n:]}
+	data := b[8+n:]
+	f := &Safetensors{Path: path, Metadata: map[string]string{}, infos: map[string]*SafetensorsInfo{}}
 	var infos []*SafetensorsInfo
 	for _, e := range entries {
 		if e.name == "__metadata__" {
@@ -114,13 +118,13 @@ func ParseSafetensors(b []byte, path string) (*Safetensors, error) {
 			return fail("tensor %q: data_offsets %v must be [begin, end] with 0 ≤ begin ≤ end", e.name, raw.DataOffsets)
 		}
 		begin, end := raw.DataOffsets[0], raw.DataOffsets[1]
-		if end > len(f.data) {
-			return fail("tensor %q: data_offsets [%d, %d] run past the data section (%d bytes)", e.name, begin, end, len(f.data))
+		if end > len(data) {
+			return fail("tensor %q: data_offsets [%d, %d] run past the data section (%d bytes)", e.name, begin, end, len(data))
 		}
 		if end-begin != count*size {
 			return fail("tensor %q: %s%v needs %d bytes, data_offsets give %d", e.name, *raw.DType, raw.Shape, count*size, end-begin)
 		}
-		info := &SafetensorsInfo{Name: e.name, DType: *raw.DType, Shape: raw.Shape, Begin: begin, End: end, elementSize: size}
+		info := &SafetensorsInfo{Name: e.name, DType: *raw.DType, Shape: raw.Shape, Begin: begin, End: end, elementSize: size, raw: data[begin:end]}
 		f.infos[e.name] = info
 		infos = append(infos, info)
 	}
@@ -136,8 +140,8 @@ func ParseSafetensors(b []byte, path string) (*Safetensors, error) {
 		pos = in.End
 		f.order = append(f.order, in.Name)
 	}
-	if pos != len(f.data) {
-		return fail("bytes [%d, %d] of the data belong to no tensor", pos, len(f.data))
+	if pos != len(data) {
+		return fail("bytes [%d, %d] of the data belong to no tensor", pos, len(data))
 	}
 	return f, nil
 }
@@ -196,8 +200,8 @@ func (f *Safetensors) Tensor(name string) (*Tensor, error) {
 	if in == nil {
 		return nil, fmt.Errorf("%s: no tensor named %q", f.Path, name)
 	}
-	raw := f.data[in.Begin:in.End]
-	n := (in.End - in.Begin) / in.elementSize
+	raw := in.raw
+	n := len(raw) / in.elementSize
 	out := make([]float32, n)
 	switch in.DType {
 	case "F32":
@@ -245,7 +249,7 @@ func CheckFinite(path, name string, t *Tensor) error {
 func (f *Safetensors) Elements() int64 {
 	var n int64
 	for _, in := range f.infos {
-		n += int64((in.End - in.Begin) / in.elementSize)
+		n += int64(len(in.raw) / in.elementSize)
 	}
 	return n
 }

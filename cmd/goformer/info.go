@@ -10,6 +10,7 @@ import (
 
 	"github.com/goformer/goformer/models/bert"
 	"github.com/goformer/goformer/models/gpt"
+	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/models/seq2seq"
 	"github.com/goformer/goformer/nn"
 )
@@ -19,6 +20,7 @@ type infoResult struct {
 	ModelType    string          `json:"model_type"`
 	Architecture string          `json:"architecture"`
 	Parameters   int             `json:"parameters"`
+	Weights      string          `json:"weights"` // the file the weights were read from
 	Config       json.RawMessage `json:"config"`
 }
 
@@ -35,32 +37,48 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	if *dir == "" {
 		return usagef("info: --model is required")
 	}
-	raw, err := os.ReadFile(filepath.Join(*dir, "config.json"))
+	r, err := describeModel(*dir)
 	if err != nil {
-		return usagef("info: %s is not a model directory: %v", *dir, err)
+		return usageError{"info: " + err.Error()}
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(r)
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n  %s\n  %d parameters (%.2fM)\n  config: %s\n  weights: %s\n", r.Dir, r.Architecture, r.Parameters, float64(r.Parameters)/1e6,
+		filepath.Join(*dir, "config.json"), filepath.Join(*dir, r.Weights))
+	return err
+}
+
+// describeModel loads the model in dir with its family's loader (which
+// reads and checks every weight) and describes it. Errors are usage errors
+// naming the file and field.
+func describeModel(dir string) (infoResult, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return infoResult{}, usagef("%s is not a model directory: %v", dir, err)
 	}
 	var head struct {
 		ModelType     string   `json:"model_type"`
 		Architectures []string `json:"architectures"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
-		return usagef("info: %s: %v", filepath.Join(*dir, "config.json"), err)
+		return infoResult{}, usagef("%s: %v", filepath.Join(dir, "config.json"), err)
 	}
 	var params *nn.Params
 	arch := ""
 	switch head.ModelType {
 	case "gpt2":
-		m, err := gpt.Load(*dir)
+		m, err := gpt.Load(dir)
 		if err != nil {
-			return usageError{"info: " + err.Error()}
+			return infoResult{}, usageError{err.Error()}
 		}
 		params = &m.Params
 		arch = fmt.Sprintf("GPT-2 decoder: %d layers, width %d, %d heads, context %d, vocabulary %d",
 			m.Config.NLayer, m.Config.NEmbd, m.Config.NHead, m.Config.NPositions, m.Config.VocabSize)
 	case "marian", "pegasus", "bart", "mbart":
-		m, err := seq2seq.Load(*dir)
+		m, err := seq2seq.Load(dir)
 		if err != nil {
-			return usageError{"info: " + err.Error()}
+			return infoResult{}, usageError{err.Error()}
 		}
 		params = &m.Params
 		ln := map[string]string{"marian": "post-LN, sinusoidal positions", "pegasus": "pre-LN, sinusoidal positions",
@@ -74,20 +92,29 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 				h = bert.QuestionAnswering
 			}
 		}
-		m, err := bert.Load(*dir, h)
+		m, err := bert.Load(dir, h)
 		if err != nil {
-			return usageError{"info: " + err.Error()}
+			return infoResult{}, usageError{err.Error()}
 		}
 		params = &m.Params
 		arch = fmt.Sprintf("%s encoder (%s head): %d layers, hidden %d, %d heads, vocabulary %d",
 			map[string]string{"bert": "BERT", "roberta": "RoBERTa", "distilbert": "DistilBERT"}[head.ModelType], []string{"masked-LM", "question-answering"}[h], m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.NumAttentionHeads, m.Config.VocabSize)
 	default:
-		return usagef("info: %s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bart, mbart, bert, roberta, distilbert)", *dir, head.ModelType)
+		return infoResult{}, usagef("%s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bart, mbart, bert, roberta, distilbert)", dir, head.ModelType)
 	}
-	r := infoResult{Dir: *dir, ModelType: head.ModelType, Architecture: arch, Parameters: params.Count(), Config: raw}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(r)
+	weights, err := weightsFile(dir)
+	if err != nil {
+		return infoResult{}, err
 	}
-	_, err = fmt.Fprintf(stdout, "%s\n  %s\n  %d parameters (%.2fM)\n  config: %s\n", r.Dir, r.Architecture, r.Parameters, float64(r.Parameters)/1e6, filepath.Join(*dir, "config.json"))
-	return err
+	return infoResult{Dir: dir, ModelType: head.ModelType, Architecture: arch, Parameters: params.Count(), Weights: weights, Config: raw}, nil
+}
+
+// weightsFile names the file of dir's weights that the loaders read.
+func weightsFile(dir string) (string, error) {
+	for _, name := range hfdir.WeightsFiles {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return name, nil
+		}
+	}
+	return "", usagef("%s: no weights (%s)", dir, strings.Join(hfdir.WeightsFiles, ", "))
 }

@@ -72,6 +72,7 @@ func commands() []command {
 		{name: "bleu", summary: "score translations: corpus BLEU and chrF2, as sacreBLEU", run: runBLEU},
 		{name: "rouge", summary: "score summaries: ROUGE-1/2/L/Lsum, as rouge-score", run: runRouge},
 		{name: "squad", summary: "score question answering: SQuAD v1.1 exact match and F1, as the official script", run: runSQuAD},
+		{name: "convert", summary: "write model.safetensors for a directory of PyTorch weights (pytorch_model.bin, shards)", run: runConvert},
 		{name: "info", summary: "describe a model directory: family, architecture, parameters", run: runInfo},
 		{name: "eval", summary: "evaluate a model: perplexity (language), BLEU (translation), ROUGE (summarisation)", run: runEval},
 		{name: "bench", summary: "measure the speed of kernels and models", sub: []command{

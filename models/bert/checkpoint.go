@@ -45,11 +45,11 @@ func load(dir string, head Head, newHead bool, seed uint64) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, hfdir.ConfigFile), err)
 	}
-	wpath := filepath.Join(dir, hfdir.WeightsFile)
 	f, err := hfdir.ReadWeights(dir)
 	if err != nil {
 		return nil, err
 	}
+	wpath := f.Path
 	h, l, i := float64(cfg.HiddenSize), float64(cfg.NumHiddenLayers), float64(cfg.IntermediateSize)
 	if err := hfdir.CheckFits(dir, f, float64(cfg.VocabSize+cfg.MaxPositionEmbeddings+cfg.TypeVocabSize)*h+l*(4*h*h+2*h*i),
 		"vocab_size, max_position_embeddings, type_vocab_size, hidden_size, num_hidden_layers and intermediate_size"); err != nil {

@@ -66,11 +66,11 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, hfdir.WeightsFile)
 	f, err := hfdir.ReadWeights(dir)
 	if err != nil {
 		return nil, err
 	}
+	path := f.Path
 	if err := hfdir.CheckFits(dir, f, cfg.paramsLowerBound(), "vocab_size, n_positions, n_embd, n_layer and n_inner"); err != nil {
 		return nil, err
 	}

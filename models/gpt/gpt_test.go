@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -240,5 +241,30 @@ func TestFromGoformerLoadsInPyTorch(t *testing.T) {
 		t.Fatalf("PyTorch's logits from goformer's checkpoint differ by %.3g relative", e)
 	} else {
 		t.Logf("logits from goformer's checkpoint in PyTorch: relative error %.2g", e)
+	}
+}
+
+// TestLoadsPyTorchCheckpoints: the tiny model's weights as the hub serves
+// older checkpoints (pytorch_model.bin with the transformer. prefix, the
+// attention-mask buffers and a tied lm_head sharing wte's storage; and the
+// same split into shards behind pytorch_model.bin.index.json, written by
+// scripts/reference/pytorch_bin.py) load to exactly the safetensors
+// model's parameters.
+func TestLoadsPyTorchCheckpoints(t *testing.T) {
+	want, err := Load("testdata/tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"testdata/tiny-bin", "testdata/tiny-sharded"} {
+		m, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range want.Params.List() {
+			q := m.Params.Get(p.Name)
+			if q == nil || !slices.Equal(q.Value.Data(), p.Value.Data()) {
+				t.Errorf("%s: parameter %s differs from the safetensors checkpoint's", dir, p.Name)
+			}
+		}
 	}
 }

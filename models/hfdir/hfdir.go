@@ -5,10 +5,13 @@ package hfdir
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/goformer/goformer/tensor"
 )
@@ -53,9 +56,51 @@ func ReadConfig(dir string, config any) error {
 	return nil
 }
 
-// ReadWeights reads and validates dir/model.safetensors.
+// WeightsFiles are the names a directory's weights may have, in the order
+// transformers' from_pretrained prefers them: safetensors, then PyTorch's
+// pickle (read without running it), each whole or sharded behind an index.
+var WeightsFiles = []string{WeightsFile, WeightsFile + ".index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"}
+
+// ReadWeights reads and validates the weights of dir: model.safetensors,
+// or where there is none the first of the other WeightsFiles present.
+// The returned tensors' Path names the file they came from.
 func ReadWeights(dir string) (*tensor.Safetensors, error) {
-	return tensor.ReadSafetensors(filepath.Join(dir, WeightsFile))
+	for _, name := range WeightsFiles {
+		path := filepath.Join(dir, name)
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		var f *tensor.Safetensors
+		var err error
+		if strings.HasSuffix(name, ".index.json") {
+			f, err = tensor.ReadSharded(path)
+		} else {
+			f, err = tensor.ReadWeightsFile(path)
+		}
+		if err != nil {
+			return nil, err
+		}
+		// Old checkpoints (BERT's first release among them) name layer
+		// norms' parameters gamma and beta; transformers renames them on
+		// load, and so do we.
+		for _, n := range f.Names() {
+			for old, new := range map[string]string{"LayerNorm.gamma": "LayerNorm.weight", "LayerNorm.beta": "LayerNorm.bias"} {
+				if strings.HasSuffix(n, old) {
+					if err := f.Rename(n, strings.TrimSuffix(n, old)+new); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+		return f, nil
+	}
+	// None there: the error of the preferred one (missing file, or a
+	// directory that is not one).
+	_, err := tensor.ReadSafetensors(filepath.Join(dir, WeightsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		err = fmt.Errorf("%s: no weights (%s)", dir, strings.Join(WeightsFiles, ", "))
+	}
+	return nil, err
 }
 
 // Limits on the sizes a config.json may give, far above any published

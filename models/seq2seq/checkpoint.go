@@ -51,11 +51,11 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, hfdir.WeightsFile)
 	f, err := hfdir.ReadWeights(dir)
 	if err != nil {
 		return nil, err
 	}
+	path := f.Path
 	if err := hfdir.CheckFits(dir, f, cfg.paramsLowerBound(), "vocab_size, d_model, the layer counts and ffn sizes"); err != nil {
 		return nil, err
 	}
