@@ -94,7 +94,7 @@ func parseTorchZip(b []byte, path string) (*Safetensors, error) {
 		return nil, errors.New("the zip archive has no ARCHIVE/data.pkl")
 	}
 	if bo, ok := entries[prefix+"byteorder"]; ok {
-		order, err := readEntry(bo, 16)
+		order, err := readEntry(b, bo, 16)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", bo.Name, err)
 		}
@@ -102,7 +102,7 @@ func parseTorchZip(b []byte, path string) (*Safetensors, error) {
 			return nil, fmt.Errorf("%s says %q: only little-endian checkpoints are read", bo.Name, s)
 		}
 	}
-	pkl, err := readEntry(entries[prefix+"data.pkl"], maxPickle)
+	pkl, err := readEntry(b, entries[prefix+"data.pkl"], maxPickle)
 	if err != nil {
 		return nil, fmt.Errorf("%sdata.pkl: %w", prefix, err)
 	}
@@ -115,7 +115,7 @@ func parseTorchZip(b []byte, path string) (*Safetensors, error) {
 	if u.pos != len(pkl) {
 		return nil, fmt.Errorf("%sdata.pkl: %d bytes after the pickle's STOP", prefix, len(pkl)-u.pos)
 	}
-	return stateDict(obj, path, func(s *pyStorage) ([]byte, error) {
+	return stateDict(obj, path, len(b), func(s *pyStorage) ([]byte, error) {
 		name := prefix + "data/" + s.key
 		zf := entries[name]
 		if zf == nil {
@@ -125,7 +125,7 @@ func parseTorchZip(b []byte, path string) (*Safetensors, error) {
 		if zf.UncompressedSize64 < want {
 			return nil, fmt.Errorf("storage %q: %s holds %d bytes, %d %s values need %d", s.key, name, zf.UncompressedSize64, s.numel, s.dtype, want)
 		}
-		raw, err := readEntry(zf, want)
+		raw, err := readEntry(b, zf, want)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -140,18 +140,30 @@ func splitEntry(name string) (dir, base string) {
 }
 
 // readEntry returns the bytes of a zip entry, at most limit of them: a
-// stored entry as a slice of the archive itself, a compressed one read
-// within the bound its compressed size allows.
-func readEntry(zf *zip.File, limit uint64) ([]byte, error) {
+// stored entry (as torch.save writes them all) as a slice of the archive
+// itself, a compressed one read within the bound its compressed size
+// allows. Sizes the archive claims are checked against its length before
+// anything is allocated.
+func readEntry(archive []byte, zf *zip.File, limit uint64) ([]byte, error) {
 	if zf == nil {
 		return nil, errors.New("missing")
 	}
 	n := min(zf.UncompressedSize64, limit)
-	if zf.Method != zip.Store && n > maxDeflate*zf.CompressedSize64+1024 {
-		return nil, fmt.Errorf("claims %d bytes from %d compressed", zf.UncompressedSize64, zf.CompressedSize64)
+	if zf.CompressedSize64 > uint64(len(archive)) {
+		return nil, fmt.Errorf("claims %d bytes in an archive of %d", zf.CompressedSize64, len(archive))
 	}
-	if zf.Method == zip.Store && n > zf.CompressedSize64 {
-		return nil, fmt.Errorf("claims %d bytes but stores %d", zf.UncompressedSize64, zf.CompressedSize64)
+	if zf.Method == zip.Store {
+		off, err := zf.DataOffset()
+		if err != nil {
+			return nil, err
+		}
+		if n > zf.CompressedSize64 || off < 0 || uint64(off)+n > uint64(len(archive)) {
+			return nil, fmt.Errorf("claims %d bytes at offset %d of an archive of %d", n, off, len(archive))
+		}
+		return archive[off : uint64(off)+n], nil
+	}
+	if n > maxDeflate*zf.CompressedSize64+1024 {
+		return nil, fmt.Errorf("claims %d bytes from %d compressed", zf.UncompressedSize64, zf.CompressedSize64)
 	}
 	r, err := zf.Open()
 	if err != nil {
@@ -217,13 +229,17 @@ func storageID(id any, storages map[string]*pyStorage, legacy bool) (any, error)
 
 // stateDict turns the unpickled object (a dict of names to tensors) into
 // tensors, reading each storage's bytes once through load.
-func stateDict(obj any, path string, load func(*pyStorage) ([]byte, error)) (*Safetensors, error) {
+func stateDict(obj any, path string, fileSize int, load func(*pyStorage) ([]byte, error)) (*Safetensors, error) {
 	d, ok := obj.(*pyDict)
 	if !ok {
 		return nil, fmt.Errorf("the checkpoint holds a %s, not a dict of tensors", pyType(obj))
 	}
 	f := &Safetensors{Path: path, Metadata: map[string]string{}, infos: map[string]*SafetensorsInfo{}}
 	cache := map[string][]byte{}
+	// Views may repeat elements (tied weights, stride-0 expansions), but a
+	// file that asks for far more than it holds is refused before the
+	// allocation.
+	budget := 8*int64(fileSize) + 1<<20
 	for i, k := range d.keys {
 		name, ok := k.(string)
 		if !ok {
@@ -250,6 +266,13 @@ func stateDict(obj any, path string, load func(*pyStorage) ([]byte, error)) (*Sa
 		lo, hi := s.offset*size, (s.offset+s.numel)*size
 		if hi > len(raw) {
 			return nil, fmt.Errorf("%q: storage %q has %d bytes, its view needs [%d, %d)", name, s.key, len(raw), lo, hi)
+		}
+		n, err := numel(t.size)
+		if err != nil {
+			return nil, fmt.Errorf("%q: size %v: %v", name, t.size, err)
+		}
+		if budget -= int64(n) * int64(size); budget < 0 {
+			return nil, fmt.Errorf("%q: its views add up to more than 8 times the file's %d bytes", name, fileSize)
 		}
 		data, err := gather(raw[lo:hi], size, t)
 		if err != nil {
@@ -387,7 +410,7 @@ func parseTorchLegacy(b []byte, path string) (*Safetensors, error) {
 	if pos != len(b) {
 		return nil, fmt.Errorf("%d bytes after the last storage", len(b)-pos)
 	}
-	return stateDict(obj, path, func(s *pyStorage) ([]byte, error) {
+	return stateDict(obj, path, len(b), func(s *pyStorage) ([]byte, error) {
 		raw, ok := data[s.key]
 		if !ok {
 			return nil, fmt.Errorf("storage %q is not in the file", s.key)

@@ -75,14 +75,42 @@ const (
 	MergesFile = "merges.txt"
 )
 
+// SentencePieceFiles are the names under which the hub's slow tokenizers
+// keep a SentencePiece model: T5's and Pegasus's, then mBART's and
+// XLM-R's.
+var SentencePieceFiles = []string{"spiece.model", "sentencepiece.bpe.model"}
+
+// LoadFile reads a tokenizer file, recognised by content: a Hugging Face
+// tokenizer.json (a JSON object) or a SentencePiece model.
+func LoadFile(path string) (Tokenizer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+		return LoadHF(path)
+	}
+	sp, err := ParseSentencePiece(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: neither a tokenizer.json nor a SentencePiece model: %w", path, err)
+	}
+	return sp, nil
+}
+
 // LoadDir reads the tokenizer of a model directory, recognised by content:
-// tokenizer.json (byte-level BPE, WordPiece or characters), else GPT-2's
+// tokenizer.json (byte-level BPE, WordPiece or characters), else a
+// SentencePiece model (SentencePieceFiles), else GPT-2's
 // vocab.json + merges.txt (as transformers' save_pretrained writes them),
 // else the character vocabulary of earlier goformer versions
 // ({"type": "char", ...} in vocab.json).
 func LoadDir(dir string) (Tokenizer, error) {
 	if _, err := os.Stat(filepath.Join(dir, HFFile)); err == nil {
 		return LoadHF(filepath.Join(dir, HFFile))
+	}
+	for _, name := range SentencePieceFiles {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return LoadSentencePiece(filepath.Join(dir, name))
+		}
 	}
 	vocabPath := filepath.Join(dir, VocabFile)
 	b, err := os.ReadFile(vocabPath)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,19 +32,44 @@ func loadTokenizer(cmd, dir string) (tokenizer.Tokenizer, error) {
 	return t, nil
 }
 
+// tokenizerFlags registers --model DIR and --tokenizer FILE; load reads
+// whichever was given (exactly one must be).
+func tokenizerFlags(fs *flag.FlagSet) (load func(cmd string) (tokenizer.Tokenizer, error)) {
+	dir := fs.String("model", "", "directory with tokenizer.json, a SentencePiece spiece.model, vocab.json + merges.txt (byte-level BPE) or a character vocab.json")
+	file := fs.String("tokenizer", "", "a tokenizer file instead: tokenizer.json or a SentencePiece .model")
+	return func(cmd string) (tokenizer.Tokenizer, error) {
+		switch {
+		case (*dir == "") == (*file == ""):
+			return nil, usagef("%s: give one of --model DIR and --tokenizer FILE", cmd)
+		case *dir != "":
+			return loadTokenizer(cmd, *dir)
+		}
+		st, err := os.Stat(*file)
+		switch {
+		case err != nil:
+			return nil, usagef("%s: %v", cmd, err)
+		case st.IsDir():
+			return nil, usagef("%s: %s is a directory (--model takes directories)", cmd, *file)
+		}
+		t, err := tokenizer.LoadFile(*file)
+		if err != nil {
+			return nil, usageError{cmd + ": " + err.Error()}
+		}
+		return t, nil
+	}
+}
+
 func runTokenizerEncode(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer tokenizer encode", "Reads text on stdin and prints its token ids, separated by spaces.",
-		"  echo -n 'Hello world!' | goformer tokenizer encode --model tokenizer/testdata/gpt2\n  goformer tokenizer encode --model DIR --json < text.txt", stderr)
-	dir := fs.String("model", "", "directory with tokenizer.json, vocab.json + merges.txt (byte-level BPE) or a character vocab.json")
+		"  echo -n 'Hello world!' | goformer tokenizer encode --model tokenizer/testdata/gpt2\n  goformer tokenizer encode --model DIR --json < text.txt\n"+
+			"  echo 'Grüße aus Köln' | goformer tokenizer encode --tokenizer tokenizer/testdata/sentencepiece/unigram.model", stderr)
+	load := tokenizerFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON array")
 	lines := fs.Bool("lines", false, "encode each input line on its own: one line of ids (or one JSON array) per line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		return usagef("tokenizer encode: --model is required")
-	}
-	tok, err := loadTokenizer("tokenizer encode", *dir)
+	tok, err := load("tokenizer encode")
 	if err != nil {
 		return err
 	}
@@ -93,16 +119,13 @@ func printIDs(stdout io.Writer, ids []int32, asJSON bool) error {
 
 func runTokenizerDecode(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer tokenizer decode", "Reads token ids on stdin (separated by spaces, or a JSON array) and prints the text.",
-		"  echo 15496 995 0 | goformer tokenizer decode --model tokenizer/testdata/gpt2", stderr)
-	dir := fs.String("model", "", "directory with tokenizer.json, vocab.json + merges.txt (byte-level BPE) or a character vocab.json")
+		"  echo 15496 995 0 | goformer tokenizer decode --model tokenizer/testdata/gpt2\n  echo 40 3 12 | goformer tokenizer decode --tokenizer FILE.model", stderr)
+	load := tokenizerFlags(fs)
 	lines := fs.Bool("lines", false, "decode each input line on its own and print one line of text per line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		return usagef("tokenizer decode: --model is required")
-	}
-	tok, err := loadTokenizer("tokenizer decode", *dir)
+	tok, err := load("tokenizer decode")
 	if err != nil {
 		return err
 	}
