@@ -11,11 +11,20 @@ import (
 	"github.com/goformer/goformer/tokenizer"
 )
 
+// TranslationTokenizer is what a Translator needs of a tokenizer: source
+// text to ids, target ids to text, and which ids are special (dropped
+// before decoding). tokenizer.ByteBPE and tokenizer.Marian (OPUS-MT) are
+// ones.
+type TranslationTokenizer interface {
+	tokenizer.Tokenizer
+	IsSpecial(id int32) bool
+}
+
 // Translator translates sentences with an encoder-decoder model and its
 // tokenizer: text in, text out, special tokens handled.
 type Translator struct {
 	Model     *seq2seq.Model
-	Tokenizer *tokenizer.ByteBPE
+	Tokenizer TranslationTokenizer
 	// Options are the decoding settings (greedy, beam, sampling, length
 	// limits); Progress, if set, is called as sentences finish.
 	Options seq2seq.TranslateOptions
@@ -24,7 +33,9 @@ type Translator struct {
 // LoadTranslator reads an encoder-decoder model directory (config.json,
 // model.safetensors, tokenizer.json), as goformer train writes it and as a
 // Marian or Pegasus model saved by transformers with a byte-level BPE
-// tokenizer.json is laid out.
+// tokenizer.json is laid out, or an OPUS-MT directory as the hub serves it
+// (source.spm, target.spm, vocab.json; weights as safetensors or
+// pytorch_model.bin).
 func LoadTranslator(dir string) (*Translator, error) {
 	m, err := seq2seq.Load(dir)
 	if err != nil {
@@ -34,9 +45,9 @@ func LoadTranslator(dir string) (*Translator, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, ok := t.(*tokenizer.ByteBPE)
+	tok, ok := t.(TranslationTokenizer)
 	if !ok {
-		return nil, fmt.Errorf("%s: translation needs a byte-level BPE tokenizer, not a %T", dir, t)
+		return nil, fmt.Errorf("%s: translation needs a byte-level BPE or an OPUS-MT tokenizer, not a %T", dir, t)
 	}
 	if tok.VocabSize() > m.Config.VocabSize {
 		return nil, fmt.Errorf("%s: the tokenizer has %d tokens but the model's vocabulary is %d", dir, tok.VocabSize(), m.Config.VocabSize)

@@ -99,7 +99,8 @@ func LoadFile(path string) (Tokenizer, error) {
 
 // LoadDir reads the tokenizer of a model directory, recognised by content:
 // tokenizer.json (byte-level BPE, WordPiece or characters), else a
-// SentencePiece model (SentencePieceFiles), else GPT-2's
+// SentencePiece model (SentencePieceFiles), else an OPUS-MT tokenizer
+// (source.spm, target.spm, vocab.json), else GPT-2's
 // vocab.json + merges.txt (as transformers' save_pretrained writes them),
 // else the character vocabulary of earlier goformer versions
 // ({"type": "char", ...} in vocab.json).
@@ -111,6 +112,9 @@ func LoadDir(dir string) (Tokenizer, error) {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			return LoadSentencePiece(filepath.Join(dir, name))
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, MarianSourceSPM)); err == nil {
+		return LoadMarian(dir)
 	}
 	vocabPath := filepath.Join(dir, VocabFile)
 	b, err := os.ReadFile(vocabPath)

@@ -564,6 +564,32 @@ func (h *spPairs) Pop() any {
 // pieces are joined into UTF-8 (U+FFFD for bytes that make none), ▁ is a
 // space, and the first piece's leading space (the dummy prefix) goes.
 func (sp *SentencePiece) Decode(ids []int32) (string, error) {
+	pieces := make([]string, len(ids))
+	for i, id := range ids {
+		if id < 0 || int(id) >= len(sp.pieces) {
+			return "", fmt.Errorf("tokenizer: id %d at position %d is outside the vocabulary [0, %d)", id, i, len(sp.pieces))
+		}
+		pieces[i] = sp.pieces[id].text
+	}
+	return sp.decode(ids, pieces), nil
+}
+
+// DecodePieces returns the text of pieces as the library's decode_pieces
+// does: as Decode of their ids, except that a piece the model lacks comes
+// out as itself.
+func (sp *SentencePiece) DecodePieces(pieces []string) string {
+	ids := make([]int32, len(pieces))
+	for i, p := range pieces {
+		id, ok := sp.ID(p)
+		if !ok {
+			id = sp.unk
+		}
+		ids[i] = id
+	}
+	return sp.decode(ids, pieces)
+}
+
+func (sp *SentencePiece) decode(ids []int32, texts []string) string {
 	var text strings.Builder
 	var bytesRun []byte
 	flush := func() {
@@ -580,9 +606,6 @@ func (sp *SentencePiece) Decode(ids []int32) (string, error) {
 	}
 	bosWS, bosWSSeen := true, false
 	for i, id := range ids {
-		if id < 0 || int(id) >= len(sp.pieces) {
-			return "", fmt.Errorf("tokenizer: id %d at position %d is outside the vocabulary [0, %d)", id, i, len(sp.pieces))
-		}
 		p := sp.pieces[id]
 		if p.kind == spByte {
 			bytesRun = append(bytesRun, sp.byteOf[id])
@@ -592,13 +615,14 @@ func (sp *SentencePiece) Decode(ids []int32) (string, error) {
 		if bosWSSeen || text.Len() > 0 {
 			bosWS = false
 		}
-		piece := p.text
+		piece := texts[i]
 		bosWSSeen = false
-		switch p.kind {
-		case spControl:
+		switch {
+		case p.kind == spControl:
 			piece = ""
-		case spUnknown:
+		case p.kind == spUnknown && piece == p.text:
 			piece = sp.unkSurface
+		case p.kind == spUnknown: // a piece the model lacks: itself
 		default:
 			if bosWS && (sp.norm.addDummyPrefix || sp.norm.removeExtraSpaces) {
 				var had bool
@@ -614,7 +638,7 @@ func (sp *SentencePiece) Decode(ids []int32) (string, error) {
 	if sp.denorm != nil {
 		out = sp.denorm.normalize(out, nil, false)
 	}
-	return out, nil
+	return out
 }
 
 // spNormalizer is a NormalizerSpec: a precompiled character map (a
