@@ -64,7 +64,10 @@ type Options struct {
 	LengthPenalty     float64
 	EarlyStopping     EarlyStopping
 	NoRepeatNgramSize int // no n-gram of this size occurs twice in the output (0: off)
-	Start             int32
+	// BadWords are tokens never generated (bad_words_ids of one token
+	// each: OPUS-MT's [[pad]]).
+	BadWords []int32
+	Start    int32
 	EOS               int32
 	ForcedBOS         int32 // the first generated token, or -1
 	ForcedEOS         int32 // the token forced when the maximum length is reached, or -1
@@ -105,6 +108,11 @@ func (o *Options) Validate(vocab int) error {
 			return fmt.Errorf("generate: %s token %d is outside the vocabulary of %d", name, id, vocab)
 		}
 	}
+	for _, id := range o.BadWords {
+		if id < 0 || int(id) >= vocab {
+			return fmt.Errorf("generate: bad_words_ids: token %d is outside the vocabulary of %d", id, vocab)
+		}
+	}
 	for name, id := range map[string]int32{"forced_bos_token_id": o.ForcedBOS, "forced_eos_token_id": o.ForcedEOS} {
 		if id >= int32(vocab) {
 			return fmt.Errorf("generate: %s %d is outside the vocabulary of %d", name, id, vocab)
@@ -118,7 +126,7 @@ func (o *Options) Validate(vocab int) error {
 
 // process applies transformers' logits processors, in its order, to one
 // row's scores given the tokens generated so far (gen of them): the
-// minimum length, no repeated n-gram, forced BOS, forced EOS.
+// minimum length, no repeated n-gram, bad words, forced BOS, forced EOS.
 func (o *Options) process(scores []float32, gen []int32) {
 	inf := float32(math.Inf(-1))
 	curLen := 1 + len(gen) // the start token counts
@@ -141,6 +149,9 @@ func (o *Options) process(scores []float32, gen []int32) {
 				scores[tok(i+n-1)] = inf
 			}
 		}
+	}
+	for _, t := range o.BadWords {
+		scores[t] = inf
 	}
 	force := int32(-1)
 	if o.ForcedBOS >= 0 && len(gen) == 0 {

@@ -23,6 +23,7 @@ type HFConfig struct {
 	LengthPenalty       *float64        `json:"length_penalty"`
 	EarlyStopping       *EarlyStopping  `json:"early_stopping"`
 	NoRepeatNgramSize   *int            `json:"no_repeat_ngram_size"`
+	BadWordsIDs         [][]int         `json:"bad_words_ids"`
 	DecoderStartTokenID *int            `json:"decoder_start_token_id"`
 	EOSTokenID          json.RawMessage `json:"eos_token_id"` // an id or a list of one
 	ForcedBOSTokenID    *int            `json:"forced_bos_token_id"`
@@ -53,6 +54,15 @@ func (c *HFConfig) Apply(o *Options, seed uint64) error {
 	setInt(&o.MinNewTokens, c.MinNewTokens)
 	setInt(&o.NumBeams, c.NumBeams)
 	setInt(&o.NoRepeatNgramSize, c.NoRepeatNgramSize)
+	if c.BadWordsIDs != nil {
+		o.BadWords = nil
+		for _, seq := range c.BadWordsIDs {
+			if len(seq) != 1 {
+				return fmt.Errorf("bad_words_ids %v: only single tokens are supported", seq)
+			}
+			o.BadWords = append(o.BadWords, int32(seq[0]))
+		}
+	}
 	if c.LengthPenalty != nil {
 		o.LengthPenalty = *c.LengthPenalty
 	}

@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,14 @@ func TestReadOptionsLayers(t *testing.T) {
 	if _, err := ReadOptions(dir, "", base); err == nil || !strings.Contains(err.Error(), "generation_config.json") {
 		t.Errorf("two end tokens: %v", err)
 	}
+	write("generation_config.json", `{"bad_words_ids": [[7], [9]]}`)
+	if o, err = ReadOptions(dir, "", base); err != nil || len(o.BadWords) != 2 || o.BadWords[0] != 7 || o.BadWords[1] != 9 {
+		t.Errorf("bad_words_ids [[7], [9]]: %v %v", o.BadWords, err)
+	}
+	write("generation_config.json", `{"bad_words_ids": [[7, 8]]}`)
+	if _, err := ReadOptions(dir, "", base); err == nil || !strings.Contains(err.Error(), "bad_words_ids") {
+		t.Errorf("a bad word of two tokens: %v", err)
+	}
 	write("generation_config.json", `{"early_stopping": "sometimes"}`)
 	if _, err := ReadOptions(dir, "", base); err == nil || !strings.Contains(err.Error(), "early_stopping") {
 		t.Errorf("early_stopping sometimes: %v", err)
@@ -52,6 +61,7 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.NumBeams = 100 }, "num_beams"},
 		{func(o *Options) { o.EOS = 50 }, "eos"},
 		{func(o *Options) { o.ForcedBOS = 50 }, "forced_bos_token_id"},
+		{func(o *Options) { o.BadWords = []int32{3, 10} }, "bad_words_ids"},
 		{func(o *Options) { o.NumBeams, o.Sampler = 2, &Sampler{Temperature: 1} }, "beam_sample"},
 	} {
 		o := DefaultOptions()
@@ -59,5 +69,17 @@ func TestOptionsValidate(t *testing.T) {
 		if err := o.Validate(10); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("want an error about %s, got %v", tc.want, err)
 		}
+	}
+}
+
+// TestBadWordsNeverChosen: a suppressed token scores -Inf whatever its
+// logit, and nothing else changes.
+func TestBadWordsNeverChosen(t *testing.T) {
+	o := DefaultOptions()
+	o.BadWords = []int32{2}
+	scores := []float32{0.1, 0.5, 9, 0.2}
+	o.process(scores, nil)
+	if !math.IsInf(float64(scores[2]), -1) || scores[0] != 0.1 || scores[1] != 0.5 || scores[3] != 0.2 {
+		t.Errorf("scores after processing: %v", scores)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/goformer/goformer/generate"
 	"github.com/goformer/goformer/models/seq2seq"
 	"github.com/goformer/goformer/tokenizer"
 )
@@ -28,6 +29,12 @@ type Translator struct {
 	// Options are the decoding settings (greedy, beam, sampling, length
 	// limits); Progress, if set, is called as sentences finish.
 	Options seq2seq.TranslateOptions
+	// Generation, when set, decodes with transformers' generate instead
+	// (generate.Search: its beam scoring, length limits and logits
+	// processors), Options giving only BatchRows and Progress. An OPUS-MT
+	// directory gets its generation_config.json here (4 beams, <pad>
+	// never generated), so that it translates as transformers does.
+	Generation *generate.Options
 }
 
 // LoadTranslator reads an encoder-decoder model directory (config.json,
@@ -52,7 +59,15 @@ func LoadTranslator(dir string) (*Translator, error) {
 	if tok.VocabSize() > m.Config.VocabSize {
 		return nil, fmt.Errorf("%s: the tokenizer has %d tokens but the model's vocabulary is %d", dir, tok.VocabSize(), m.Config.VocabSize)
 	}
-	return &Translator{Model: m, Tokenizer: tok, Options: seq2seq.TranslateOptions{Beam: 1}}, nil
+	tr := &Translator{Model: m, Tokenizer: tok, Options: seq2seq.TranslateOptions{Beam: 1}}
+	if _, hub := tok.(*tokenizer.Marian); hub {
+		o, err := generate.ReadOptions(dir, "", m.GenerationOptions())
+		if err != nil {
+			return nil, err
+		}
+		tr.Generation = &o
+	}
+	return tr, nil
 }
 
 // Translate translates lines; an empty (or all-space) line gives an empty
@@ -95,7 +110,18 @@ func (t *Translator) TranslateIDs(src [][]int32) ([]string, error) {
 	if len(src) == 0 {
 		return nil, nil
 	}
-	out, err := t.Model.Translate(src, t.Options)
+	var out [][]int32
+	var err error
+	if t.Generation != nil {
+		eos := int32(t.Model.Config.EOSTokenID)
+		withEOS := make([][]int32, len(src))
+		for i, s := range src {
+			withEOS[i] = append(s[:len(s):len(s)], eos)
+		}
+		out, err = t.Model.Generate(withEOS, *t.Generation, t.Options.BatchRows, t.Options.Progress)
+	} else {
+		out, err = t.Model.Translate(src, t.Options)
+	}
 	if err != nil {
 		return nil, err
 	}

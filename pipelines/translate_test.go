@@ -1,11 +1,14 @@
 package pipelines
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/goformer/goformer/models/seq2seq"
+	"github.com/goformer/goformer/tensor"
 	"github.com/goformer/goformer/tokenizer"
 )
 
@@ -61,5 +64,85 @@ func TestTranslatorLinesAndLimits(t *testing.T) {
 	long := strings.Repeat("hund ", 40)
 	if _, err := tr.Translate([]string{"ein hund", long}); err == nil || !strings.Contains(err.Error(), "line 2 has") {
 		t.Fatalf("an over-long line: %v", err)
+	}
+}
+
+// TestOPUSMTDirectory: a directory laid out as the hub serves OPUS-MT
+// (source.spm, target.spm, vocab.json, tokenizer_config.json, config.json,
+// generation_config.json, weights) loads as a Translator with the Marian
+// tokenizer and transformers' generation settings, and bad_words_ids keeps
+// <pad> out of the output even where the model prefers it.
+func TestOPUSMTDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"source.spm", "target.spm", "vocab.json", "tokenizer_config.json"} {
+		b, err := os.ReadFile(filepath.Join("../tokenizer/testdata/marian", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const vocab, pad = 1310, 1309
+	m, err := seq2seq.New(seq2seq.Config{ModelType: "marian", VocabSize: vocab, DModel: 16, EncoderLayers: 1, DecoderLayers: 1,
+		EncoderAttentionHeads: 2, DecoderAttentionHeads: 2, EncoderFFNDim: 32, DecoderFFNDim: 32, ActivationFunction: "relu",
+		MaxPositionEmbeddings: 64, ScaleEmbedding: true, PadTokenID: pad, EOSTokenID: 0, DecoderStartTokenID: pad}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	gen := `{"bad_words_ids": [[1309]], "decoder_start_token_id": 1309, "eos_token_id": 0, "forced_eos_token_id": 0,
+		"max_length": 12, "num_beams": 2, "pad_token_id": 1309}`
+	if err := os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(gen), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := LoadTranslator(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tr.Tokenizer.(*tokenizer.Marian); !ok || tr.Generation == nil || tr.Generation.NumBeams != 2 ||
+		tr.Generation.MaxLength != 12 || !slices.Equal(tr.Generation.BadWords, []int32{pad}) || tr.Generation.Start != pad {
+		t.Fatalf("tokenizer %T, generation %+v", tr.Tokenizer, tr.Generation)
+	}
+	out, err := tr.Translate([]string{"Ein Mann fährt Fahrrad.", "", "Zwei Hunde spielen im Schnee."})
+	if err != nil || len(out) != 3 || out[1] != "" {
+		t.Fatalf("translate: %q %v", out, err)
+	}
+	// Make <pad> the model's favourite: without bad_words_ids greedy
+	// decoding would emit it at once.
+	src, _ := tr.Tokenizer.Encode("Ein Mann fährt Fahrrad.")
+	src = append(src, 0)
+	f, err := tensor.ReadSafetensors(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []tensor.NamedTensor
+	for _, name := range f.Names() {
+		x, err := f.Tensor(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "final_logits_bias" {
+			x.Data()[pad] = 100
+		}
+		ts = append(ts, tensor.NamedTensor{Name: name, Tensor: x})
+	}
+	if err := tensor.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := seq2seq.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := *tr.Generation
+	ids, err := m2.Generate([][]int32{src}, o, 0, nil)
+	if err != nil || slices.Contains(ids[0], pad) {
+		t.Errorf("with bad_words_ids: %v %v", ids, err)
+	}
+	o.BadWords = nil
+	if ids, err = m2.Generate([][]int32{src}, o, 0, nil); err != nil || !slices.Contains(ids[0], pad) {
+		t.Errorf("without bad_words_ids the biased model should emit <pad>: %v %v", ids, err)
 	}
 }

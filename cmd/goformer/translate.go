@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -64,7 +65,10 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer translate",
 		"Translates text on stdin, one sentence per line, with an encoder-decoder model directory (config.json,\n"+
 			"model.safetensors, tokenizer.json; what `goformer train --preset multi30k-de-en` writes). Greedy by\n"+
-			"default, beam search with --beam; sentences are decoded in batches, sorted by length, with a KV cache.",
+			"default, beam search with --beam; sentences are decoded in batches, sorted by length, with a KV cache.\n"+
+			"An OPUS-MT directory as the hub serves it (source.spm, target.spm, vocab.json, pytorch_model.bin or\n"+
+			"model.safetensors) translates as transformers' generate does, with its generation_config.json\n"+
+			"(--beam and --alpha, transformers' length_penalty then, override it).",
 		"  goformer translate --model runs/multi30k-de-en/model --beam 4 < test.de > out.en\n"+
 			"  echo 'Ein Hund läuft im Schnee.' | goformer translate --model runs/multi30k-de-en/model", stderr)
 	dir := fs.String("model", "", "model directory (required)")
@@ -94,6 +98,20 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	t.Options = opt
+	if t.Generation != nil { // a hub directory: transformers' generate with its settings, flags over them
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if set["beam"] {
+			t.Generation.NumBeams = *beam
+		}
+		if set["alpha"] {
+			t.Generation.LengthPenalty = *alpha
+		}
+		if opt.Sampler != nil {
+			t.Generation.Sampler, t.Generation.NumBeams = opt.Sampler, 1
+		}
+		*beam = t.Generation.NumBeams
+	}
 	text, err := readStdinText("translate")
 	if err != nil {
 		return err
