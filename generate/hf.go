@@ -66,11 +66,11 @@ type Options struct {
 	NoRepeatNgramSize int // no n-gram of this size occurs twice in the output (0: off)
 	// BadWords are tokens never generated (bad_words_ids of one token
 	// each: OPUS-MT's [[pad]]).
-	BadWords []int32
-	Start    int32
-	EOS               int32
-	ForcedBOS         int32 // the first generated token, or -1
-	ForcedEOS         int32 // the token forced when the maximum length is reached, or -1
+	BadWords  []int32
+	Start     int32
+	EOS       int32
+	ForcedBOS int32 // the first generated token, or -1
+	ForcedEOS int32 // the token forced when the maximum length is reached, or -1
 	// Sampler, when set (and NumBeams is 1), draws each token from the
 	// processed logits instead of taking the best (do_sample).
 	Sampler *Sampler
