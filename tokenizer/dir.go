@@ -105,13 +105,29 @@ func LoadFile(path string) (Tokenizer, error) {
 // else the character vocabulary of earlier goformer versions
 // ({"type": "char", ...} in vocab.json).
 func LoadDir(dir string) (Tokenizer, error) {
-	if _, err := os.Stat(filepath.Join(dir, HFFile)); err == nil {
-		return LoadHF(filepath.Join(dir, HFFile))
-	}
+	spm := ""
 	for _, name := range SentencePieceFiles {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			return LoadSentencePiece(filepath.Join(dir, name))
+			spm = filepath.Join(dir, name)
+			break
 		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, HFFile)); err == nil {
+		// T5, Pegasus and mBART ship their SentencePiece model beside its
+		// conversion to tokenizer.json (a Unigram model, not read here):
+		// the model file is the original, and is what is read.
+		var head struct {
+			Model struct {
+				Type string `json:"type"`
+			} `json:"model"`
+		}
+		if spm != "" && json.Unmarshal(b, &head) == nil && head.Model.Type == "Unigram" {
+			return LoadSentencePiece(spm)
+		}
+		return LoadHF(filepath.Join(dir, HFFile))
+	}
+	if spm != "" {
+		return LoadSentencePiece(spm)
 	}
 	if _, err := os.Stat(filepath.Join(dir, MarianSourceSPM)); err == nil {
 		return LoadMarian(dir)

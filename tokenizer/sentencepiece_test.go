@@ -90,3 +90,36 @@ func TestSentencePieceMatchesLibrary(t *testing.T) {
 		t.Errorf("%d model entries in the fixture, want 16", names)
 	}
 }
+
+// TestLoadDirSentencePiece: a directory with spiece.model (T5's and
+// Pegasus's layout) loads it, also beside a tokenizer.json whose Unigram
+// model is not read here; a tokenizer file loads by content.
+func TestLoadDirSentencePiece(t *testing.T) {
+	b, err := os.ReadFile("testdata/sentencepiece/unigram_t5like.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "spiece.model"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, withJSON := range []bool{false, true} {
+		if withJSON {
+			os.WriteFile(filepath.Join(dir, HFFile), []byte(`{"model": {"type": "Unigram", "vocab": [["<pad>", 0.0]], "unk_id": 0}}`), 0o644)
+		}
+		tok, err := LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sp, ok := tok.(*SentencePiece); !ok || sp.Pad() != 0 || sp.EOS() != 1 || sp.Unk() != 2 || sp.BOS() != -1 {
+			t.Fatalf("with tokenizer.json %v: %T %+v", withJSON, tok, tok)
+		}
+	}
+	tok, err := LoadFile("testdata/sentencepiece/bpe.model")
+	if _, ok := tok.(*SentencePiece); err != nil || !ok {
+		t.Errorf("LoadFile of a .model: %T %v", tok, err)
+	}
+	if _, err := LoadFile("testdata/marian/vocab.json"); err == nil {
+		t.Errorf("LoadFile of a vocab.json read without error")
+	}
+}
