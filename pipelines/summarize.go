@@ -19,7 +19,7 @@ import (
 // decoded without special tokens.
 type Summarizer struct {
 	Model     *seq2seq.Model
-	Tokenizer *tokenizer.ByteBPE
+	Tokenizer Seq2SeqTokenizer
 	Options   SummarizeOptions
 }
 
@@ -49,9 +49,9 @@ func LoadSummarizer(dir string) (*Summarizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, ok := t.(*tokenizer.ByteBPE)
+	tok, ok := t.(Seq2SeqTokenizer)
 	if !ok {
-		return nil, fmt.Errorf("%s: summarisation needs a byte-level BPE tokenizer, not a %T", dir, t)
+		return nil, fmt.Errorf("%s: summarisation needs a byte-level BPE, SentencePiece (Pegasus) or OPUS-MT tokenizer, not a %T", dir, t)
 	}
 	if tok.VocabSize() > m.Config.VocabSize {
 		return nil, fmt.Errorf("%s: the tokenizer has %d tokens but the model's vocabulary is %d", dir, tok.VocabSize(), m.Config.VocabSize)

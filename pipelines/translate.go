@@ -12,11 +12,12 @@ import (
 	"github.com/goformer/goformer/tokenizer"
 )
 
-// TranslationTokenizer is what a Translator needs of a tokenizer: source
-// text to ids, target ids to text, and which ids are special (dropped
-// before decoding). tokenizer.ByteBPE and tokenizer.Marian (OPUS-MT) are
+// Seq2SeqTokenizer is what the encoder-decoder pipelines (Translator,
+// Summarizer) need of a tokenizer: source text to ids, target ids to
+// text, and which ids are special (dropped before decoding).
+// tokenizer.ByteBPE, tokenizer.Marian (OPUS-MT) and tokenizer.Pegasus are
 // ones.
-type TranslationTokenizer interface {
+type Seq2SeqTokenizer interface {
 	tokenizer.Tokenizer
 	IsSpecial(id int32) bool
 }
@@ -25,7 +26,7 @@ type TranslationTokenizer interface {
 // tokenizer: text in, text out, special tokens handled.
 type Translator struct {
 	Model     *seq2seq.Model
-	Tokenizer TranslationTokenizer
+	Tokenizer Seq2SeqTokenizer
 	// Options are the decoding settings (greedy, beam, sampling, length
 	// limits); Progress, if set, is called as sentences finish.
 	Options seq2seq.TranslateOptions
@@ -52,7 +53,7 @@ func LoadTranslator(dir string) (*Translator, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, ok := t.(TranslationTokenizer)
+	tok, ok := t.(Seq2SeqTokenizer)
 	if !ok {
 		return nil, fmt.Errorf("%s: translation needs a byte-level BPE or an OPUS-MT tokenizer, not a %T", dir, t)
 	}

@@ -146,3 +146,45 @@ func TestOPUSMTDirectory(t *testing.T) {
 		t.Errorf("without bad_words_ids the biased model should emit <pad>: %v %v", ids, err)
 	}
 }
+
+// TestPegasusDirectory: a Pegasus directory as the hub lays it out
+// (spiece.model, tokenizer_config.json, config.json, weights) loads as a
+// Summarizer with Pegasus's tokenizer (ids shifted by 103) and summarises.
+func TestPegasusDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"spiece.model", "tokenizer_config.json"} {
+		b, err := os.ReadFile(filepath.Join("../tokenizer/testdata/pegasus", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := seq2seq.New(seq2seq.Config{ModelType: "pegasus", VocabSize: 1003, DModel: 16, EncoderLayers: 1, DecoderLayers: 1,
+		EncoderAttentionHeads: 2, DecoderAttentionHeads: 2, EncoderFFNDim: 32, DecoderFFNDim: 32, ActivationFunction: "relu",
+		MaxPositionEmbeddings: 64, ScaleEmbedding: true, PadTokenID: 0, EOSTokenID: 1, DecoderStartTokenID: 0}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadSummarizer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := s.Tokenizer.(*tokenizer.Pegasus)
+	if !ok {
+		t.Fatalf("tokenizer %T", s.Tokenizer)
+	}
+	ids, _, err := s.Encode("A tool to convert files.")
+	want, _ := p.Encode("A tool to convert files.")
+	if err != nil || !slices.Equal(ids, append(want, 1)) || want[0] < tokenizer.PegasusOffset {
+		t.Errorf("encode: %v %v (tokenizer %v)", ids, err, want)
+	}
+	s.Options.Generation.MaxLength = 8
+	if out, err := s.Summarize([]string{"A tool to convert files between formats.", "Another package."}); err != nil || len(out) != 2 {
+		t.Errorf("summarize: %q %v", out, err)
+	}
+}

@@ -80,6 +80,26 @@ const (
 // XLM-R's.
 var SentencePieceFiles = []string{"spiece.model", "sentencepiece.bpe.model"}
 
+// loadSentencePieceDir reads the SentencePiece model of a directory: as
+// Pegasus's tokenizer when its configs name Pegasus (ids shifted by the
+// offset of tokenizer_config.json, 103 by default), else as it is.
+func loadSentencePieceDir(dir, path string) (Tokenizer, error) {
+	sp, err := LoadSentencePiece(path)
+	if err != nil || !isPegasusDir(dir) {
+		return sp, err
+	}
+	offset := PegasusOffset
+	if b, err := os.ReadFile(filepath.Join(dir, TokenizerConfig)); err == nil {
+		var c struct {
+			Offset *int `json:"offset"`
+		}
+		if json.Unmarshal(b, &c) == nil && c.Offset != nil {
+			offset = *c.Offset
+		}
+	}
+	return NewPegasus(sp, offset)
+}
+
 // LoadFile reads a tokenizer file, recognised by content: a Hugging Face
 // tokenizer.json (a JSON object) or a SentencePiece model.
 func LoadFile(path string) (Tokenizer, error) {
@@ -122,12 +142,12 @@ func LoadDir(dir string) (Tokenizer, error) {
 			} `json:"model"`
 		}
 		if spm != "" && json.Unmarshal(b, &head) == nil && head.Model.Type == "Unigram" {
-			return LoadSentencePiece(spm)
+			return loadSentencePieceDir(dir, spm)
 		}
 		return LoadHF(filepath.Join(dir, HFFile))
 	}
 	if spm != "" {
-		return LoadSentencePiece(spm)
+		return loadSentencePieceDir(dir, spm)
 	}
 	if _, err := os.Stat(filepath.Join(dir, MarianSourceSPM)); err == nil {
 		return LoadMarian(dir)

@@ -795,3 +795,13 @@ func (n *spNormalizer) normalize(input string, user func(string) int, wsSuffix b
 	}
 	return s
 }
+
+// IsSpecial reports whether id is a control or unknown piece (<s>, </s>,
+// <pad>, <unk>): what decoding with skip_special_tokens drops.
+func (sp *SentencePiece) IsSpecial(id int32) bool {
+	if id < 0 || int(id) >= len(sp.pieces) {
+		return false
+	}
+	k := sp.pieces[id].kind
+	return k == spControl || k == spUnknown
+}
