@@ -112,6 +112,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			cfg.Init = *initDir
 		}
 		prog.Reset(cfg.Steps)
+		prog.RateUnit = map[string]string{"mlm": "masked tok", "qa": "windows"}[cfg.Task]
 		total = cfg.Steps
 		encoder = cfg.Task
 		res, err = recipes.TrainEncoder(ctx, cfg, opt)

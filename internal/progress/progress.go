@@ -23,6 +23,9 @@ type Bar struct {
 	lastPrint time.Time
 	shown     bool
 	Unit      string // what is counted, for updateCount
+	// RateUnit names what a training step's rate counts (Metrics.
+	// TokensPerS: the task's loss count per second); default "tok".
+	RateUnit string
 }
 
 // New returns a bar counting towards total, on w.
@@ -57,7 +60,11 @@ func (p *Bar) Update(m train.Metrics) {
 	p.lastPrint = now
 	done := m.Step - p.startStep
 	eta := time.Duration(float64(now.Sub(p.start)) / float64(done) * float64(p.total-m.Step)).Round(time.Second)
-	p.line(fmt.Sprintf("step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %s", m.Step, p.total, m.Loss, m.LR, m.TokensPerS, eta))
+	unit := p.RateUnit
+	if unit == "" {
+		unit = "tok"
+	}
+	p.line(fmt.Sprintf("step %d/%d  loss %.4f  lr %.2e  %.0f %s/s  ETA %s", m.Step, p.total, m.Loss, m.LR, m.TokensPerS, unit, eta))
 }
 
 // UpdateCount shows done of total items (sentences) with their rate.
