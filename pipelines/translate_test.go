@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -186,5 +187,77 @@ func TestPegasusDirectory(t *testing.T) {
 	s.Options.Generation.MaxLength = 8
 	if out, err := s.Summarize([]string{"A tool to convert files between formats.", "Another package."}); err != nil || len(out) != 2 {
 		t.Errorf("summarize: %q %v", out, err)
+	}
+}
+
+// TestOPUSMTMatchesPyTorch: an OPUS-MT directory exactly as the hub lays
+// it out, weights only as pytorch_model.bin (scripts/reference/opus_mt.py:
+// a MarianMTModel with random weights, generated as transformers'
+// generate does, tokenized and decoded as MarianTokenizer), translates
+// here to the same ids and text, greedy and with its beams.
+func TestOPUSMTMatchesPyTorch(t *testing.T) {
+	dir := t.TempDir()
+	for _, src := range []string{"../tokenizer/testdata/marian/source.spm", "../tokenizer/testdata/marian/target.spm",
+		"../tokenizer/testdata/marian/vocab.json", "../tokenizer/testdata/marian/tokenizer_config.json",
+		"testdata/opus-mt/config.json", "testdata/opus-mt/generation_config.json", "testdata/opus-mt/pytorch_model.bin"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile("testdata/opus-mt/expected.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Sentences []struct {
+			Source    string  `json:"source"`
+			GreedyIDs []int32 `json:"greedy_ids"`
+			Greedy    string  `json:"greedy"`
+			BeamIDs   []int32 `json:"beam_ids"`
+			Beam      string  `json:"beam"`
+		} `json:"sentences"`
+	}
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := LoadTranslator(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Generation == nil || tr.Generation.NumBeams != 3 {
+		t.Fatalf("generation settings %+v", tr.Generation)
+	}
+	var src []string
+	for _, s := range want.Sentences {
+		src = append(src, s.Source)
+	}
+	for _, beams := range []int{1, 3} {
+		tr.Generation.NumBeams = beams
+		got, err := tr.Translate(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids [][]int32
+		for _, s := range src {
+			x, _ := tr.Tokenizer.Encode(s)
+			ids = append(ids, append(x, 0))
+		}
+		gotIDs, err := tr.Model.Generate(ids, *tr.Generation, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range want.Sentences {
+			wantIDs, wantText := w.GreedyIDs, w.Greedy
+			if beams > 1 {
+				wantIDs, wantText = w.BeamIDs, w.Beam
+			}
+			if !slices.Equal(gotIDs[i], wantIDs) || got[i] != wantText {
+				t.Errorf("beams %d, %q:\n got %v %q\nwant %v %q", beams, w.Source, gotIDs[i], got[i], wantIDs, wantText)
+			}
+		}
 	}
 }
