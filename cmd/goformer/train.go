@@ -174,16 +174,16 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "done: step %d of %d in %.1f minutes, train loss %.4f, val loss %.4f", last.Step, total, last.Elapsed/60, last.Loss, valueOr(last.ValLoss))
 	if res.Best != nil && res.Best.BestStep > 0 {
-		name := "BLEU"
+		name, best := "BLEU", res.Best.Best
 		switch {
 		case summarizer:
 			name = "ROUGE-L"
 		case encoder == "qa":
 			name = "exact match"
-		case encoder == "mlm":
-			name = "-loss"
+		case res.Best.ByLoss: // Best holds the negated loss
+			name, best = "loss", -best
 		}
-		fmt.Fprintf(stdout, ", best val %s %.2f (step %d)", name, res.Best.Best, res.Best.BestStep)
+		fmt.Fprintf(stdout, ", best val %s %.2f (step %d)", name, best, res.Best.BestStep)
 	}
 	fmt.Fprintf(stdout, "; model in %s, curves in %s; peak resident memory %.0f MiB\n", res.ModelDir, filepath.Join(*out, "loss.png"), peakRSSMiB())
 	switch {
