@@ -28,6 +28,7 @@ package autograd
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/tensor"
@@ -131,6 +132,17 @@ func (g *Graph) Reset() {
 		v.Grad, v.RequiresGrad = nil, false
 	}
 	g.nvars = 0
+	if g.arena.consolidating() {
+		// The old slabs can only go back to the system once nothing
+		// points into them: drop the reused headers' views.
+		for _, v := range g.vars {
+			v.Value = nil
+			v.own.Rebind([]float32{}, 0)
+		}
+		for _, t := range g.arena.tensors {
+			t.Rebind([]float32{}, 0)
+		}
+	}
 	g.arena.reset()
 	g.err = nil
 }
@@ -329,10 +341,25 @@ func (a *arena) tensor(shape ...int) *tensor.Tensor {
 	return t
 }
 
+// consolidating reports whether the next reset replaces the slabs.
+func (a *arena) consolidating() bool { return a.grew && len(a.slabs) > 1 }
+
 func (a *arena) reset() {
 	a.peak = max(a.peak, a.used)
-	if a.grew && len(a.slabs) > 1 {
-		a.slabs = append(a.slabs[:0], make([]float32, max(slabSize, a.peak)))
+	if a.consolidating() {
+		// Let the old slabs go back to the system before the new one is
+		// made: otherwise both are resident at once, and the process's
+		// peak is twice the largest step. Growth happens a few times per
+		// run (each new largest batch shape), so the forced collection
+		// costs nothing that shows.
+		for i := range a.slabs {
+			a.slabs[i] = nil
+		}
+		a.slabs = a.slabs[:0]
+		if a.peak >= 64*slabSize { // only big arenas are worth a collection
+			debug.FreeOSMemory()
+		}
+		a.slabs = append(a.slabs, make([]float32, max(slabSize, a.peak)))
 	}
 	a.cur, a.off, a.ntens, a.used, a.grew = 0, 0, 0, 0, false
 }
