@@ -26,8 +26,8 @@ const PegasusOffset = 103
 
 // NewPegasus wraps a SentencePiece model with Pegasus's ids.
 func NewPegasus(sp *SentencePiece, offset int) (*Pegasus, error) {
-	if offset < 4 {
-		return nil, fmt.Errorf("tokenizer: a Pegasus offset of %d leaves no room for its four special tokens", offset)
+	if offset < 4 || offset > 1<<16 {
+		return nil, fmt.Errorf("tokenizer: a Pegasus offset of %d (want 4 to 65536; PegasusTokenizer's is 103)", offset)
 	}
 	p := &Pegasus{SP: sp, offset: int32(offset), specials: map[int32]string{0: "<pad>", 1: "</s>", 2: "<mask_1>", 3: "<mask_2>"},
 		byToken: map[string]int32{}}

@@ -151,6 +151,51 @@ func nanWeights(t *testing.T, dir string) string {
 	return dir
 }
 
+// binDir is the tiny GPT-2 with pytorch_model.bin replaced by the file
+// at src (or by the real one cut in half when src is "").
+func binDir(t *testing.T, src string) string {
+	d := copyDir(t, "../../models/gpt/testdata/tiny-bin")
+	b, err := os.ReadFile(filepath.Join(d, "pytorch_model.bin"))
+	if src != "" {
+		b, err = os.ReadFile(src)
+	} else {
+		b = b[:len(b)/2]
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(d, "pytorch_model.bin"), b, 0o644)
+	return d
+}
+
+// pegasusDir is a directory with the Pegasus fixture's spiece.model and
+// the given tokenizer_config.json.
+func pegasusDir(t *testing.T, config string) string {
+	d := t.TempDir()
+	b, err := os.ReadFile("../../tokenizer/testdata/pegasus/spiece.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(d, "spiece.model"), b, 0o644)
+	os.WriteFile(filepath.Join(d, "tokenizer_config.json"), []byte(config), 0o644)
+	return d
+}
+
+// opusDir is the OPUS-MT fixture with the given vocab.json.
+func opusDir(t *testing.T, vocab string) string {
+	d := t.TempDir()
+	for _, src := range []string{"../../tokenizer/testdata/marian/source.spm", "../../tokenizer/testdata/marian/target.spm",
+		"../../pipelines/testdata/opus-mt/config.json", "../../pipelines/testdata/opus-mt/pytorch_model.bin"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(d, filepath.Base(src)), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(d, "vocab.json"), []byte(vocab), 0o644)
+	return d
+}
+
 func nanValue() float64 { var z float64; return z / z }
 
 // TestHostileInputs: damaged and adversarial files, flags and text, given
@@ -235,6 +280,11 @@ func TestHostileInputs(t *testing.T) {
 		{"a bad JSONL question", []string{"answer", "--model", qa, "--jsonl"}, `{"question": "a"}` + "\n", "standard input:1: want a JSON object with string fields question and context"},
 		{"SQuAD to eval with a wrong answer_start", []string{"eval", "--model", qa, "--squad", squadFile(t, `"answer_start": 2`)}, "", `the context at answer_start 2 does not read "café"`},
 		{"an unknown character in the second line", []string{"tokenizer", "encode", "--model", charDir, "--lines"}, "abc\nabz\n", "line 2"},
+		{"a pickle that calls os.system", []string{"info", "--model", binDir(t, "../../tensor/testdata/pytorch/evil.bin")}, "", "refusing the global posix.system"},
+		{"a truncated pytorch_model.bin", []string{"convert", "--model", binDir(t, "")}, "", "pytorch_model.bin"},
+		{"a zip as a SentencePiece model", []string{"tokenizer", "encode", "--tokenizer", "../../tensor/testdata/pytorch/evil.bin"}, "x", "neither a tokenizer.json nor a SentencePiece model"},
+		{"a Pegasus offset of 1e9", []string{"tokenizer", "encode", "--model", pegasusDir(t, `{"tokenizer_class": "PegasusTokenizer", "offset": 1000000000}`)}, "x", "Pegasus offset of 1000000000"},
+		{"an OPUS-MT vocab.json with a repeated id", []string{"translate", "--model", opusDir(t, `{"</s>": 0, "<unk>": 0, "<pad>": 2}`)}, "x\n", `both have id 0`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdinReader = strings.NewReader(tc.stdin)
