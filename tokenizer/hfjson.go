@@ -127,6 +127,18 @@ const MaxVocab = 1 << 24
 // each added token (non-empty, its id matching the vocabulary's), each
 // merge's tokens.
 func ParseHF(b []byte, path string) (Tokenizer, error) {
+	var head struct {
+		Model struct {
+			Type string `json:"type"`
+		} `json:"model"`
+	}
+	if json.Unmarshal(b, &head) == nil && head.Model.Type != "" && head.Model.Type != "BPE" && head.Model.Type != "WordPiece" {
+		hint := ""
+		if head.Model.Type == "Unigram" {
+			hint = "; a SentencePiece model's conversion: give its spiece.model (or sentencepiece.bpe.model) instead, which goformer reads"
+		}
+		return nil, fmt.Errorf("%s: model type %q is not supported (want BPE or WordPiece)%s", path, head.Model.Type, hint)
+	}
 	var f hfFile
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
