@@ -496,22 +496,7 @@ func (f *Safetensors) WriteFile(path string, metadata map[string]string) error {
 		header[name] = map[string]any{"dtype": in.DType, "shape": in.Shape, "data_offsets": []int{off, off + len(in.raw)}}
 		off += len(in.raw)
 	}
-	hj, err := json.Marshal(header)
-	if err != nil {
-		return err
-	}
-	for (8+len(hj))%8 != 0 {
-		hj = append(hj, ' ')
-	}
-	return WriteFileAtomic(path, func(w io.Writer) error {
-		var n [8]byte
-		binary.LittleEndian.PutUint64(n[:], uint64(len(hj)))
-		if _, err := w.Write(n[:]); err != nil {
-			return err
-		}
-		if _, err := w.Write(hj); err != nil {
-			return err
-		}
+	return writeSafetensors(path, header, func(w io.Writer) error {
 		for _, name := range f.order {
 			if _, err := w.Write(f.infos[name].raw); err != nil {
 				return err

@@ -303,23 +303,7 @@ func WriteSafetensors(path string, tensors []NamedTensor, metadata map[string]st
 		header[nt.Name] = map[string]any{"dtype": "F32", "shape": nt.Tensor.Shape(), "data_offsets": []int{off, off + size}}
 		off += size
 	}
-	hj, err := json.Marshal(header)
-	if err != nil {
-		return err
-	}
-	// Pad the header with spaces so that the data starts 8-byte aligned.
-	for (8+len(hj))%8 != 0 {
-		hj = append(hj, ' ')
-	}
-	return WriteFileAtomic(path, func(w io.Writer) error {
-		var n [8]byte
-		binary.LittleEndian.PutUint64(n[:], uint64(len(hj)))
-		if _, err := w.Write(n[:]); err != nil {
-			return err
-		}
-		if _, err := w.Write(hj); err != nil {
-			return err
-		}
+	return writeSafetensors(path, header, func(w io.Writer) error {
 		buf := make([]byte, 0, 1<<16)
 		for _, nt := range tensors {
 			for _, v := range nt.Tensor.Data() {
@@ -334,6 +318,30 @@ func WriteSafetensors(path string, tensors []NamedTensor, metadata map[string]st
 		}
 		_, err := w.Write(buf)
 		return err
+	})
+}
+
+// writeSafetensors writes the header (JSON, padded with spaces so that
+// the data starts 8-byte aligned) and then the data through data,
+// atomically.
+func writeSafetensors(path string, header map[string]any, data func(io.Writer) error) error {
+	hj, err := json.Marshal(header)
+	if err != nil {
+		return err
+	}
+	for (8+len(hj))%8 != 0 {
+		hj = append(hj, ' ')
+	}
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(hj)))
+		if _, err := w.Write(n[:]); err != nil {
+			return err
+		}
+		if _, err := w.Write(hj); err != nil {
+			return err
+		}
+		return data(w)
 	})
 }
 

@@ -20,24 +20,7 @@ func TestMarianMatchesMarianTokenizer(t *testing.T) {
 	if !ok {
 		t.Fatalf("LoadDir gave a %T", tok)
 	}
-	b, err := os.ReadFile("testdata/marian/expected.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want struct {
-		Encode []struct {
-			Text   string   `json:"text"`
-			Pieces []string `json:"pieces"`
-			IDs    []int32  `json:"ids"`
-		} `json:"encode"`
-		Decode []struct {
-			IDs  []int32 `json:"ids"`
-			Text string  `json:"text"`
-		} `json:"decode"`
-	}
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	want := readWrapperFixture(t, "testdata/marian/expected.json")
 	unks := 0
 	for _, w := range want.Encode {
 		pieces, ids := m.EncodePieces(w.Text)
@@ -63,4 +46,31 @@ func TestMarianMatchesMarianTokenizer(t *testing.T) {
 	if m.Pad() != int32(m.VocabSize()-1) || !m.IsSpecial(m.Pad()) || !m.IsSpecial(m.EOS()) || m.IsSpecial(5) {
 		t.Errorf("pad %d of %d; special pad/eos/5: %v %v %v", m.Pad(), m.VocabSize(), m.IsSpecial(m.Pad()), m.IsSpecial(m.EOS()), m.IsSpecial(5))
 	}
+}
+
+// wrapperFixture is what the scripts that render transformers' Marian and
+// Pegasus tokenizers record: pieces and ids of texts, text of id sequences.
+type wrapperFixture struct {
+	Encode []struct {
+		Text   string   `json:"text"`
+		Pieces []string `json:"pieces"`
+		IDs    []int32  `json:"ids"`
+	} `json:"encode"`
+	Decode []struct {
+		IDs  []int32 `json:"ids"`
+		Text string  `json:"text"`
+	} `json:"decode"`
+}
+
+func readWrapperFixture(t *testing.T, path string) wrapperFixture {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f wrapperFixture
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

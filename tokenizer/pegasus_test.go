@@ -1,8 +1,6 @@
 package tokenizer
 
 import (
-	"encoding/json"
-	"os"
 	"slices"
 	"testing"
 )
@@ -20,24 +18,7 @@ func TestPegasusMatchesPegasusTokenizer(t *testing.T) {
 	if !ok {
 		t.Fatalf("LoadDir gave a %T", tok)
 	}
-	b, err := os.ReadFile("testdata/pegasus/expected.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want struct {
-		Encode []struct {
-			Text   string   `json:"text"`
-			Pieces []string `json:"pieces"`
-			IDs    []int32  `json:"ids"`
-		} `json:"encode"`
-		Decode []struct {
-			IDs  []int32 `json:"ids"`
-			Text string  `json:"text"`
-		} `json:"decode"`
-	}
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	want := readWrapperFixture(t, "testdata/pegasus/expected.json")
 	for _, w := range want.Encode {
 		pieces, ids := p.EncodePieces(w.Text)
 		ids = append(ids, p.EOS())
