@@ -2,6 +2,7 @@ package tensor_test
 
 import (
 	"fmt"
+	"log"
 
 	"github.com/goformer/goformer/tensor"
 )
@@ -32,4 +33,26 @@ func ExampleTensor_Reshape() {
 	// Output:
 	// [6 4]
 	// tensor.Reshape: shapes [2 3 4] and [5 -1]: 24 elements do not divide into the given dimensions
+}
+
+// A PyTorch checkpoint (torch.save of a state dict; a hub's
+// pytorch_model.bin) is read without running its pickle: each tensor comes
+// back contiguous, in its own dtype.
+func ExampleReadPyTorch() {
+	f, err := tensor.ReadPyTorch("testdata/pytorch/state.bin")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, name := range []string{"0.weight", "a_t", "half", "position_ids"} {
+		in := f.Info(name)
+		fmt.Println(name, in.DType, in.Shape)
+	}
+	w, _ := f.Tensor("a_t") // float32 whatever the file's dtype
+	fmt.Println(w.Shape())
+	// Output:
+	// 0.weight F32 [3 4]
+	// a_t F32 [4 3]
+	// half F16 [2 3]
+	// position_ids I64 [1 6]
+	// [4 3]
 }
