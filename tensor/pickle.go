@@ -139,6 +139,27 @@ func (u *unpickler) top() (any, error) {
 	return u.stack[len(u.stack)-1], nil
 }
 
+// pop2 pops the two values on top of the stack: below, then top.
+func (u *unpickler) pop2() (below, top any, err error) {
+	if top, err = u.pop(); err == nil {
+		below, err = u.pop()
+	}
+	return below, top, err
+}
+
+// readIndexLine reads a memo index written as text (PUT, GET).
+func (u *unpickler) readIndexLine() (uint32, error) {
+	s, err := u.readLine()
+	if err != nil {
+		return 0, err
+	}
+	var i uint32
+	if _, err := fmt.Sscanf(s, "%d", &i); err != nil {
+		return 0, fmt.Errorf("memo index %q: %v", s, err)
+	}
+	return i, nil
+}
+
 // popMark returns the values pushed since the last MARK and removes them.
 func (u *unpickler) popMark() ([]any, error) {
 	if len(u.marks) == 0 {
@@ -262,11 +283,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.appendTo(items)
 	case 's': // SETITEM
-		v, err := u.pop()
-		if err != nil {
-			return err
-		}
-		k, err := u.pop()
+		k, v, err := u.pop2()
 		if err != nil {
 			return err
 		}
@@ -377,11 +394,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.global(module, name)
 	case 0x93: // STACK_GLOBAL
-		name, err := u.pop()
-		if err != nil {
-			return err
-		}
-		module, err := u.pop()
+		module, name, err := u.pop2()
 		if err != nil {
 			return err
 		}
@@ -407,13 +420,9 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.memoPut(uint32(i))
 	case 'p': // PUT
-		s, err := u.readLine()
+		i, err := u.readIndexLine()
 		if err != nil {
 			return err
-		}
-		var i uint32
-		if _, err := fmt.Sscanf(s, "%d", &i); err != nil {
-			return fmt.Errorf("memo index %q: %v", s, err)
 		}
 		return u.memoPut(i)
 	case 'h', 'j': // BINGET, LONG_BINGET
@@ -431,13 +440,9 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(v)
 	case 'g': // GET
-		s, err := u.readLine()
+		i, err := u.readIndexLine()
 		if err != nil {
 			return err
-		}
-		var i uint32
-		if _, err := fmt.Sscanf(s, "%d", &i); err != nil {
-			return fmt.Errorf("memo index %q: %v", s, err)
 		}
 		v, err := u.memoGet(i)
 		if err != nil {
@@ -457,11 +462,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.persist(s)
 	case 'R': // REDUCE
-		args, err := u.pop()
-		if err != nil {
-			return err
-		}
-		fn, err := u.pop()
+		fn, args, err := u.pop2()
 		if err != nil {
 			return err
 		}
@@ -475,11 +476,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(v)
 	case 0x81: // NEWOBJ
-		args, err := u.pop()
-		if err != nil {
-			return err
-		}
-		cls, err := u.pop()
+		cls, args, err := u.pop2()
 		if err != nil {
 			return err
 		}

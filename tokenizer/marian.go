@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -126,18 +125,11 @@ func readMarianVocab(path string) (map[string]int32, error) {
 			return nil, fmt.Errorf("%s: %q has id %d", path, p, id)
 		}
 		if q, dup := seen[id]; dup {
-			a, b := sorted2(p, q)
-			return nil, fmt.Errorf("%s: %q and %q both have id %d", path, a, b, id)
+			return nil, fmt.Errorf("%s: %q and %q both have id %d", path, min(p, q), max(p, q), id)
 		}
 		seen[id] = p
 	}
 	return v, nil
-}
-
-func sorted2(a, b string) (string, string) {
-	s := []string{a, b}
-	sort.Strings(s)
-	return s[0], s[1]
 }
 
 // VocabSize returns the size of the id space (one past the largest id).

@@ -393,14 +393,14 @@ func (sp *SentencePiece) encodeUnigram(s string) []spToken {
 		return nil
 	}
 	type best struct {
-		id     int32
-		score  float32
-		startA int
+		id    int32
+		score float32
+		from  int
 	}
 	n := len(s)
 	ends := make([]best, n+1)
 	for i := range ends {
-		ends[i].startA = -1
+		ends[i].from = -1
 	}
 	unkScore := sp.minScore - 10
 	for start := 0; start < n; {
@@ -422,14 +422,14 @@ func (sp *SentencePiece) encodeUnigram(s string) []spToken {
 			if sp.pieces[id].kind == spUserDefined {
 				// float(length) * max_score - 0.1, in double as C++ does.
 				c64 := float64(float32(end-start)*sp.maxScore) - 0.1 + float64(here)
-				better = t.startA == -1 || c64 > float64(t.score)
+				better = t.from == -1 || c64 > float64(t.score)
 				cand = float32(c64)
 			} else {
 				cand = sp.pieces[id].score + here
-				better = t.startA == -1 || cand > t.score
+				better = t.from == -1 || cand > t.score
 			}
 			if better {
-				t.score, t.startA, t.id = cand, start, id
+				t.score, t.from, t.id = cand, start, id
 			}
 			if end-start == mblen {
 				single = true
@@ -437,15 +437,15 @@ func (sp *SentencePiece) encodeUnigram(s string) []spToken {
 		}
 		if !single {
 			t := &ends[start+mblen]
-			if cand := unkScore + here; t.startA == -1 || cand > t.score {
-				t.score, t.startA, t.id = cand, start, sp.unk
+			if cand := unkScore + here; t.from == -1 || cand > t.score {
+				t.score, t.from, t.id = cand, start, sp.unk
 			}
 		}
 		start += mblen
 	}
 	var out []spToken
-	for end := n; end > 0; end = ends[end].startA {
-		out = append(out, spToken{s[ends[end].startA:end], ends[end].id})
+	for end := n; end > 0; end = ends[end].from {
+		out = append(out, spToken{s[ends[end].from:end], ends[end].id})
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/goformer/goformer/models/hfdir"
-	"github.com/goformer/goformer/tensor"
 )
 
 func runConvert(args []string, stdout, stderr io.Writer) error {
@@ -32,27 +31,13 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return usagef("convert: %s already exists (--force replaces it)", out)
 	}
 	// Read the weights as the loaders would without model.safetensors.
-	var f *tensor.Safetensors
-	var from string
-	for _, name := range hfdir.WeightsFiles[1:] {
-		path := filepath.Join(*dir, name)
-		if _, err := os.Stat(path); err != nil {
-			continue
-		}
-		var err error
-		if filepath.Ext(name) == ".json" {
-			f, err = tensor.ReadSharded(path)
-		} else {
-			f, err = tensor.ReadWeightsFile(path)
-		}
-		if err != nil {
-			return usagef("convert: %v", err)
-		}
-		from = name
-		break
+	f, err := hfdir.ReadWeightsFrom(*dir, hfdir.WeightsFiles[1:])
+	if err != nil {
+		return usagef("convert: %v", err)
 	}
-	if f == nil {
-		return usagef("convert: %s has no PyTorch weights (pytorch_model.bin, pytorch_model.bin.index.json, model.safetensors.index.json)", *dir)
+	from := filepath.Base(f.Path)
+	if strings.HasSuffix(from, ".index.json") {
+		from = filepath.Base(f.Path) + " and its shards"
 	}
 	// Check that the model loads from them: in a scratch directory holding
 	// the config and the converted file, so that a failure writes nothing.

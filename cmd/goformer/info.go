@@ -111,10 +111,9 @@ func describeModel(dir string) (infoResult, error) {
 
 // weightsFile names the file of dir's weights that the loaders read.
 func weightsFile(dir string) (string, error) {
-	for _, name := range hfdir.WeightsFiles {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			return name, nil
-		}
+	path, err := hfdir.WeightsPath(dir, hfdir.WeightsFiles)
+	if err != nil {
+		return "", usageError{err.Error()}
 	}
-	return "", usagef("%s: no weights (%s)", dir, strings.Join(hfdir.WeightsFiles, ", "))
+	return filepath.Base(path), nil
 }

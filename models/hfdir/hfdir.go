@@ -65,42 +65,55 @@ var WeightsFiles = []string{WeightsFile, WeightsFile + ".index.json", "pytorch_m
 // or where there is none the first of the other WeightsFiles present.
 // The returned tensors' Path names the file they came from.
 func ReadWeights(dir string) (*tensor.Safetensors, error) {
-	for _, name := range WeightsFiles {
+	return ReadWeightsFrom(dir, WeightsFiles)
+}
+
+// WeightsPath returns the path of the first of names present in dir, or
+// an error saying which were looked for.
+func WeightsPath(dir string, names []string) (string, error) {
+	for _, name := range names {
 		path := filepath.Join(dir, name)
-		if _, err := os.Stat(path); err != nil {
-			continue
+		if _, err := os.Stat(path); err == nil {
+			return path, nil
 		}
-		var f *tensor.Safetensors
-		var err error
-		if strings.HasSuffix(name, ".index.json") {
-			f, err = tensor.ReadSharded(path)
-		} else {
-			f, err = tensor.ReadWeightsFile(path)
-		}
-		if err != nil {
-			return nil, err
-		}
-		// Old checkpoints (BERT's first release among them) name layer
-		// norms' parameters gamma and beta; transformers renames them on
-		// load, and so do we.
-		for _, n := range f.Names() {
-			for old, new := range map[string]string{"LayerNorm.gamma": "LayerNorm.weight", "LayerNorm.beta": "LayerNorm.bias"} {
-				if strings.HasSuffix(n, old) {
-					if err := f.Rename(n, strings.TrimSuffix(n, old)+new); err != nil {
-						return nil, err
-					}
+	}
+	// None there: the error of the preferred one (a missing directory,
+	// a symlink loop) unless it is only that the file is missing.
+	_, err := os.Stat(filepath.Join(dir, names[0]))
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		err = fmt.Errorf("%s: no weights (%s)", dir, strings.Join(names, ", "))
+	}
+	return "", err
+}
+
+// ReadWeightsFrom reads the first of names present in dir (a safetensors
+// or PyTorch file, or either's shard index), renaming old LayerNorm
+// gamma/beta tensors to weight/bias as transformers does on load (BERT's
+// first release names them so).
+func ReadWeightsFrom(dir string, names []string) (*tensor.Safetensors, error) {
+	path, err := WeightsPath(dir, names)
+	if err != nil {
+		return nil, err
+	}
+	var f *tensor.Safetensors
+	if strings.HasSuffix(path, ".index.json") {
+		f, err = tensor.ReadSharded(path)
+	} else {
+		f, err = tensor.ReadWeightsFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range f.Names() {
+		for old, new := range map[string]string{"LayerNorm.gamma": "LayerNorm.weight", "LayerNorm.beta": "LayerNorm.bias"} {
+			if strings.HasSuffix(n, old) {
+				if err := f.Rename(n, strings.TrimSuffix(n, old)+new); err != nil {
+					return nil, err
 				}
 			}
 		}
-		return f, nil
 	}
-	// None there: the error of the preferred one (missing file, or a
-	// directory that is not one).
-	_, err := tensor.ReadSafetensors(filepath.Join(dir, WeightsFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		err = fmt.Errorf("%s: no weights (%s)", dir, strings.Join(WeightsFiles, ", "))
-	}
-	return nil, err
+	return f, nil
 }
 
 // Limits on the sizes a config.json may give, far above any published
