@@ -303,13 +303,19 @@ func mlmBatches(cfg EncoderConfig, tok *tokenizer.WordPiece, special func(int32)
 		if err != nil {
 			return nil, nil, err
 		}
-		var seqs, types [][]int32
+		// Each sequence with the length of its first segment (type 0; the
+		// rest, the description of a pair, is type 1).
+		type item struct {
+			ids   []int32
+			first int
+		}
+		var items []item
 		for _, d := range docs {
 			ids, err := tok.Encode(d.Text)
 			if err != nil {
 				return nil, nil, err
 			}
-			var first []int32
+			first := len(ids)
 			if cfg.WithSynopsis {
 				syn, err := tok.Encode(d.Summary)
 				if err != nil {
@@ -319,35 +325,29 @@ func mlmBatches(cfg EncoderConfig, tok *tokenizer.WordPiece, special func(int32)
 				// cut to half the sequence and the description to the rest.
 				syn = trimSpecials(syn, tok)
 				syn = syn[:min(len(syn), cfg.MaxSeqLen/2-2)]
-				first = append(append([]int32{tok.CLS()}, syn...), tok.SEP())
-				ids = append(trimSpecials(ids, tok), tok.SEP())
+				pair := append(append([]int32{tok.CLS()}, syn...), tok.SEP())
+				first = len(pair)
+				ids = append(append(pair, trimSpecials(ids, tok)...), tok.SEP())
 			}
-			seq := append(first, ids...)
-			if len(seq) > cfg.MaxSeqLen {
-				seq = append(seq[:cfg.MaxSeqLen-1], tok.SEP())
+			if len(ids) > cfg.MaxSeqLen {
+				ids = append(ids[:cfg.MaxSeqLen-1], tok.SEP())
 			}
-			ty := make([]int32, len(seq))
-			for i := len(first); i < len(seq); i++ {
-				ty[i] = 1
+			items = append(items, item{ids, first})
+		}
+		slices.SortStableFunc(items, func(a, b item) int { return len(a.ids) - len(b.ids) })
+		seqs := make([][]int32, len(items))
+		var types [][]int32
+		for i, it := range items {
+			seqs[i] = it.ids
+			if cfg.WithSynopsis {
+				ty := make([]int32, len(it.ids))
+				for j := it.first; j < len(ty); j++ {
+					ty[j] = 1
+				}
+				types = append(types, ty)
 			}
-			if first == nil {
-				ty = nil
-			}
-			seqs, types = append(seqs, seq), append(types, ty)
 		}
-		order := make([]int, len(seqs))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortStableFunc(order, func(a, b int) int { return len(seqs[a]) - len(seqs[b]) })
-		sortedSeqs, sortedTypes := make([][]int32, len(seqs)), make([][]int32, len(seqs))
-		for i, j := range order {
-			sortedSeqs[i], sortedTypes[i] = seqs[j], types[j]
-		}
-		if !cfg.WithSynopsis {
-			sortedTypes = nil
-		}
-		b := train.BucketSequences(sortedSeqs, sortedTypes, nil, special, tok.Pad(), cfg.MaxTokens)
+		b := train.BucketSequences(seqs, types, nil, special, tok.Pad(), cfg.MaxTokens)
 		if split == "train" {
 			trainB = b
 		} else {
