@@ -209,10 +209,11 @@ func storageID(id any, storages map[string]*pyStorage, legacy bool) (any, error)
 		}
 		// The view is its own key; the bytes are the root's.
 		s = &pyStorage{key: vkey, dtype: dtype, numel: int(n), root: key, offset: int(off)}
-		if root, ok := storages[key]; ok && (root.dtype != dtype || root.numel != int(numel)) {
+		if root, ok := storages[key]; !ok {
+			storages[key] = &pyStorage{key: key, dtype: dtype, numel: int(numel), root: key}
+		} else if root.dtype != dtype || root.numel != int(numel) {
 			return nil, fmt.Errorf("storage %q is given as %d %s and as %d %s", key, root.numel, root.dtype, numel, dtype)
 		}
-		storages[key] = &pyStorage{key: key, dtype: dtype, numel: int(numel), root: key}
 		if s.offset+s.numel > int(numel) {
 			return nil, fmt.Errorf("storage view %q: elements [%d, %d) of a storage of %d", vkey, s.offset, s.offset+s.numel, numel)
 		}
