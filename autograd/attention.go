@@ -14,6 +14,13 @@ type AttentionOptions struct {
 	Causal bool
 	// KeyPad, if not nil, marks padded keys: [batch × Tk], true = ignore.
 	KeyPad []bool
+	// Bias, if not nil, is a relative attention bias [heads, Tq+Tk−1]
+	// added to the scores (cpu.Attention.RelBias: query i and key j of
+	// head h get Bias[h][j − i + Tq − 1]; RelativeBias builds it). Its
+	// gradient is summed over the batch. Attention only.
+	Bias *Var
+	// Scale multiplies q·kᵀ; 0 means 1/√d (T5 uses 1). Attention only.
+	Scale float32
 }
 
 // Attention is multi-head scaled dot-product attention (flash attention)
@@ -32,21 +39,40 @@ func (g *Graph) Attention(q, k, v *Var, heads int, opt AttentionOptions) *Var {
 	if opt.KeyPad != nil && len(opt.KeyPad) != b*tk {
 		return g.Fail(fmt.Errorf("autograd.Attention: key padding mask has %d entries, want batch×Tk = %d", len(opt.KeyPad), b*tk))
 	}
-	a := cpu.Attention{Batch: b, Heads: heads, Tq: tq, Tk: tk, Dim: hd / heads, Causal: opt.Causal, KeyPad: opt.KeyPad, SeqMajor: true}
-	out := g.newVar([]*Var{q, k, v}, b, tq, hd)
+	a := cpu.Attention{Batch: b, Heads: heads, Tq: tq, Tk: tk, Dim: hd / heads, Causal: opt.Causal, KeyPad: opt.KeyPad, SeqMajor: true, Scale: opt.Scale}
+	if opt.Bias != nil {
+		if g.failed("Attention", opt.Bias) {
+			return g.poison
+		}
+		if opt.Bias.Value.Len() != heads*(tq+tk-1) {
+			return g.Fail(shapeErr("Attention", fmt.Sprintf("want a bias [heads, Tq+Tk−1] = [%d, %d]", heads, tq+tk-1), q, k, opt.Bias))
+		}
+		a.RelBias = opt.Bias.Value.Data()
+	}
+	out := g.newVar([]*Var{q, k, v, opt.Bias}, b, tq, hd)
 	lse := g.arena.alloc(b * heads * tq)
 	a.Forward(out.Value.Data(), lse, q.Value.Data(), k.Value.Data(), v.Value.Data())
-	g.record(node{op: opAttention, out: out, in: [3]*Var{q, k, v}, lse: lse, attn: a})
+	g.record(node{op: opAttention, out: out, in: [4]*Var{q, k, v, opt.Bias}, lse: lse, attn: a})
 	return out
 }
 
 func (g *Graph) attentionBackward(n *node) {
 	q, k, v := n.in[0], n.in[1], n.in[2]
 	dq, dk, dv := g.arena.alloc(q.Value.Len()), g.arena.alloc(k.Value.Len()), g.arena.alloc(v.Value.Len())
-	n.attn.Backward(dq, dk, dv, q.Value.Data(), k.Value.Data(), v.Value.Data(), n.out.Value.Data(), n.lse, n.out.Grad.Data())
+	var dbias []float32
+	if n.needs(3) {
+		dbias = g.arena.alloc(n.attn.Batch * n.in[3].Value.Len())
+	}
+	n.attn.BackwardBias(dq, dk, dv, dbias, q.Value.Data(), k.Value.Data(), v.Value.Data(), n.out.Value.Data(), n.lse, n.out.Grad.Data())
 	for i, d := range [3][]float32{dq, dk, dv} {
 		if n.needs(i) {
 			g.accumulate(n.in[i], 1, d)
+		}
+	}
+	if dbias != nil { // sum the batch rows
+		per := n.in[3].Value.Len()
+		for b := 0; b < n.attn.Batch; b++ {
+			g.accumulate(n.in[3], 1, dbias[b*per:(b+1)*per])
 		}
 	}
 }
@@ -72,7 +98,7 @@ func (g *Graph) AttentionQKV(qkv *Var, heads int, opt AttentionOptions) *Var {
 	lse := g.arena.alloc(b * heads * t)
 	d := qkv.Value.Data()
 	a.Forward(out.Value.Data(), lse, d, d[c:], d[2*c:])
-	g.record(node{op: opAttentionQKV, out: out, in: [3]*Var{qkv}, lse: lse, attn: a})
+	g.record(node{op: opAttentionQKV, out: out, in: [4]*Var{qkv}, lse: lse, attn: a})
 	return out
 }
 

@@ -22,7 +22,7 @@ func (g *Graph) Add(a, b *Var) *Var {
 	for off := 0; off < len(ad); off += len(bd) {
 		cpu.Add(od[off:off+len(bd)], ad[off:off+len(bd)], bd)
 	}
-	g.record(node{op: opAdd, out: out, in: [3]*Var{a, b}})
+	g.record(node{op: opAdd, out: out, in: [4]*Var{a, b}})
 	return out
 }
 
@@ -39,6 +39,44 @@ func (g *Graph) addBackward(n *node) {
 	}
 }
 
+// Mul returns the elementwise product a∘b of two tensors of one shape
+// (the gate of a gated feed-forward network).
+func (g *Graph) Mul(a, b *Var) *Var {
+	if g.failed("Mul", a, b) {
+		return g.poison
+	}
+	if !a.Value.SameShape(b.Value) {
+		return g.Fail(shapeErr("Mul", "a and b must have the same shape", a, b))
+	}
+	out := g.newVar([]*Var{a, b}, a.Shape()...)
+	od, ad, bd := out.Value.Data(), a.Value.Data(), b.Value.Data()
+	for i, x := range ad {
+		od[i] = x * bd[i]
+	}
+	g.record(node{op: opMul, out: out, in: [4]*Var{a, b}})
+	return out
+}
+
+func (g *Graph) mulBackward(n *node) {
+	dout := n.out.Grad.Data()
+	for i, other := range [2]*Var{n.in[1], n.in[0]} {
+		if !n.needs(i) {
+			continue
+		}
+		d, fresh := g.gradFor(n.in[i])
+		od := other.Value.Data()
+		if fresh {
+			for e, x := range dout {
+				d[e] = x * od[e]
+			}
+		} else {
+			for e, x := range dout {
+				d[e] += x * od[e]
+			}
+		}
+	}
+}
+
 // Scale returns s·x.
 func (g *Graph) Scale(x *Var, s float32) *Var {
 	if g.failed("Scale", x) {
@@ -49,7 +87,7 @@ func (g *Graph) Scale(x *Var, s float32) *Var {
 	for i, v := range x.Value.Data() {
 		od[i] = s * v
 	}
-	g.record(node{op: opScale, out: out, in: [3]*Var{x}, scale: s})
+	g.record(node{op: opScale, out: out, in: [4]*Var{x}, scale: s})
 	return out
 }
 
@@ -96,7 +134,7 @@ func (g *Graph) Reshape(x *Var, shape ...int) *Var {
 	out.Value = out.own
 	out.Value.Rebind(x.Value.Data(), sh...)
 	out.RequiresGrad = x.RequiresGrad && !g.NoGrad
-	g.record(node{op: opReshape, out: out, in: [3]*Var{x}})
+	g.record(node{op: opReshape, out: out, in: [4]*Var{x}})
 	return out
 }
 
@@ -116,7 +154,7 @@ func (g *Graph) Narrow(x *Var, from, width int) *Var {
 	for r := range rows(x) {
 		copy(od[r*width:(r+1)*width], xd[r*c+from:r*c+from+width])
 	}
-	g.record(node{op: opNarrow, out: out, in: [3]*Var{x}, cols: c, offset: from})
+	g.record(node{op: opNarrow, out: out, in: [4]*Var{x}, cols: c, offset: from})
 	return out
 }
 
@@ -161,7 +199,7 @@ func (g *Graph) activation(op opKind, name string, x *Var) *Var {
 	case opSiLU:
 		cpu.SiLU(od, xd)
 	}
-	g.record(node{op: op, out: out, in: [3]*Var{x}})
+	g.record(node{op: op, out: out, in: [4]*Var{x}})
 	return out
 }
 
@@ -190,7 +228,7 @@ func (g *Graph) ReLU(x *Var) *Var {
 	}
 	out := g.newVar([]*Var{x}, x.Shape()...)
 	cpu.ReLU(out.Value.Data(), x.Value.Data())
-	g.record(node{op: opReLU, out: out, in: [3]*Var{x}})
+	g.record(node{op: opReLU, out: out, in: [4]*Var{x}})
 	return out
 }
 
@@ -238,7 +276,7 @@ func (g *Graph) Dropout(x *Var, p float32) *Var {
 			mask[i], od[i] = keep, v*keep
 		}
 	}
-	g.record(node{op: opDropout, out: out, in: [3]*Var{x}, mask: mask})
+	g.record(node{op: opDropout, out: out, in: [4]*Var{x}, mask: mask})
 	return out
 }
 

@@ -40,7 +40,7 @@ func (g *Graph) Embedding(table *Var, ids []int32, scale float32, shape ...int) 
 			cpu.Scale(scale, row)
 		}
 	}
-	g.record(node{op: opEmbedding, out: out, in: [3]*Var{table}, ids: ids, scale: scale, cols: d})
+	g.record(node{op: opEmbedding, out: out, in: [4]*Var{table}, ids: ids, scale: scale, cols: d})
 	return out
 }
 
@@ -52,5 +52,48 @@ func (g *Graph) embeddingBackward(n *node) {
 	dt := g.grad(n.in[0])
 	for i, id := range n.ids {
 		cpu.Axpy(n.scale, dout[i*d:(i+1)*d], dt[int(id)*d:(int(id)+1)*d])
+	}
+}
+
+// RelativeBias gathers a relative attention bias for Attention's
+// AttentionOptions.Bias from table [buckets, heads] (T5's
+// relative_attention_bias): the result is [heads, len(buckets)] with
+// out[h][i] = table[buckets[i]][h], buckets[i] being the bucket of the
+// i-th key-query offset. buckets must stay unchanged until Backward.
+func (g *Graph) RelativeBias(table *Var, buckets []int32) *Var {
+	if g.failed("RelativeBias", table) {
+		return g.poison
+	}
+	if table.Value.Dims() != 2 {
+		return g.Fail(shapeErr("RelativeBias", "table must be [buckets, heads]", table))
+	}
+	nb, heads := table.Value.Dim(0), table.Value.Dim(1)
+	for i, b := range buckets {
+		if b < 0 || int(b) >= nb {
+			return g.Fail(fmt.Errorf("autograd.RelativeBias: bucket %d at offset %d is outside [0, %d)", b, i, nb))
+		}
+	}
+	n := len(buckets)
+	out := g.newVar([]*Var{table}, heads, n)
+	od, td := out.Value.Data(), table.Value.Data()
+	for i, b := range buckets {
+		for h := 0; h < heads; h++ {
+			od[h*n+i] = td[int(b)*heads+h]
+		}
+	}
+	g.record(node{op: opRelativeBias, out: out, in: [4]*Var{table}, ids: buckets, cols: heads})
+	return out
+}
+
+func (g *Graph) relativeBiasBackward(n *node) {
+	if !n.needs(0) {
+		return
+	}
+	dout, heads, k := n.out.Grad.Data(), n.cols, len(n.ids)
+	dt := g.grad(n.in[0])
+	for i, b := range n.ids {
+		for h := 0; h < heads; h++ {
+			dt[int(b)*heads+h] += dout[h*k+i]
+		}
 	}
 }

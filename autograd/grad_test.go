@@ -133,6 +133,21 @@ func TestOpGradients(t *testing.T) {
 		{"Attention cross padded", func(g *Graph, in []*Var) *Var {
 			return g.Attention(in[0], in[1], in[2], 3, AttentionOptions{KeyPad: []bool{false, false, true, false, false, false, false, true}})
 		}, []*tensor.Tensor{randTensor(rng, 1, 2, 3, 6), randTensor(rng, 1, 2, 4, 6), randTensor(rng, 1, 2, 4, 6)}, false},
+		{"RMSNorm", func(g *Graph, in []*Var) *Var { return g.RMSNorm(in[0], in[1], 1e-6) },
+			[]*tensor.Tensor{randTensor(rng, 2, 3, 7), randTensor(rng, 1, 7)}, false},
+		{"Mul", func(g *Graph, in []*Var) *Var { return g.Mul(in[0], in[1]) },
+			[]*tensor.Tensor{randTensor(rng, 1, 3, 4), randTensor(rng, 1, 3, 4)}, false},
+		{"Mul shared input", func(g *Graph, in []*Var) *Var { return g.Mul(in[0], in[0]) },
+			[]*tensor.Tensor{randTensor(rng, 1, 3, 4)}, false},
+		{"RelativeBias", func(g *Graph, in []*Var) *Var { return g.RelativeBias(in[0], []int32{0, 2, 2, 1, 3, 0, 1}) },
+			[]*tensor.Tensor{randTensor(rng, 1, 4, 3)}, false},
+		// T5's self-attention: a relative bias gathered from its table, no
+		// scaling of q·k, causal and padded, Tq < Tk (a cached decoder).
+		{"Attention relative bias", func(g *Graph, in []*Var) *Var {
+			bias := g.RelativeBias(in[3], []int32{3, 1, 0, 2, 4, 4, 1, 0})
+			return g.Attention(in[0], in[1], in[2], 2, AttentionOptions{Causal: true, Scale: 1, Bias: bias,
+				KeyPad: []bool{false, false, true, false, false, false, false, false, false, false, false, true}})
+		}, []*tensor.Tensor{randTensor(rng, 1, 2, 3, 6), randTensor(rng, 1, 2, 6, 6), randTensor(rng, 1, 2, 6, 6), randTensor(rng, 2, 5, 2)}, false},
 	} {
 		checkGradients(t, tc.name, tc.f, tc.in, tc.training)
 	}

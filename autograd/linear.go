@@ -19,7 +19,7 @@ func (g *Graph) MatMul(a, b *Var) *Var {
 	var buf [8]int
 	out := g.newVar([]*Var{a, b}, withLast(a.Shape(), n, &buf)...)
 	cpu.Sgemm(false, false, m, n, k, 1, a.Value.Data(), k, b.Value.Data(), n, 0, out.Value.Data(), n)
-	g.record(node{op: opMatMul, out: out, in: [3]*Var{a, b}, m: m, k: k, n: n})
+	g.record(node{op: opMatMul, out: out, in: [4]*Var{a, b}, m: m, k: k, n: n})
 	return out
 }
 
@@ -61,7 +61,7 @@ func (g *Graph) Linear(x, w, b *Var) *Var {
 		beta = 1
 	}
 	cpu.Sgemm(false, true, m, n, k, 1, x.Value.Data(), k, w.Value.Data(), k, beta, od, n)
-	g.record(node{op: opLinear, out: out, in: [3]*Var{x, w, b}, m: m, k: k, n: n})
+	g.record(node{op: opLinear, out: out, in: [4]*Var{x, w, b}, m: m, k: k, n: n})
 	return out
 }
 

@@ -14,7 +14,7 @@ func (g *Graph) Softmax(x *Var) *Var {
 	}
 	out := g.newVar([]*Var{x}, x.Shape()...)
 	cpu.SoftmaxRows(out.Value.Data(), x.Value.Data(), rows(x), lastDim(x))
-	g.record(node{op: opSoftmax, out: out, in: [3]*Var{x}, rows: rows(x), cols: lastDim(x)})
+	g.record(node{op: opSoftmax, out: out, in: [4]*Var{x}, rows: rows(x), cols: lastDim(x)})
 	return out
 }
 
@@ -77,7 +77,7 @@ func (g *Graph) CrossEntropy(logits *Var, targets []int32, ignoreIndex int32, ep
 	if count > 0 {
 		out.Value.Data()[0] = float32(total / float64(count))
 	}
-	g.record(node{op: opCrossEntropy, out: out, in: [3]*Var{logits}, ids: targets, probs: probs,
+	g.record(node{op: opCrossEntropy, out: out, in: [4]*Var{logits}, ids: targets, probs: probs,
 		rows: r, cols: vocab, counted: count, ignore: ignoreIndex, eps: eps})
 	return out
 }

@@ -27,6 +27,9 @@ const (
 	opAttention
 	opAttentionQKV
 	opCrossEntropy
+	opRMSNorm
+	opMul
+	opRelativeBias
 )
 
 // node is one recorded operation: which, its inputs and output, and what
@@ -36,7 +39,7 @@ const (
 type node struct {
 	op  opKind
 	out *Var
-	in  [3]*Var
+	in  [4]*Var
 
 	m, k, n int // GEMM sizes: rows, inner and output width (MatMul, Linear)
 	rows    int // rows of the last dimension (LayerNorm, Softmax, CrossEntropy)
@@ -46,12 +49,12 @@ type node struct {
 	scale float32 // Scale's factor; Embedding's multiplier
 	eps   float32 // CrossEntropy's label smoothing
 
-	mean, rstd []float32 // LayerNorm: per-row statistics of the forward pass
+	mean, rstd []float32 // LayerNorm, RMSNorm: per-row statistics of the forward pass
 	mask       []float32 // Dropout: 0 or 1/(1-p) per element
 	probs      []float32 // CrossEntropy: softmax of the logits
 	lse        []float32 // Attention: per-query log-sum-exp
 
-	ids     []int32 // Embedding: the ids looked up; CrossEntropy: the targets
+	ids     []int32 // Embedding: the ids looked up; CrossEntropy: the targets; RelativeBias: the buckets
 	counted int     // CrossEntropy: targets not ignored
 	ignore  int32   // CrossEntropy: the ignored target
 
@@ -91,6 +94,12 @@ func (g *Graph) backward(n *node) {
 		g.attentionQKVBackward(n)
 	case opCrossEntropy:
 		g.crossEntropyBackward(n)
+	case opRMSNorm:
+		g.rmsNormBackward(n)
+	case opMul:
+		g.mulBackward(n)
+	case opRelativeBias:
+		g.relativeBiasBackward(n)
 	default:
 		panic(fmt.Sprintf("autograd: no backward for op %d", n.op))
 	}

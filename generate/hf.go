@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 )
 
 // RowDecoder is a StepDecoder that can also drop rows between steps, so
@@ -191,6 +192,52 @@ func Search(dec RowDecoder, sentences, vocab int, o Options) ([][]int32, error) 
 	}
 	return beamHF(dec, sentences, vocab, &o)
 }
+
+// SearchBatches runs Search over many sources: sorted by length (so that
+// a batch pads little), in batches of at most batchRows rows (sources ×
+// beams; default 256), each decoded by the decoder newDecoder returns for
+// it (copies rows per source, up to maxNew steps). The results come back
+// in the input order; progress, if set, is called with the number of
+// sources done.
+func SearchBatches(src [][]int32, vocab int, o Options, batchRows int, newDecoder func(batch [][]int32, copies, maxNew int) (RowDecoder, error), progress func(done int)) ([][]int32, error) {
+	if batchRows < 1 {
+		batchRows = 256
+	}
+	beams := max(o.NumBeams, 1)
+	order := make([]int, len(src))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return len(src[order[a]]) < len(src[order[b]]) })
+	out := make([][]int32, len(src))
+	per := max(1, batchRows/beams)
+	for start := 0; start < len(order); start += per {
+		idx := order[start:min(start+per, len(order))]
+		batch := make([][]int32, len(idx))
+		for j, i := range idx {
+			batch[j] = src[i]
+		}
+		dec, err := newDecoder(batch, beams, o.maxNew())
+		if err != nil {
+			return nil, err
+		}
+		res, err := Search(dec, len(batch), vocab, o)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range idx {
+			out[i] = res[j]
+		}
+		if progress != nil {
+			progress(start + len(idx))
+		}
+	}
+	return out, nil
+}
+
+// MaxNew returns the number of tokens o lets generation produce
+// (max_new_tokens, or max_length less the start token).
+func (o *Options) MaxNew() int { return o.maxNew() }
 
 func greedyHF(dec RowDecoder, sentences, vocab int, o *Options) ([][]int32, error) {
 	out := make([][]int32, sentences)

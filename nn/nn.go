@@ -135,3 +135,20 @@ func NewLayerNorm(ps *Params, name string, d int, eps float32) *LayerNorm {
 func (l *LayerNorm) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 	return g.LayerNorm(x, l.W, l.B, l.Eps)
 }
+
+// RMSNorm normalises the last dimension by its root mean square, without
+// a mean or a bias: x/sqrt(mean(x²)+eps)·W (T5's T5LayerNorm).
+type RMSNorm struct {
+	W   *autograd.Var
+	Eps float32
+}
+
+// NewRMSNorm registers name.weight (ones) of size d.
+func NewRMSNorm(ps *Params, name string, d int, eps float32) *RMSNorm {
+	return &RMSNorm{W: ps.Add(name+".weight", tensor.Full(1, d)), Eps: eps}
+}
+
+// Forward normalises x [..., d].
+func (l *RMSNorm) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
+	return g.RMSNorm(x, l.W, l.Eps)
+}

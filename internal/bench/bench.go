@@ -121,7 +121,7 @@ func Attention(a cpu.Attention, backward, plain bool, batch time.Duration) Atten
 			probs := make([]float32, a.Batch*a.Heads*a.Tq*a.Tk) // materialised anew each call, as a framework would
 			a.ForwardPlain(out, probs, q, k, v)
 			if backward {
-				a.BackwardPlain(dq, dk, dv, q, k, v, probs, dout)
+				a.BackwardPlain(dq, dk, dv, nil, q, k, v, probs, dout)
 			}
 			return
 		}

@@ -32,8 +32,17 @@ type Attention struct {
 	// KeyPad, if not nil, has Batch×Tk entries; true marks a padded key that
 	// no query of that batch row sees (PyTorch's key_padding_mask).
 	KeyPad []bool
-	// Scale multiplies the scores; 0 means 1/sqrt(Dim).
-	Scale    float32
+	// Scale multiplies the scores; 0 means 1/sqrt(Dim). T5, which folds
+	// the scaling into its initialisation, uses 1.
+	Scale float32
+	// RelBias, if not nil, is added to the scaled scores before the masks
+	// and the softmax: a bias that depends on the head and on the offset
+	// between key and query only (T5's relative position bias), so that it
+	// costs Heads×(Tq+Tk−1) values instead of Heads×Tq×Tk. Query i and key
+	// j of head h get RelBias[h·(Tq+Tk−1) + (j − i) + Tq − 1]; every
+	// batch row shares it. The caller folds in where the queries are (with
+	// a KV cache, query i is at position i + past).
+	RelBias  []float32
 	SeqMajor bool
 	// InStride, with SeqMajor, is the distance between consecutive rows of
 	// q, k and v (and of dq, dk, dv), when they are views into a wider
@@ -84,6 +93,9 @@ func (a *Attention) check(op string, tensors ...namedLen) {
 	if a.KeyPad != nil && len(a.KeyPad) != a.Batch*a.Tk {
 		panic(fmt.Sprintf("cpu.Attention.%s: KeyPad has %d entries, want batch×tk = %d", op, len(a.KeyPad), a.Batch*a.Tk))
 	}
+	if a.RelBias != nil && len(a.RelBias) != a.Heads*a.biasLen() {
+		panic(fmt.Sprintf("cpu.Attention.%s: RelBias has %d entries, want heads×(tq+tk−1) = %d", op, len(a.RelBias), a.Heads*a.biasLen()))
+	}
 	for _, t := range tensors {
 		if t.have < t.want {
 			panic(fmt.Sprintf("cpu.Attention.%s: %s has %d elements, want %d", op, t.name, t.have, t.want))
@@ -108,6 +120,21 @@ func (a *Attention) inLen(t int) int {
 	return (a.Batch*t-1)*a.InStride + a.Heads*a.Dim
 }
 func (a *Attention) lseLen() int { return a.Batch * a.Heads * a.Tq }
+
+// biasLen is the number of offsets j − i a head's RelBias covers.
+func (a *Attention) biasLen() int { return max(0, a.Tq+a.Tk-1) }
+
+// addBias adds RelBias to a tile of scores of head h (query rows i0..,
+// keys j0.., row stride ld).
+func (a *Attention) addBias(s []float32, ld, h, i0, rows, j0, cols int) {
+	if a.RelBias == nil {
+		return
+	}
+	base := h*a.biasLen() + j0 - i0 + a.Tq - 1
+	for r := 0; r < rows; r++ {
+		axpy(1, a.RelBias[base-r:base-r+cols], s[r*ld:r*ld+cols])
+	}
+}
 
 // Forward computes out = attention(q, k, v) and lse, each row's
 // log-sum-exp of its scaled, masked scores ([Batch, Heads, Tq]), which
@@ -138,15 +165,26 @@ func (a *Attention) Forward(out, lse, q, k, v []float32) {
 //
 // Each head is one piece of work, so dK and dV are written without races.
 func (a *Attention) Backward(dq, dk, dv, q, k, v, out, lse, dout []float32) {
+	a.BackwardBias(dq, dk, dv, nil, q, k, v, out, lse, dout)
+}
+
+// BackwardBias is Backward that also returns the gradient of RelBias: dbias
+// (nil when not wanted) gets, for each batch row and head, the sum of dS
+// over the query-key pairs of each offset, [Batch, Heads, Tq+Tk−1],
+// overwritten; the caller sums the batch rows.
+func (a *Attention) BackwardBias(dq, dk, dv, dbias, q, k, v, out, lse, dout []float32) {
 	a.check("Backward", namedLen{"dq", len(dq), a.qInLen()}, namedLen{"dk", len(dk), a.kLen()}, namedLen{"dv", len(dv), a.kLen()},
 		namedLen{"q", len(q), a.qInLen()}, namedLen{"k", len(k), a.kLen()}, namedLen{"v", len(v), a.kLen()},
 		namedLen{"out", len(out), a.qLen()}, namedLen{"lse", len(lse), a.lseLen()}, namedLen{"dout", len(dout), a.qLen()})
+	if dbias != nil && len(dbias) < a.Batch*a.Heads*a.biasLen() {
+		panic(fmt.Sprintf("cpu.Attention.Backward: dbias has %d elements, want batch×heads×(tq+tk−1) = %d", len(dbias), a.Batch*a.Heads*a.biasLen()))
+	}
 	if a.Batch*a.Heads == 0 {
 		return
 	}
 	j := getAttnJob()
 	defer putAttnJob(j)
-	*j = attnJob{a: *a, scale: a.scale(), q: q, k: k, v: v, o: out, lse: lse, do: dout, dq: dq, dk: dk, dv: dv, backward: true}
+	*j = attnJob{a: *a, scale: a.scale(), q: q, k: k, v: v, o: out, lse: lse, do: dout, dq: dq, dk: dk, dv: dv, dbias: dbias, backward: true}
 	DefaultPool().Run(a.Batch*a.Heads, j)
 }
 
@@ -180,6 +218,7 @@ type attnJob struct {
 	scale               float32
 	q, k, v, o, lse, do []float32
 	dq, dk, dv          []float32
+	dbias               []float32 // [Batch, Heads, Tq+Tk−1], or nil
 	backward            bool
 	qBlocks             int
 	splits              int       // decode: key ranges per head
@@ -295,6 +334,7 @@ func (j *attnJob) forwardBlock(sc *attnScratch, b, h, i0 int) {
 	for j0 := 0; j0 < jEnd; j0 += attnBc {
 		cols := min(attnBc, jEnd-j0)
 		sgemmSerial(false, true, rows, cols, d, j.scale, j.q[qb+i0*qs:], qs, j.k[kb+j0*ks:], ks, 0, s, attnBc)
+		a.addBias(s, attnBc, h, i0, rows, j0, cols)
 		a.maskTile(s, attnBc, b, i0, rows, j0, cols)
 		for r := 0; r < rows; r++ {
 			row := s[r*attnBc : r*attnBc+cols]
@@ -338,6 +378,12 @@ func (j *attnJob) backwardHead(sc *attnScratch, b, h int) {
 	kb, ks := a.headIn(b, h, a.Tk)
 	ob, os := a.head(b, h, a.Tq)
 	lb := (b*a.Heads + h) * a.Tq
+	var dbias []float32
+	if j.dbias != nil {
+		n := a.biasLen()
+		dbias = j.dbias[(b*a.Heads+h)*n : (b*a.Heads+h+1)*n]
+		clear(dbias)
+	}
 	dsum := sc.dsum[:a.Tq]
 	for i := range dsum {
 		off := ob + i*os
@@ -359,6 +405,7 @@ func (j *attnJob) backwardHead(sc *attnScratch, b, h int) {
 			qi, doi := j.q[qb+i0*qs:], j.do[ob+i0*os:]
 			kj, vj := j.k[kb+j0*ks:], j.v[kb+j0*ks:]
 			sgemmSerial(false, true, rows, cols, d, j.scale, qi, qs, kj, ks, 0, s, attnBc)
+			a.addBias(s, attnBc, h, i0, rows, j0, cols)
 			a.maskTile(s, attnBc, b, i0, rows, j0, cols)
 			for r := 0; r < rows; r++ {
 				row := s[r*attnBc : r*attnBc+cols]
@@ -379,7 +426,14 @@ func (j *attnJob) backwardHead(sc *attnScratch, b, h int) {
 					dp[c] = pv * (dp[c] - di)
 				}
 			}
-			// p holds dS now.
+			// p holds dS now: the gradient of the biased scores, so the
+			// bias of each offset gathers it.
+			if dbias != nil {
+				base := j0 - i0 + a.Tq - 1
+				for r := 0; r < rows; r++ {
+					axpy(1, p[r*attnBc:r*attnBc+cols], dbias[base-r:base-r+cols])
+				}
+			}
 			sgemmSerial(false, false, rows, d, cols, j.scale, p, attnBc, kj, ks, 1, j.dq[qb+i0*qs:], qs)
 			sgemmSerial(true, false, cols, d, rows, j.scale, p, attnBc, qi, qs, 1, dkAcc, d)
 		}
@@ -456,6 +510,9 @@ func (j *attnJob) decodePart(sc *attnScratch, part int) {
 	for c := range s {
 		off := kb + (k0+c)*ks
 		s[c] = j.scale * dot(q, j.k[off:off+a.Dim])
+	}
+	if a.RelBias != nil { // Tq = 1: key j has offset j
+		axpy(1, a.RelBias[h*a.Tk+k0:h*a.Tk+k1], s)
 	}
 	if a.KeyPad != nil {
 		for c, padded := range a.KeyPad[b*a.Tk+k0 : b*a.Tk+k1] {

@@ -17,6 +17,7 @@ func (a *Attention) ForwardPlain(out, probs, q, k, v []float32) {
 		pb := b * a.Heads * tt
 		SgemmStridedBatched(false, true, a.Tq, a.Tk, a.Dim, a.scale(), q[qb:], qs, qh, k[kb:], ks, kh, 0, probs[pb:], a.Tk, tt, a.Heads)
 		for h := 0; h < a.Heads; h++ {
+			a.addBias(probs[pb+h*tt:], a.Tk, h, 0, a.Tq, 0, a.Tk)
 			a.maskTile(probs[pb+h*tt:], a.Tk, b, 0, a.Tq, 0, a.Tk)
 		}
 		SoftmaxRows(probs[pb:pb+a.Heads*tt], probs[pb:pb+a.Heads*tt], a.Heads*a.Tq, a.Tk)
@@ -25,8 +26,9 @@ func (a *Attention) ForwardPlain(out, probs, q, k, v []float32) {
 }
 
 // BackwardPlain is the backward pass of ForwardPlain, with another
-// Tq×Tk matrix per head for the gradient of the probabilities.
-func (a *Attention) BackwardPlain(dq, dk, dv, q, k, v, probs, dout []float32) {
+// Tq×Tk matrix per head for the gradient of the probabilities; dbias, if
+// not nil, gets the gradient of RelBias as BackwardBias writes it.
+func (a *Attention) BackwardPlain(dq, dk, dv, dbias, q, k, v, probs, dout []float32) {
 	if a.InStride != 0 {
 		panic("cpu.Attention.BackwardPlain: InStride is not supported")
 	}
@@ -42,6 +44,16 @@ func (a *Attention) BackwardPlain(dq, dk, dv, q, k, v, probs, dout []float32) {
 		SgemmStridedBatched(true, false, a.Tk, a.Dim, a.Tq, 1, p, a.Tk, tt, dout[qb:], qs, qh, 0, dv[kb:], ks, kh, a.Heads)
 		SgemmStridedBatched(false, true, a.Tq, a.Tk, a.Dim, 1, dout[qb:], qs, qh, v[kb:], ks, kh, 0, dp, a.Tk, tt, a.Heads)
 		SoftmaxRowsBackward(dp, p, dp, a.Heads*a.Tq, a.Tk)
+		if dbias != nil {
+			n := a.biasLen()
+			for h := 0; h < a.Heads; h++ {
+				db := dbias[(b*a.Heads+h)*n : (b*a.Heads+h+1)*n]
+				clear(db)
+				for i := 0; i < a.Tq; i++ {
+					axpy(1, dp[h*tt+i*a.Tk:h*tt+(i+1)*a.Tk], db[a.Tq-1-i:a.Tq-1-i+a.Tk])
+				}
+			}
+		}
 		SgemmStridedBatched(false, false, a.Tq, a.Dim, a.Tk, a.scale(), dp, a.Tk, tt, k[kb:], ks, kh, 0, dq[qb:], qs, qh, a.Heads)
 		SgemmStridedBatched(true, false, a.Tk, a.Dim, a.Tq, a.scale(), dp, a.Tk, tt, q[qb:], qs, qh, 0, dk[kb:], ks, kh, a.Heads)
 	}

@@ -11,6 +11,7 @@ import (
 // the masked softmax, the output, and the gradients of L = Σ dout∘out.
 type refAttention struct {
 	out, lse, dq, dk, dv []float64
+	dbias                []float64 // [B, H, Tq+Tk−1], with RelBias
 }
 
 func (a *Attention) idx(b, h, t, x, T int) int {
@@ -22,7 +23,9 @@ func attentionReference(a *Attention, q, k, v, dout []float32) refAttention {
 	B, H, Tq, Tk, D := a.Batch, a.Heads, a.Tq, a.Tk, a.Dim
 	sc := float64(a.scale())
 	r := refAttention{out: make([]float64, len(q)), lse: make([]float64, B*H*Tq),
-		dq: make([]float64, len(q)), dk: make([]float64, len(k)), dv: make([]float64, len(v))}
+		dq: make([]float64, len(q)), dk: make([]float64, len(k)), dv: make([]float64, len(v)),
+		dbias: make([]float64, B*H*(Tq+Tk-1))}
+	L := Tq + Tk - 1
 	for b := 0; b < B; b++ {
 		for h := 0; h < H; h++ {
 			P := make([][]float64, Tq)
@@ -39,6 +42,9 @@ func attentionReference(a *Attention, q, k, v, dout []float32) refAttention {
 						s[j] += float64(q[a.idx(b, h, i, x, Tq)]) * float64(k[a.idx(b, h, j, x, Tk)])
 					}
 					s[j] *= sc
+					if a.RelBias != nil {
+						s[j] += float64(a.RelBias[h*L+j-i+Tq-1])
+					}
 					m = math.Max(m, s[j])
 				}
 				P[i] = make([]float64, Tk)
@@ -74,6 +80,7 @@ func attentionReference(a *Attention, q, k, v, dout []float32) refAttention {
 				}
 				for j := 0; j < Tk; j++ {
 					dS := P[i][j] * (dP[j] - dot)
+					r.dbias[(b*H+h)*L+j-i+Tq-1] += dS
 					for x := 0; x < D; x++ {
 						r.dq[a.idx(b, h, i, x, Tq)] += sc * dS * float64(k[a.idx(b, h, j, x, Tk)])
 						r.dk[a.idx(b, h, j, x, Tk)] += sc * dS * float64(q[a.idx(b, h, i, x, Tq)])
@@ -109,10 +116,11 @@ type attnCase struct {
 	b, h, tq, tk, d int
 	causal, pad     bool
 	seqMajor        bool
+	bias            bool // a relative bias (RelBias)
 }
 
 func (c attnCase) String() string {
-	return fmt.Sprintf("b%d_h%d_tq%d_tk%d_d%d_causal%v_pad%v_seq%v", c.b, c.h, c.tq, c.tk, c.d, c.causal, c.pad, c.seqMajor)
+	return fmt.Sprintf("b%d_h%d_tq%d_tk%d_d%d_causal%v_pad%v_seq%v_bias%v", c.b, c.h, c.tq, c.tk, c.d, c.causal, c.pad, c.seqMajor, c.bias)
 }
 
 func (c attnCase) setup(rng *rand.Rand) (*Attention, []float32, []float32, []float32, []float32) {
@@ -135,6 +143,12 @@ func (c attnCase) setup(rng *rand.Rand) (*Attention, []float32, []float32, []flo
 	for i := range q {
 		q[i] *= 2 // sharper softmax
 	}
+	if c.bias {
+		a.RelBias = randSlice(rng, c.h*(c.tq+c.tk-1))
+		for i := range a.RelBias {
+			a.RelBias[i] *= 3 // as large as the scores
+		}
+	}
 	return a, q, k, v, do
 }
 
@@ -148,12 +162,15 @@ func TestFlashAttentionAgainstReference(t *testing.T) {
 				if (tq+d+mask)%3 == 0 {
 					tk = tq + 37 // Tq ≠ Tk: the causal mask aligns to the end
 				}
-				cases = append(cases, attnCase{b: 2, h: 2, tq: tq, tk: tk, d: d, causal: mask&1 != 0, pad: mask&2 != 0, seqMajor: (tq+mask)%2 == 0})
+				cases = append(cases, attnCase{b: 2, h: 2, tq: tq, tk: tk, d: d, causal: mask&1 != 0, pad: mask&2 != 0, seqMajor: (tq+mask)%2 == 0,
+					bias: (tq+d+mask)%2 == 1})
 			}
 		}
 	}
 	cases = append(cases, attnCase{b: 1, h: 3, tq: 100, tk: 64, d: 16, causal: true}) // Tq > Tk: early queries see nothing
 	cases = append(cases, attnCase{b: 3, h: 1, tq: 1, tk: 700, d: 64, pad: true})     // decode path, split keys
+	cases = append(cases, attnCase{b: 2, h: 2, tq: 1, tk: 600, d: 16, bias: true})    // decode path with a bias
+	cases = append(cases, attnCase{b: 2, h: 3, tq: 130, tk: 300, d: 16, causal: true, pad: true, bias: true})
 	for _, c := range cases {
 		if testing.Short() && c.tq*c.tk > 64*64 {
 			continue
@@ -163,12 +180,21 @@ func TestFlashAttentionAgainstReference(t *testing.T) {
 		out, lse := make([]float32, len(q)), make([]float32, a.lseLen())
 		a.Forward(out, lse, q, k, v)
 		dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
-		a.Backward(dq, dk, dv, q, k, v, out, lse, do)
-		for _, chk := range []struct {
+		dbias := make([]float32, len(ref.dbias))
+		a.BackwardBias(dq, dk, dv, dbias, q, k, v, out, lse, do)
+		checks := []struct {
 			name string
 			got  []float32
 			want []float64
-		}{{"out", out, ref.out}, {"lse", lse, ref.lse}, {"dq", dq, ref.dq}, {"dk", dk, ref.dk}, {"dv", dv, ref.dv}} {
+		}{{"out", out, ref.out}, {"lse", lse, ref.lse}, {"dq", dq, ref.dq}, {"dk", dk, ref.dk}, {"dv", dv, ref.dv}}
+		if c.bias {
+			checks = append(checks, struct {
+				name string
+				got  []float32
+				want []float64
+			}{"dbias", dbias, ref.dbias})
+		}
+		for _, chk := range checks {
 			if e := maxRelErr(chk.got, chk.want); !(e <= 1e-5) {
 				t.Errorf("%v: %s relative error %.3g > 1e-5", c, chk.name, e)
 			}
@@ -183,12 +209,13 @@ func TestFlashAttentionAgainstReference(t *testing.T) {
 		pout := make([]float32, len(q))
 		a.ForwardPlain(pout, probs, q, k, v)
 		pdq, pdk, pdv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
-		a.BackwardPlain(pdq, pdk, pdv, q, k, v, probs, do)
+		pdbias := make([]float32, len(ref.dbias))
+		a.BackwardPlain(pdq, pdk, pdv, pdbias, q, k, v, probs, do)
 		for _, chk := range []struct {
 			name string
 			got  []float32
 			want []float64
-		}{{"plain out", pout, ref.out}, {"plain dq", pdq, ref.dq}, {"plain dk", pdk, ref.dk}, {"plain dv", pdv, ref.dv}} {
+		}{{"plain out", pout, ref.out}, {"plain dq", pdq, ref.dq}, {"plain dk", pdk, ref.dk}, {"plain dv", pdv, ref.dv}, {"plain dbias", pdbias, ref.dbias}} {
 			if e := maxRelErr(chk.got, chk.want); !(e <= 1e-5) {
 				t.Errorf("%v: %s relative error %.3g > 1e-5", c, chk.name, e)
 			}
@@ -200,7 +227,7 @@ func TestFlashAttentionAgainstReference(t *testing.T) {
 // formulas against central differences of its own float64 forward pass.
 func TestAttentionReferenceFiniteDifferences(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	c := attnCase{b: 2, h: 1, tq: 4, tk: 6, d: 3, causal: true, pad: true}
+	c := attnCase{b: 2, h: 2, tq: 4, tk: 6, d: 3, causal: true, pad: true, bias: true}
 	a, q, k, v, do := c.setup(rng)
 	ref := attentionReference(a, q, k, v, do)
 	loss := func() float64 {
@@ -215,7 +242,7 @@ func TestAttentionReferenceFiniteDifferences(t *testing.T) {
 		name string
 		val  []float32
 		grad []float64
-	}{{"q", q, ref.dq}, {"k", k, ref.dk}, {"v", v, ref.dv}} {
+	}{{"q", q, ref.dq}, {"k", k, ref.dk}, {"v", v, ref.dv}, {"bias", a.RelBias, sumBatch(ref.dbias, c.b)}} {
 		for i := range x.val {
 			const h = 1e-2 // float32 inputs: a step the rounding cannot swamp
 			orig := x.val[i]
@@ -231,6 +258,18 @@ func TestAttentionReferenceFiniteDifferences(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sumBatch sums x [batch, n/batch] over its batch rows.
+func sumBatch(x []float64, batch int) []float64 {
+	n := len(x) / batch
+	out := make([]float64, n)
+	for b := 0; b < batch; b++ {
+		for i := range out {
+			out[i] += x[b*n+i]
+		}
+	}
+	return out
 }
 
 func TestFlashAttentionThreadsBitIdentical(t *testing.T) {

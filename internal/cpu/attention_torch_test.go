@@ -53,7 +53,7 @@ func TestAttentionMatchesPyTorch(t *testing.T) {
 		pout := make([]float32, len(q))
 		pdq, pdk, pdv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
 		a.ForwardPlain(pout, probs, q, k, v)
-		a.BackwardPlain(pdq, pdk, pdv, q, k, v, probs, dout)
+		a.BackwardPlain(pdq, pdk, pdv, nil, q, k, v, probs, dout)
 		for _, chk := range []struct {
 			what string
 			got  []float32

@@ -267,6 +267,55 @@ func LayerNormBackward(dx, dgamma, dbeta, x, gamma, mean, rstd, dy []float32, ro
 	}
 }
 
+// RMSNorm sets y = x·rstd·gamma per row, rstd = 1/sqrt(mean(x²) + eps):
+// the layer norm without a mean or a bias (T5's T5LayerNorm; the mean of
+// squares accumulated in float64). rstd, if not nil, gets each row's rstd.
+func RMSNorm(y, x, gamma, rstd []float32, rows, cols int, eps float32) {
+	checkLen("RMSNorm", rows*cols, y, x)
+	checkLen("RMSNorm", cols, gamma)
+	gamma = gamma[:cols]
+	for r := 0; r < rows; r++ {
+		xs, ys := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
+		var ss float64
+		for _, v := range xs {
+			ss += float64(v) * float64(v)
+		}
+		r32 := float32(1 / math.Sqrt(ss/float64(cols)+float64(eps)))
+		for i, v := range xs {
+			ys[i] = v * r32 * gamma[i]
+		}
+		if rstd != nil {
+			rstd[r] = r32
+		}
+	}
+}
+
+// RMSNormBackward computes the gradient of RMSNorm: dx (overwritten) and
+// dgamma (accumulated into), from x, the saved rstd and dy:
+//
+//	xhat = x·rstd, g = dy∘gamma,
+//	dx = rstd·(g − xhat·mean(g∘xhat)), dgamma += Σ_rows dy∘xhat.
+func RMSNormBackward(dx, dgamma, x, gamma, rstd, dy []float32, rows, cols int) {
+	checkLen("RMSNormBackward", rows*cols, dx, x, dy)
+	checkLen("RMSNormBackward", cols, dgamma, gamma)
+	checkLen("RMSNormBackward", rows, rstd)
+	dgamma, gamma = dgamma[:cols], gamma[:cols]
+	for r := 0; r < rows; r++ {
+		xs, dys, dxs := x[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols], dx[r*cols:(r+1)*cols]
+		rs := rstd[r]
+		var sgx float64
+		for i, v := range xs {
+			xh := v * rs
+			sgx += float64(dys[i] * gamma[i] * xh)
+			dgamma[i] += dys[i] * xh
+		}
+		mgx := float32(sgx / float64(cols))
+		for i, v := range xs {
+			dxs[i] = rs * (dys[i]*gamma[i] - v*rs*mgx)
+		}
+	}
+}
+
 const (
 	geluC = 0.7978845608028654 // sqrt(2/pi)
 	geluK = 0.044715

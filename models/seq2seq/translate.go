@@ -122,10 +122,6 @@ func (m *Model) GenerationOptions() generate.Options {
 // token, without the final EOS, in the input order; progress, if set, is
 // called with the number of sources done.
 func (m *Model) Generate(src [][]int32, o generate.Options, batchRows int, progress func(done int)) ([][]int32, error) {
-	if batchRows < 1 {
-		batchRows = 256
-	}
-	beams := max(o.NumBeams, 1)
 	maxNew := o.MaxNewTokens
 	if maxNew <= 0 {
 		maxNew = o.MaxLength - 1
@@ -149,33 +145,7 @@ func (m *Model) Generate(src [][]int32, o generate.Options, batchRows int, progr
 			}
 		}
 	}
-	order := make([]int, len(src))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return len(src[a]) - len(src[b]) })
-	out := make([][]int32, len(src))
-	per := max(1, batchRows/beams)
-	for start := 0; start < len(order); start += per {
-		idx := order[start:min(start+per, len(order))]
-		batch := make([][]int32, len(idx))
-		for j, i := range idx {
-			batch[j] = src[i]
-		}
-		dec, err := m.NewDecoder(batch, beams, maxNew)
-		if err != nil {
-			return nil, err
-		}
-		res, err := generate.Search(dec, len(batch), m.Config.VocabSize, o)
-		if err != nil {
-			return nil, err
-		}
-		for j, i := range idx {
-			out[i] = res[j]
-		}
-		if progress != nil {
-			progress(start + len(idx))
-		}
-	}
-	return out, nil
+	return generate.SearchBatches(src, m.Config.VocabSize, o, batchRows, func(batch [][]int32, copies, maxNew int) (generate.RowDecoder, error) {
+		return m.NewDecoder(batch, copies, maxNew)
+	}, progress)
 }

@@ -1,0 +1,186 @@
+package t5
+
+import (
+	"fmt"
+
+	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/generate"
+	"github.com/goformer/goformer/nn"
+	"github.com/goformer/goformer/tensor"
+)
+
+// Decoder decodes a batch of sources incrementally: the encoder runs once,
+// each layer's cross-attention keys and values are computed once, and each
+// Step feeds one token per row, reusing the cached self-attention keys and
+// values; the relative bias follows the position of the new token. Each
+// source may have several rows (the beams of beam search).
+type Decoder struct {
+	m       *Model
+	keep    *autograd.Graph // encoder output and cross-attention keys/values
+	g       *autograd.Graph // one step's work, reset at each step
+	caches  []*nn.LayerCache
+	memory  *autograd.Var // [rows, srcLen, d], on keep
+	srcPad  []bool        // [rows × srcLen]
+	rows    int
+	maxLen  int
+	step    int
+	buckets []int32 // this step's relative-position buckets
+}
+
+// NewDecoder encodes src (one id slice per source, EOS included, no
+// padding) and returns a decoder with copies rows per source (rows
+// i·copies … (i+1)·copies−1 belong to source i) for up to maxLen steps.
+func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) {
+	if len(src) == 0 || copies < 1 || maxLen < 1 {
+		return nil, fmt.Errorf("t5: NewDecoder needs sources, copies ≥ 1 and maxLen ≥ 1 (got %d, %d, %d)", len(src), copies, maxLen)
+	}
+	b, s := len(src), 0
+	for i, x := range src {
+		if len(x) == 0 {
+			return nil, fmt.Errorf("t5: source %d is empty (it needs at least the EOS token)", i)
+		}
+		s = max(s, len(x))
+	}
+	ids := make([]int32, b*s)
+	pad := make([]bool, b*s)
+	for i, x := range src {
+		copy(ids[i*s:], x)
+		for j := len(x); j < s; j++ {
+			ids[i*s+j] = int32(m.Config.PadTokenID)
+			pad[i*s+j] = true
+		}
+	}
+	keep := autograd.NewGraph(0)
+	keep.NoGrad = true
+	memory, err := m.Encode(keep, ids, b, s, pad)
+	if err != nil {
+		return nil, err
+	}
+	rows := b * copies
+	d := m.Config.DModel
+	mem, rowPad := memory, pad
+	if copies > 1 { // repeat each source's memory and mask for its rows
+		t := tensor.New(rows, s, d)
+		rowPad = make([]bool, rows*s)
+		md, td := memory.Value.Data(), t.Data()
+		for r := 0; r < rows; r++ {
+			i := r / copies
+			copy(td[r*s*d:(r+1)*s*d], md[i*s*d:(i+1)*s*d])
+			copy(rowPad[r*s:(r+1)*s], pad[i*s:(i+1)*s])
+		}
+		mem = autograd.Constant(t)
+	}
+	dec := &Decoder{m: m, keep: keep, g: autograd.NewGraph(0), rows: rows, maxLen: maxLen, memory: mem, srcPad: rowPad}
+	dec.g.NoGrad = true
+	inner := m.Config.NumHeads * m.Config.DKV
+	for range m.decoder {
+		dec.caches = append(dec.caches, &nn.LayerCache{Self: nn.NewKVCache(rows, maxLen, inner), Cross: nn.NewKVCache(rows, 0, inner)})
+	}
+	return dec, nil
+}
+
+// Keep keeps the given rows (increasing) as rows 0, 1, … and drops the
+// others (their sources are finished): the encoder output, its padding
+// mask and every cache shrink in place.
+func (d *Decoder) Keep(rows []int) error {
+	for _, c := range d.caches {
+		if err := c.Keep(rows); err != nil {
+			return fmt.Errorf("t5: %w", err)
+		}
+	}
+	s, w := d.memory.Value.Dim(1), d.memory.Value.Dim(2)
+	md := d.memory.Value.Data()
+	for i, r := range rows {
+		if i != r {
+			copy(md[i*s*w:(i+1)*s*w], md[r*s*w:(r+1)*s*w])
+			copy(d.srcPad[i*s:(i+1)*s], d.srcPad[r*s:(r+1)*s])
+		}
+	}
+	t, err := tensor.FromSlice(md[:len(rows)*s*w], len(rows), s, w)
+	if err != nil {
+		return err
+	}
+	d.memory = autograd.Constant(t)
+	d.srcPad = d.srcPad[:len(rows)*s]
+	d.rows = len(rows)
+	return nil
+}
+
+// Rows returns the number of rows decoded in parallel.
+func (d *Decoder) Rows() int { return d.rows }
+
+// Step feeds one token per row (the first step: decoder_start_token_id)
+// and returns the logits of the next token, rows × vocab_size, valid until
+// the next call. If parents is not nil, row r first takes over the history
+// of row parents[r] (beam search's reordering).
+func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
+	if len(tokens) != d.rows || parents != nil && len(parents) != d.rows {
+		return nil, fmt.Errorf("t5: Step got %d tokens and %d parents for %d rows", len(tokens), len(parents), d.rows)
+	}
+	for _, p := range parents {
+		if p < 0 || p >= d.rows {
+			return nil, fmt.Errorf("t5: Step: parent row %d outside 0..%d", p, d.rows-1)
+		}
+	}
+	for _, t := range tokens {
+		if t < 0 || int(t) >= d.m.Config.VocabSize {
+			return nil, fmt.Errorf("t5: Step: token %d outside the vocabulary of %d", t, d.m.Config.VocabSize)
+		}
+	}
+	if d.step >= d.maxLen {
+		return nil, fmt.Errorf("t5: the decoder's %d steps are used up", d.maxLen)
+	}
+	if d.step == 0 {
+		parents = nil // nothing cached to reorder
+	}
+	g := d.g
+	g.Reset()
+	for _, c := range d.caches {
+		c.Reorder(parents)
+	}
+	logits := d.m.decode(g, d.memory, tokens, d.rows, d.step, 1, nil, d.srcPad, d.caches, &d.buckets)
+	if err := g.Err(); err != nil {
+		return nil, err
+	}
+	d.step++
+	return logits.Value.Data(), nil
+}
+
+// GenerationOptions returns transformers' default generation settings
+// with this model's decoder start (pad, 0) and end tokens.
+func (m *Model) GenerationOptions() generate.Options {
+	o := generate.DefaultOptions()
+	o.Start, o.EOS = int32(m.Config.DecoderStartTokenID), int32(m.Config.EOSTokenID)
+	return o
+}
+
+// Generate decodes each source (token ids with the final EOS, no padding)
+// with transformers' generation semantics (generate.Search): sources
+// sorted by length, decoded in batches of at most batchRows rows (sources ×
+// beams; default 256) with the KV cache. It returns the generated ids after
+// the start token, without the final EOS, in the input order.
+func (m *Model) Generate(src [][]int32, o generate.Options, batchRows int, progress func(done int)) ([][]int32, error) {
+	if o.MaxNew() < 1 {
+		return nil, fmt.Errorf("t5: max_length %d leaves no room to generate", o.MaxLength)
+	}
+	if o.MaxNew() > hfdirMaxSteps {
+		return nil, fmt.Errorf("t5: %d new tokens is more than the %d a decoder allows", o.MaxNew(), hfdirMaxSteps)
+	}
+	for i, s := range src {
+		if len(s) == 0 {
+			return nil, fmt.Errorf("t5: source %d is empty", i)
+		}
+		for _, id := range s {
+			if id < 0 || int(id) >= m.Config.VocabSize {
+				return nil, fmt.Errorf("t5: source %d: token id %d outside the vocabulary of %d", i, id, m.Config.VocabSize)
+			}
+		}
+	}
+	return generate.SearchBatches(src, m.Config.VocabSize, o, batchRows, func(batch [][]int32, copies, maxNew int) (generate.RowDecoder, error) {
+		return m.NewDecoder(batch, copies, maxNew)
+	}, progress)
+}
+
+// hfdirMaxSteps bounds the tokens one decoder generates (its caches are
+// sized for them up front).
+const hfdirMaxSteps = 1 << 16
