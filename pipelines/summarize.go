@@ -6,21 +6,23 @@ import (
 	"unicode/utf8"
 
 	"github.com/goformer/goformer/generate"
-	"github.com/goformer/goformer/models/seq2seq"
-	"github.com/goformer/goformer/tokenizer"
 )
 
 // Summarizer summarises documents with an encoder-decoder model (BART,
-// Pegasus, Marian) and its tokenizer, as transformers' summarization
-// pipeline does: the document encoded with the model's special tokens
-// (BART: <s> X </s>; others: X </s>) and cut to the model's positions,
-// generation with the model's settings (generation_config.json or
-// config.json, then task_specific_params.summarization), the summary
-// decoded without special tokens.
+// Pegasus, Marian, T5) and its tokenizer, as transformers' summarization
+// pipeline does: the document, after the task's prefix (T5's
+// "summarize: "), encoded with the model's special tokens (BART: <s> X
+// </s>; others: X </s>) and cut to the model's positions, generation with
+// the model's settings (generation_config.json or config.json, then
+// task_specific_params.summarization), the summary decoded without
+// special tokens.
 type Summarizer struct {
-	Model     *seq2seq.Model
+	Model     Seq2SeqModel
 	Tokenizer Seq2SeqTokenizer
 	Options   SummarizeOptions
+	// Prefix is put before each document (task_specific_params'
+	// summarization prefix, or the config's prefix).
+	Prefix string
 }
 
 // SummarizeOptions control Summarize.
@@ -37,30 +39,31 @@ type SummarizeOptions struct {
 	Truncated func(n int)
 }
 
-// LoadSummarizer reads an encoder-decoder model directory with a byte-level
-// BPE tokenizer (tokenizer.json, or vocab.json and merges.txt) and its
-// generation settings for summarisation.
+// LoadSummarizer reads an encoder-decoder model directory with its
+// tokenizer (a byte-level BPE as tokenizer.json or vocab.json and
+// merges.txt, or SentencePiece: Pegasus's, T5's) and its generation
+// settings and input prefix for summarisation.
 func LoadSummarizer(dir string) (*Summarizer, error) {
-	m, err := seq2seq.Load(dir)
+	m, err := LoadSeq2Seq(dir)
 	if err != nil {
 		return nil, err
 	}
-	t, err := tokenizer.LoadDir(dir)
+	tok, err := loadSeq2SeqTokenizer(dir, "summarisation")
 	if err != nil {
 		return nil, err
 	}
-	tok, ok := t.(Seq2SeqTokenizer)
-	if !ok {
-		return nil, fmt.Errorf("%s: summarisation needs a byte-level BPE, SentencePiece (Pegasus) or OPUS-MT tokenizer, not a %T", dir, t)
+	if err := checkVocab(dir, tok, m); err != nil {
+		return nil, err
 	}
-	if tok.VocabSize() > m.Config.VocabSize {
-		return nil, fmt.Errorf("%s: the tokenizer has %d tokens but the model's vocabulary is %d", dir, tok.VocabSize(), m.Config.VocabSize)
-	}
-	o, err := generate.ReadOptions(dir, "summarization", m.GenerationOptions())
+	task, err := chooseTask(dir, "summarization", false)
 	if err != nil {
 		return nil, err
 	}
-	return &Summarizer{Model: m, Tokenizer: tok, Options: SummarizeOptions{Generation: o}}, nil
+	o, err := generationFor(dir, "summarization", m)
+	if err != nil {
+		return nil, err
+	}
+	return &Summarizer{Model: m, Tokenizer: tok, Options: SummarizeOptions{Generation: o}, Prefix: task.Prefix}, nil
 }
 
 // Encode returns the model's input for a document: its tokens cut to
@@ -72,13 +75,12 @@ func (s *Summarizer) Encode(doc string) ([]int32, bool, error) {
 	if strings.TrimSpace(doc) == "" {
 		return nil, false, fmt.Errorf("empty document")
 	}
-	limit := s.Model.Config.MaxPositionEmbeddings
+	bos, _, limit := s.Model.SourceFormat()
 	if s.Options.MaxSourceLen > 0 {
 		limit = min(limit, s.Options.MaxSourceLen)
 	}
-	cfg := &s.Model.Config
 	specials := 1
-	if cfg.Bart() {
+	if bos >= 0 {
 		specials = 2
 	}
 	if limit <= specials {
@@ -86,7 +88,7 @@ func (s *Summarizer) Encode(doc string) ([]int32, bool, error) {
 	}
 	// Encode at most a generous prefix: no tokenizer makes fewer tokens
 	// than bytes/64, so a huge document is not tokenized whole.
-	text, cut := doc, false
+	text, cut := s.Prefix+doc, false
 	if n := 64 * limit; len(text) > n {
 		for n > 0 && !utf8.RuneStart(text[n]) {
 			n--
@@ -100,12 +102,7 @@ func (s *Summarizer) Encode(doc string) ([]int32, bool, error) {
 	if len(ids) > limit-specials {
 		ids, cut = ids[:limit-specials], true
 	}
-	out := make([]int32, 0, len(ids)+specials)
-	if cfg.Bart() {
-		out = append(out, int32(cfg.BOSTokenID))
-	}
-	out = append(append(out, ids...), int32(cfg.EOSTokenID))
-	return out, cut, nil
+	return frame(s.Model, ids), cut, nil
 }
 
 // Summarize summarises each document; an error names the first bad
@@ -135,18 +132,5 @@ func (s *Summarizer) SummarizeIDs(src [][]int32) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	texts := make([]string, len(out))
-	for i, ids := range out {
-		kept := ids[:0:0]
-		for _, id := range ids {
-			if !s.Tokenizer.IsSpecial(id) {
-				kept = append(kept, id)
-			}
-		}
-		if texts[i], err = s.Tokenizer.Decode(kept); err != nil {
-			return nil, err
-		}
-		texts[i] = strings.TrimSpace(texts[i])
-	}
-	return texts, nil
+	return decodeAll(s.Tokenizer, out)
 }

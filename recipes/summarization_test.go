@@ -95,7 +95,7 @@ func TestTrainSummarizationSmall(t *testing.T) {
 		t.Errorf("%d documents reported cut, want 1", cut)
 	}
 	ids, wasCut, err := s.Encode(long)
-	if err != nil || !wasCut || len(ids) != s.Model.Config.MaxPositionEmbeddings || ids[0] != 0 || ids[len(ids)-1] != 2 {
+	if _, _, maxLen := s.Model.SourceFormat(); err != nil || !wasCut || len(ids) != maxLen || ids[0] != 0 || ids[len(ids)-1] != 2 {
 		t.Errorf("long document: %d ids, cut %v, %v", len(ids), wasCut, err)
 	}
 	for _, bad := range []string{"", "  \n ", "\xff"} {

@@ -81,12 +81,20 @@ const (
 var SentencePieceFiles = []string{"spiece.model", "sentencepiece.bpe.model"}
 
 // loadSentencePieceDir reads the SentencePiece model of a directory: as
-// Pegasus's tokenizer when its configs name Pegasus (ids shifted by the
-// offset of tokenizer_config.json, 103 by default), else as it is.
+// T5's tokenizer when its configs name T5 (with the extra_ids of
+// tokenizer_config.json, 100 by default), as Pegasus's when they name
+// Pegasus (ids shifted by the offset of tokenizer_config.json, 103 by
+// default), else as it is.
 func loadSentencePieceDir(dir, path string) (Tokenizer, error) {
 	sp, err := LoadSentencePiece(path)
-	if err != nil || !isPegasusDir(dir) {
-		return sp, err
+	if err != nil {
+		return nil, err
+	}
+	if t5, extra := isT5Dir(dir); t5 {
+		return NewT5(sp, extra)
+	}
+	if !isPegasusDir(dir) {
+		return sp, nil
 	}
 	offset := PegasusOffset
 	if b, err := os.ReadFile(filepath.Join(dir, TokenizerConfig)); err == nil {

@@ -49,7 +49,8 @@ func loadQuestionAnswerer(cmd, dir string) (*pipelines.QuestionAnswerer, error) 
 func runAnswer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer answer",
 		"Answers a question about a text with an extractive question-answering model (BERT, RoBERTa or\n"+
-			"DistilBERT with a QA head),\n"+
+			"DistilBERT with a QA head), or generates the answer with a T5 model (from \"question: … context: …\",\n"+
+			"with the directory's generation settings),\n"+
 			"as transformers' question-answering pipeline does: long contexts are read in overlapping windows and\n"+
 			"the answer is a span of the context, with its score and character span. With --jsonl, reads one\n"+
 			"{\"question\", \"context\"} object per line on stdin and answers each.",
@@ -75,11 +76,28 @@ func runAnswer(args []string, stdout, stderr io.Writer) error {
 		return usagef("answer: give --question and --context, or --jsonl")
 	}
 	cpu.SetThreads(*threads)
-	qa, err := loadQuestionAnswerer("answer", *dir)
-	if err != nil {
+	if err := modelDir("answer", *dir); err != nil {
 		return err
 	}
-	qa.Options = pipelines.QAOptions{MaxSeqLen: min(*maxSeq, qa.MaxPos), DocStride: *stride, MaxAnswerLen: *maxAnswer, TopK: *topK}
+	var probe struct {
+		ModelType string `json:"model_type"`
+	}
+	if err := hfdir.ReadConfig(*dir, &probe); err != nil {
+		return usageError{"answer: " + err.Error()}
+	}
+	var qa *pipelines.QuestionAnswerer
+	var t2t *pipelines.Text2Text
+	var err error
+	if probe.ModelType == "t5" { // generative: "question: … context: …"
+		if t2t, err = pipelines.LoadText2Text(*dir); err != nil {
+			return usageError{"answer: " + err.Error()}
+		}
+	} else {
+		if qa, err = loadQuestionAnswerer("answer", *dir); err != nil {
+			return err
+		}
+		qa.Options = pipelines.QAOptions{MaxSeqLen: min(*maxSeq, qa.MaxPos), DocStride: *stride, MaxAnswerLen: *maxAnswer, TopK: *topK}
+	}
 	type item struct{ Question, Context string }
 	var items []item
 	if *jsonl {
@@ -110,6 +128,13 @@ func runAnswer(args []string, stdout, stderr io.Writer) error {
 		}
 		items = append(items, item{*question, string(b)})
 	}
+	if t2t != nil {
+		inputs := make([]string, len(items))
+		for i, it := range items {
+			inputs[i] = "question: " + it.Question + " context: " + it.Context
+		}
+		return answerGenerative(t2t, inputs, *asJSON, stdout)
+	}
 	all := make([][]pipelines.Answer, len(items))
 	for i, it := range items {
 		if all[i], err = qa.Answer(it.Question, it.Context); err != nil {
@@ -132,6 +157,29 @@ func runAnswer(args []string, stdout, stderr io.Writer) error {
 			if _, err := fmt.Fprintf(stdout, "%s\t(score %.4f, characters %d–%d)\n", a.Text, a.Score, a.Start, a.End); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// answerGenerative answers each "question: … context: …" input with a
+// text-to-text model (T5): one answer per line, or {"answer"} per line
+// with asJSON.
+func answerGenerative(t *pipelines.Text2Text, inputs []string, asJSON bool, stdout io.Writer) error {
+	out, err := t.Generate(inputs)
+	if err != nil {
+		return usageError{"answer: " + err.Error()}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	for _, a := range out {
+		if asJSON {
+			err = enc.Encode(map[string]string{"answer": a})
+		} else {
+			_, err = fmt.Fprintln(stdout, a)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil

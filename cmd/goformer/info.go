@@ -12,6 +12,7 @@ import (
 	"github.com/goformer/goformer/models/gpt"
 	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/models/seq2seq"
+	"github.com/goformer/goformer/models/t5"
 	"github.com/goformer/goformer/nn"
 )
 
@@ -85,6 +86,15 @@ func describeModel(dir string) (infoResult, error) {
 			"bart": "post-LN, learned positions, layernorm_embedding", "mbart": "pre-LN, learned positions, layernorm_embedding"}[m.Config.ModelType]
 		arch = fmt.Sprintf("encoder-decoder (%s, %s): %d+%d layers, d_model %d, %d heads, ffn %d, vocabulary %d",
 			head.ModelType, ln, m.Config.EncoderLayers, m.Config.DecoderLayers, m.Config.DModel, m.Config.EncoderAttentionHeads, m.Config.EncoderFFNDim, m.Config.VocabSize)
+	case "t5":
+		m, err := t5.Load(dir)
+		if err != nil {
+			return infoResult{}, usageError{err.Error()}
+		}
+		params = &m.Params
+		c := &m.Config
+		arch = fmt.Sprintf("encoder-decoder (t5: %s, relative position bias of %d buckets up to %d, RMS norm before each sub-layer): %d+%d layers, d_model %d, %d heads of %d, d_ff %d, vocabulary %d",
+			c.Variant(), c.RelativeAttentionNumBuckets, c.RelativeAttentionMaxDistance, c.NumLayers, c.DecoderLayers(), c.DModel, c.NumHeads, c.DKV, c.DFF, c.VocabSize)
 	case "bert", "roberta", "distilbert":
 		h := bert.MaskedLM
 		for _, a := range head.Architectures {
@@ -100,7 +110,7 @@ func describeModel(dir string) (infoResult, error) {
 		arch = fmt.Sprintf("%s encoder (%s head): %d layers, hidden %d, %d heads, vocabulary %d",
 			map[string]string{"bert": "BERT", "roberta": "RoBERTa", "distilbert": "DistilBERT"}[head.ModelType], []string{"masked-LM", "question-answering"}[h], m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.NumAttentionHeads, m.Config.VocabSize)
 	default:
-		return infoResult{}, usagef("%s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bart, mbart, bert, roberta, distilbert)", dir, head.ModelType)
+		return infoResult{}, usagef("%s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bart, mbart, t5, bert, roberta, distilbert)", dir, head.ModelType)
 	}
 	weights, err := weightsFile(dir)
 	if err != nil {

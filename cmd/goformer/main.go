@@ -62,8 +62,8 @@ func commands() []command {
 		{name: "train", summary: "train a character-level GPT (Tiny Shakespeare), a translation model (Multi30k) or a summariser (Debian), all built in", run: runTrain},
 		{name: "generate", summary: "sample text from a trained GPT", run: runGenerate},
 		{name: "translate", summary: "translate text, one sentence per line, with an encoder-decoder model", run: runTranslate},
-		{name: "answer", summary: "answer a question about a text with an extractive QA model (BERT), as transformers' pipeline", run: runAnswer},
-		{name: "summarize", summary: "summarise documents with an encoder-decoder model (BART, Pegasus), as transformers generates", run: runSummarize},
+		{name: "answer", summary: "answer a question about a text: extractive (BERT, RoBERTa, DistilBERT) or generative (T5)", run: runAnswer},
+		{name: "summarize", summary: "summarise documents with an encoder-decoder model (BART, Pegasus, T5), as transformers generates", run: runSummarize},
 		{name: "tokenizer", summary: "train, encode and decode with a tokenizer", sub: []command{
 			{name: "train", summary: "train a byte-level BPE on text files; write tokenizer.json", run: runTokenizerTrain},
 			{name: "encode", summary: "text on stdin to token ids", run: runTokenizerEncode},

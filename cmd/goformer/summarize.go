@@ -98,9 +98,9 @@ func loadSummarizer(cmd, dir string) (*pipelines.Summarizer, error) {
 		return nil, usageError{cmd + ": " + err.Error()}
 	}
 	switch probe.ModelType {
-	case "bart", "mbart", "pegasus", "marian":
+	case "bart", "mbart", "pegasus", "marian", "t5":
 	default:
-		return nil, usagef("%s: %s holds a %q model; summarisation needs an encoder-decoder (bart, mbart, pegasus or marian)", cmd, dir, probe.ModelType)
+		return nil, usagef("%s: %s holds a %q model; summarisation needs an encoder-decoder (bart, mbart, pegasus, marian or t5)", cmd, dir, probe.ModelType)
 	}
 	s, err := pipelines.LoadSummarizer(dir)
 	if err != nil {
@@ -130,8 +130,9 @@ func summarizeDocs(cmd string, s *pipelines.Summarizer, docs []string, stderr io
 
 func runSummarize(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer summarize",
-		"Summarises documents on stdin with an encoder-decoder model directory (BART, Pegasus, Marian; what\n"+
-			"`goformer train --preset debian-summarize` writes, or a transformers checkpoint with a byte-level BPE).\n"+
+		"Summarises documents on stdin with an encoder-decoder model directory (BART, Pegasus, Marian, T5; what\n"+
+			"`goformer train --preset debian-summarize` writes, or a transformers checkpoint as the hub lays it out;\n"+
+			"T5 gets its \"summarize: \" prefix from task_specific_params).\n"+
 			"One document per line, or with --jsonl FIELD one JSON object per line (documents of several lines).\n"+
 			"Generation follows transformers' generate: the model's generation_config.json (or config.json and its\n"+
 			"task_specific_params.summarization) gives the defaults, the flags below override them.",

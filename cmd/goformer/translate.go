@@ -37,12 +37,13 @@ func modelDir(cmd, dir string) error {
 }
 
 // loadTranslator reads an encoder-decoder model directory with its
-// tokenizer. Errors are usage errors prefixed with cmd.
-func loadTranslator(cmd, dir string) (*pipelines.Translator, error) {
+// tokenizer (and, for T5, the translation task of its config: task, or
+// the first one). Errors are usage errors prefixed with cmd.
+func loadTranslator(cmd, dir string, task ...string) (*pipelines.Translator, error) {
 	if err := modelDir(cmd, dir); err != nil {
 		return nil, err
 	}
-	t, err := pipelines.LoadTranslator(dir)
+	t, err := pipelines.LoadTranslatorTask(dir, strings.Join(task, ""))
 	if err != nil {
 		return nil, usageError{cmd + ": " + err.Error()}
 	}
@@ -68,10 +69,14 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 			"default, beam search with --beam; sentences are decoded in batches, sorted by length, with a KV cache.\n"+
 			"An OPUS-MT directory as the hub serves it (source.spm, target.spm, vocab.json, pytorch_model.bin or\n"+
 			"model.safetensors) translates as transformers' generate does, with its generation_config.json\n"+
-			"(--beam and --alpha, transformers' length_penalty then, override it).",
+			"(--beam and --alpha, transformers' length_penalty then, override it). A T5 directory (spiece.model)\n"+
+			"translates with a translation task of its config's task_specific_params (its prefix, such as\n"+
+			"\"translate English to German: \", and its settings): --task, or the first one.",
 		"  goformer translate --model runs/multi30k-de-en/model --beam 4 < test.de > out.en\n"+
-			"  echo 'Ein Hund läuft im Schnee.' | goformer translate --model runs/multi30k-de-en/model", stderr)
+			"  echo 'Ein Hund läuft im Schnee.' | goformer translate --model runs/multi30k-de-en/model\n"+
+			"  echo 'The house is wonderful.' | goformer translate --model t5-small --task translation_en_to_fr", stderr)
 	dir := fs.String("model", "", "model directory (required)")
+	task := fs.String("task", "", "T5: the task_specific_params entry to translate with (default: the first translation_*)")
 	beam := intFlag(fs, "beam", 1, 1, maxBeam, "beam size (1: greedy)")
 	alpha := floatFlag(fs, "alpha", 0.6, 0, 10, "length penalty α (GNMT's, as in the paper), beam search only")
 	threads := threadsFlag(fs, 0)
@@ -93,7 +98,7 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		return usagef("translate: --temperature samples; it does not combine with --beam %d", *beam)
 	}
 	cpu.SetThreads(*threads)
-	t, err := loadTranslator("translate", *dir)
+	t, err := loadTranslator("translate", *dir, *task)
 	if err != nil {
 		return err
 	}

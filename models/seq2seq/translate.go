@@ -149,3 +149,17 @@ func (m *Model) Generate(src [][]int32, o generate.Options, batchRows int, progr
 		return m.NewDecoder(batch, copies, maxNew)
 	}, progress)
 }
+
+// SourceFormat returns the token a source starts with (BART's <s>; −1 for
+// none), the one it ends with (</s>) and the longest source the model
+// reads (max_position_embeddings), those included.
+func (m *Model) SourceFormat() (bos, eos int32, maxLen int) {
+	bos = -1
+	if m.Config.Bart() {
+		bos = int32(m.Config.BOSTokenID)
+	}
+	return bos, int32(m.Config.EOSTokenID), m.Config.MaxPositionEmbeddings
+}
+
+// VocabSize returns vocab_size.
+func (m *Model) VocabSize() int { return m.Config.VocabSize }

@@ -184,3 +184,12 @@ func (m *Model) Generate(src [][]int32, o generate.Options, batchRows int, progr
 // hfdirMaxSteps bounds the tokens one decoder generates (its caches are
 // sized for them up front).
 const hfdirMaxSteps = 1 << 16
+
+// SourceFormat returns what a source looks like to the model: no start
+// token (−1), </s> at the end, and at most MaxSourceLen tokens.
+func (m *Model) SourceFormat() (bos, eos int32, maxLen int) {
+	return -1, int32(m.Config.EOSTokenID), m.Config.MaxSourceLen()
+}
+
+// VocabSize returns vocab_size.
+func (m *Model) VocabSize() int { return m.Config.VocabSize }
