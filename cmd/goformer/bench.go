@@ -62,7 +62,7 @@ func benchAttention(args []string, stdout, stderr io.Writer) error {
 			"milliseconds per call, GFLOPS and the extra memory the call allocates beyond its inputs and outputs.\n"+
 			"FLOPs are those of the matrix products over the visible (query, key) pairs: 4·d per pair forward,\n"+
 			"8·d more for the backward pass (not counting the flash kernel's recomputation), the same for every kernel.",
-		"  goformer bench attention --seq 1024 --causal --backward\n  goformer bench attention --seq 32768 --tq 1 --causal      # one decoding step\n  goformer bench attention --seq 16384 --causal --backward --json\n  goformer bench attention --seq 1024 --causal --plain", stderr)
+		"  goformer bench attention --seq 1024 --causal --backward\n  goformer bench attention --seq 32768 --tq 1 --causal      # one decoding step\n  goformer bench attention --seq 16384 --causal --backward --json\n  goformer bench attention --seq 1024 --causal --plain\n  goformer bench attention --seq 4096 --causal --backward --bias   # T5's relative bias", stderr)
 	batch := intFlag(fs, "batch", 1, 1, maxSize, "batch size")
 	heads := intFlag(fs, "heads", 8, 1, 1024, "heads")
 	seq := intFlag(fs, "seq", 1024, 1, 1<<20, "sequence length (keys, and queries unless --tq)")
@@ -71,6 +71,7 @@ func benchAttention(args []string, stdout, stderr io.Writer) error {
 	causal := fs.Bool("causal", false, "causal mask")
 	backward := fs.Bool("backward", false, "time forward + backward")
 	plain := fs.Bool("plain", false, "the plain attention that materialises the seq×seq matrix, instead of flash")
+	relBias := fs.Bool("bias", false, "add a relative position bias (T5's: one value per head and key−query offset), and its gradient with --backward")
 	threads := intFlag(fs, "threads", runtime.GOMAXPROCS(0), 1, maxThreads, "worker threads")
 	secs := floatFlag(fs, "seconds", 0.5, 0.001, 60, "length of each of the 5 timed batches")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -97,10 +98,17 @@ func benchAttention(args []string, stdout, stderr io.Writer) error {
 		return usagef("bench attention: --plain at --seq %d needs %.1f GiB for its score matrices; that is the point of flash attention", *seq, need/(1<<30))
 	}
 	cpu.SetThreads(*threads)
-	r := bench.Attention(cpu.Attention{Batch: *batch, Heads: *heads, Tq: *tq, Tk: *seq, Dim: *dim, Causal: *causal}, *backward, *plain, seconds(*secs))
+	a := cpu.Attention{Batch: *batch, Heads: *heads, Tq: *tq, Tk: *seq, Dim: *dim, Causal: *causal}
+	if *relBias {
+		a.RelBias = make([]float32, *heads*(*tq+*seq-1))
+		for i := range a.RelBias {
+			a.RelBias[i] = float32(i%17)/17 - 0.5
+		}
+	}
+	r := bench.Attention(a, *backward, *plain, seconds(*secs))
 	pass := map[bool]string{false: "forward", true: "forward+backward"}[r.Backward]
-	return printResult(stdout, *asJSON, r, "attention %s %s B=%d H=%d Tq=%d Tk=%d d=%d causal=%v: %.3f ms/call, %.1f GFLOPS, %.1f MiB extra (%d threads)\n",
-		r.Kernel, pass, r.Batch, r.Heads, r.Tq, r.Seq, r.Dim, r.Causal, r.Ms, r.GFLOPS, r.ExtraMiB, r.Threads)
+	return printResult(stdout, *asJSON, r, "attention %s %s B=%d H=%d Tq=%d Tk=%d d=%d causal=%v bias=%v: %.3f ms/call, %.1f GFLOPS, %.1f MiB extra (%d threads)\n",
+		r.Kernel, pass, r.Batch, r.Heads, r.Tq, r.Seq, r.Dim, r.Causal, r.Bias, r.Ms, r.GFLOPS, r.ExtraMiB, r.Threads)
 }
 
 func benchTrain(args []string, stdout, stderr io.Writer) error {

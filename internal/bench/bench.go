@@ -94,6 +94,7 @@ type AttentionResult struct {
 	Tq       int     `json:"tq"`
 	Dim      int     `json:"dim"`
 	Causal   bool    `json:"causal"`
+	Bias     bool    `json:"bias"` // a relative position bias (RelBias), and its gradient backward
 	Backward bool    `json:"backward"`
 	Kernel   string  `json:"kernel"`
 	Threads  int     `json:"threads"`
@@ -116,18 +117,22 @@ func Attention(a cpu.Attention, backward, plain bool, batch time.Duration) Atten
 	q, k, v, dout := fill(rng, n, -1, 1), fill(rng, nk, -1, 1), fill(rng, nk, -1, 1), fill(rng, n, -1, 1)
 	out, lse := make([]float32, n), make([]float32, a.Batch*a.Heads*a.Tq)
 	dq, dk, dv := make([]float32, n), make([]float32, nk), make([]float32, nk)
+	var dbias []float32
+	if a.RelBias != nil {
+		dbias = make([]float32, a.Batch*len(a.RelBias))
+	}
 	call := func() {
 		if plain {
 			probs := make([]float32, a.Batch*a.Heads*a.Tq*a.Tk) // materialised anew each call, as a framework would
 			a.ForwardPlain(out, probs, q, k, v)
 			if backward {
-				a.BackwardPlain(dq, dk, dv, nil, q, k, v, probs, dout)
+				a.BackwardPlain(dq, dk, dv, dbias, q, k, v, probs, dout)
 			}
 			return
 		}
 		a.Forward(out, lse, q, k, v)
 		if backward {
-			a.Backward(dq, dk, dv, q, k, v, out, lse, dout)
+			a.BackwardBias(dq, dk, dv, dbias, q, k, v, out, lse, dout)
 		}
 	}
 	var before, after runtime.MemStats
@@ -154,7 +159,7 @@ func Attention(a cpu.Attention, backward, plain bool, batch time.Duration) Atten
 	if plain {
 		kernel = "plain"
 	}
-	return AttentionResult{Batch: a.Batch, Heads: a.Heads, Seq: a.Tk, Tq: a.Tq, Dim: a.Dim, Causal: a.Causal, Backward: backward,
+	return AttentionResult{Batch: a.Batch, Heads: a.Heads, Seq: a.Tk, Tq: a.Tq, Dim: a.Dim, Causal: a.Causal, Bias: a.RelBias != nil, Backward: backward,
 		Kernel: kernel, Threads: cpu.Threads(), Ms: sec * 1e3, FLOPs: flops, GFLOPS: flops / sec / 1e9, ExtraMiB: extra}
 }
 
