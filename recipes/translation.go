@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/data"
+	"github.com/goformer/goformer/generate"
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/metrics"
 	"github.com/goformer/goformer/models/seq2seq"
+	"github.com/goformer/goformer/models/t5"
 	"github.com/goformer/goformer/optim"
 	"github.com/goformer/goformer/pipelines"
 	"github.com/goformer/goformer/tokenizer"
@@ -21,6 +24,11 @@ import (
 // vocabulary, an encoder-decoder Transformer and its optimisation. Presets
 // hold it and JSON config files override it (LoadConfig).
 type TranslationConfig struct {
+	// Architecture is "" (or "transformer") for the paper's Transformer
+	// (a Marian or Pegasus model, by PreLN), or "t5" for T5's: relative
+	// position bias, RMS norm before each sub-layer, no biases (Heads heads
+	// of DModel/Heads each; Activation "relu" or "gated-gelu").
+	Architecture   string  `json:"architecture,omitempty"`
 	VocabSize      int     `json:"vocab_size"` // joint BPE vocabulary, special tokens included
 	DModel         int     `json:"d_model"`
 	Layers         int     `json:"layers"` // encoder and decoder layers each
@@ -62,6 +70,15 @@ var TranslationPresets = map[string]TranslationConfig{
 		LR: 1e-3, MinLR: 5e-5, Warmup: 500, Beta1: 0.9, Beta2: 0.98, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 500,
 		Seed: 1, Snapshots: []float64{15, 30}},
 	// A minute's run for tests and the README.
+	// The same data, sizes and optimisation with T5's architecture: the
+	// backward pass of the relative bias at work.
+	"multi30k-de-en-t5": {Architecture: "t5", VocabSize: 8000, DModel: 256, Layers: 3, Heads: 4, FFN: 1024, Activation: "relu", PreLN: true,
+		Dropout: 0.1, LabelSmoothing: 0.1, MaxTokens: 2500, MaxLen: 100, Steps: 3100, MaxMinutes: 60,
+		LR: 1e-3, MinLR: 5e-5, Warmup: 500, Beta1: 0.9, Beta2: 0.98, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 500,
+		Seed: 1, Snapshots: []float64{15, 30}},
+	"multi30k-de-en-t5-quick": {Architecture: "t5", VocabSize: 2000, DModel: 64, Layers: 1, Heads: 2, FFN: 128, Activation: "relu", PreLN: true,
+		Dropout: 0.1, LabelSmoothing: 0.1, MaxTokens: 2048, MaxLen: 100, Steps: 60, MaxMinutes: 0,
+		LR: 2e-3, MinLR: 1e-4, Warmup: 20, Beta1: 0.9, Beta2: 0.98, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 60, Seed: 1},
 	"multi30k-de-en-quick": {VocabSize: 2000, DModel: 64, Layers: 1, Heads: 2, FFN: 128, Activation: "relu", PreLN: true,
 		Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 2048, MaxLen: 100, Steps: 60, MaxMinutes: 0,
 		LR: 2e-3, MinLR: 1e-4, Warmup: 20, Beta1: 0.9, Beta2: 0.98, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 60, Seed: 1},
@@ -79,6 +96,8 @@ func (c *TranslationConfig) Validate() error {
 		err = fmt.Errorf("max_tokens, max_steps and max_len must be positive (got %d, %d, %d)", c.MaxTokens, c.Steps, c.MaxLen)
 	case c.LabelSmoothing < 0 || c.LabelSmoothing >= 1:
 		err = fmt.Errorf("label_smoothing must be in [0, 1), got %g", c.LabelSmoothing)
+	case c.Architecture != "" && c.Architecture != "transformer" && c.Architecture != "t5":
+		err = fmt.Errorf("architecture %q (want transformer or t5)", c.Architecture)
 	case (c.TrainSrc == "") != (c.TrainTgt == "") || (c.ValSrc == "") != (c.ValTgt == ""):
 		err = fmt.Errorf("train_src/train_tgt and val_src/val_tgt come in pairs")
 	case c.MaxMinutes < 0:
@@ -154,18 +173,11 @@ func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*R
 	for _, e := range trainEx {
 		maxPos = max(maxPos, len(e.Src)+2, len(e.Tgt)+2)
 	}
-	modelType := "marian"
-	if cfg.PreLN {
-		modelType = "pegasus"
-	}
-	model, err := seq2seq.New(seq2seq.Config{ModelType: modelType, VocabSize: tok.VocabSize(), DModel: cfg.DModel, EncoderLayers: cfg.Layers,
-		DecoderLayers: cfg.Layers, EncoderAttentionHeads: cfg.Heads, DecoderAttentionHeads: cfg.Heads, EncoderFFNDim: cfg.FFN,
-		DecoderFFNDim: cfg.FFN, ActivationFunction: cfg.Activation, Dropout: cfg.Dropout, MaxPositionEmbeddings: maxPos,
-		ScaleEmbedding: true, InitStd: cfg.InitStd, PadTokenID: int(pad), EOSTokenID: int(eos), DecoderStartTokenID: int(pad)}, cfg.Seed)
+	model, modelType, err := newTranslationModel(cfg, tok.VocabSize(), pad, eos, maxPos)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	task := &train.TranslationTask{Model: model, Parameters: model.Params.List(), Train: trainBatches, Val: valBatches, LabelSmoothing: cfg.LabelSmoothing}
+	task := &train.TranslationTask{Model: model, Parameters: model.params(), Train: trainBatches, Val: valBatches, LabelSmoothing: cfg.LabelSmoothing}
 	tr, err := train.NewTrainer(train.Config{Steps: cfg.Steps, ClipNorm: cfg.ClipNorm, EvalEvery: cfg.EvalEvery,
 		CheckpointEvery: cfg.EvalEvery, Dir: o.Out, Seed: cfg.Seed, MaxDuration: time.Duration(cfg.MaxMinutes * float64(time.Minute))},
 		task, optim.NewAdamW(task.Params(), cfg.Beta1, cfg.Beta2, cfg.WeightDecay),
@@ -181,7 +193,11 @@ func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*R
 	snaps := snapshots(&o, cfg.Snapshots, save)
 	tr.Hooks = []train.Hook{res.Best, snaps}
 	// Validation BLEU, greedy, at each evaluation.
-	tl := &pipelines.Translator{Model: model, Tokenizer: tok, Options: seq2seq.TranslateOptions{Beam: 1}}
+	tl := &pipelines.Translator{Model: model.pipeline(), Tokenizer: tok, Options: seq2seq.TranslateOptions{Beam: 1}}
+	if _, ok := model.(t5Model); ok {
+		gen := t5Generation(model.pipeline(), maxPos)
+		tl.Generation = &gen
+	}
 	valIDs, refs := make([][]int32, len(valEx)), make([]string, len(valEx))
 	for i, e := range valEx {
 		valIDs[i], refs[i] = e.Src, valTgt[e.Index]
@@ -208,7 +224,7 @@ func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*R
 		o.logf("resuming %s at step %d of %d, after %.1f minutes of training\n", o.Out, tr.Step(), cfg.Steps, tr.Elapsed().Minutes())
 	}
 	o.logf("training a %s encoder-decoder (%d+%d layers, d_model %d, %.2fM parameters) on %d pairs (%d batches of ≤%d tokens), %d steps",
-		modelType, cfg.Layers, cfg.Layers, cfg.DModel, float64(model.Params.Count())/1e6, len(trainEx), len(trainBatches), cfg.MaxTokens, cfg.Steps)
+		modelType, cfg.Layers, cfg.Layers, cfg.DModel, float64(countParams(model.params()))/1e6, len(trainEx), len(trainBatches), cfg.MaxTokens, cfg.Steps)
 	if cfg.MaxMinutes > 0 {
 		o.logf(" or %g minutes", cfg.MaxMinutes)
 	}
@@ -262,12 +278,84 @@ func jointBPE(cfg TranslationConfig, src, tgt []string, o *Options) (*tokenizer.
 	return tok, nil
 }
 
+// translationModel is what a translation run trains: a seq2seq.Model or
+// a t5.Model.
+type translationModel interface {
+	train.Seq2SeqModel
+	Save(dir string) error
+	params() []*autograd.Var
+	// pipeline returns the model itself, for pipelines.Translator.
+	pipeline() pipelines.Seq2SeqModel
+}
+
+type seq2seqModel struct{ *seq2seq.Model }
+
+func (m seq2seqModel) params() []*autograd.Var          { return m.Params.List() }
+func (m seq2seqModel) pipeline() pipelines.Seq2SeqModel { return m.Model }
+
+type t5Model struct{ *t5.Model }
+
+func (m t5Model) params() []*autograd.Var          { return m.Params.List() }
+func (m t5Model) pipeline() pipelines.Seq2SeqModel { return m.Model }
+
+// newTranslationModel builds the run's model: the paper's Transformer as
+// a Marian (post-LN) or Pegasus (pre-LN) model, or T5's, and names it.
+func newTranslationModel(cfg TranslationConfig, vocab int, pad, eos int32, maxPos int) (translationModel, string, error) {
+	if cfg.Architecture == "t5" {
+		tie := true
+		m, err := t5.New(t5.Config{VocabSize: vocab, DModel: cfg.DModel, DKV: cfg.DModel / cfg.Heads, DFF: cfg.FFN,
+			NumLayers: cfg.Layers, NumHeads: cfg.Heads, DropoutRate: cfg.Dropout, FeedForwardProj: cfg.Activation,
+			TieWordEmbeddings: &tie, PadTokenID: int(pad), EOSTokenID: int(eos), DecoderStartTokenID: int(pad), NPositions: maxPos}, cfg.Seed)
+		if err != nil {
+			return nil, "", err
+		}
+		return t5Model{m}, "t5 (" + m.Config.Variant() + ")", nil
+	}
+	modelType := "marian"
+	if cfg.PreLN {
+		modelType = "pegasus"
+	}
+	m, err := seq2seq.New(seq2seq.Config{ModelType: modelType, VocabSize: vocab, DModel: cfg.DModel, EncoderLayers: cfg.Layers,
+		DecoderLayers: cfg.Layers, EncoderAttentionHeads: cfg.Heads, DecoderAttentionHeads: cfg.Heads, EncoderFFNDim: cfg.FFN,
+		DecoderFFNDim: cfg.FFN, ActivationFunction: cfg.Activation, Dropout: cfg.Dropout, MaxPositionEmbeddings: maxPos,
+		ScaleEmbedding: true, InitStd: cfg.InitStd, PadTokenID: int(pad), EOSTokenID: int(eos), DecoderStartTokenID: int(pad)}, cfg.Seed)
+	if err != nil {
+		return nil, "", err
+	}
+	return seq2seqModel{m}, modelType, nil
+}
+
+// t5Generation is how a T5 model trained here translates: greedy, up to
+// the longest training sentence's length.
+func t5Generation(m pipelines.Seq2SeqModel, maxPos int) generate.Options {
+	o := m.GenerationOptions()
+	o.MaxLength = maxPos
+	return o
+}
+
+func countParams(ps []*autograd.Var) int {
+	n := 0
+	for _, p := range ps {
+		n += p.Value.Len()
+	}
+	return n
+}
+
 // saveTranslator writes a Hugging Face directory: the model, its
 // tokenizer.json, and a tokenizer_config.json with which transformers'
-// AutoTokenizer picks the fast tokenizer with the right special tokens.
-func saveTranslator(m *seq2seq.Model, tok *tokenizer.ByteBPE, maxPos int, dir string) error {
+// AutoTokenizer picks the fast tokenizer with the right special tokens; a
+// T5 model gets a generation_config.json (greedy, up to maxPos tokens),
+// which its pipelines read.
+func saveTranslator(m translationModel, tok *tokenizer.ByteBPE, maxPos int, dir string) error {
 	if err := m.Save(dir); err != nil {
 		return err
+	}
+	if t, ok := m.(t5Model); ok {
+		if err := writeFile(filepath.Join(dir, "generation_config.json"), fmt.Appendf(nil,
+			"{\n  \"decoder_start_token_id\": %d,\n  \"eos_token_id\": %d,\n  \"pad_token_id\": %d,\n  \"max_length\": %d\n}\n",
+			t.Config.DecoderStartTokenID, t.Config.EOSTokenID, t.Config.PadTokenID, maxPos)); err != nil {
+			return err
+		}
 	}
 	if err := tok.SaveHF(filepath.Join(dir, tokenizer.HFFile)); err != nil {
 		return err

@@ -131,6 +131,9 @@ func evalTranslation(dir, srcPath, refPath string, beam int, asJSON bool, stdout
 		return err
 	}
 	t.Options = seq2seq.TranslateOptions{Beam: beam, LengthPenalty: 0.6}
+	if t.Generation != nil { // transformers' generate (a hub or T5 directory): its settings, with --beam
+		t.Generation.NumBeams = beam
+	}
 	var src, ref []string
 	if srcPath == "" {
 		r, err := data.Multi30k("test_2016_flickr")

@@ -181,6 +181,42 @@ func pegasusDir(t *testing.T, config string) string {
 	return d
 }
 
+// t5Dir is the t5-small-shaped directory of models/t5/testdata.
+const t5Dir = "../../models/t5/testdata/t5-small"
+
+// dropTensor copies dir without the named tensor in its model.safetensors.
+func dropTensor(t *testing.T, dir, name string) string {
+	t.Helper()
+	d := copyDir(t, dir)
+	f, err := tensor.ReadSafetensors(filepath.Join(d, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []tensor.NamedTensor
+	for _, n := range f.Names() {
+		if n != name {
+			x, err := f.Tensor(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keep = append(keep, tensor.NamedTensor{Name: n, Tensor: x})
+		}
+	}
+	if err := tensor.WriteSafetensors(filepath.Join(d, "model.safetensors"), keep, nil); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// tokConfig writes dir/tokenizer_config.json.
+func tokConfig(t *testing.T, dir, config string) string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // opusDir is the OPUS-MT fixture with the given vocab.json.
 func opusDir(t *testing.T, vocab string) string {
 	d := t.TempDir()
@@ -285,6 +321,12 @@ func TestHostileInputs(t *testing.T) {
 		{"a zip as a SentencePiece model", []string{"tokenizer", "encode", "--tokenizer", "../../tensor/testdata/pytorch/evil.bin"}, "x", "neither a tokenizer.json nor a SentencePiece model"},
 		{"a Pegasus offset of 1e9", []string{"tokenizer", "encode", "--model", pegasusDir(t, `{"tokenizer_class": "PegasusTokenizer", "offset": 1000000000}`)}, "x", "Pegasus offset of 1000000000"},
 		{"an OPUS-MT vocab.json with a repeated id", []string{"translate", "--model", opusDir(t, `{"</s>": 0, "<unk>": 0, "<pad>": 2}`)}, "x\n", `both have id 0`},
+		{"a T5 feed_forward_proj unknown", []string{"translate", "--model", setConfig(t, copyDir(t, t5Dir), "feed_forward_proj", "gated-tanh")}, "x\n", `feed_forward_proj "gated-tanh"`},
+		{"T5 buckets beyond the weights", []string{"summarize", "--model", setConfig(t, setConfig(t, copyDir(t, t5Dir), "relative_attention_num_buckets", 65536), "relative_attention_max_distance", 1<<20)}, "x\n", "a size in the config is wrong"},
+		{"a T5 relative bias table missing", []string{"info", "--model", dropTensor(t, t5Dir, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight")}, "",
+			`tensor "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight" is missing`},
+		{"a T5 task that is not there", []string{"translate", "--model", t5Dir, "--task", "summarization_xx"}, "x\n", `no task_specific_params entry "summarization_xx"`},
+		{"a T5 extra_ids of -1", []string{"translate", "--model", tokConfig(t, copyDir(t, t5Dir), `{"tokenizer_class": "T5Tokenizer", "extra_ids": -1}`)}, "x\n", "-1 extra_ids"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdinReader = strings.NewReader(tc.stdin)

@@ -188,7 +188,13 @@ func (c *Config) paramsLowerBound() float64 {
 	if c.Gated() {
 		ffn = 3 * d * ff
 	}
-	return v*d + float64(c.NumLayers)*(4*d*in+ffn) + float64(c.DecoderLayers())*(8*d*in+ffn)
+	tables := 0.0 // each stack's relative bias table, when it has layers
+	for _, n := range []int{c.NumLayers, c.DecoderLayers()} {
+		if n > 0 {
+			tables += float64(c.RelativeAttentionNumBuckets) * float64(c.NumHeads)
+		}
+	}
+	return v*d + float64(c.NumLayers)*(4*d*in+ffn) + float64(c.DecoderLayers())*(8*d*in+ffn) + tables
 }
 
 // MaxSourceLen is the longest input the pipelines give the model:
