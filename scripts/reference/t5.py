@@ -256,6 +256,80 @@ class Tok:
         return s
 
 
+def proto_fields(b):
+    """The (field, wire type, value) of a protobuf message, for the few
+    fields read here (no protobuf package in Debian's python3 here)."""
+    i = 0
+    while i < len(b):
+        key, i = varint(b, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            v, i = varint(b, i)
+        elif wire == 2:
+            n, i = varint(b, i)
+            v, i = b[i:i + n], i + n
+        elif wire == 5:
+            v, i = b[i:i + 4], i + 4
+        elif wire == 1:
+            v, i = b[i:i + 8], i + 8
+        else:
+            raise ValueError("wire type %d" % wire)
+        yield field, wire, v
+
+
+def varint(b, i):
+    v, shift = 0, 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if c < 0x80:
+            return v, i
+
+
+def hf_tokenizer_json(tok):
+    """tokenizer.json as transformers' T5Converter (SpmConverter) writes it:
+    the Unigram vocabulary with its scores and the sentinels after it, the
+    precompiled normalisation map, Metaspace, and the "$A </s>" template."""
+    import base64
+    with open(SPM, "rb") as f:
+        proto = f.read()
+    charsmap = b""
+    for field, _, v in proto_fields(proto):
+        if field == 3:  # normalizer_spec
+            for f2, _, v2 in proto_fields(v):
+                if f2 == 2:
+                    charsmap = v2
+    sp = tok.sp
+    vocab = [[sp.id_to_piece(i), sp.get_score(i)] for i in range(tok.n)]
+    vocab += [[f"<extra_id_{i}>", 0.0] for i in range(EXTRA - 1, -1, -1)]
+    added = [{"id": i, "content": sp.id_to_piece(i), "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for i in (PAD, EOS, UNK)]
+    added += [{"id": tok.n + EXTRA - 1 - i, "content": f"<extra_id_{i}>", "single_word": False, "lstrip": False,
+               "rstrip": False, "normalized": False, "special": True} for i in range(EXTRA)]
+    meta = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}
+    return {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(charsmap).decode()},
+            {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, meta]},
+        "post_processor": {"type": "TemplateProcessing",
+                           "single": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+                           "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}},
+                                    {"Sequence": {"id": "B", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+                           "special_tokens": {"</s>": {"id": "</s>", "ids": [EOS], "tokens": ["</s>"]}}},
+        "decoder": meta,
+        "model": {"type": "Unigram", "unk_id": UNK, "vocab": vocab, "byte_fallback": False},
+    }
+
+
+def write_tokenizer_json(d, tok):
+    with open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(hf_tokenizer_json(tok), f, ensure_ascii=False)
+
+
 TRANSLATION = {"early_stopping": True, "max_length": 300, "num_beams": 4}
 TASKS = {
     "summarization": {"early_stopping": True, "length_penalty": 2.0, "max_length": 200, "min_length": 30,
@@ -353,6 +427,7 @@ def main():
         with open(os.path.join(d, "generation_config.json"), "w") as f:
             json.dump({"decoder_start_token_id": 0, "eos_token_id": 1, "pad_token_id": 0}, f, indent=2)
         shutil.copy(SPM, os.path.join(d, "spiece.model"))
+        write_tokenizer_json(d, tok)
         with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
             json.dump({"eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>", "extra_ids": EXTRA,
                        "model_max_length": 512, "tokenizer_class": "T5Tokenizer"}, f, indent=2)
