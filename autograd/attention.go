@@ -50,9 +50,25 @@ func (g *Graph) Attention(q, k, v *Var, heads int, opt AttentionOptions) *Var {
 		a.RelBias = opt.Bias.Value.Data()
 	}
 	out := g.newVar([]*Var{q, k, v, opt.Bias}, b, tq, hd)
+	if g.KeepAttention {
+		return g.keepAttention(out, a, q.Value.Data(), k.Value.Data(), v.Value.Data())
+	}
 	lse := g.arena.alloc(b * heads * tq)
 	a.Forward(out.Value.Data(), lse, q.Value.Data(), k.Value.Data(), v.Value.Data())
 	g.record(node{op: opAttention, out: out, in: [4]*Var{q, k, v, opt.Bias}, lse: lse, attn: a})
+	return out
+}
+
+// keepAttention computes out with the plain attention that forms the
+// probabilities, and keeps them (KeepAttention). q, k and v must be
+// contiguous [batch, T, heads·d].
+func (g *Graph) keepAttention(out *Var, a cpu.Attention, q, k, v []float32) *Var {
+	if out.RequiresGrad {
+		return g.Fail(fmt.Errorf("autograd.Attention: KeepAttention is for inference; set NoGrad"))
+	}
+	probs := make([]float32, a.Batch*a.Heads*a.Tq*a.Tk)
+	a.ForwardPlain(out.Value.Data(), probs, q, k, v)
+	g.maps = append(g.maps, AttentionMap{Batch: a.Batch, Heads: a.Heads, Tq: a.Tq, Tk: a.Tk, Probs: probs})
 	return out
 }
 
@@ -95,8 +111,18 @@ func (g *Graph) AttentionQKV(qkv *Var, heads int, opt AttentionOptions) *Var {
 	}
 	a := cpu.Attention{Batch: b, Heads: heads, Tq: t, Tk: t, Dim: c / heads, Causal: opt.Causal, KeyPad: opt.KeyPad, SeqMajor: true, InStride: c3}
 	out := g.newVar([]*Var{qkv}, b, t, c)
-	lse := g.arena.alloc(b * heads * t)
 	d := qkv.Value.Data()
+	if g.KeepAttention { // the plain path reads contiguous q, k, v
+		q, k, v := make([]float32, b*t*c), make([]float32, b*t*c), make([]float32, b*t*c)
+		for r := 0; r < b*t; r++ {
+			copy(q[r*c:(r+1)*c], d[r*c3:])
+			copy(k[r*c:(r+1)*c], d[r*c3+c:])
+			copy(v[r*c:(r+1)*c], d[r*c3+2*c:])
+		}
+		a.InStride = 0
+		return g.keepAttention(out, a, q, k, v)
+	}
+	lse := g.arena.alloc(b * heads * t)
 	a.Forward(out.Value.Data(), lse, d, d[c:], d[2*c:])
 	g.record(node{op: opAttentionQKV, out: out, in: [4]*Var{qkv}, lse: lse, attn: a})
 	return out

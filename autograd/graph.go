@@ -70,7 +70,12 @@ type Graph struct {
 	// NoGrad turns recording off, for inference.
 	NoGrad bool
 	// Training turns dropout on.
-	Training bool
+	// KeepAttention makes every attention op run the plain path that
+	// forms the probabilities (cpu.Attention.ForwardPlain) and keep them,
+	// in the order the ops run (AttentionMaps): to see where a model
+	// looks. Inference only (NoGrad); it costs Tq×Tk per head.
+	KeepAttention bool
+	Training      bool
 
 	rng    *tensor.RNG
 	arena  arena
@@ -79,7 +84,26 @@ type Graph struct {
 	nvars  int
 	err    error // the first error, sticky until Reset
 	poison *Var  // what operations return once err is set
+	maps   []AttentionMap
 }
+
+// AttentionMap holds the attention probabilities of one attention op:
+// Probs is [Batch, Heads, Tq, Tk], row-major, each row summing to 1 (or
+// all zeros for a query that sees no key).
+type AttentionMap struct {
+	Batch, Heads, Tq, Tk int
+	Probs                []float32
+}
+
+// At returns the probability with which query i of head h of batch row b
+// attends to key j.
+func (m *AttentionMap) At(b, h, i, j int) float32 {
+	return m.Probs[((b*m.Heads+h)*m.Tq+i)*m.Tk+j]
+}
+
+// AttentionMaps returns the probabilities kept by the attention ops run
+// since the last Reset with KeepAttention set, in the order they ran.
+func (g *Graph) AttentionMaps() []AttentionMap { return g.maps }
 
 // Err returns the first error any operation on the graph met since the
 // last Reset, or nil.
@@ -124,6 +148,7 @@ func (g *Graph) RNG() *tensor.RNG { return g.rng }
 // Reset forgets the recorded operations and rewinds the arena: every Var
 // the graph made before is invalid afterwards.
 func (g *Graph) Reset() {
+	g.maps = nil
 	for i := range g.nodes {
 		g.nodes[i] = node{}
 	}

@@ -13,6 +13,7 @@
 //	eval              a language model's cross-entropy and perplexity, or a
 //	                  translation model's BLEU and chrF2
 //	info              describe a model directory
+//	attention         attention heatmaps (PNG) and word alignments
 //	tokenizer train   train a byte-level BPE; write a Hugging Face tokenizer.json
 //	tokenizer encode  text to token ids (tokenizer.json, GPT-2 files or characters)
 //	tokenizer decode  token ids to text
@@ -64,6 +65,7 @@ func commands() []command {
 		{name: "translate", summary: "translate text, one sentence per line, with an encoder-decoder model", run: runTranslate},
 		{name: "answer", summary: "answer a question about a text: extractive (BERT, RoBERTa, DistilBERT) or generative (T5)", run: runAnswer},
 		{name: "summarize", summary: "summarise documents with an encoder-decoder model (BART, Pegasus, T5), as transformers generates", run: runSummarize},
+		{name: "attention", summary: "draw where a model looks: attention heatmaps per layer and head, word alignments", run: runAttention},
 		{name: "tokenizer", summary: "train, encode and decode with a tokenizer", sub: []command{
 			{name: "train", summary: "train a byte-level BPE on text files; write tokenizer.json", run: runTokenizerTrain},
 			{name: "encode", summary: "text on stdin to token ids", run: runTokenizerEncode},

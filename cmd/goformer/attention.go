@@ -1,0 +1,287 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/goformer/goformer/attention"
+	"github.com/goformer/goformer/internal/cpu"
+	"github.com/goformer/goformer/models/bert"
+	"github.com/goformer/goformer/models/gpt"
+	"github.com/goformer/goformer/models/hfdir"
+	"github.com/goformer/goformer/pipelines"
+	"github.com/goformer/goformer/tensor"
+	"github.com/goformer/goformer/tokenizer"
+)
+
+func runAttention(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("goformer attention",
+		"Shows where a model looks: runs it once on a text with the attention probabilities kept and writes them as\n"+
+			"PNG heatmaps, tokens on both axes (OUT/<kind>-layer<L>.png: the mean of the heads, or --head H; OUT/grid.png:\n"+
+			"every head of every layer). Encoder-decoders (translation, summarisation models) take --src and, optionally,\n"+
+			"--tgt (else the model's own translation); their cross-attention also aligns target words to source words\n"+
+			"(argmax per target token of the heads' mean at --align-layer), printed as Pharaoh i-j pairs (source-target,\n"+
+			"words from 0) and outlined on that layer's heatmap. GPT and BERT models take --text. --json prints the\n"+
+			"matrices instead of a summary.",
+		"  goformer attention --model runs/multi30k-de-en/model --src 'Ein Hund läuft im Schnee.' --out attention\n"+
+			"  goformer attention --model runs/multi30k-de-en/model --src 'Ein Hund.' --tgt 'A dog.' --layer 2 --head 0\n"+
+			"  goformer attention --model runs/shakespeare-char-small/model --text 'ROMEO: ' --json", stderr)
+	dir := fs.String("model", "", "model directory (required)")
+	text := fs.String("text", "", "GPT, BERT: the text")
+	src := fs.String("src", "", "encoder-decoders: the source text")
+	tgt := fs.String("tgt", "", "encoder-decoders: the target text (default: the model's greedy translation)")
+	out := fs.String("out", "attention", "directory for the PNGs")
+	layer := intFlag(fs, "layer", -1, -1, 1<<12, "draw this layer only (from 0; -1: all)")
+	head := intFlag(fs, "head", -1, -1, 1<<12, "draw this head (from 0; -1: the mean of the heads)")
+	alignLayer := intFlag(fs, "align-layer", -1, -1, 1<<12, "the cross-attention layer that aligns words (-1: the last)")
+	asJSON := fs.Bool("json", false, "print {source, target, alignment, maps} as JSON on stdout, and write no PNG")
+	threads := threadsFlag(fs, 0)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usagef("attention: --model is required")
+	}
+	cpu.SetThreads(*threads)
+	if err := modelDir("attention", *dir); err != nil {
+		return err
+	}
+	var probe struct {
+		ModelType     string   `json:"model_type"`
+		Architectures []string `json:"architectures"`
+	}
+	if err := hfdir.ReadConfig(*dir, &probe); err != nil {
+		return usageError{"attention: " + err.Error()}
+	}
+	var res attentionResult
+	var err error
+	switch probe.ModelType {
+	case "gpt2", "bert", "roberta", "distilbert":
+		if *text == "" || *src != "" || *tgt != "" {
+			return usagef("attention: a %s model reads --text (not --src or --tgt)", probe.ModelType)
+		}
+		res, err = attentionOfText(*dir, probe.ModelType, probe.Architectures, *text)
+	case "marian", "pegasus", "bart", "mbart", "t5":
+		if *src == "" || *text != "" {
+			return usagef("attention: an encoder-decoder (%s) reads --src and optionally --tgt (not --text)", probe.ModelType)
+		}
+		res, err = attentionOfPair(*dir, *src, *tgt, *alignLayer)
+	default:
+		return usagef("attention: model_type %q is not one goformer knows (gpt2, bert, roberta, distilbert, marian, pegasus, bart, mbart, t5)", probe.ModelType)
+	}
+	if err != nil {
+		return usageError{"attention: " + err.Error()}
+	}
+	maps := attention.Select(res.Maps, "", *layer)
+	if len(maps) == 0 {
+		return usagef("attention: the model has no layer %d", *layer)
+	}
+	for _, m := range maps {
+		if *head >= m.Heads {
+			return usagef("attention: --head %d, but %s has %d heads", *head, m.Name(), m.Heads)
+		}
+	}
+	if *asJSON {
+		res.Maps = maps
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(res)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return usageError{"attention: " + err.Error()}
+	}
+	var written []string
+	for _, m := range maps {
+		h, err := m.Heatmap(*head)
+		if err != nil {
+			return usageError{"attention: " + err.Error()}
+		}
+		name := m.Name()
+		if *head >= 0 {
+			name += fmt.Sprintf("-head%d", *head)
+		}
+		if m.Kind == "cross" && m.Layer == res.alignLayer {
+			h.Outline = res.outline
+			h.Title += ", alignment outlined"
+		}
+		path := filepath.Join(*out, name+".png")
+		if err := tensor.WriteFileAtomic(path, h.WritePNG); err != nil {
+			return err
+		}
+		written = append(written, path)
+	}
+	grid, err := attention.Grid(maps, 0)
+	if err != nil {
+		return usageError{"attention: " + err.Error()}
+	}
+	gridPath := filepath.Join(*out, "grid.png")
+	if err := tensor.WriteFileAtomic(gridPath, func(w io.Writer) error { return png.Encode(w, grid) }); err != nil {
+		return err
+	}
+	if res.Target != nil {
+		fmt.Fprintf(stdout, "source: %s\ntarget: %s\nalignment (layer %d): %s\n", strings.Join(res.Source, " "), strings.Join(res.Target, " "), res.alignLayer, res.Alignment)
+	} else {
+		fmt.Fprintf(stdout, "tokens: %s\n", strings.Join(res.Source, " "))
+	}
+	fmt.Fprintf(stdout, "wrote %d heatmaps and %s to %s\n", len(written), filepath.Base(gridPath), *out)
+	return nil
+}
+
+// attentionResult is what the command prints as JSON.
+type attentionResult struct {
+	Source    []string        `json:"source"`              // the tokens read (the source of an encoder-decoder)
+	Target    []string        `json:"target,omitempty"`    // the tokens produced, one per decoder position
+	Alignment string          `json:"alignment,omitempty"` // Pharaoh pairs, source-target words
+	Maps      []attention.Map `json:"maps"`
+	alignLayer int
+	outline    [][2]int
+}
+
+// tokenLabels returns a readable label for each id: its decoded text, or
+// its spelling when that is empty (special tokens, lone spaces).
+func tokenLabels(tok tokenizer.Tokenizer, ids []int32) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		s, err := tok.Decode([]int32{id})
+		s = strings.TrimSpace(s)
+		if err != nil || s == "" {
+			s = fmt.Sprintf("#%d", id)
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func attentionOfText(dir, modelType string, archs []string, text string) (attentionResult, error) {
+	tok, err := tokenizer.LoadDir(dir)
+	if err != nil {
+		return attentionResult{}, err
+	}
+	ids, err := tok.Encode(text)
+	if err != nil {
+		return attentionResult{}, err
+	}
+	if len(ids) == 0 || len(ids) > 512 {
+		return attentionResult{}, fmt.Errorf("--text gives %d tokens; want 1 to 512", len(ids))
+	}
+	labels := tokenLabels(tok, ids)
+	var maps []attention.Map
+	if modelType == "gpt2" {
+		m, err := gpt.Load(dir)
+		if err != nil {
+			return attentionResult{}, err
+		}
+		if len(ids) > m.Config.NPositions {
+			return attentionResult{}, fmt.Errorf("--text gives %d tokens; the model reads %d", len(ids), m.Config.NPositions)
+		}
+		maps, err = attention.OfDecoder(m, ids, labels)
+		if err != nil {
+			return attentionResult{}, err
+		}
+	} else {
+		h := bert.MaskedLM
+		for _, a := range archs {
+			if strings.HasSuffix(a, "ForQuestionAnswering") {
+				h = bert.QuestionAnswering
+			}
+		}
+		m, err := bert.Load(dir, h)
+		if err != nil {
+			return attentionResult{}, err
+		}
+		if len(ids) > m.Config.MaxPositionEmbeddings {
+			return attentionResult{}, fmt.Errorf("--text gives %d tokens; the model reads %d", len(ids), m.Config.MaxPositionEmbeddings)
+		}
+		if maps, err = attention.OfEncoder(m, ids, nil, labels); err != nil {
+			return attentionResult{}, err
+		}
+	}
+	return attentionResult{Source: labels, Maps: maps}, nil
+}
+
+func attentionOfPair(dir, srcText, tgtText string, alignLayer int) (attentionResult, error) {
+	tr, err := pipelines.LoadTranslator(dir)
+	if err != nil {
+		return attentionResult{}, err
+	}
+	model, ok := tr.Model.(attention.EncoderDecoder)
+	if !ok {
+		return attentionResult{}, fmt.Errorf("a %T cannot show its attention", tr.Model)
+	}
+	tok := tr.Tokenizer
+	if tgtText == "" {
+		outs, err := tr.Translate([]string{srcText})
+		if err != nil {
+			return attentionResult{}, err
+		}
+		tgtText = outs[0]
+	}
+	bos, eos, maxLen := tr.Model.SourceFormat()
+	srcIDs, err := tok.Encode(tr.Prefix + srcText)
+	if err != nil {
+		return attentionResult{}, err
+	}
+	y, err := tok.Encode(tgtText)
+	if err != nil {
+		return attentionResult{}, err
+	}
+	src := append(append([]int32{}, srcIDs...), eos)
+	if bos >= 0 {
+		src = append([]int32{bos}, src...)
+	}
+	if len(src) > maxLen || len(y)+1 > maxLen {
+		return attentionResult{}, fmt.Errorf("the source (%d tokens) or the target (%d) is longer than the model reads (%d)", len(src), len(y)+1, maxLen)
+	}
+	start := tr.Model.GenerationOptions().Start
+	if tr.Generation != nil {
+		start = tr.Generation.Start
+		if tr.Generation.ForcedBOS >= 0 { // BART: the first token generated is <s>
+			y = append([]int32{tr.Generation.ForcedBOS}, y...)
+		}
+	}
+	produced := append(append([]int32{}, y...), eos) // the token each decoder position produces
+	input := append([]int32{start}, y...)            // what the decoder reads
+	srcLabels, producedLabels, inputLabels := tokenLabels(tok, src), tokenLabels(tok, produced), tokenLabels(tok, input)
+	maps, err := attention.OfEncoderDecoder(model, src, input, srcLabels, producedLabels)
+	if err != nil {
+		return attentionResult{}, err
+	}
+	for i := range maps {
+		if maps[i].Kind == "decoder" {
+			maps[i].Keys = inputLabels
+		}
+	}
+	cross := attention.Select(maps, "cross", -1)
+	if alignLayer < 0 {
+		alignLayer = len(cross) - 1
+	}
+	if alignLayer >= len(cross) {
+		return attentionResult{}, fmt.Errorf("--align-layer %d, but the decoder has %d layers", alignLayer, len(cross))
+	}
+	srcWords, err := attention.WordIndex(tok.Decode, tok.IsSpecial, src)
+	if err != nil {
+		return attentionResult{}, err
+	}
+	if n := len(strings.Fields(tr.Prefix)); n > 0 { // T5's task prefix is not part of the sentence
+		for i := range srcWords {
+			if srcWords[i] -= n; srcWords[i] < 0 {
+				srcWords[i] = -1
+			}
+		}
+	}
+	tgtWords, err := attention.WordIndex(tok.Decode, tok.IsSpecial, produced)
+	if err != nil {
+		return attentionResult{}, err
+	}
+	outline, words, err := attention.Align(&cross[alignLayer], tgtWords, srcWords)
+	if err != nil {
+		return attentionResult{}, err
+	}
+	return attentionResult{Source: srcLabels, Target: producedLabels, Alignment: attention.Pharaoh(words), Maps: maps,
+		alignLayer: alignLayer, outline: outline}, nil
+}
