@@ -134,10 +134,10 @@ func runAttention(args []string, stdout, stderr io.Writer) error {
 
 // attentionResult is what the command prints as JSON.
 type attentionResult struct {
-	Source    []string        `json:"source"`              // the tokens read (the source of an encoder-decoder)
-	Target    []string        `json:"target,omitempty"`    // the tokens produced, one per decoder position
-	Alignment string          `json:"alignment,omitempty"` // Pharaoh pairs, source-target words
-	Maps      []attention.Map `json:"maps"`
+	Source     []string        `json:"source"`              // the tokens read (the source of an encoder-decoder)
+	Target     []string        `json:"target,omitempty"`    // the tokens produced, one per decoder position
+	Alignment  string          `json:"alignment,omitempty"` // Pharaoh pairs, source-target words
+	Maps       []attention.Map `json:"maps"`
 	alignLayer int
 	outline    [][2]int
 }
