@@ -144,6 +144,95 @@ func (c *KVCache) Keep(rows []int) error {
 	return nil
 }
 
+// Merge appends the rows of o after those of c: both then hold
+// max(c.Len(), o.Len()) positions, the rows of the shorter side
+// left-padded with masked positions (a request joining a running batch of
+// decoding, whose positions are each row's own). c keeps its capacity,
+// which must hold the result. Neither may have a pending Reorder.
+func (c *KVCache) Merge(o *KVCache) error {
+	if o.d != c.d || c.parents != nil || o.parents != nil {
+		return fmt.Errorf("nn.KVCache: Merge needs caches of one width (%d, %d) without a pending Reorder", c.d, o.d)
+	}
+	n, rows, d := max(c.n, o.n), c.rows+o.rows, c.d
+	if c.maxLen == 0 {
+		c.maxLen = n
+	}
+	if n > c.maxLen {
+		return fmt.Errorf("nn.KVCache: Merge of %d positions into a cache of %d", n, c.maxLen)
+	}
+	k, v, pad := make([]float32, rows*c.maxLen*d), make([]float32, rows*c.maxLen*d), make([]bool, rows*c.maxLen)
+	put := func(src *KVCache, first int) {
+		skip := n - src.n
+		for r := 0; r < src.rows; r++ {
+			dst := first + r
+			for j := 0; j < skip; j++ {
+				pad[dst*n+j] = true
+			}
+			if src.n == 0 {
+				continue
+			}
+			copy(k[(dst*n+skip)*d:(dst+1)*n*d], src.k[src.cur][r*src.n*d:(r+1)*src.n*d])
+			copy(v[(dst*n+skip)*d:(dst+1)*n*d], src.v[src.cur][r*src.n*d:(r+1)*src.n*d])
+			if src.pad[src.cur] != nil {
+				copy(pad[dst*n+skip:(dst+1)*n], src.pad[src.cur][r*src.n:(r+1)*src.n])
+			}
+		}
+	}
+	put(c, 0)
+	put(o, c.rows)
+	c.k, c.v = [2][]float32{k, nil}, [2][]float32{v, nil}
+	c.pad = [2][]bool{pad, make([]bool, rows*c.maxLen)}
+	c.cur, c.rows, c.n = 0, rows, n
+	c.kt.Rebind(k[:rows*n*d], rows, n, d)
+	c.vt.Rebind(v[:rows*n*d], rows, n, d)
+	return nil
+}
+
+// TrimLeft drops the leading positions that every row has padded (left
+// by rows that have left the batch) and returns how many it dropped.
+func (c *KVCache) TrimLeft() int {
+	p := c.pad[c.cur]
+	if p == nil || c.n == 0 || c.rows == 0 {
+		return 0
+	}
+	n, d := c.n, c.d
+	drop := n
+	for r := 0; r < c.rows && drop > 0; r++ {
+		j := 0
+		for j < drop && p[r*n+j] {
+			j++
+		}
+		drop = j
+	}
+	if drop == 0 {
+		return 0
+	}
+	m := n - drop
+	for r := 0; r < c.rows; r++ {
+		copy(c.k[c.cur][r*m*d:(r+1)*m*d], c.k[c.cur][(r*n+drop)*d:(r+1)*n*d])
+		copy(c.v[c.cur][r*m*d:(r+1)*m*d], c.v[c.cur][(r*n+drop)*d:(r+1)*n*d])
+		copy(p[r*m:(r+1)*m], p[r*n+drop:(r+1)*n])
+	}
+	c.n = m
+	c.kt.Rebind(c.k[c.cur][:c.rows*m*d], c.rows, m, d)
+	c.vt.Rebind(c.v[c.cur][:c.rows*m*d], c.rows, m, d)
+	return drop
+}
+
+// Cap returns the number of positions the cache can hold.
+func (c *KVCache) Cap() int { return c.maxLen }
+
+// Bytes returns the memory the cache holds (keys, values and their second
+// buffers).
+func (c *KVCache) Bytes() int {
+	n := 0
+	for i := range 2 {
+		n += 4 * (len(c.k[i]) + len(c.v[i]))
+		n += len(c.pad[i])
+	}
+	return n
+}
+
 // Append adds the keys and values of t new positions per row (k, v [rows,
 // t, d]; pad marks padded new positions, [rows × t], or nil) and returns
 // all cached keys, values and their padding mask (nil when nothing is

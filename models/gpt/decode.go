@@ -123,3 +123,74 @@ func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
 	d.left--
 	return logits.Value.Data(), nil
 }
+
+// Join adds prompts to a running decoder (continuous batching): they are
+// prefilled on their own, then their caches are merged into the running
+// ones, the shorter side left-padded (each row keeps its own positions).
+// The new rows come after the others; their first Step input is their
+// prompt's last token (Starts). The decoder's capacity (the cache length
+// it was made for) must hold the merged cache and the steps to come.
+func (d *Decoder) Join(prompts [][]int32) error {
+	tmp, err := d.m.NewDecoder(prompts, 1, 1)
+	if err != nil {
+		return err
+	}
+	for i, c := range d.caches {
+		if err := c.Self.Merge(tmp.caches[i].Self); err != nil {
+			return fmt.Errorf("gpt: Join: %w", err)
+		}
+	}
+	d.rows += tmp.rows
+	d.next = append(d.next, tmp.next...)
+	d.starts = append(d.starts, tmp.starts...)
+	d.pos = append(d.pos, tmp.pos...)
+	d.left = d.Cap() - d.Len()
+	return nil
+}
+
+// Keep keeps the given rows (increasing) as rows 0, 1, … and drops the
+// others, freeing their place in the caches; leading positions that no
+// remaining row uses are dropped too.
+func (d *Decoder) Keep(rows []int) error {
+	for _, c := range d.caches {
+		if err := c.Self.Keep(rows); err != nil {
+			return fmt.Errorf("gpt: %w", err)
+		}
+	}
+	for i, r := range rows {
+		d.next[i], d.starts[i], d.pos[i] = d.next[r], d.starts[r], d.pos[r]
+	}
+	d.rows = len(rows)
+	d.next, d.starts, d.pos = d.next[:d.rows], d.starts[:d.rows], d.pos[:d.rows]
+	for _, c := range d.caches {
+		c.Self.TrimLeft()
+	}
+	d.left = d.Cap() - d.Len()
+	return nil
+}
+
+// Len returns the positions the caches hold (the longest row's history,
+// the others left-padded to it).
+func (d *Decoder) Len() int {
+	if len(d.caches) == 0 {
+		return 0
+	}
+	return d.caches[0].Self.Len()
+}
+
+// Cap returns the positions the caches can hold.
+func (d *Decoder) Cap() int {
+	if len(d.caches) == 0 {
+		return d.m.Config.NPositions
+	}
+	return d.caches[0].Self.Cap()
+}
+
+// CacheBytes returns the memory the KV caches hold.
+func (d *Decoder) CacheBytes() int {
+	n := 0
+	for _, c := range d.caches {
+		n += c.Self.Bytes()
+	}
+	return n
+}

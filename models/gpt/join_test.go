@@ -1,0 +1,107 @@
+package gpt
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+)
+
+// TestJoinKeepMatchesSolo: rows that join a running decoder (continuous
+// batching) and rows that leave it give, at every step, the logits they
+// give decoding alone.
+func TestJoinKeepMatchesSolo(t *testing.T) {
+	m, err := Load(filepath.Join("testdata", "tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := m.Config.VocabSize
+	prompts := [][]int32{{3, 17, 5, 9, 30}, {1, 2, 3, 4, 5, 6, 7}, {11}}
+	joinAt := []int{0, 3, 5}   // the step at which each prompt joins
+	leaveAt := []int{8, 12, 9} // the step before which it leaves
+	// Solo: each prompt alone, greedy, its logits at every step.
+	next := func(row []float32) int32 {
+		best := 0
+		for i, x := range row {
+			if x > row[best] {
+				best = i
+			}
+		}
+		return int32(best)
+	}
+	solo := make([][][]float32, len(prompts))
+	tokens := make([][]int32, len(prompts))
+	for i, p := range prompts {
+		d, err := m.NewDecoder([][]int32{p}, 1, leaveAt[i]-joinAt[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := d.Starts()[0]
+		for s := joinAt[i]; s < leaveAt[i]; s++ {
+			logits, err := d.Step([]int32{tok}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			solo[i] = append(solo[i], append([]float32(nil), logits...))
+			tok = next(logits)
+			tokens[i] = append(tokens[i], tok)
+		}
+	}
+	// Together: prompt 0 starts the decoder (with room for the others),
+	// the others join and every prompt leaves at its step.
+	d, err := m.NewDecoder(prompts[:1], 1, m.Config.NPositions-len(prompts[0])+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := []int{0}               // prompt of each row
+	feed := []int32{d.Starts()[0]} // each row's next input
+	for step := 0; step < 12; step++ {
+		for i := range prompts {
+			if joinAt[i] == step && i > 0 {
+				if err := d.Join(prompts[i : i+1]); err != nil {
+					t.Fatal(err)
+				}
+				live = append(live, i)
+				feed = append(feed, d.Starts()[d.Rows()-1])
+			}
+		}
+		var keep []int
+		for r, i := range live {
+			if leaveAt[i] > step {
+				keep = append(keep, r)
+			}
+		}
+		if len(keep) < len(live) {
+			if err := d.Keep(keep); err != nil {
+				t.Fatal(err)
+			}
+			var l []int
+			var f []int32
+			for _, r := range keep {
+				l, f = append(l, live[r]), append(f, feed[r])
+			}
+			live, feed = l, f
+		}
+		if len(live) == 0 {
+			break
+		}
+		logits, err := d.Step(feed, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r, i := range live {
+			want := solo[i][step-joinAt[i]]
+			got := logits[r*v : (r+1)*v]
+			for j := range want {
+				if math.Abs(float64(got[j]-want[j])) > 1e-4*(1+math.Abs(float64(want[j]))) {
+					t.Fatalf("step %d, prompt %d: logit %d is %g together, %g alone", step, i, j, got[j], want[j])
+				}
+			}
+			feed[r] = tokens[i][step-joinAt[i]]
+		}
+	}
+	// The last row holds its prompt less one and its 9 steps; the
+	// padding it was given when it joined went with the first row.
+	if d.Len() != len(prompts[1])-1+leaveAt[1]-joinAt[1] {
+		t.Errorf("the cache holds %d positions; TrimLeft should have left the last row's %d", d.Len(), len(prompts[1])-1+leaveAt[1]-joinAt[1])
+	}
+}
