@@ -58,7 +58,7 @@ func runAttention(args []string, stdout, stderr io.Writer) error {
 	if err := hfdir.ReadConfig(*dir, &probe); err != nil {
 		return usageError{"attention: " + err.Error()}
 	}
-	var res attentionResult
+	var res *attention.Result
 	var err error
 	switch probe.ModelType {
 	case "gpt2", "bert", "roberta", "distilbert":
@@ -105,8 +105,8 @@ func runAttention(args []string, stdout, stderr io.Writer) error {
 		if *head >= 0 {
 			name += fmt.Sprintf("-head%d", *head)
 		}
-		if m.Kind == "cross" && m.Layer == res.alignLayer {
-			h.Outline = res.outline
+		if m.Kind == "cross" && m.Layer == res.AlignLayer && res.Target != nil {
+			h.Outline = res.Outline
 			h.Title += ", alignment outlined"
 		}
 		path := filepath.Join(*out, name+".png")
@@ -124,7 +124,7 @@ func runAttention(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if res.Target != nil {
-		fmt.Fprintf(stdout, "source: %s\ntarget: %s\nalignment (layer %d): %s\n", strings.Join(res.Source, " "), strings.Join(res.Target, " "), res.alignLayer, res.Alignment)
+		fmt.Fprintf(stdout, "source: %s\ntarget: %s\nalignment (layer %d): %s\n", strings.Join(res.Source, " "), strings.Join(res.Target, " "), res.AlignLayer, res.Alignment)
 	} else {
 		fmt.Fprintf(stdout, "tokens: %s\n", strings.Join(res.Source, " "))
 	}
@@ -132,156 +132,35 @@ func runAttention(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// attentionResult is what the command prints as JSON.
-type attentionResult struct {
-	Source     []string        `json:"source"`              // the tokens read (the source of an encoder-decoder)
-	Target     []string        `json:"target,omitempty"`    // the tokens produced, one per decoder position
-	Alignment  string          `json:"alignment,omitempty"` // Pharaoh pairs, source-target words
-	Maps       []attention.Map `json:"maps"`
-	alignLayer int
-	outline    [][2]int
-}
-
-// tokenLabels returns a readable label for each id: its decoded text, or
-// its spelling when that is empty (special tokens, lone spaces).
-func tokenLabels(tok tokenizer.Tokenizer, ids []int32) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		s, err := tok.Decode([]int32{id})
-		s = strings.TrimSpace(s)
-		if err != nil || s == "" {
-			s = fmt.Sprintf("#%d", id)
-		}
-		out[i] = s
-	}
-	return out
-}
-
-func attentionOfText(dir, modelType string, archs []string, text string) (attentionResult, error) {
+func attentionOfText(dir, modelType string, archs []string, text string) (*attention.Result, error) {
 	tok, err := tokenizer.LoadDir(dir)
 	if err != nil {
-		return attentionResult{}, err
+		return nil, err
 	}
-	ids, err := tok.Encode(text)
-	if err != nil {
-		return attentionResult{}, err
-	}
-	if len(ids) == 0 || len(ids) > 512 {
-		return attentionResult{}, fmt.Errorf("--text gives %d tokens; want 1 to 512", len(ids))
-	}
-	labels := tokenLabels(tok, ids)
-	var maps []attention.Map
 	if modelType == "gpt2" {
 		m, err := gpt.Load(dir)
 		if err != nil {
-			return attentionResult{}, err
+			return nil, err
 		}
-		if len(ids) > m.Config.NPositions {
-			return attentionResult{}, fmt.Errorf("--text gives %d tokens; the model reads %d", len(ids), m.Config.NPositions)
-		}
-		maps, err = attention.OfDecoder(m, ids, labels)
-		if err != nil {
-			return attentionResult{}, err
-		}
-	} else {
-		h := bert.MaskedLM
-		for _, a := range archs {
-			if strings.HasSuffix(a, "ForQuestionAnswering") {
-				h = bert.QuestionAnswering
-			}
-		}
-		m, err := bert.Load(dir, h)
-		if err != nil {
-			return attentionResult{}, err
-		}
-		if len(ids) > m.Config.MaxPositionEmbeddings {
-			return attentionResult{}, fmt.Errorf("--text gives %d tokens; the model reads %d", len(ids), m.Config.MaxPositionEmbeddings)
-		}
-		if maps, err = attention.OfEncoder(m, ids, nil, labels); err != nil {
-			return attentionResult{}, err
+		return attention.LanguageModel(m, tok, text)
+	}
+	h := bert.MaskedLM
+	for _, a := range archs {
+		if strings.HasSuffix(a, "ForQuestionAnswering") {
+			h = bert.QuestionAnswering
 		}
 	}
-	return attentionResult{Source: labels, Maps: maps}, nil
+	m, err := bert.Load(dir, h)
+	if err != nil {
+		return nil, err
+	}
+	return attention.EncoderModel(m, tok, text)
 }
 
-func attentionOfPair(dir, srcText, tgtText string, alignLayer int) (attentionResult, error) {
+func attentionOfPair(dir, src, tgt string, alignLayer int) (*attention.Result, error) {
 	tr, err := pipelines.LoadTranslator(dir)
 	if err != nil {
-		return attentionResult{}, err
+		return nil, err
 	}
-	model, ok := tr.Model.(attention.EncoderDecoder)
-	if !ok {
-		return attentionResult{}, fmt.Errorf("a %T cannot show its attention", tr.Model)
-	}
-	tok := tr.Tokenizer
-	if tgtText == "" {
-		outs, err := tr.Translate([]string{srcText})
-		if err != nil {
-			return attentionResult{}, err
-		}
-		tgtText = outs[0]
-	}
-	bos, eos, maxLen := tr.Model.SourceFormat()
-	srcIDs, err := tok.Encode(tr.Prefix + srcText)
-	if err != nil {
-		return attentionResult{}, err
-	}
-	y, err := tok.Encode(tgtText)
-	if err != nil {
-		return attentionResult{}, err
-	}
-	src := append(append([]int32{}, srcIDs...), eos)
-	if bos >= 0 {
-		src = append([]int32{bos}, src...)
-	}
-	if len(src) > maxLen || len(y)+1 > maxLen {
-		return attentionResult{}, fmt.Errorf("the source (%d tokens) or the target (%d) is longer than the model reads (%d)", len(src), len(y)+1, maxLen)
-	}
-	start := tr.Model.GenerationOptions().Start
-	if tr.Generation != nil {
-		start = tr.Generation.Start
-		if tr.Generation.ForcedBOS >= 0 { // BART: the first token generated is <s>
-			y = append([]int32{tr.Generation.ForcedBOS}, y...)
-		}
-	}
-	produced := append(append([]int32{}, y...), eos) // the token each decoder position produces
-	input := append([]int32{start}, y...)            // what the decoder reads
-	srcLabels, producedLabels, inputLabels := tokenLabels(tok, src), tokenLabels(tok, produced), tokenLabels(tok, input)
-	maps, err := attention.OfEncoderDecoder(model, src, input, srcLabels, producedLabels)
-	if err != nil {
-		return attentionResult{}, err
-	}
-	for i := range maps {
-		if maps[i].Kind == "decoder" {
-			maps[i].Keys = inputLabels
-		}
-	}
-	cross := attention.Select(maps, "cross", -1)
-	if alignLayer < 0 {
-		alignLayer = len(cross) - 1
-	}
-	if alignLayer >= len(cross) {
-		return attentionResult{}, fmt.Errorf("--align-layer %d, but the decoder has %d layers", alignLayer, len(cross))
-	}
-	srcWords, err := attention.WordIndex(tok.Decode, tok.IsSpecial, src)
-	if err != nil {
-		return attentionResult{}, err
-	}
-	if n := len(strings.Fields(tr.Prefix)); n > 0 { // T5's task prefix is not part of the sentence
-		for i := range srcWords {
-			if srcWords[i] -= n; srcWords[i] < 0 {
-				srcWords[i] = -1
-			}
-		}
-	}
-	tgtWords, err := attention.WordIndex(tok.Decode, tok.IsSpecial, produced)
-	if err != nil {
-		return attentionResult{}, err
-	}
-	outline, words, err := attention.Align(&cross[alignLayer], tgtWords, srcWords)
-	if err != nil {
-		return attentionResult{}, err
-	}
-	return attentionResult{Source: srcLabels, Target: producedLabels, Alignment: attention.Pharaoh(words), Maps: maps,
-		alignLayer: alignLayer, outline: outline}, nil
+	return attention.Translation(tr, src, tgt, alignLayer)
 }

@@ -14,6 +14,7 @@
 //	                  translation model's BLEU and chrF2
 //	info              describe a model directory
 //	attention         attention heatmaps (PNG) and word alignments
+//	serve             an HTTP server: OpenAI completions, task endpoints, playground
 //	tokenizer train   train a byte-level BPE; write a Hugging Face tokenizer.json
 //	tokenizer encode  text to token ids (tokenizer.json, GPT-2 files or characters)
 //	tokenizer decode  token ids to text
@@ -65,6 +66,7 @@ func commands() []command {
 		{name: "translate", summary: "translate text, one sentence per line, with an encoder-decoder model", run: runTranslate},
 		{name: "answer", summary: "answer a question about a text: extractive (BERT, RoBERTa, DistilBERT) or generative (T5)", run: runAnswer},
 		{name: "summarize", summary: "summarise documents with an encoder-decoder model (BART, Pegasus, T5), as transformers generates", run: runSummarize},
+		{name: "serve", summary: "serve models over HTTP: OpenAI completions (streamed, continuous batching), task endpoints, metrics, a playground", run: runServe},
 		{name: "attention", summary: "draw where a model looks: attention heatmaps per layer and head, word alignments", run: runAttention},
 		{name: "tokenizer", summary: "train, encode and decode with a tokenizer", sub: []command{
 			{name: "train", summary: "train a byte-level BPE on text files; write tokenizer.json", run: runTokenizerTrain},
@@ -80,7 +82,8 @@ func commands() []command {
 		{name: "bench", summary: "measure the speed of kernels and models", sub: []command{
 			{name: "gemm", summary: "float32 matrix multiplication: GFLOPS", run: benchGemm},
 			{name: "train", summary: "training steps of a preset GPT: ms/step, tokens/s", run: benchTrain},
-			{name: "attention", summary: "scaled dot-product attention (flash or plain): time, GFLOPS, memory", run: benchAttention},
+			{name: "serve", summary: "serve models over HTTP: OpenAI completions (streamed, continuous batching), task endpoints, metrics, a playground", run: runServe},
+		{name: "attention", summary: "scaled dot-product attention (flash or plain): time, GFLOPS, memory", run: benchAttention},
 		}},
 	}
 }

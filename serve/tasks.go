@@ -1,0 +1,475 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/goformer/goformer/attention"
+	"github.com/goformer/goformer/models/bert"
+	"github.com/goformer/goformer/models/t5"
+	"github.com/goformer/goformer/pipelines"
+	"github.com/goformer/goformer/tokenizer"
+)
+
+// taskReq is a request to a task endpoint: its texts and the options that
+// decide which requests can share a batch.
+type taskReq struct {
+	ctx      context.Context
+	endpoint string
+	texts    []string
+	opts     taskOptions
+	question string // answer
+	src, tgt string // attention
+	layer    int    // attention: the cross-attention layer to align
+	result   chan taskResult
+}
+
+type taskResult struct {
+	out       []string
+	answers   [][]pipelines.Answer
+	attention *attention.Result
+	err       error
+}
+
+// taskOptions are the generation settings a task request may give; nil
+// fields keep the model's.
+type taskOptions struct {
+	Beams         *int     `json:"beams"`
+	MaxNewTokens  *int     `json:"max_new_tokens"`
+	LengthPenalty *float64 `json:"length_penalty"`
+	NoRepeatNgram *int     `json:"no_repeat_ngram_size"`
+	TopK          *int     `json:"top_k"` // answer (extractive): answers per question
+}
+
+// key identifies options that can be decoded together.
+func (o taskOptions) key() string {
+	b, _ := json.Marshal(o)
+	return string(b)
+}
+
+func (o taskOptions) check() error {
+	switch {
+	case o.Beams != nil && (*o.Beams < 1 || *o.Beams > 16):
+		return badRequest("beams", "beams must be between 1 and 16, got %d", *o.Beams)
+	case o.MaxNewTokens != nil && (*o.MaxNewTokens < 1 || *o.MaxNewTokens > 1024):
+		return badRequest("max_new_tokens", "max_new_tokens must be between 1 and 1024, got %d", *o.MaxNewTokens)
+	case o.LengthPenalty != nil && !(*o.LengthPenalty >= -10 && *o.LengthPenalty <= 10):
+		return badRequest("length_penalty", "length_penalty must be between -10 and 10")
+	case o.NoRepeatNgram != nil && (*o.NoRepeatNgram < 0 || *o.NoRepeatNgram > 32):
+		return badRequest("no_repeat_ngram_size", "no_repeat_ngram_size must be between 0 and 32")
+	case o.TopK != nil && (*o.TopK < 1 || *o.TopK > 20):
+		return badRequest("top_k", "top_k must be between 1 and 20")
+	}
+	return nil
+}
+
+// worker runs a model's task requests one batch at a time: the first
+// waiting request and those behind it with the same endpoint and options,
+// up to the row limit. (Iteration-level batching, as the language models
+// have, needs per-row positions in the encoder-decoders; it is not here.)
+type worker struct {
+	name    string
+	s       *Server
+	do      func(batch []*taskReq)
+	mu      sync.Mutex
+	pending []*taskReq
+	wake    chan struct{}
+}
+
+func (w *worker) queueLen() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending)
+}
+
+func (w *worker) submit(r *taskReq) error {
+	w.mu.Lock()
+	if len(w.pending) >= w.s.cfg.MaxQueue {
+		w.mu.Unlock()
+		return &apiError{status: http.StatusTooManyRequests, message: fmt.Sprintf("the queue of %s is full (%d requests); retry later", w.name, w.s.cfg.MaxQueue), retry: 1}
+	}
+	w.pending = append(w.pending, r)
+	n := len(w.pending)
+	w.mu.Unlock()
+	w.s.metrics.queue.WithLabelValues(w.name).Set(float64(n))
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (w *worker) run(stop <-chan struct{}) {
+	for {
+		w.mu.Lock()
+		var batch []*taskReq
+		if len(w.pending) > 0 {
+			first := w.pending[0]
+			rows := 0
+			var rest []*taskReq
+			for _, r := range w.pending {
+				switch {
+				case r.ctx.Err() != nil:
+					r.result <- taskResult{err: r.ctx.Err()}
+				case r.endpoint == first.endpoint && r.opts.key() == first.opts.key() && rows+len(r.texts) <= max(w.s.cfg.MaxRows, len(first.texts)) && r.endpoint != "answer" && r.endpoint != "attention" || r == first:
+					batch = append(batch, r)
+					rows += len(r.texts)
+				default:
+					rest = append(rest, r)
+				}
+			}
+			w.pending = rest
+		}
+		n := len(w.pending)
+		w.mu.Unlock()
+		w.s.metrics.queue.WithLabelValues(w.name).Set(float64(n))
+		if len(batch) == 0 {
+			select {
+			case <-stop:
+				return
+			case <-w.wake:
+			}
+			continue
+		}
+		w.s.metrics.rows.WithLabelValues(w.name).Set(float64(len(batch)))
+		w.s.metrics.batchSize.WithLabelValues(w.name).Observe(float64(len(batch)))
+		w.do(batch)
+		w.s.metrics.rows.WithLabelValues(w.name).Set(0)
+	}
+}
+
+// seq2seq serves an encoder-decoder: translate, summarize, and (T5) a
+// generated answer.
+type seq2seq struct {
+	*worker
+	typ string
+	tr  *pipelines.Translator
+	sum *pipelines.Summarizer
+	t2t *pipelines.Text2Text
+}
+
+func newSeq2Seq(name, dir, typ string, s *Server) (*seq2seq, error) {
+	tr, err := pipelines.LoadTranslator(dir)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := pipelines.LoadSummarizer(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &seq2seq{typ: typ, tr: tr, sum: sum}
+	if _, ok := tr.Model.(*t5.Model); ok {
+		if m.t2t, err = pipelines.LoadText2Text(dir); err != nil {
+			return nil, err
+		}
+	}
+	m.worker = &worker{name: name, s: s, do: m.do, wake: make(chan struct{}, 1)}
+	return m, nil
+}
+
+func (m *seq2seq) kind() string { return "seq2seq" }
+
+func (m *seq2seq) tasks() []string {
+	if m.t2t != nil {
+		return []string{"translate", "summarize", "answer", "attention"}
+	}
+	return []string{"translate", "summarize", "attention"}
+}
+
+// do runs a batch: every request's texts through one pipeline call.
+func (m *seq2seq) do(batch []*taskReq) {
+	if batch[0].endpoint == "attention" {
+		for _, r := range batch {
+			res, err := attention.Translation(m.tr, r.src, r.tgt, r.layer)
+			if err != nil {
+				err = badRequest("src", "%v", err)
+			}
+			r.result <- taskResult{attention: res, err: err}
+		}
+		return
+	}
+	var texts []string
+	for _, r := range batch {
+		texts = append(texts, r.texts...)
+	}
+	o := batch[0].opts
+	var out []string
+	var err error
+	switch batch[0].endpoint {
+	case "translate":
+		t := *m.tr
+		if o.Beams != nil {
+			t.Options.Beam = *o.Beams
+		}
+		if t.Generation != nil {
+			g := *t.Generation
+			applyGen(&g.NumBeams, &g.MaxNewTokens, &g.LengthPenalty, &g.NoRepeatNgramSize, o)
+			t.Generation = &g
+		} else if o.LengthPenalty != nil {
+			t.Options.LengthPenalty = *o.LengthPenalty
+		}
+		if t.Options.LengthPenalty == 0 && t.Generation == nil {
+			t.Options.LengthPenalty = 0.6
+		}
+		out, err = t.Translate(texts)
+	case "summarize":
+		s := *m.sum
+		g := s.Options.Generation
+		applyGen(&g.NumBeams, &g.MaxNewTokens, &g.LengthPenalty, &g.NoRepeatNgramSize, o)
+		s.Options.Generation = g
+		out, err = s.Summarize(texts)
+	case "answer":
+		t := *m.t2t
+		applyGen(&t.Generation.NumBeams, &t.Generation.MaxNewTokens, &t.Generation.LengthPenalty, &t.Generation.NoRepeatNgramSize, o)
+		inputs := make([]string, len(batch))
+		for i, r := range batch {
+			inputs[i] = "question: " + r.question + " context: " + r.texts[0]
+		}
+		out, err = t.Generate(inputs)
+	}
+	at := 0
+	for _, r := range batch {
+		if err != nil {
+			r.result <- taskResult{err: badRequest("text", "%v", err)}
+			continue
+		}
+		n := len(r.texts)
+		if batch[0].endpoint == "answer" {
+			n = 1
+		}
+		r.result <- taskResult{out: out[at : at+n]}
+		at += n
+	}
+}
+
+func applyGen(beams, maxNew *int, lp *float64, noRepeat *int, o taskOptions) {
+	if o.Beams != nil {
+		*beams = *o.Beams
+	}
+	if o.MaxNewTokens != nil {
+		*maxNew = *o.MaxNewTokens
+	}
+	if o.LengthPenalty != nil {
+		*lp = *o.LengthPenalty
+	}
+	if o.NoRepeatNgram != nil {
+		*noRepeat = *o.NoRepeatNgram
+	}
+}
+
+// qa serves an extractive question-answering model, one question at a time.
+type qa struct {
+	*worker
+	a     *pipelines.QuestionAnswerer
+	model *bert.Model
+	tok   tokenizer.Tokenizer
+}
+
+func newQA(name, dir string, s *Server) (*qa, error) {
+	a, err := pipelines.LoadQuestionAnswerer(dir)
+	if err != nil {
+		return nil, err
+	}
+	bm, ok := a.Model.(*bert.Model)
+	if !ok {
+		return nil, fmt.Errorf("%s: a %T is not a BERT-family model", dir, a.Model)
+	}
+	tok, ok := a.Tokenizer.(tokenizer.Tokenizer)
+	if !ok {
+		return nil, fmt.Errorf("%s: a %T is not a tokenizer", dir, a.Tokenizer)
+	}
+	m := &qa{a: a, model: bm, tok: tok}
+	m.worker = &worker{name: name, s: s, do: m.do, wake: make(chan struct{}, 1)}
+	return m, nil
+}
+
+func (m *qa) kind() string    { return "qa" }
+func (m *qa) tasks() []string { return []string{"answer", "attention"} }
+
+func (m *qa) do(batch []*taskReq) {
+	for _, r := range batch {
+		if r.endpoint == "attention" {
+			res, err := attention.EncoderModel(m.model, m.tok, r.src)
+			if err != nil {
+				err = badRequest("text", "%v", err)
+			}
+			r.result <- taskResult{attention: res, err: err}
+			continue
+		}
+		a := *m.a
+		a.Options.TopK = 1
+		if r.opts.TopK != nil {
+			a.Options.TopK = *r.opts.TopK
+		}
+		ans, err := a.Answer(r.question, r.texts[0])
+		if err != nil {
+			r.result <- taskResult{err: badRequest("context", "%v", err)}
+			continue
+		}
+		r.result <- taskResult{answers: [][]pipelines.Answer{ans}}
+	}
+}
+
+func (s *Server) task(endpoint string) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var body struct {
+			Model    string   `json:"model"`
+			Text     *prompts `json:"text"`
+			Question *string  `json:"question"`
+			Context  *string  `json:"context"`
+			taskOptions
+		}
+		if err := decode(r, &body); err != nil {
+			return err
+		}
+		m, err := s.modelFor(body.Model, endpoint)
+		if err != nil {
+			return err
+		}
+		if err := body.taskOptions.check(); err != nil {
+			return err
+		}
+		req := &taskReq{ctx: r.Context(), endpoint: endpoint, opts: body.taskOptions, result: make(chan taskResult, 1)}
+		if endpoint == "answer" {
+			switch {
+			case body.Question == nil || strings.TrimSpace(*body.Question) == "":
+				return badRequest("question", "question is required")
+			case body.Context == nil || strings.TrimSpace(*body.Context) == "":
+				return badRequest("context", "context is required")
+			case !utf8.ValidString(*body.Question) || !utf8.ValidString(*body.Context):
+				return badRequest("question", "question and context must be valid UTF-8")
+			case len(*body.Context) > 1<<20:
+				return badRequest("context", "the context has %d bytes; at most 1 MiB", len(*body.Context))
+			}
+			req.question, req.texts = *body.Question, []string{*body.Context}
+		} else {
+			if body.Text == nil || len(*body.Text) == 0 {
+				return badRequest("text", "text is required (a string or a list of strings)")
+			}
+			if len(*body.Text) > s.cfg.MaxRows*4 {
+				return badRequest("text", "%d texts in one request; at most %d", len(*body.Text), s.cfg.MaxRows*4)
+			}
+			for i, t := range *body.Text {
+				if !utf8.ValidString(t) {
+					return badRequest("text", "text %d is not valid UTF-8", i+1)
+				}
+				if strings.TrimSpace(t) == "" && endpoint == "summarize" {
+					return badRequest("text", "text %d is empty", i+1)
+				}
+			}
+			req.texts = *body.Text
+		}
+		var sub interface{ submit(*taskReq) error }
+		switch x := m.(type) {
+		case *seq2seq:
+			sub = x.worker
+		case *qa:
+			sub = x.worker
+		}
+		if err := sub.submit(req); err != nil {
+			return err
+		}
+		var res taskResult
+		select {
+		case res = <-req.result:
+		case <-r.Context().Done():
+			return &apiError{status: http.StatusServiceUnavailable, message: "the request ran out of time before it finished"}
+		}
+		if res.err != nil {
+			return res.err
+		}
+		name := body.Model
+		if name == "" {
+			name = s.names[0]
+		}
+		switch endpoint {
+		case "translate":
+			writeJSON(w, http.StatusOK, map[string]any{"model": name, "translations": res.out})
+		case "summarize":
+			writeJSON(w, http.StatusOK, map[string]any{"model": name, "summaries": res.out})
+		default:
+			if res.answers != nil {
+				writeJSON(w, http.StatusOK, map[string]any{"model": name, "answers": res.answers[0]})
+			} else {
+				writeJSON(w, http.StatusOK, map[string]any{"model": name, "answers": []map[string]string{{"answer": res.out[0]}}})
+			}
+		}
+		return nil
+	}
+}
+
+// attention shows where a model looks at a text (GPT, BERT: "text") or
+// a translation ("src", optionally "tgt"), as goformer attention does.
+func (s *Server) attention(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Model      string `json:"model"`
+		Text       string `json:"text"`
+		Src        string `json:"src"`
+		Tgt        string `json:"tgt"`
+		AlignLayer *int   `json:"align_layer"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	m, err := s.modelFor(body.Model, "attention")
+	if err != nil {
+		return err
+	}
+	for _, f := range [][2]string{{"text", body.Text}, {"src", body.Src}, {"tgt", body.Tgt}} {
+		if !utf8.ValidString(f[1]) || len(f[1]) > 1<<14 {
+			return badRequest(f[0], "%s must be valid UTF-8 of at most 16 KiB", f[0])
+		}
+	}
+	layer := -1
+	if body.AlignLayer != nil {
+		layer = *body.AlignLayer
+	}
+	var res *attention.Result
+	switch x := m.(type) {
+	case *lm:
+		if strings.TrimSpace(body.Text) == "" {
+			return badRequest("text", "text is required")
+		}
+		x.modelMu.Lock()
+		res, err = attention.LanguageModel(x.m, x.tok, body.Text)
+		x.modelMu.Unlock()
+		if err != nil {
+			return badRequest("text", "%v", err)
+		}
+	default:
+		req := &taskReq{ctx: r.Context(), endpoint: "attention", src: body.Src, tgt: body.Tgt, layer: layer, result: make(chan taskResult, 1)}
+		var wk *worker
+		switch x := m.(type) {
+		case *seq2seq:
+			if strings.TrimSpace(body.Src) == "" {
+				return badRequest("src", "src is required")
+			}
+			wk = x.worker
+		case *qa:
+			if strings.TrimSpace(body.Text) == "" {
+				return badRequest("text", "text is required")
+			}
+			req.src = body.Text
+			wk = x.worker
+		}
+		if err := wk.submit(req); err != nil {
+			return err
+		}
+		select {
+		case out := <-req.result:
+			if out.err != nil {
+				return out.err
+			}
+			res = out.attention
+		case <-r.Context().Done():
+			return &apiError{status: http.StatusServiceUnavailable, message: "the request ran out of time before it finished"}
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
