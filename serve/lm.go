@@ -607,4 +607,3 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 		"usage": map[string]int{"prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens}})
 	return nil
 }
-

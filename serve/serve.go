@@ -84,8 +84,8 @@ type Server struct {
 // model is one served model: a language model (completions) or an
 // encoder-decoder / extractive QA model (the task endpoints).
 type model interface {
-	kind() string      // "lm", "seq2seq", "qa"
-	tasks() []string   // the endpoints it serves: "completions", "translate", "summarize", "answer"
+	kind() string    // "lm", "seq2seq", "qa"
+	tasks() []string // the endpoints it serves: "completions", "translate", "summarize", "answer"
 	run(stop <-chan struct{})
 	queueLen() int
 }
@@ -148,7 +148,9 @@ func load(name, dir string, s *Server) (model, error) {
 
 func (s *Server) routes() {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})

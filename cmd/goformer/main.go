@@ -83,7 +83,7 @@ func commands() []command {
 			{name: "gemm", summary: "float32 matrix multiplication: GFLOPS", run: benchGemm},
 			{name: "train", summary: "training steps of a preset GPT: ms/step, tokens/s", run: benchTrain},
 			{name: "serve", summary: "serve models over HTTP: OpenAI completions (streamed, continuous batching), task endpoints, metrics, a playground", run: runServe},
-		{name: "attention", summary: "scaled dot-product attention (flash or plain): time, GFLOPS, memory", run: benchAttention},
+			{name: "attention", summary: "scaled dot-product attention (flash or plain): time, GFLOPS, memory", run: benchAttention},
 		}},
 	}
 }
