@@ -232,6 +232,16 @@ func (m *seq2seq) do(batch []*taskReq) {
 		}
 		out, err = t.Generate(inputs)
 	}
+	if err == nil {
+		tok := m.tr.Tokenizer
+		n := 0
+		for _, o := range out {
+			if ids, e := tok.Encode(o); e == nil {
+				n += len(ids) + 1 // and the end token
+			}
+		}
+		m.s.metrics.tokens.WithLabelValues(m.name).Add(float64(n))
+	}
 	at := 0
 	for _, r := range batch {
 		if err != nil {

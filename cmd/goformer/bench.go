@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,4 +152,76 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	return printResult(stdout, *asJSON, r, "train %s: batch %d × %d tokens, %.2fM params: %.1f ms/step, %.0f tokens/s, %.1f GFLOPS, %.0f allocations/step (%d threads)\n",
 		r.Preset, r.Batch, r.Block, float64(r.Params)/1e6, r.MsPerStep, r.TokensPerS, r.GFLOPS, r.Allocs, r.Threads)
+}
+
+func benchServe(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("goformer bench serve",
+		"Puts a load on a running `goformer serve`: for each concurrency, that many clients send --requests requests\n"+
+			"in all (streamed completions, or translations), each client its next when the last ends. Prints p50/p99\n"+
+			"latency, time to the first token (completions), tokens/s (the server's goformer_tokens_generated_total),\n"+
+			"requests refused with 429 and errors.",
+		"  goformer bench serve --model shakespeare --concurrency 1,8,64 --requests 128\n"+
+			"  goformer bench serve --model de-en --endpoint translate --concurrency 1,8 --requests 64 --json", stderr)
+	url := fs.String("url", "http://127.0.0.1:8080", "the server")
+	model := fs.String("model", "", "the served model's name (required)")
+	endpoint := fs.String("endpoint", "completions", "completions (streamed) or translate")
+	levels := fs.String("concurrency", "1,8,64", "comma-separated numbers of concurrent clients")
+	requests := intFlag(fs, "requests", 64, 1, 1<<20, "requests per concurrency level")
+	maxTokens := intFlag(fs, "max-tokens", 64, 1, 1<<16, "completions: max_tokens")
+	temp := floatFlag(fs, "temperature", 0.8, 0, 2, "completions: temperature")
+	promptFile := fs.String("prompts", "", "a file of prompts (or sentences), one per line (default: built in)")
+	apiKey := fs.String("api-key", "", "the server's API key")
+	asJSON := fs.Bool("json", false, "print one JSON object per level")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *model == "" {
+		return usagef("bench serve: --model is required")
+	}
+	if *endpoint != "completions" && *endpoint != "translate" {
+		return usagef("bench serve: --endpoint %q (want completions or translate)", *endpoint)
+	}
+	var conc []int
+	for _, f := range strings.Split(*levels, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 4096 {
+			return usagef("bench serve: --concurrency %q: want numbers from 1 to 4096", *levels)
+		}
+		conc = append(conc, n)
+	}
+	prompts := []string{"ROMEO:", "JULIET:\nO Romeo,", "First Citizen:\nBefore we proceed", "KING HENRY:", "To be, or not", "MENENIUS:\nWhat is"}
+	if *endpoint == "translate" {
+		prompts = []string{"Ein Hund läuft im Schnee.", "Zwei Männer spielen Fußball auf einem Feld.", "Eine Frau sitzt auf einer Bank und liest ein Buch.",
+			"Ein kleines Mädchen klettert in ein Spielhaus aus Holz.", "Ein Mann in einem blauen Hemd steht auf einer Leiter.", "Kinder spielen im Wasser am Strand."}
+	}
+	if *promptFile != "" {
+		b, err := os.ReadFile(*promptFile)
+		if err != nil {
+			return usageError{"bench serve: " + err.Error()}
+		}
+		prompts = nil
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.TrimSpace(l) != "" {
+				prompts = append(prompts, l)
+			}
+		}
+		if len(prompts) == 0 {
+			return usagef("bench serve: %s has no prompts", *promptFile)
+		}
+	}
+	for _, c := range conc {
+		r, err := bench.Serve(context.Background(), bench.ServeLoad{URL: *url, Model: *model, Endpoint: *endpoint, Prompts: prompts,
+			MaxTokens: *maxTokens, Temperature: *temp, Concurrency: c, Requests: *requests, APIKey: *apiKey})
+		if err != nil {
+			return fmt.Errorf("bench serve: %w", err)
+		}
+		if err := printResult(stdout, *asJSON, r, "serve %s c=%d: %d ok, %d refused (429), %d errors in %.1fs; %.1f tokens/s, %.2f requests/s; latency p50 %.0f ms p99 %.0f ms; first token p50 %.0f ms p99 %.0f ms\n",
+			r.Endpoint, r.Concurrency, r.OK, r.Refused, r.Errors, r.Seconds, r.TokensPerSec, r.RequestsPerS, r.P50Ms, r.P99Ms, r.TTFTP50Ms, r.TTFTP99Ms); err != nil {
+			return err
+		}
+		if r.FirstError != "" {
+			fmt.Fprintf(stderr, "bench serve: c=%d: first error: %s\n", c, r.FirstError)
+		}
+	}
+	return nil
 }

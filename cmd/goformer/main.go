@@ -82,8 +82,8 @@ func commands() []command {
 		{name: "bench", summary: "measure the speed of kernels and models", sub: []command{
 			{name: "gemm", summary: "float32 matrix multiplication: GFLOPS", run: benchGemm},
 			{name: "train", summary: "training steps of a preset GPT: ms/step, tokens/s", run: benchTrain},
-			{name: "serve", summary: "serve models over HTTP: OpenAI completions (streamed, continuous batching), task endpoints, metrics, a playground", run: runServe},
 			{name: "attention", summary: "scaled dot-product attention (flash or plain): time, GFLOPS, memory", run: benchAttention},
+			{name: "serve", summary: "load a running goformer serve: latency, time to first token, tokens/s per concurrency", run: benchServe},
 		}},
 	}
 }
