@@ -177,6 +177,10 @@ func sgemm(pool *Pool, transA, transB bool, m, n, k int, alpha float32,
 		return
 	}
 
+	if m <= dotRows && !transA && transB && batch == 1 {
+		sgemmDot(pool, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	av := view{a, lda, 1}
 	if transA {
 		av = view{a, 1, lda}

@@ -1,0 +1,62 @@
+package cpu
+
+import "sync"
+
+// dotRows is the most rows of A for which a product with a transposed B
+// (x·Wᵀ with W [n, k], every projection of a decoding step) is computed as
+// dot products instead of through packed panels: with so few rows, packing
+// W costs as much as the product itself, and a dot product reads W's rows
+// where they are.
+const dotRows = 4
+
+// dotJob computes C = alpha·A·Bᵀ + beta·C as m·n dot products of length k,
+// over column blocks of C.
+type dotJob struct {
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	parts, colsPer int
+}
+
+var dotJobs = sync.Pool{New: func() any { return new(dotJob) }}
+
+// sgemmDot is sgemm for !transA, transB and m ≤ dotRows, batch 1. Each
+// element is one dot product whatever the split, so results do not depend
+// on the number of threads.
+func sgemmDot(pool *Pool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	j := dotJobs.Get().(*dotJob)
+	*j = dotJob{m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, parts: 1, colsPer: n}
+	if pool != nil && pool.Threads() > 1 {
+		if want := min(pool.Threads(), 2*m*n*k/minPartFlops); want > 1 {
+			j.colsPer = (n + want - 1) / want
+			j.parts = (n + j.colsPer - 1) / j.colsPer
+		}
+	}
+	if j.parts == 1 {
+		j.Do(0)
+	} else {
+		pool.Run(j.parts, j)
+	}
+	*j = dotJob{}
+	dotJobs.Put(j)
+}
+
+// Do computes the columns of one part.
+func (j *dotJob) Do(part int) {
+	j0 := part * j.colsPer
+	j1 := min(j0+j.colsPer, j.n)
+	k := j.k
+	for jj := j0; jj < j1; jj++ {
+		w := j.b[jj*j.ldb : jj*j.ldb+k]
+		for i := 0; i < j.m; i++ {
+			v := j.alpha * dot(j.a[i*j.lda:i*j.lda+k], w)
+			p := &j.c[i*j.ldc+jj]
+			if j.beta == 0 {
+				*p = v
+			} else {
+				*p = v + j.beta**p
+			}
+		}
+	}
+}
