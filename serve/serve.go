@@ -17,9 +17,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -41,6 +43,7 @@ type Config struct {
 	KVBudget       int64         // bytes of KV cache per language model (default 2 GiB)
 	MaxTokens      int           // the largest max_tokens accepted (default: the model's context)
 	RequestTimeout time.Duration // a request's whole time (default 5 minutes)
+	BodyTimeout    time.Duration // the time a client has to send its body, else 408 (default 10 s)
 	APIKey         string        // if set, /v1/ needs "Authorization: Bearer <key>"
 	Logger         *slog.Logger  // default: slog.Default()
 }
@@ -60,6 +63,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 5 * time.Minute
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -226,7 +232,7 @@ func (s *Server) api(endpoint string, h func(w http.ResponseWriter, r *http.Requ
 			if s.draining.Load() {
 				return &apiError{status: http.StatusServiceUnavailable, message: "the server is shutting down"}
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+			r.Body = &deadlineBody{ReadCloser: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), rc: http.NewResponseController(rw), limit: s.cfg.BodyTimeout}
 			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 			defer cancel()
 			return h(w, r.WithContext(ctx))
@@ -273,7 +279,7 @@ func nullable(s string) any {
 
 func errorType(status int) string {
 	switch status {
-	case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge:
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusRequestTimeout:
 		return "invalid_request_error"
 	case http.StatusUnauthorized:
 		return "authentication_error"
@@ -289,6 +295,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
+}
+
+// deadlineBody gives the client limit to send its body: a reader that
+// sets the connection's read deadline on first use and clears it at EOF.
+type deadlineBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	limit   time.Duration
+	started bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	if !b.started {
+		b.started = true
+		b.rc.SetReadDeadline(time.Now().Add(b.limit))
+	}
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.rc.SetReadDeadline(time.Time{})
+	}
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, &apiError{status: http.StatusRequestTimeout, message: fmt.Sprintf("the request body did not arrive within %v", b.limit)}
+	}
+	return n, err
 }
 
 // decode reads a JSON body into v: unknown fields, a body over the limit,

@@ -429,3 +429,28 @@ func TestT5TasksMatchPipelines(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowClient: a client that never finishes its body gets 408 within
+// the body time limit, and the server goes on serving others meanwhile.
+func TestSlowClient(t *testing.T) {
+	_, ts := newTestServer(t, Config{BodyTimeout: 300 * time.Millisecond}, map[string]string{"gpt": tinyGPT(t)})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"prompt\": ")
+	start := time.Now()
+	code, _, _ := post(t, ts.URL+"/v1/completions", map[string]any{"prompt": "ab", "max_tokens": 3})
+	if code != 200 {
+		t.Errorf("another client while one is slow: %d", code)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.Contains(status, "408") {
+		t.Errorf("the slow client got %q, %v; want 408", status, err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("the slow client waited %v", el)
+	}
+}
