@@ -21,15 +21,10 @@ import (
 // between steps when the batch has room (rows, KV memory, positions), and
 // leave it when they end (EOS, max_tokens, a stop string, cancellation).
 type lm struct {
-	name string
-	s    *Server
-	m    *gpt.Model
-	tok  tokenizer.Tokenizer
-	eos  int32 // −1: none
-
-	mu      sync.Mutex
-	pending []*lmReq
-	wake    chan struct{}
+	*queue[*lmReq]
+	m       *gpt.Model
+	tok     tokenizer.Tokenizer
+	eos     int32      // −1: none
 	modelMu sync.Mutex // held while the model runs (decoding, attention maps)
 }
 
@@ -75,35 +70,11 @@ func newLM(name, dir string, s *Server) (*lm, error) {
 	if m.Config.EosTokenID != nil && *m.Config.EosTokenID >= 0 && *m.Config.EosTokenID < m.Config.VocabSize {
 		eos = int32(*m.Config.EosTokenID)
 	}
-	return &lm{name: name, s: s, m: m, tok: tok, eos: eos, wake: make(chan struct{}, 1)}, nil
+	return &lm{queue: newQueue[*lmReq](name, s), m: m, tok: tok, eos: eos}, nil
 }
 
 func (l *lm) kind() string    { return "lm" }
 func (l *lm) tasks() []string { return []string{"completions", "attention"} }
-
-func (l *lm) queueLen() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.pending)
-}
-
-// submit queues r, or refuses it when the queue is full.
-func (l *lm) submit(r *lmReq) error {
-	l.mu.Lock()
-	if len(l.pending) >= l.s.cfg.MaxQueue {
-		l.mu.Unlock()
-		return &apiError{status: http.StatusTooManyRequests, message: fmt.Sprintf("the queue of %s is full (%d requests); retry later", l.name, l.s.cfg.MaxQueue), retry: 1}
-	}
-	l.pending = append(l.pending, r)
-	n := len(l.pending)
-	l.mu.Unlock()
-	l.s.metrics.queue.WithLabelValues(l.name).Set(float64(n))
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-	return nil
-}
 
 // lmRow is a sequence in the running batch.
 type lmRow struct {
@@ -179,11 +150,7 @@ func (l *lm) run(stop <-chan struct{}) {
 			}
 			row := logits[i*v : (i+1)*v]
 			var tok int32
-			if r.req.sampler != nil {
-				tok = r.req.sampler.Next(row)
-			} else {
-				tok = argmax(row)
-			}
+			tok = r.req.sampler.Next(row) // a zero Sampler is greedy
 			if r.generated == 0 {
 				met.ttft.WithLabelValues(l.name).Observe(time.Since(r.req.start).Seconds())
 			}
@@ -230,9 +197,8 @@ func (l *lm) run(stop <-chan struct{}) {
 func (l *lm) admit(dec *gpt.Decoder, rows []*lmRow) (*gpt.Decoder, []*lmRow, error) {
 	l.mu.Lock()
 	defer func() {
-		n := len(l.pending)
+		l.gauge()
 		l.mu.Unlock()
-		l.s.metrics.queue.WithLabelValues(l.name).Set(float64(n))
 	}()
 	cfg := l.s.cfg
 	ctxLen := l.m.Config.NPositions
@@ -291,16 +257,6 @@ func (l *lm) admit(dec *gpt.Decoder, rows []*lmRow) (*gpt.Decoder, []*lmRow, err
 		rows = append(rows, &lmRow{req: r, feed: starts[len(starts)-len(join)+i]})
 	}
 	return dec, rows, nil
-}
-
-func argmax(x []float32) int32 {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return int32(best)
 }
 
 // stringOrList is a JSON string or list of strings.
@@ -497,7 +453,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 		pctx, pcancel := context.WithCancel(ctx)
 		defer pcancel()
 		cancels[i] = pcancel
-		var sampler *generate.Sampler
+		sampler := &generate.Sampler{} // greedy
 		temp, topP := 1.0, 1.0
 		if req.Temperature != nil {
 			temp = *req.Temperature

@@ -454,3 +454,43 @@ func newMetrics() *metrics {
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
+
+// queue holds a model's waiting requests, bounded: submit refuses (429)
+// when it is full and wakes the model's scheduler.
+type queue[T any] struct {
+	name    string
+	s       *Server
+	mu      sync.Mutex
+	pending []T
+	wake    chan struct{}
+}
+
+func newQueue[T any](name string, s *Server) *queue[T] {
+	return &queue[T]{name: name, s: s, wake: make(chan struct{}, 1)}
+}
+
+func (q *queue[T]) queueLen() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
+func (q *queue[T]) submit(r T) error {
+	q.mu.Lock()
+	if len(q.pending) >= q.s.cfg.MaxQueue {
+		q.mu.Unlock()
+		return &apiError{status: http.StatusTooManyRequests, message: fmt.Sprintf("the queue of %s is full (%d requests); retry later", q.name, q.s.cfg.MaxQueue), retry: 1}
+	}
+	q.pending = append(q.pending, r)
+	n := len(q.pending)
+	q.mu.Unlock()
+	q.s.metrics.queue.WithLabelValues(q.name).Set(float64(n))
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// gauge sets the queue-depth metric; call with q.mu held.
+func (q *queue[T]) gauge() { q.s.metrics.queue.WithLabelValues(q.name).Set(float64(len(q.pending))) }

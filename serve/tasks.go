@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/goformer/goformer/attention"
@@ -73,35 +72,8 @@ func (o taskOptions) check() error {
 // up to the row limit. (Iteration-level batching, as the language models
 // have, needs per-row positions in the encoder-decoders; it is not here.)
 type worker struct {
-	name    string
-	s       *Server
-	do      func(batch []*taskReq)
-	mu      sync.Mutex
-	pending []*taskReq
-	wake    chan struct{}
-}
-
-func (w *worker) queueLen() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.pending)
-}
-
-func (w *worker) submit(r *taskReq) error {
-	w.mu.Lock()
-	if len(w.pending) >= w.s.cfg.MaxQueue {
-		w.mu.Unlock()
-		return &apiError{status: http.StatusTooManyRequests, message: fmt.Sprintf("the queue of %s is full (%d requests); retry later", w.name, w.s.cfg.MaxQueue), retry: 1}
-	}
-	w.pending = append(w.pending, r)
-	n := len(w.pending)
-	w.mu.Unlock()
-	w.s.metrics.queue.WithLabelValues(w.name).Set(float64(n))
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-	return nil
+	*queue[*taskReq]
+	do func(batch []*taskReq)
 }
 
 func (w *worker) run(stop <-chan struct{}) {
@@ -125,9 +97,8 @@ func (w *worker) run(stop <-chan struct{}) {
 			}
 			w.pending = rest
 		}
-		n := len(w.pending)
+		w.gauge()
 		w.mu.Unlock()
-		w.s.metrics.queue.WithLabelValues(w.name).Set(float64(n))
 		if len(batch) == 0 {
 			select {
 			case <-stop:
@@ -168,7 +139,7 @@ func newSeq2Seq(name, dir, typ string, s *Server) (*seq2seq, error) {
 			return nil, err
 		}
 	}
-	m.worker = &worker{name: name, s: s, do: m.do, wake: make(chan struct{}, 1)}
+	m.worker = &worker{queue: newQueue[*taskReq](name, s), do: m.do}
 	return m, nil
 }
 
@@ -294,7 +265,7 @@ func newQA(name, dir string, s *Server) (*qa, error) {
 		return nil, fmt.Errorf("%s: a %T is not a tokenizer", dir, a.Tokenizer)
 	}
 	m := &qa{a: a, model: bm, tok: tok}
-	m.worker = &worker{name: name, s: s, do: m.do, wake: make(chan struct{}, 1)}
+	m.worker = &worker{queue: newQueue[*taskReq](name, s), do: m.do}
 	return m, nil
 }
 

@@ -5,7 +5,6 @@ import (
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/nn"
-	"github.com/goformer/goformer/tensor"
 )
 
 // Decoder decodes a batch of source sentences incrementally: the encoder
@@ -18,12 +17,10 @@ type Decoder struct {
 	keep   *autograd.Graph // encoder output and cross-attention keys/values
 	g      *autograd.Graph // one step's work, reset at each step
 	caches []*nn.LayerCache
-	memory *autograd.Var // [rows, srcLen, d], on keep
-	srcPad []bool        // [rows × srcLen]
+	mem    *nn.Memory // the encoder output and its mask, per row
 	rows   int
 	maxLen int
 	step   int
-	pos    *tensor.Tensor
 }
 
 // NewDecoder encodes src (one id slice per sentence, EOS included, no
@@ -36,43 +33,18 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 	if maxLen > m.Config.MaxPositionEmbeddings {
 		return nil, fmt.Errorf("seq2seq: %d decoding steps exceed max_position_embeddings %d", maxLen, m.Config.MaxPositionEmbeddings)
 	}
-	b, s := len(src), 0
-	for i, x := range src {
-		if len(x) == 0 {
-			return nil, fmt.Errorf("seq2seq: source sentence %d is empty (it needs at least the EOS token)", i)
-		}
-		s = max(s, len(x))
-	}
-	ids := make([]int32, b*s)
-	pad := make([]bool, b*s)
-	for i, x := range src {
-		copy(ids[i*s:], x)
-		for j := len(x); j < s; j++ {
-			ids[i*s+j] = int32(m.Config.PadTokenID)
-			pad[i*s+j] = true
-		}
+	ids, pad, s, err := nn.PadSources(src, int32(m.Config.PadTokenID))
+	if err != nil {
+		return nil, fmt.Errorf("seq2seq: %w", err)
 	}
 	keep := autograd.NewGraph(0)
 	keep.NoGrad = true
-	memory, err := m.Encode(keep, ids, b, s, pad)
+	memory, err := m.Encode(keep, ids, len(src), s, pad)
 	if err != nil {
 		return nil, err
 	}
-	rows := b * copies
-	d := m.Config.DModel
-	mem, rowPad := memory, pad
-	if copies > 1 { // repeat each sentence's memory and mask for its rows
-		t := tensor.New(rows, s, d)
-		rowPad = make([]bool, rows*s)
-		md, td := memory.Value.Data(), t.Data()
-		for r := 0; r < rows; r++ {
-			i := r / copies
-			copy(td[r*s*d:(r+1)*s*d], md[i*s*d:(i+1)*s*d])
-			copy(rowPad[r*s:(r+1)*s], pad[i*s:(i+1)*s])
-		}
-		mem = autograd.Constant(t)
-	}
-	dec := &Decoder{m: m, keep: keep, g: autograd.NewGraph(0), rows: rows, maxLen: maxLen, memory: mem, srcPad: rowPad}
+	rows := len(src) * copies
+	dec := &Decoder{m: m, keep: keep, g: autograd.NewGraph(0), rows: rows, maxLen: maxLen, mem: nn.NewMemory(memory, pad, copies)}
 	dec.g.NoGrad = true
 	for _, l := range m.decoder {
 		dec.caches = append(dec.caches, l.NewCache(rows, maxLen))
@@ -89,20 +61,9 @@ func (d *Decoder) Keep(rows []int) error {
 			return fmt.Errorf("seq2seq: %w", err)
 		}
 	}
-	s, w := d.memory.Value.Dim(1), d.memory.Value.Dim(2)
-	md := d.memory.Value.Data()
-	for i, r := range rows {
-		if i != r {
-			copy(md[i*s*w:(i+1)*s*w], md[r*s*w:(r+1)*s*w])
-			copy(d.srcPad[i*s:(i+1)*s], d.srcPad[r*s:(r+1)*s])
-		}
+	if err := d.mem.Keep(rows); err != nil {
+		return fmt.Errorf("seq2seq: %w", err)
 	}
-	t, err := tensor.FromSlice(md[:len(rows)*s*w], len(rows), s, w)
-	if err != nil {
-		return err
-	}
-	d.memory = autograd.Constant(t)
-	d.srcPad = d.srcPad[:len(rows)*s]
 	d.rows = len(rows)
 	return nil
 }
@@ -135,7 +96,7 @@ func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
 	for _, c := range d.caches {
 		c.Reorder(parents)
 	}
-	logits := m.decode(g, d.memory, tokens, d.rows, d.step, 1, nil, d.srcPad, d.caches)
+	logits := m.decode(g, d.mem.Value, tokens, d.rows, d.step, 1, nil, d.mem.Pad, d.caches)
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
