@@ -7,7 +7,7 @@ import "sync"
 // dot products instead of through packed panels: with so few rows, packing
 // W costs as much as the product itself, and a dot product reads W's rows
 // where they are.
-const dotRows = 4
+const dotRows = 16
 
 // dotJob computes C = alpha·A·Bᵀ + beta·C as m·n dot products of length k,
 // over column blocks of C.
@@ -47,16 +47,28 @@ func (j *dotJob) Do(part int) {
 	j0 := part * j.colsPer
 	j1 := min(j0+j.colsPer, j.n)
 	k := j.k
+	var four [4]float32
 	for jj := j0; jj < j1; jj++ {
 		w := j.b[jj*j.ldb : jj*j.ldb+k]
-		for i := 0; i < j.m; i++ {
-			v := j.alpha * dot(j.a[i*j.lda:i*j.lda+k], w)
-			p := &j.c[i*j.ldc+jj]
-			if j.beta == 0 {
-				*p = v
-			} else {
-				*p = v + j.beta**p
+		i := 0
+		for ; i+4 <= j.m; i += 4 { // four rows share each load of w
+			dot4(j.a[i*j.lda:], j.lda, w, &four)
+			for r, v := range four {
+				j.set(i+r, jj, v)
 			}
 		}
+		for ; i < j.m; i++ {
+			j.set(i, jj, dot(j.a[i*j.lda:i*j.lda+k], w))
+		}
+	}
+}
+
+// set stores alpha·v + beta·C into C[i][jj] (C not read when beta is 0).
+func (j *dotJob) set(i, jj int, v float32) {
+	p := &j.c[i*j.ldc+jj]
+	if j.beta == 0 {
+		*p = j.alpha * v
+	} else {
+		*p = j.alpha*v + j.beta**p
 	}
 }

@@ -63,6 +63,21 @@ func TestVecTwins(t *testing.T) {
 		if d := math.Abs(float64(da - dg)); d > float64(n)*eps32*abs {
 			t.Fatalf("dot n=%d: asm %g, Go %g (bound %g)", n, da, dg, float64(n)*eps32*abs)
 		}
+		if n > 0 { // four rows at once, 7 apart
+			a := scaledSlice(rng, 3*(n+7)+n, 3)
+			var fa, fg [4]float32
+			withVecAsm(true, func() { dot4(a, n+7, y, &fa) })
+			withVecAsm(false, func() { dot4(a, n+7, y, &fg) })
+			for r := range fa {
+				var abs4 float64
+				for i := range y {
+					abs4 += math.Abs(float64(a[r*(n+7)+i]) * float64(y[i]))
+				}
+				if d := math.Abs(float64(fa[r] - fg[r])); d > float64(n)*eps32*abs4 {
+					t.Fatalf("dot4 n=%d row %d: asm %g, Go %g", n, r, fa[r], fg[r])
+				}
+			}
+		}
 		if n == 0 || !hasAVX512 {
 			continue
 		}

@@ -50,6 +50,13 @@ func Dot(x, y []float32) float32 {
 	return dot(x, y[:len(x)])
 }
 
+// dot4Go is dot4's Go twin.
+func dot4Go(a []float32, lda int, w []float32, out *[4]float32) {
+	for r := range out {
+		out[r] = dotGo(a[r*lda:r*lda+len(w)], w)
+	}
+}
+
 func dotGo(x, y []float32) float32 {
 	var s [8]float32
 	n := len(x) &^ 7

@@ -20,6 +20,20 @@ func axpy(alpha float32, x, y []float32) {
 	axpyGo(alpha, x, y)
 }
 
+//go:noescape
+func dot4AVX2(a *float32, lda int, w *float32, n int, out *[4]float32)
+
+// dot4 sets out[r] to the dot product of row r of a (rows lda apart) with
+// w, for r < 4: the rows share each load of w.
+func dot4(a []float32, lda int, w []float32, out *[4]float32) {
+	if useVecAsm && len(w) > 0 {
+		_ = a[3*lda+len(w)-1]
+		dot4AVX2(&a[0], lda, &w[0], len(w), out)
+		return
+	}
+	dot4Go(a, lda, w, out)
+}
+
 func dot(x, y []float32) float32 {
 	if useVecAsm && len(x) > 0 {
 		return dotAVX2(&x[0], &y[0], len(x))
