@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Writes results/serve/: goformer serve under load, measured with goformer bench serve on loopback.
+# The Shakespeare GPT (completions, streamed, 32 tokens, temperature 0.8) and the Multi30k
+# translator (one sentence per request) at concurrency 1, 8 and 64; then a soak: concurrency 8 on
+# completions for SOAK_SECONDS (default 600), the server's resident memory sampled every 10 s.
+# Usage: scripts/results/serve.sh GPT_DIR TRANSLATOR_DIR  (from the repository root; the presets'
+#   models: runs/shakespeare-char-small/model and runs/multi30k-de-en/model)
+set -euo pipefail
+gpt=$1 mt=$2
+soak=${SOAK_SECONDS:-600}
+out=results/serve
+mkdir -p "$out"
+go build -o /tmp/goformer-results ./cmd/goformer
+/tmp/goformer-results serve --model shakespeare="$gpt" --model de-en="$mt" --addr 127.0.0.1:8791 --max-queue 256 > /tmp/serve-results.out 2> "$out/server-log.txt" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -sf http://127.0.0.1:8791/readyz > /dev/null && break; sleep 0.2; done
+b=(/tmp/goformer-results bench serve --url http://127.0.0.1:8791 --json)
+"${b[@]}" --model shakespeare --max-tokens 32 --concurrency 1,8,64 --requests 192 | tee "$out/completions.jsonl"
+"${b[@]}" --model de-en --endpoint translate --concurrency 1,8,64 --requests 192 | tee "$out/translate.jsonl"
+: > "$out/soak-rss.jsonl"
+"${b[@]}" --model shakespeare --max-tokens 32 --concurrency 8 --requests 1000000 > /dev/null 2>&1 &
+load=$!
+start=$(date +%s)
+while [ $(( $(date +%s) - start )) -lt "$soak" ]; do
+  rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  echo "{\"seconds\": $(( $(date +%s) - start )), \"rss_kib\": $rss}" | tee -a "$out/soak-rss.jsonl"
+  sleep 10
+done
+kill $load 2>/dev/null || true
+peak=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+echo "{\"peak_rss_kib\": $peak}" | tee "$out/peak.json"
+kill -TERM $pid
+wait $pid || true
+cat > "$out/command.txt" <<CMD
+scripts/results/serve.sh $gpt $mt   (SOAK_SECONDS=$soak)
+server: goformer serve --model shakespeare=GPT --model de-en=MT --addr 127.0.0.1:8791 --max-queue 256
+load:   goformer bench serve --model shakespeare --max-tokens 32 --concurrency 1,8,64 --requests 192 --json
+        goformer bench serve --model de-en --endpoint translate --concurrency 1,8,64 --requests 192 --json
+soak:   goformer bench serve --model shakespeare --max-tokens 32 --concurrency 8 for SOAK_SECONDS, VmRSS every 10 s
+CMD
