@@ -1,11 +1,10 @@
 package pipelines
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/goformer/goformer/internal/fixture"
 	"github.com/goformer/goformer/models/t5"
 )
 
@@ -17,21 +16,7 @@ import (
 // task prefix, T5Tokenizer's ids, transformers' generation with the task's
 // settings, and decoding without special tokens.
 func TestT5PipelinesMatchPyTorch(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "models", "t5", "testdata", "pipelines.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref struct {
-		Prompts struct {
-			Translate []string    `json:"translate"`
-			Summarize []string    `json:"summarize"`
-			Answer    [][2]string `json:"answer"`
-		} `json:"prompts"`
-		Outputs map[string]map[string][]string `json:"outputs"`
-	}
-	if err := json.Unmarshal(b, &ref); err != nil {
-		t.Fatal(err)
-	}
+	ref := fixture.ReadT5Pipelines(t, "..")
 	for _, name := range []string{"t5-small", "flan-t5-small"} {
 		dir := filepath.Join("..", "models", "t5", "testdata", name)
 		want := ref.Outputs[name]

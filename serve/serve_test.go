@@ -11,13 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/goformer/goformer/internal/fixture"
 	"github.com/goformer/goformer/models/gpt"
 	"github.com/goformer/goformer/tokenizer"
 )
@@ -393,21 +393,7 @@ func TestGracefulShutdown(t *testing.T) {
 func TestT5TasksMatchPipelines(t *testing.T) {
 	dir := filepath.Join("..", "models", "t5", "testdata", "t5-small")
 	_, ts := newTestServer(t, Config{}, map[string]string{"t5": dir})
-	b, err := os.ReadFile(filepath.Join("..", "models", "t5", "testdata", "pipelines.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref struct {
-		Prompts struct {
-			Translate []string    `json:"translate"`
-			Summarize []string    `json:"summarize"`
-			Answer    [][2]string `json:"answer"`
-		} `json:"prompts"`
-		Outputs map[string]map[string][]string `json:"outputs"`
-	}
-	if err := json.Unmarshal(b, &ref); err != nil {
-		t.Fatal(err)
-	}
+	ref := fixture.ReadT5Pipelines(t, "..")
 	want := ref.Outputs["t5-small"]
 	code, out, _ := post(t, ts.URL+"/v1/summarize", map[string]any{"text": ref.Prompts.Summarize[0]})
 	if got, _ := out["summaries"].([]any); code != 200 || len(got) != 1 || got[0] != want["summarize"][0] {

@@ -2,11 +2,12 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goformer/goformer/internal/fixture"
 )
 
 // TestT5Commands runs translate, summarize, answer and info on the
@@ -14,21 +15,7 @@ import (
 // checks the text against scripts/reference/t5.py's (pipelines.json).
 func TestT5Commands(t *testing.T) {
 	td := filepath.Join("..", "..", "models", "t5", "testdata")
-	b, err := os.ReadFile(filepath.Join(td, "pipelines.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref struct {
-		Prompts struct {
-			Translate []string    `json:"translate"`
-			Summarize []string    `json:"summarize"`
-			Answer    [][2]string `json:"answer"`
-		} `json:"prompts"`
-		Outputs map[string]map[string][]string `json:"outputs"`
-	}
-	if err := json.Unmarshal(b, &ref); err != nil {
-		t.Fatal(err)
-	}
+	ref := fixture.ReadT5Pipelines(t, "../..")
 	defer func() { stdinReader = os.Stdin }()
 	ctx := filepath.Join(t.TempDir(), "context.txt")
 	if err := os.WriteFile(ctx, []byte(ref.Prompts.Answer[0][1]), 0o644); err != nil {
