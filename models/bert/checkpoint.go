@@ -74,17 +74,9 @@ func load(dir string, head Head, newHead bool, seed uint64) (*Model, error) {
 			}
 			return nil, fmt.Errorf("%s: tensor %q is not a parameter of this %s model", wpath, name, cfg.ModelType)
 		}
-		t, err := f.Tensor(name)
-		if err == nil {
-			err = tensor.CheckFinite(wpath, name, t)
-		}
-		if err != nil {
+		if err := hfdir.ReadInto(f, name, p.Value); err != nil {
 			return nil, err
 		}
-		if !t.SameShape(p.Value) {
-			return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v for this config", wpath, name, t.Shape(), p.Value.Shape())
-		}
-		copy(p.Value.Data(), t.Data())
 		seen[key] = true
 	}
 	for _, p := range m.Params.List() {

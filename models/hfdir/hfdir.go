@@ -143,3 +143,21 @@ func CheckFits(dir string, f *tensor.Safetensors, params float64, sizes string) 
 	}
 	return nil
 }
+
+// ReadInto copies tensor name of f into dst, after checking that its
+// values are finite and its shape is dst's; errors name the file and the
+// tensor.
+func ReadInto(f *tensor.Safetensors, name string, dst *tensor.Tensor) error {
+	t, err := f.Tensor(name)
+	if err == nil {
+		err = tensor.CheckFinite(f.Path, name, t)
+	}
+	if err != nil {
+		return err
+	}
+	if !t.SameShape(dst) {
+		return fmt.Errorf("%s: tensor %q has shape %v, want %v for this config", f.Path, name, t.Shape(), dst.Shape())
+	}
+	copy(dst.Data(), t.Data())
+	return nil
+}

@@ -63,20 +63,6 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	into := func(name string, dst *tensor.Tensor) error {
-		t, err := f.Tensor(name)
-		if err == nil {
-			err = tensor.CheckFinite(path, name, t)
-		}
-		if err != nil {
-			return err
-		}
-		if !t.SameShape(dst) {
-			return fmt.Errorf("%s: tensor %q has shape %v, want %v for this config", path, name, t.Shape(), dst.Shape())
-		}
-		copy(dst.Data(), t.Data())
-		return nil
-	}
 	seen := map[string]bool{}
 	for _, name := range f.Names() {
 		var dst *tensor.Tensor
@@ -101,7 +87,7 @@ func Load(dir string) (*Model, error) {
 			dst = p.Value
 			seen[name] = true
 		}
-		if err := into(name, dst); err != nil {
+		if err := hfdir.ReadInto(f, name, dst); err != nil {
 			return nil, err
 		}
 	}

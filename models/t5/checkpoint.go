@@ -77,17 +77,9 @@ func Load(dir string) (*Model, error) {
 		if p == nil {
 			return nil, fmt.Errorf("%s: tensor %q is not a parameter of this %s model", path, name, cfg.Variant())
 		}
-		t, err := f.Tensor(name)
-		if err == nil {
-			err = tensor.CheckFinite(path, name, t)
-		}
-		if err != nil {
+		if err := hfdir.ReadInto(f, name, p.Value); err != nil {
 			return nil, err
 		}
-		if !t.SameShape(p.Value) {
-			return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v for this config", path, name, t.Shape(), p.Value.Shape())
-		}
-		copy(p.Value.Data(), t.Data())
 		seen[target] = true
 	}
 	for _, p := range m.Params.List() {
