@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -95,6 +96,7 @@ func (l *lm) run(stop <-chan struct{}) {
 	var dec *gpt.Decoder
 	var rows []*lmRow
 	met := l.s.metrics
+	tokens, ttft, occupancy := met.tokens.WithLabelValues(l.name), met.ttft.WithLabelValues(l.name), met.batchSize.WithLabelValues(l.name)
 	for {
 		if len(rows) == 0 {
 			dec = nil
@@ -130,7 +132,7 @@ func (l *lm) run(stop <-chan struct{}) {
 		for i, r := range rows {
 			feed[i] = r.feed
 		}
-		met.batchSize.WithLabelValues(l.name).Observe(float64(len(rows)))
+		occupancy.Observe(float64(len(rows)))
 		l.modelMu.Lock()
 		logits, err := dec.Step(feed, nil)
 		l.modelMu.Unlock()
@@ -152,10 +154,10 @@ func (l *lm) run(stop <-chan struct{}) {
 			var tok int32
 			tok = r.req.sampler.Next(row) // a zero Sampler is greedy
 			if r.generated == 0 {
-				met.ttft.WithLabelValues(l.name).Observe(time.Since(r.req.start).Seconds())
+				ttft.Observe(time.Since(r.req.start).Seconds())
 			}
 			r.generated++
-			met.tokens.WithLabelValues(l.name).Inc()
+			tokens.Inc()
 			switch {
 			case tok == l.eos:
 				r.req.send(lmEvent{done: true, reason: "stop"})
@@ -487,11 +489,22 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusOK)
 		flusher, _ = w.(http.Flusher)
 	}
+	// A chunk is written from its fixed parts and the escaped text: one
+	// per token, so it is kept cheap.
+	model, _ := json.Marshal(l.name)
+	head := fmt.Appendf(nil, `data: {"id":%q,"object":"text_completion","created":%d,"model":%s,"choices":[{"text":`, id, created, model)
+	var buf []byte
 	send := func(i int, text string, reason *string) error {
-		chunk := map[string]any{"id": id, "object": "text_completion", "created": created, "model": l.name,
-			"choices": []map[string]any{{"text": text, "index": i, "logprobs": nil, "finish_reason": reason}}}
-		b, _ := json.Marshal(chunk)
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+		t, _ := json.Marshal(text)
+		buf = append(append(buf[:0], head...), t...)
+		buf = fmt.Appendf(buf, `,"index":%d,"logprobs":null,"finish_reason":`, i)
+		if reason == nil {
+			buf = append(buf, "null"...)
+		} else {
+			buf = strconv.AppendQuote(buf, *reason)
+		}
+		buf = append(buf, "}]}\n\n"...)
+		if _, err := w.Write(buf); err != nil {
 			return err
 		}
 		if flusher != nil {

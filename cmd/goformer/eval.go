@@ -69,13 +69,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	err := hfdir.ReadConfig(*dir, &probe)
 	jsonl := strings.HasSuffix(*dataPath, ".jsonl") || strings.HasSuffix(*dataPath, ".jsonl.gz")
-	if err == nil && (probe.ModelType == "bart" || probe.ModelType == "mbart" || jsonl && (probe.ModelType == "marian" || probe.ModelType == "pegasus")) {
+	if err == nil && (probe.ModelType == "bart" || probe.ModelType == "mbart" || jsonl && (probe.ModelType == "marian" || probe.ModelType == "pegasus" || probe.ModelType == "t5")) {
 		if *srcPath != "" || *refPath != "" {
 			return usagef("eval: %s is a summarisation model: give --data FILE.jsonl, not --src and --ref", *dir)
 		}
 		return evalSummarization(fs, *dir, *dataPath, *textField, *summaryField, gf, *asJSON, stdout, stderr)
 	}
-	if err == nil && (probe.ModelType == "marian" || probe.ModelType == "pegasus") {
+	if err == nil && (probe.ModelType == "marian" || probe.ModelType == "pegasus" || probe.ModelType == "t5") {
 		if *dataPath != "" {
 			return usagef("eval: %s is a translation model: give --src and --ref, not --data", *dir)
 		}

@@ -50,15 +50,22 @@ func (j *dotJob) Do(part int) {
 	var four [4]float32
 	for jj := j0; jj < j1; jj++ {
 		w := j.b[jj*j.ldb : jj*j.ldb+k]
-		i := 0
-		for ; i+4 <= j.m; i += 4 { // four rows share each load of w
-			dot4(j.a[i*j.lda:], j.lda, w, &four)
-			for r, v := range four {
-				j.set(i+r, jj, v)
+		if j.m < 4 {
+			for i := 0; i < j.m; i++ {
+				j.set(i, jj, dot(j.a[i*j.lda:i*j.lda+k], w))
 			}
+			continue
 		}
-		for ; i < j.m; i++ {
-			j.set(i, jj, dot(j.a[i*j.lda:i*j.lda+k], w))
+		// Four rows share each load of w; the last four rows are taken
+		// together even when they overlap the group before (a row's dot
+		// product is the same in any group), and only the rows not yet set
+		// are stored.
+		for i := 0; i < j.m; i += 4 {
+			i0 := min(i, j.m-4)
+			dot4(j.a[i0*j.lda:], j.lda, w, &four)
+			for r := i - i0; r < 4; r++ {
+				j.set(i0+r, jj, four[r])
+			}
 		}
 	}
 }

@@ -165,7 +165,8 @@ func TestSgemmAlphaBetaPadding(t *testing.T) {
 		for _, ta := range []bool{false, true} {
 			for _, tb := range []bool{false, true} {
 				for _, ab := range [][2]float32{{1, 1}, {0.5, -2}, {-1.5, 0}, {0, 0.25}, {2, 1}} {
-					for _, shape := range [][3]int{{1, 1, 1}, {16, 33, 300}, {127, 65, 257}, {29, 95, 513}} {
+					// 2, 6, 7, 13: products of few rows (the dot-product path), whole and partial groups of four.
+					for _, shape := range [][3]int{{1, 1, 1}, {2, 5, 3}, {6, 9, 17}, {7, 33, 65}, {13, 40, 129}, {16, 33, 300}, {127, 65, 257}, {29, 95, 513}} {
 						checkGemm(t, rng, gemmCase{ta, tb, shape[0], shape[1], shape[2], ab[0], ab[1], 5})
 					}
 				}

@@ -11,7 +11,7 @@ soak=${SOAK_SECONDS:-600}
 out=results/serve
 mkdir -p "$out"
 go build -o /tmp/goformer-results ./cmd/goformer
-/tmp/goformer-results serve --model shakespeare="$gpt" --model de-en="$mt" --addr 127.0.0.1:8791 --max-queue 256 > /tmp/serve-results.out 2> "$out/server-log.txt" &
+/tmp/goformer-results serve --model shakespeare="$gpt" --model de-en="$mt" --addr 127.0.0.1:8791 --max-queue 256 > /tmp/serve-results.out 2> /tmp/serve-results.log &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:8791/readyz > /dev/null && break; sleep 0.2; done
@@ -32,6 +32,9 @@ peak=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 echo "{\"peak_rss_kib\": $peak}" | tee "$out/peak.json"
 kill -TERM $pid
 wait $pid || true
+{ echo "requests logged, by endpoint and status:"
+  grep -o 'endpoint=[a-z]* status=[0-9]*' /tmp/serve-results.log | sort | uniq -c
+  grep -v 'msg=request ' /tmp/serve-results.log; } > "$out/server-log-summary.txt"
 cat > "$out/command.txt" <<CMD
 scripts/results/serve.sh $gpt $mt   (SOAK_SECONDS=$soak)
 server: goformer serve --model shakespeare=GPT --model de-en=MT --addr 127.0.0.1:8791 --max-queue 256
