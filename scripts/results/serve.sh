@@ -4,11 +4,12 @@
 # translator (one sentence per request) at concurrency 1, 8 and 64; then a soak: concurrency 8 on
 # completions for SOAK_SECONDS (default 600), the server's resident memory sampled every 10 s.
 # Usage: scripts/results/serve.sh GPT_DIR TRANSLATOR_DIR  (from the repository root; the presets'
-#   models: runs/shakespeare-char-small/model and runs/multi30k-de-en/model)
+#   models: runs/shakespeare-char-small/model and runs/multi30k-de-en/model; OUT=DIR writes elsewhere,
+#   SOAK_SECONDS=0 skips the soak)
 set -euo pipefail
 gpt=$1 mt=$2
 soak=${SOAK_SECONDS:-600}
-out=results/serve
+out=${OUT:-results/serve}
 mkdir -p "$out"
 go build -o /tmp/goformer-results ./cmd/goformer
 /tmp/goformer-results serve --model shakespeare="$gpt" --model de-en="$mt" --addr 127.0.0.1:8791 --max-queue 256 > /tmp/serve-results.out 2> /tmp/serve-results.log &
