@@ -92,7 +92,7 @@ func TestAttentionCommand(t *testing.T) {
 		{[]string{"--model", "testdata/gpt2-pretrained", "--src", "x"}, "reads --text"},
 		{[]string{"--model", t5, "--src", "x", "--layer", "7", "--json"}, "no layer 7"},
 		{[]string{"--model", t5, "--src", "x", "--head", "9", "--json"}, "--head 9"},
-		{[]string{"--model", t5, "--src", "x", "--align-layer", "5", "--json"}, "--align-layer 5"},
+		{[]string{"--model", t5, "--src", "x", "--align-layer", "5", "--json"}, "align layer 5, but the decoder has 2 layers"},
 	} {
 		code, _, stderr := runCLI(append([]string{"attention"}, bad.args...)...)
 		if code != exitBadInput || !strings.Contains(stderr, bad.want) {
