@@ -224,3 +224,136 @@ gbtail:
 gbdone:
 	VZEROUPPER
 	RET
+
+// Constants of geluAVX2, eight lanes each: the exp polynomial (Exp32's) and
+// the exponent bias.
+DATA geluAVX2Consts<>+0(SB)/4, $0x39506967
+DATA geluAVX2Consts<>+4(SB)/4, $0x39506967
+DATA geluAVX2Consts<>+8(SB)/4, $0x39506967
+DATA geluAVX2Consts<>+12(SB)/4, $0x39506967
+DATA geluAVX2Consts<>+16(SB)/4, $0x39506967
+DATA geluAVX2Consts<>+20(SB)/4, $0x39506967
+DATA geluAVX2Consts<>+24(SB)/4, $0x39506967
+DATA geluAVX2Consts<>+28(SB)/4, $0x39506967
+DATA geluAVX2Consts<>+32(SB)/4, $0x3ab743ce
+DATA geluAVX2Consts<>+36(SB)/4, $0x3ab743ce
+DATA geluAVX2Consts<>+40(SB)/4, $0x3ab743ce
+DATA geluAVX2Consts<>+44(SB)/4, $0x3ab743ce
+DATA geluAVX2Consts<>+48(SB)/4, $0x3ab743ce
+DATA geluAVX2Consts<>+52(SB)/4, $0x3ab743ce
+DATA geluAVX2Consts<>+56(SB)/4, $0x3ab743ce
+DATA geluAVX2Consts<>+60(SB)/4, $0x3ab743ce
+DATA geluAVX2Consts<>+64(SB)/4, $0x3c088908
+DATA geluAVX2Consts<>+68(SB)/4, $0x3c088908
+DATA geluAVX2Consts<>+72(SB)/4, $0x3c088908
+DATA geluAVX2Consts<>+76(SB)/4, $0x3c088908
+DATA geluAVX2Consts<>+80(SB)/4, $0x3c088908
+DATA geluAVX2Consts<>+84(SB)/4, $0x3c088908
+DATA geluAVX2Consts<>+88(SB)/4, $0x3c088908
+DATA geluAVX2Consts<>+92(SB)/4, $0x3c088908
+DATA geluAVX2Consts<>+96(SB)/4, $0x3d2aa9c1
+DATA geluAVX2Consts<>+100(SB)/4, $0x3d2aa9c1
+DATA geluAVX2Consts<>+104(SB)/4, $0x3d2aa9c1
+DATA geluAVX2Consts<>+108(SB)/4, $0x3d2aa9c1
+DATA geluAVX2Consts<>+112(SB)/4, $0x3d2aa9c1
+DATA geluAVX2Consts<>+116(SB)/4, $0x3d2aa9c1
+DATA geluAVX2Consts<>+120(SB)/4, $0x3d2aa9c1
+DATA geluAVX2Consts<>+124(SB)/4, $0x3d2aa9c1
+DATA geluAVX2Consts<>+128(SB)/4, $0x3e2aaaaa
+DATA geluAVX2Consts<>+132(SB)/4, $0x3e2aaaaa
+DATA geluAVX2Consts<>+136(SB)/4, $0x3e2aaaaa
+DATA geluAVX2Consts<>+140(SB)/4, $0x3e2aaaaa
+DATA geluAVX2Consts<>+144(SB)/4, $0x3e2aaaaa
+DATA geluAVX2Consts<>+148(SB)/4, $0x3e2aaaaa
+DATA geluAVX2Consts<>+152(SB)/4, $0x3e2aaaaa
+DATA geluAVX2Consts<>+156(SB)/4, $0x3e2aaaaa
+DATA geluAVX2Consts<>+160(SB)/4, $0x3f000000
+DATA geluAVX2Consts<>+164(SB)/4, $0x3f000000
+DATA geluAVX2Consts<>+168(SB)/4, $0x3f000000
+DATA geluAVX2Consts<>+172(SB)/4, $0x3f000000
+DATA geluAVX2Consts<>+176(SB)/4, $0x3f000000
+DATA geluAVX2Consts<>+180(SB)/4, $0x3f000000
+DATA geluAVX2Consts<>+184(SB)/4, $0x3f000000
+DATA geluAVX2Consts<>+188(SB)/4, $0x3f000000
+DATA geluAVX2Consts<>+192(SB)/4, $0x0000007f
+DATA geluAVX2Consts<>+196(SB)/4, $0x0000007f
+DATA geluAVX2Consts<>+200(SB)/4, $0x0000007f
+DATA geluAVX2Consts<>+204(SB)/4, $0x0000007f
+DATA geluAVX2Consts<>+208(SB)/4, $0x0000007f
+DATA geluAVX2Consts<>+212(SB)/4, $0x0000007f
+DATA geluAVX2Consts<>+216(SB)/4, $0x0000007f
+DATA geluAVX2Consts<>+220(SB)/4, $0x0000007f
+GLOBL geluAVX2Consts<>(SB), RODATA|NOPTR, $224
+
+// func geluAVX2(y, x *float32, n int)
+// y = x·σ(2u), u = √(2/π)(x + 0.044715x³), for n a multiple of 8: the
+// AVX-512 kernel's algorithm on eight lanes, exp's 2^n made by building
+// the float's exponent (so the argument is clamped to [−87.3, 88.3],
+// where exp stays a normal float).
+TEXT ·geluAVX2(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	LEAQ geluAVX2Consts<>(SB), DX
+	MOVL $0x3d372713, R8
+	MOVL R8, X8
+	VPBROADCASTD X8, Y8
+	MOVL $0xbfcc422a, R8
+	MOVL R8, X9
+	VPBROADCASTD X9, Y9
+	MOVL $0x3fb8aa3b, R8
+	MOVL R8, X10
+	VPBROADCASTD X10, Y10
+	MOVL $0x3f318000, R8
+	MOVL R8, X11
+	VPBROADCASTD X11, Y11
+	MOVL $0xb95e8083, R8
+	MOVL R8, X12
+	VPBROADCASTD X12, Y12
+	MOVL $0x3f800000, R8
+	MOVL R8, X13
+	VPBROADCASTD X13, Y13
+	MOVL $0x42b0999a, R8
+	MOVL R8, X14
+	VPBROADCASTD X14, Y14
+	MOVL $0xc2ae999a, R8
+	MOVL R8, X15
+	VPBROADCASTD X15, Y15
+g2loop:
+	CMPQ CX, $8
+	JLT g2done
+	VMOVUPS (SI), Y5
+	VMULPS Y5, Y5, Y6
+	VMULPS Y8, Y6, Y6
+	VFMADD213PS Y5, Y5, Y6
+	VMULPS Y9, Y6, Y0
+	VMINPS Y14, Y0, Y0
+	VMAXPS Y15, Y0, Y0
+	VMULPS Y10, Y0, Y1
+	VROUNDPS $0, Y1, Y1
+	VFNMADD231PS Y11, Y1, Y0
+	VFNMADD231PS Y12, Y1, Y0
+	VMOVUPS (DX), Y2
+	VFMADD213PS 32(DX), Y0, Y2
+	VFMADD213PS 64(DX), Y0, Y2
+	VFMADD213PS 96(DX), Y0, Y2
+	VFMADD213PS 128(DX), Y0, Y2
+	VFMADD213PS 160(DX), Y0, Y2
+	VMULPS Y0, Y0, Y3
+	VFMADD213PS Y0, Y3, Y2
+	VADDPS Y13, Y2, Y2
+	VCVTPS2DQ Y1, Y4
+	VPADDD 192(DX), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y4, Y2, Y0
+	VADDPS Y13, Y0, Y0
+	VDIVPS Y0, Y13, Y7
+	VMULPS Y7, Y5, Y7
+	VMOVUPS Y7, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP g2loop
+g2done:
+	VZEROUPPER
+	RET

@@ -337,8 +337,15 @@ func GELU(y, x []float32) {
 		return
 	}
 	for i, v := range x {
-		y[i] = 0.5 * v * (1 + Tanh32(geluC*(v+geluK*v*v*v)))
+		y[i] = geluScalar(v)
 	}
+}
+
+// geluScalar is GELU of one value in the form without cancellation,
+// x·σ(2u) = x/(1 + exp(−2u)) = 0.5·x·(1 + tanh(u)): 1 + tanh(u) loses
+// the digits of small results for negative x (1e-5 relative at x = −3.5).
+func geluScalar(v float32) float32 {
+	return v / (1 + Exp32(-2*geluC*(v+geluK*v*v*v)))
 }
 
 // GELUBackward sets dx = dy·GELU'(x) for the tanh form; dx may alias dy.

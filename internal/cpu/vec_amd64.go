@@ -67,9 +67,20 @@ func geluAVX512(y, x *float32, n int)
 //go:noescape
 func geluBackwardAVX512(dx, x, dy *float32, n int)
 
+//go:noescape
+func geluAVX2(y, x *float32, n int)
+
 func geluVec(y, x []float32) bool {
 	if useVecAsm && hasAVX512 && len(y) > 0 {
 		geluAVX512(&y[0], &x[0], len(y))
+		return true
+	}
+	if useVecAsm && hasAVX2 && len(y) >= 8 {
+		n := len(y) &^ 7
+		geluAVX2(&y[0], &x[0], n)
+		for i, v := range x[n:] { // the last few, as the Go GELU computes them
+			y[n+i] = geluScalar(v)
+		}
 		return true
 	}
 	return false
