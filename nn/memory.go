@@ -77,3 +77,73 @@ func (m *Memory) Keep(rows []int) error {
 	m.Pad = m.Pad[:len(rows)*s]
 	return nil
 }
+
+// CrossDecoding is what an encoder-decoder's incremental decoder keeps
+// between steps: the encoder memory, each decoder layer's caches, the
+// rows decoded and the steps taken. The decoders of seq2seq and t5 differ
+// only in the model they step.
+type CrossDecoding struct {
+	Mem    *Memory
+	Caches []*LayerCache
+	rows   int
+	step   int
+	maxLen int
+}
+
+// NewCrossDecoding holds mem and caches for rows rows and up to maxLen
+// steps.
+func NewCrossDecoding(mem *Memory, caches []*LayerCache, rows, maxLen int) *CrossDecoding {
+	return &CrossDecoding{Mem: mem, Caches: caches, rows: rows, maxLen: maxLen}
+}
+
+// Rows returns the number of rows decoded in parallel.
+func (s *CrossDecoding) Rows() int { return s.rows }
+
+// Keep keeps the given rows (increasing) as rows 0, 1, … and drops the
+// others: the encoder output, its padding mask and every cache shrink in
+// place.
+func (s *CrossDecoding) Keep(rows []int) error {
+	for _, c := range s.Caches {
+		if err := c.Keep(rows); err != nil {
+			return err
+		}
+	}
+	if err := s.Mem.Keep(rows); err != nil {
+		return err
+	}
+	s.rows = len(rows)
+	return nil
+}
+
+// Begin checks one step's input (a token per row in [0, vocab), and
+// parents, or nil, for beam search's reordering), reorders the caches, and
+// returns the position of the new tokens; End counts the step once the
+// model has run.
+func (s *CrossDecoding) Begin(tokens []int32, parents []int, vocab int) (pos int, err error) {
+	if len(tokens) != s.rows || parents != nil && len(parents) != s.rows {
+		return 0, fmt.Errorf("Step got %d tokens and %d parents for %d rows", len(tokens), len(parents), s.rows)
+	}
+	for _, p := range parents {
+		if p < 0 || p >= s.rows {
+			return 0, fmt.Errorf("Step: parent row %d outside 0..%d", p, s.rows-1)
+		}
+	}
+	for _, t := range tokens {
+		if t < 0 || int(t) >= vocab {
+			return 0, fmt.Errorf("Step: token %d outside the vocabulary of %d", t, vocab)
+		}
+	}
+	if s.step >= s.maxLen {
+		return 0, fmt.Errorf("the decoder's %d steps are used up", s.maxLen)
+	}
+	if s.step == 0 {
+		parents = nil // nothing cached to reorder
+	}
+	for _, c := range s.Caches {
+		c.Reorder(parents)
+	}
+	return s.step, nil
+}
+
+// End counts a step that Begin started.
+func (s *CrossDecoding) End() { s.step++ }

@@ -13,14 +13,10 @@ import (
 // values of the earlier positions (a KV cache). Each sentence may have
 // several rows (the beams of beam search).
 type Decoder struct {
-	m      *Model
-	keep   *autograd.Graph // encoder output and cross-attention keys/values
-	g      *autograd.Graph // one step's work, reset at each step
-	caches []*nn.LayerCache
-	mem    *nn.Memory // the encoder output and its mask, per row
-	rows   int
-	maxLen int
-	step   int
+	m                 *Model
+	keep              *autograd.Graph // encoder output and cross-attention keys/values
+	g                 *autograd.Graph // one step's work, reset at each step
+	*nn.CrossDecoding                 // memory, caches, rows, steps
 }
 
 // NewDecoder encodes src (one id slice per sentence, EOS included, no
@@ -44,62 +40,41 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 		return nil, err
 	}
 	rows := len(src) * copies
-	dec := &Decoder{m: m, keep: keep, g: autograd.NewGraph(0), rows: rows, maxLen: maxLen, mem: nn.NewMemory(memory, pad, copies)}
+	dec := &Decoder{m: m, keep: keep, g: autograd.NewGraph(0)}
 	dec.g.NoGrad = true
+	var caches []*nn.LayerCache
 	for _, l := range m.decoder {
-		dec.caches = append(dec.caches, l.NewCache(rows, maxLen))
+		caches = append(caches, l.NewCache(rows, maxLen))
 	}
+	dec.CrossDecoding = nn.NewCrossDecoding(nn.NewMemory(memory, pad, copies), caches, rows, maxLen)
 	return dec, nil
 }
 
 // Keep keeps the given rows (increasing) as rows 0, 1, … and drops the
-// others (their sentences are finished): the encoder output, its padding
+// others (their sources are finished): the encoder output, its padding
 // mask and every cache shrink in place.
 func (d *Decoder) Keep(rows []int) error {
-	for _, c := range d.caches {
-		if err := c.Keep(rows); err != nil {
-			return fmt.Errorf("seq2seq: %w", err)
-		}
-	}
-	if err := d.mem.Keep(rows); err != nil {
+	if err := d.CrossDecoding.Keep(rows); err != nil {
 		return fmt.Errorf("seq2seq: %w", err)
 	}
-	d.rows = len(rows)
 	return nil
 }
-
-// Rows returns the number of rows decoded in parallel.
-func (d *Decoder) Rows() int { return d.rows }
 
 // Step feeds one token per row (the first step: decoder_start_token_id)
 // and returns the logits of the next token, rows × vocab_size, valid until
 // the next call. If parents is not nil, row r first takes over the history
 // of row parents[r] (beam search's reordering).
 func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
-	m := d.m
-	if len(tokens) != d.rows || parents != nil && len(parents) != d.rows {
-		return nil, fmt.Errorf("seq2seq: Step got %d tokens and %d parents for %d rows", len(tokens), len(parents), d.rows)
-	}
-	for _, p := range parents {
-		if p < 0 || p >= d.rows {
-			return nil, fmt.Errorf("seq2seq: Step: parent row %d outside 0..%d", p, d.rows-1)
-		}
-	}
-	if d.step >= d.maxLen {
-		return nil, fmt.Errorf("seq2seq: the decoder's %d steps are used up", d.maxLen)
-	}
-	if d.step == 0 {
-		parents = nil // nothing cached to reorder
+	pos, err := d.Begin(tokens, parents, d.m.Config.VocabSize)
+	if err != nil {
+		return nil, fmt.Errorf("seq2seq: %w", err)
 	}
 	g := d.g
 	g.Reset()
-	for _, c := range d.caches {
-		c.Reorder(parents)
-	}
-	logits := m.decode(g, d.mem.Value, tokens, d.rows, d.step, 1, nil, d.mem.Pad, d.caches)
+	logits := d.m.decode(g, d.Mem.Value, tokens, d.Rows(), pos, 1, nil, d.Mem.Pad, d.Caches)
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
-	d.step++
+	d.End()
 	return logits.Value.Data(), nil
 }

@@ -14,15 +14,11 @@ import (
 // values; the relative bias follows the position of the new token. Each
 // source may have several rows (the beams of beam search).
 type Decoder struct {
-	m       *Model
-	keep    *autograd.Graph // encoder output and cross-attention keys/values
-	g       *autograd.Graph // one step's work, reset at each step
-	caches  []*nn.LayerCache
-	mem     *nn.Memory // the encoder output and its mask, per row
-	rows    int
-	maxLen  int
-	step    int
-	buckets []int32 // this step's relative-position buckets
+	m                 *Model
+	keep              *autograd.Graph // encoder output and cross-attention keys/values
+	g                 *autograd.Graph // one step's work, reset at each step
+	*nn.CrossDecoding                 // memory, caches, rows, steps
+	buckets           []int32         // this step's relative-position buckets
 }
 
 // NewDecoder encodes src (one id slice per source, EOS included, no
@@ -43,12 +39,14 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 		return nil, err
 	}
 	rows := len(src) * copies
-	dec := &Decoder{m: m, keep: keep, g: autograd.NewGraph(0), rows: rows, maxLen: maxLen, mem: nn.NewMemory(memory, pad, copies)}
+	dec := &Decoder{m: m, keep: keep, g: autograd.NewGraph(0)}
 	dec.g.NoGrad = true
 	inner := m.Config.NumHeads * m.Config.DKV
+	var caches []*nn.LayerCache
 	for range m.decoder {
-		dec.caches = append(dec.caches, &nn.LayerCache{Self: nn.NewKVCache(rows, maxLen, inner), Cross: nn.NewKVCache(rows, 0, inner)})
+		caches = append(caches, &nn.LayerCache{Self: nn.NewKVCache(rows, maxLen, inner), Cross: nn.NewKVCache(rows, 0, inner)})
 	}
+	dec.CrossDecoding = nn.NewCrossDecoding(nn.NewMemory(memory, pad, copies), caches, rows, maxLen)
 	return dec, nil
 }
 
@@ -56,55 +54,28 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 // others (their sources are finished): the encoder output, its padding
 // mask and every cache shrink in place.
 func (d *Decoder) Keep(rows []int) error {
-	for _, c := range d.caches {
-		if err := c.Keep(rows); err != nil {
-			return fmt.Errorf("t5: %w", err)
-		}
-	}
-	if err := d.mem.Keep(rows); err != nil {
+	if err := d.CrossDecoding.Keep(rows); err != nil {
 		return fmt.Errorf("t5: %w", err)
 	}
-	d.rows = len(rows)
 	return nil
 }
-
-// Rows returns the number of rows decoded in parallel.
-func (d *Decoder) Rows() int { return d.rows }
 
 // Step feeds one token per row (the first step: decoder_start_token_id)
 // and returns the logits of the next token, rows × vocab_size, valid until
 // the next call. If parents is not nil, row r first takes over the history
 // of row parents[r] (beam search's reordering).
 func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
-	if len(tokens) != d.rows || parents != nil && len(parents) != d.rows {
-		return nil, fmt.Errorf("t5: Step got %d tokens and %d parents for %d rows", len(tokens), len(parents), d.rows)
-	}
-	for _, p := range parents {
-		if p < 0 || p >= d.rows {
-			return nil, fmt.Errorf("t5: Step: parent row %d outside 0..%d", p, d.rows-1)
-		}
-	}
-	for _, t := range tokens {
-		if t < 0 || int(t) >= d.m.Config.VocabSize {
-			return nil, fmt.Errorf("t5: Step: token %d outside the vocabulary of %d", t, d.m.Config.VocabSize)
-		}
-	}
-	if d.step >= d.maxLen {
-		return nil, fmt.Errorf("t5: the decoder's %d steps are used up", d.maxLen)
-	}
-	if d.step == 0 {
-		parents = nil // nothing cached to reorder
+	pos, err := d.Begin(tokens, parents, d.m.Config.VocabSize)
+	if err != nil {
+		return nil, fmt.Errorf("t5: %w", err)
 	}
 	g := d.g
 	g.Reset()
-	for _, c := range d.caches {
-		c.Reorder(parents)
-	}
-	logits := d.m.decode(g, d.mem.Value, tokens, d.rows, d.step, 1, nil, d.mem.Pad, d.caches, &d.buckets)
+	logits := d.m.decode(g, d.Mem.Value, tokens, d.Rows(), pos, 1, nil, d.Mem.Pad, d.Caches, &d.buckets)
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
-	d.step++
+	d.End()
 	return logits.Value.Data(), nil
 }
 
