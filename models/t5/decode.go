@@ -96,8 +96,8 @@ func (m *Model) Generate(src [][]int32, o generate.Options, batchRows int, progr
 	if o.MaxNew() < 1 {
 		return nil, fmt.Errorf("t5: max_length %d leaves no room to generate", o.MaxLength)
 	}
-	if o.MaxNew() > hfdirMaxSteps {
-		return nil, fmt.Errorf("t5: %d new tokens is more than the %d a decoder allows", o.MaxNew(), hfdirMaxSteps)
+	if o.MaxNew() > maxSteps {
+		return nil, fmt.Errorf("t5: %d new tokens is more than the %d a decoder allows", o.MaxNew(), maxSteps)
 	}
 	for i, s := range src {
 		if len(s) == 0 {
@@ -114,9 +114,9 @@ func (m *Model) Generate(src [][]int32, o generate.Options, batchRows int, progr
 	}, progress)
 }
 
-// hfdirMaxSteps bounds the tokens one decoder generates (its caches are
+// maxSteps bounds the tokens one decoder generates (its caches are
 // sized for them up front).
-const hfdirMaxSteps = 1 << 16
+const maxSteps = 1 << 16
 
 // SourceFormat returns what a source looks like to the model: no start
 // token (−1), </s> at the end, and at most MaxSourceLen tokens.
