@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/tensor"
@@ -217,6 +218,34 @@ func (g *Graph) activationBackward(n *node) {
 		cpu.GELUErfBackward(dx, x, dout)
 	case opSiLU:
 		cpu.SiLUBackward(dx, x, dout)
+	}
+	g.accumulate(n.in[0], 1, dx)
+}
+
+// Tanh applies the hyperbolic tangent elementwise (BERT's pooler and
+// RoBERTa's classification head use it).
+func (g *Graph) Tanh(x *Var) *Var {
+	if g.failed("Tanh", x) {
+		return g.poison
+	}
+	out := g.newVar([]*Var{x}, x.Shape()...)
+	od := out.Value.Data()
+	for i, v := range x.Value.Data() {
+		od[i] = float32(math.Tanh(float64(v)))
+	}
+	g.record(node{op: opTanh, out: out, in: [4]*Var{x}})
+	return out
+}
+
+// tanhBackward uses the output: d tanh(x)/dx = 1 − tanh(x)².
+func (g *Graph) tanhBackward(n *node) {
+	if !n.needs(0) {
+		return
+	}
+	dout := n.out.Grad.Data()
+	dx := g.arena.alloc(len(dout))
+	for i, y := range n.out.Value.Data() {
+		dx[i] = dout[i] * (1 - y*y)
 	}
 	g.accumulate(n.in[0], 1, dx)
 }

@@ -114,6 +114,15 @@ func TestOpGradients(t *testing.T) {
 			[]*tensor.Tensor{randTensor(rng, 3, 4, 5)}, false},
 		{"ReLU", func(g *Graph, in []*Var) *Var { return g.ReLU(in[0]) },
 			[]*tensor.Tensor{awayFromZero(randTensor(rng, 3, 4, 5))}, false},
+		{"Tanh", func(g *Graph, in []*Var) *Var { return g.Tanh(in[0]) },
+			[]*tensor.Tensor{randTensor(rng, 3, 4, 5)}, false},
+		{"MeanPool padded", func(g *Graph, in []*Var) *Var {
+			return g.MeanPool(in[0], []bool{false, false, true, false, true, true, false, false, false})
+		}, []*tensor.Tensor{randTensor(rng, 1, 3, 3, 4)}, false},
+		{"MeanPool", func(g *Graph, in []*Var) *Var { return g.MeanPool(in[0], nil) },
+			[]*tensor.Tensor{randTensor(rng, 1, 2, 3, 4)}, false},
+		{"Normalize", func(g *Graph, in []*Var) *Var { return g.Normalize(in[0]) },
+			[]*tensor.Tensor{randTensor(rng, 1, 3, 5)}, false},
 		{"Dropout", func(g *Graph, in []*Var) *Var { return g.Dropout(in[0], 0.3) },
 			[]*tensor.Tensor{randTensor(rng, 1, 6, 5)}, true},
 		{"Embedding", func(g *Graph, in []*Var) *Var { return g.Embedding(in[0], ids, 2, 5) },

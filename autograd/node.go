@@ -30,6 +30,9 @@ const (
 	opRMSNorm
 	opMul
 	opRelativeBias
+	opTanh
+	opMeanPool
+	opNormalize
 )
 
 // node is one recorded operation: which, its inputs and output, and what
@@ -82,6 +85,12 @@ func (g *Graph) backward(n *node) {
 		g.activationBackward(n)
 	case opReLU:
 		g.reluBackward(n)
+	case opTanh:
+		g.tanhBackward(n)
+	case opMeanPool:
+		g.meanPoolBackward(n)
+	case opNormalize:
+		g.normalizeBackward(n)
 	case opDropout:
 		g.dropoutBackward(n)
 	case opEmbedding:

@@ -1,0 +1,121 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+)
+
+// MeanPool averages x [batch, seqLen, width] over each row's positions that
+// pad (batch × seqLen, true at padding; nil for none) leaves, as
+// sentence-transformers' mean pooling does, giving [batch, width]. A row
+// that is all padding pools to zeros.
+func (g *Graph) MeanPool(x *Var, pad []bool) *Var {
+	if g.failed("MeanPool", x) {
+		return g.poison
+	}
+	s := x.Shape()
+	if len(s) != 3 || pad != nil && len(pad) != s[0]*s[1] {
+		return g.Fail(fmt.Errorf("MeanPool: input %v with a mask of %d; want [batch, seqLen, width] and batch × seqLen", s, len(pad)))
+	}
+	b, t, w := s[0], s[1], s[2]
+	weights := g.arena.alloc(b * t)
+	for r := range b {
+		n := 0
+		for j := range t {
+			if pad == nil || !pad[r*t+j] {
+				n++
+			}
+		}
+		for j := range t {
+			weights[r*t+j] = 0
+			if n > 0 && (pad == nil || !pad[r*t+j]) {
+				weights[r*t+j] = 1 / float32(n)
+			}
+		}
+	}
+	out := g.newVar([]*Var{x}, b, w)
+	od, xd := out.Value.Data(), x.Value.Data()
+	for r := range b {
+		o := od[r*w : (r+1)*w]
+		clear(o)
+		for j := range t {
+			if a := weights[r*t+j]; a != 0 {
+				for i, v := range xd[(r*t+j)*w : (r*t+j+1)*w] {
+					o[i] += a * v
+				}
+			}
+		}
+	}
+	g.record(node{op: opMeanPool, out: out, in: [4]*Var{x}, mask: weights, rows: t, cols: w})
+	return out
+}
+
+func (g *Graph) meanPoolBackward(n *node) {
+	if !n.needs(0) {
+		return
+	}
+	dout := n.out.Grad.Data()
+	t, w := n.rows, n.cols
+	dx := g.arena.alloc(len(n.mask) * w)
+	for k, a := range n.mask {
+		d, r := dx[k*w:(k+1)*w], k/t
+		for i, v := range dout[r*w : (r+1)*w] {
+			d[i] = a * v
+		}
+	}
+	g.accumulate(n.in[0], 1, dx)
+}
+
+// normalizeEps is the smallest norm Normalize divides by (PyTorch's
+// F.normalize default).
+const normalizeEps = 1e-12
+
+// Normalize scales each row of x's last dimension to unit Euclidean norm,
+// x / max(‖x‖, 1e-12), as torch.nn.functional.normalize (and
+// sentence-transformers' Normalize module) does.
+func (g *Graph) Normalize(x *Var) *Var {
+	if g.failed("Normalize", x) {
+		return g.poison
+	}
+	s := x.Shape()
+	w := s[len(s)-1]
+	rows := x.Value.Len() / max(w, 1)
+	out := g.newVar([]*Var{x}, s...)
+	inv := g.arena.alloc(rows)
+	od, xd := out.Value.Data(), x.Value.Data()
+	for r := range rows {
+		var ss float64
+		for _, v := range xd[r*w : (r+1)*w] {
+			ss += float64(v) * float64(v)
+		}
+		inv[r] = float32(1 / math.Max(math.Sqrt(ss), normalizeEps))
+		for i, v := range xd[r*w : (r+1)*w] {
+			od[r*w+i] = v * inv[r]
+		}
+	}
+	g.record(node{op: opNormalize, out: out, in: [4]*Var{x}, rstd: inv, cols: w})
+	return out
+}
+
+// normalizeBackward: with y = x/‖x‖, dx = (dy − y·(y·dy))/‖x‖; below the
+// clamp the norm is a constant and dx = dy/eps.
+func (g *Graph) normalizeBackward(n *node) {
+	if !n.needs(0) {
+		return
+	}
+	dout, y, w := n.out.Grad.Data(), n.out.Value.Data(), n.cols
+	dx := g.arena.alloc(len(dout))
+	for r, inv := range n.rstd {
+		dy, yr, d := dout[r*w:(r+1)*w], y[r*w:(r+1)*w], dx[r*w:(r+1)*w]
+		var dot float64
+		if inv < 1/normalizeEps {
+			for i := range yr {
+				dot += float64(yr[i]) * float64(dy[i])
+			}
+		}
+		for i := range d {
+			d[i] = (dy[i] - yr[i]*float32(dot)) * inv
+		}
+	}
+	g.accumulate(n.in[0], 1, dx)
+}
