@@ -36,8 +36,20 @@ type Config struct {
 	InitializerRange          float32  `json:"initializer_range"`
 	LayerNormEps              float32  `json:"layer_norm_eps"`
 	PadTokenID                int      `json:"pad_token_id"`
+	// ClassifierDropout is the dropout of the classification heads
+	// (classifier_dropout; nil: hidden_dropout_prob, as transformers does;
+	// DistilBERT's seq_classif_dropout).
+	ClassifierDropout *float32 `json:"classifier_dropout,omitempty"`
+	Labels
 	// QADropout is DistilBERT's dropout before its QA head (qa_dropout).
 	QADropout float32 `json:"-"`
+}
+
+func (c *Config) classifierDropout() float32 {
+	if c.ClassifierDropout != nil {
+		return *c.ClassifierDropout
+	}
+	return c.HiddenDropoutProb
 }
 
 // Head selects the task head a model carries.
@@ -46,13 +58,48 @@ type Head int
 const (
 	MaskedLM          Head = iota // BertForMaskedLM: cls.predictions
 	QuestionAnswering             // BertForQuestionAnswering: qa_outputs
+	// Base is the encoder alone (BertModel, with BERT's pooler): hidden
+	// states for feature extraction and sentence embeddings. It is saved
+	// with the bare model's names (embeddings.…, encoder.…).
+	Base
+	// SequenceClassification classifies a whole text from its first
+	// token (BertForSequenceClassification: the pooler and classifier;
+	// DistilBERT's pre_classifier and classifier; RoBERTa's
+	// classifier.dense and classifier.out_proj), one logit per label.
+	SequenceClassification
+	// TokenClassification labels every token (…ForTokenClassification:
+	// classifier), one logit per label.
+	TokenClassification
+	numHeads
 )
+
+// String names the head as transformers' architecture suffix does.
+func (h Head) String() string {
+	if h >= 0 && h < numHeads {
+		return []string{"MaskedLM", "QuestionAnswering", "Model", "SequenceClassification", "TokenClassification"}[h]
+	}
+	return fmt.Sprintf("Head(%d)", int(h))
+}
+
+// HeadOf returns the head an architecture name (config.json's
+// "architectures") carries: BertForMaskedLM → MaskedLM, XLMRobertaModel →
+// Base, and so on; ok is false for a name none of the families uses.
+func HeadOf(arch string) (h Head, ok bool) {
+	for _, n := range familyNames {
+		for h, a := range n.arch {
+			if a == arch {
+				return Head(h), true
+			}
+		}
+	}
+	return 0, false
+}
 
 func (c Config) withDefaults(head Head) Config {
 	if c.ModelType == "" {
 		c.ModelType = FamilyBERT
 	}
-	if c.ModelType == FamilyRoBERTa && c.TypeVocabSize == 0 {
+	if c.robertaPositions() && c.TypeVocabSize == 0 {
 		c.TypeVocabSize = 1
 	}
 	if c.HiddenAct == "" {
@@ -68,21 +115,27 @@ func (c Config) withDefaults(head Head) Config {
 		c.LayerNormEps = 1e-12
 	}
 	if c.Architectures == nil {
-		if n, ok := familyNames[c.ModelType]; ok {
-			c.Architectures = []string{[]string{n.archMLM, n.archQA}[head]}
+		if n, ok := familyNames[c.ModelType]; ok && head >= 0 && head < numHeads {
+			c.Architectures = []string{n.arch[head]}
 		}
 	}
 	return c
+}
+
+// robertaPositions reports whether positions count from pad_token_id + 1
+// over the non-padding tokens (RoBERTa and XLM-RoBERTa).
+func (c *Config) robertaPositions() bool {
+	return c.ModelType == FamilyRoBERTa || c.ModelType == FamilyXLMRoBERTa
 }
 
 // Validate reports the first thing wrong with the configuration.
 func (c *Config) Validate() error {
 	switch {
 	case familyNames[c.ModelType].layer == "":
-		return fmt.Errorf("bert config: model_type %q is not bert, roberta or distilbert", c.ModelType)
+		return fmt.Errorf("bert config: model_type %q is not bert, roberta, xlm-roberta or distilbert", c.ModelType)
 	case c.VocabSize < 1 || c.MaxPositionEmbeddings < 1 || c.TypeVocabSize < 0 || c.TypeVocabSize < 1 && c.ModelType != FamilyDistilBERT:
 		return fmt.Errorf("bert config: vocab_size, max_position_embeddings and type_vocab_size must be positive")
-	case c.ModelType == FamilyRoBERTa && c.MaxPositionEmbeddings <= c.PadTokenID+1:
+	case c.robertaPositions() && c.MaxPositionEmbeddings <= c.PadTokenID+1:
 		return fmt.Errorf("bert config: RoBERTa's positions start after pad_token_id %d; max_position_embeddings %d leaves none", c.PadTokenID, c.MaxPositionEmbeddings)
 	case c.HiddenSize < 1 || c.NumAttentionHeads < 1 || c.HiddenSize%c.NumAttentionHeads != 0:
 		return fmt.Errorf("bert config: hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
@@ -101,6 +154,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bert config: layer_norm_eps must be a positive number, got %g", c.LayerNormEps)
 	case c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize:
 		return fmt.Errorf("bert config: pad_token_id %d is outside the vocabulary [0, %d)", c.PadTokenID, c.VocabSize)
+	case c.ClassifierDropout != nil && !(*c.ClassifierDropout >= 0 && *c.ClassifierDropout < 1):
+		return fmt.Errorf("bert config: classifier_dropout must be in [0, 1), got %g", *c.ClassifierDropout)
+	}
+	if err := c.Labels.Validate(); err != nil {
+		return fmt.Errorf("bert config: %w", err)
 	}
 	return nil
 }
@@ -123,6 +181,10 @@ type Model struct {
 	mlmBias  *autograd.Var
 	// QA head: qa_outputs [2, hidden].
 	qa *nn.Linear
+	// Sequence classification: seqDense (BERT's pooler, DistilBERT's
+	// pre_classifier, RoBERTa's classifier.dense) and the output layer;
+	// token classification: the output layer alone.
+	seqDense, classifier *nn.Linear
 
 	names             names
 	posIDs, zeroTypes []int32
@@ -135,7 +197,7 @@ func New(cfg Config, head Head, seed uint64) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if head != MaskedLM && head != QuestionAnswering {
+	if head < 0 || head >= numHeads {
 		return nil, fmt.Errorf("bert: unknown head %d", head)
 	}
 	rng := tensor.NewRNG(seed)
@@ -176,6 +238,15 @@ func New(cfg Config, head Head, seed uint64) (*Model, error) {
 		m.mlmBias = ps.Add(n.mlmBias, tensor.New(cfg.VocabSize))
 	case QuestionAnswering:
 		m.qa = linear("qa_outputs", h, 2)
+	case Base:
+		if cfg.ModelType == FamilyBERT {
+			m.seqDense = linear(n.seqDense, h, h) // BertModel's pooler
+		}
+	case SequenceClassification:
+		m.seqDense = linear(n.seqDense, h, h)
+		m.classifier = linear(n.seqOut, h, cfg.NumLabels())
+	case TokenClassification:
+		m.classifier = linear("classifier", h, cfg.NumLabels())
 	}
 	return m, nil
 }
@@ -189,7 +260,7 @@ func (m *Model) Encode(g *autograd.Graph, ids, types []int32, batch, seqLen int,
 		return nil, fmt.Errorf("bert: %d ids and %d token types for batch %d × length %d", len(ids), len(types), batch, seqLen)
 	}
 	first := 0 // the position of the first token
-	if cfg.ModelType == FamilyRoBERTa {
+	if cfg.robertaPositions() {
 		first = cfg.PadTokenID + 1
 	}
 	if first+seqLen > cfg.MaxPositionEmbeddings {
@@ -198,11 +269,14 @@ func (m *Model) Encode(g *autograd.Graph, ids, types []int32, batch, seqLen int,
 	if g.Training && cfg.AttentionProbsDropoutProb > 0 {
 		return nil, fmt.Errorf("bert: attention_probs_dropout_prob %g: dropout on attention probabilities is not implemented; set it to 0", cfg.AttentionProbsDropoutProb)
 	}
-	if cap(m.posIDs) < len(ids) {
+	if cap(m.posIDs) < len(ids) || !g.NoGrad {
+		// A graph that records keeps the ids of its lookups until its
+		// backward pass, and may encode more than once (queries and
+		// documents): the positions are its own.
 		m.posIDs = make([]int32, len(ids))
 	}
 	pos := m.posIDs[:len(ids)]
-	if cfg.ModelType == FamilyRoBERTa {
+	if cfg.robertaPositions() {
 		// RoBERTa counts positions over the non-padding tokens, from
 		// padding_idx + 1; padding sits at padding_idx.
 		pad := int32(cfg.PadTokenID)
@@ -341,4 +415,64 @@ func (m *Model) SpanLogits(ids, types []int32, batch, seqLen int, pad []bool) (s
 		start[i], end[i] = d[2*i], d[2*i+1]
 	}
 	return start, end, nil
+}
+
+// Logits runs a classification head: [batch, labels] for
+// SequenceClassification (from the first token, [CLS] or <s>) and
+// [batch, seqLen, labels] for TokenClassification.
+func (m *Model) Logits(g *autograd.Graph, ids, types []int32, batch, seqLen int, pad []bool) (*autograd.Var, error) {
+	if m.Head != SequenceClassification && m.Head != TokenClassification {
+		return nil, fmt.Errorf("bert: the model has no classification head (it is a %s)", m.Head)
+	}
+	x, err := m.Encode(g, ids, types, batch, seqLen, pad)
+	if err != nil {
+		return nil, err
+	}
+	p := m.Config.classifierDropout()
+	if m.Head == TokenClassification {
+		if m.Config.ModelType == FamilyDistilBERT {
+			p = m.Config.HiddenDropoutProb // DistilBERT's token head drops out by its dropout
+		}
+		return m.classifier.Forward(g, g.Dropout(x, p)), g.Err()
+	}
+	x = m.First(g, x)
+	if m.Config.ModelType != FamilyDistilBERT && m.Config.ModelType != FamilyBERT {
+		x = g.Dropout(x, p) // RoBERTa's head drops out before its dense layer too
+	}
+	x = m.seqDense.Forward(g, x)
+	if m.names.seqAct == "relu" {
+		x = g.ReLU(x)
+	} else {
+		x = g.Tanh(x)
+	}
+	if m.Config.ModelType == FamilyBERT {
+		p = m.Config.HiddenDropoutProb // after BERT's pooler, before the classifier
+	}
+	return m.classifier.Forward(g, g.Dropout(x, p)), g.Err()
+}
+
+// First returns the first token's hidden state of each row of x [batch,
+// seqLen, hidden]: [batch, hidden].
+func (m *Model) First(g *autograd.Graph, x *autograd.Var) *autograd.Var {
+	s := x.Shape()
+	if len(s) != 3 {
+		return g.Fail(fmt.Errorf("bert: First wants [batch, seqLen, hidden], got %v", s))
+	}
+	rows := make([]int32, s[0])
+	for i := range rows {
+		rows[i] = int32(i * s[1])
+	}
+	return g.Embedding(g.Reshape(x, s[0]*s[1], s[2]), rows, 1, s[0])
+}
+
+// Hidden runs the encoder without gradients and returns the last hidden
+// states, [batch × seqLen × hidden].
+func (m *Model) Hidden(ids, types []int32, batch, seqLen int, pad []bool) ([]float32, error) {
+	g := autograd.NewGraph(0)
+	g.NoGrad = true
+	x, err := m.Encode(g, ids, types, batch, seqLen, pad)
+	if err != nil {
+		return nil, err
+	}
+	return x.Value.Data(), nil
 }

@@ -12,10 +12,17 @@ import (
 // Save writes the model as a Hugging Face checkpoint directory (config.json
 // and model.safetensors, BertForMaskedLM's or BertForQuestionAnswering's
 // tensor names), atomically.
+//
+// The Base head is saved as the bare model is (BertModel and its kin):
+// without the family's prefix, embeddings.… and encoder.….
 func (m *Model) Save(dir string) error {
 	var tensors []tensor.NamedTensor
 	for _, p := range m.Params.List() {
-		tensors = append(tensors, tensor.NamedTensor{Name: p.Name, Tensor: p.Value})
+		name := p.Name
+		if m.Head == Base {
+			name = strings.TrimPrefix(name, m.names.prefix)
+		}
+		tensors = append(tensors, tensor.NamedTensor{Name: name, Tensor: p.Value})
 	}
 	return hfdir.Write(dir, m.Config, tensors)
 }
@@ -55,6 +62,7 @@ func load(dir string, head Head, newHead bool, seed uint64) (*Model, error) {
 		"vocab_size, max_position_embeddings, type_vocab_size, hidden_size, num_hidden_layers and intermediate_size"); err != nil {
 		return nil, err
 	}
+	fileArch := cfg.Architectures
 	cfg.Architectures = nil // the head's own, not the file's
 	m, err := New(cfg, head, seed)
 	if err != nil {
@@ -62,10 +70,18 @@ func load(dir string, head Head, newHead bool, seed uint64) (*Model, error) {
 	}
 	seen := map[string]bool{}
 	n := m.names
+	// A bare encoder file (BertModel, RobertaModel, DistilBertModel, as
+	// sentence-transformers saves them) has no name with the prefix.
+	bare := true
+	for _, name := range f.Names() {
+		if strings.HasPrefix(name, n.prefix) {
+			bare = false
+		}
+	}
 	for _, name := range f.Names() {
 		key := strings.NewReplacer("LayerNorm.gamma", "LayerNorm.weight", "LayerNorm.beta", "LayerNorm.bias").Replace(name)
-		if m.Params.Get(key) == nil && m.Params.Get(n.prefix+key) != nil {
-			key = n.prefix + key // a bare encoder file (BertModel, RobertaModel, DistilBertModel)
+		if bare && !strings.HasPrefix(key, "classifier.") && !strings.HasPrefix(key, "pre_classifier.") && !strings.HasPrefix(key, "qa_outputs.") {
+			key = n.prefix + key
 		}
 		p := m.Params.Get(key)
 		if p == nil {
@@ -74,13 +90,26 @@ func load(dir string, head Head, newHead bool, seed uint64) (*Model, error) {
 			}
 			return nil, fmt.Errorf("%s: tensor %q is not a parameter of this %s model", wpath, name, cfg.ModelType)
 		}
+		if m.classifier != nil && p == m.classifier.W {
+			if in := f.Info(name); in != nil && len(in.Shape) == 2 && in.Shape[0] != cfg.NumLabels() {
+				return nil, fmt.Errorf("%s: tensor %q has %d rows but config.json declares %d labels (id2label)", wpath, name, in.Shape[0], cfg.NumLabels())
+			}
+		}
 		if err := hfdir.ReadInto(f, name, p.Value); err != nil {
 			return nil, err
 		}
 		seen[key] = true
 	}
 	for _, p := range m.Params.List() {
-		if !seen[p.Name] && !(newHead && !strings.HasPrefix(p.Name, n.prefix)) {
+		optional := newHead && !strings.HasPrefix(p.Name, n.prefix) ||
+			// BertModel's pooler: sentence-transformers never uses it,
+			// and transformers initialises it when the file lacks it.
+			head == Base && strings.HasPrefix(p.Name, n.seqDense) ||
+			newHead && head == SequenceClassification && strings.HasPrefix(p.Name, n.seqDense)
+		if !seen[p.Name] && !optional {
+			if !strings.HasPrefix(p.Name, n.prefix) || head == SequenceClassification && strings.HasPrefix(p.Name, n.seqDense) {
+				return nil, fmt.Errorf("%s: tensor %q is missing: the checkpoint has no %s head (its config.json says %v)", wpath, p.Name, head, fileArch)
+			}
 			return nil, fmt.Errorf("%s: tensor %q is missing", wpath, p.Name)
 		}
 	}
