@@ -84,7 +84,8 @@ var SentencePieceFiles = []string{"spiece.model", "sentencepiece.bpe.model"}
 // T5's tokenizer when its configs name T5 (with the extra_ids of
 // tokenizer_config.json, 100 by default), as Pegasus's when they name
 // Pegasus (ids shifted by the offset of tokenizer_config.json, 103 by
-// default), else as it is.
+// default), as XLM-R's when they name XLM-RoBERTa (fairseq's ids), else
+// as it is.
 func loadSentencePieceDir(dir, path string) (Tokenizer, error) {
 	sp, err := LoadSentencePiece(path)
 	if err != nil {
@@ -92,6 +93,9 @@ func loadSentencePieceDir(dir, path string) (Tokenizer, error) {
 	}
 	if t5, extra := isT5Dir(dir); t5 {
 		return NewT5(sp, extra)
+	}
+	if isXLMRDir(dir) {
+		return NewXLMRoberta(sp), nil
 	}
 	if !isPegasusDir(dir) {
 		return sp, nil

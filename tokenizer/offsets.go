@@ -190,3 +190,68 @@ func (w *WordPiece) ID(token string) (int32, bool) {
 	id, ok := w.vocab[token]
 	return id, ok
 }
+
+// Token returns the string of token id ("" outside the vocabulary), as
+// transformers' convert_ids_to_tokens gives it ("##ing" for a
+// continuation).
+func (w *WordPiece) Token(id int32) string {
+	if id < 0 || int(id) >= len(w.tokens) {
+		return ""
+	}
+	return w.tokens[id]
+}
+
+// JoinTokens is transformers' convert_tokens_to_string for a WordPiece
+// (its decoder): a token other than the first loses its continuation
+// prefix or gains a space, and the clean-up joins punctuation and
+// contractions to the word before.
+func (w *WordPiece) JoinTokens(tokens []string) string {
+	var sb strings.Builder
+	for i, tok := range tokens {
+		if i > 0 {
+			if rest, ok := strings.CutPrefix(tok, w.prefix); ok {
+				tok = rest
+			} else {
+				tok = " " + tok
+			}
+		}
+		for _, r := range [][2]string{{" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
+			{" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}} {
+			tok = strings.ReplaceAll(tok, r[0], r[1])
+		}
+		sb.WriteString(tok)
+	}
+	return sb.String()
+}
+
+// ContinuationPrefix is the prefix of a word's later pieces ("##").
+func (w *WordPiece) ContinuationPrefix() string { return w.prefix }
+
+// Token returns the string of token id in the byte alphabet ("Ġword"), as
+// convert_ids_to_tokens gives it; "" outside the vocabulary.
+func (t *ByteBPE) Token(id int32) string {
+	if id < 0 || int(id) >= len(t.tokens) {
+		return ""
+	}
+	return t.tokens[id]
+}
+
+// JoinTokens is convert_tokens_to_string for a byte-level BPE: the tokens'
+// characters mapped back to bytes (characters outside the byte alphabet
+// kept as they are).
+func (t *ByteBPE) JoinTokens(tokens []string) string {
+	var buf []byte
+	for _, tok := range tokens {
+		for _, r := range tok {
+			if b, ok := t.byteDec[r]; ok {
+				buf = append(buf, b)
+			} else {
+				buf = utf8.AppendRune(buf, r)
+			}
+		}
+	}
+	return strings.ToValidUTF8(string(buf), "\uFFFD")
+}
+
+// Unk returns the id of the unknown token.
+func (w *WordPiece) Unk() int32 { return w.unk }
