@@ -22,6 +22,9 @@ type Document struct {
 	ID      string // the record's "package" (or "id") field, when it has one
 	Text    string
 	Summary string
+	// Source and Section are the record's "source" and "section" fields,
+	// when it has them (the Debian source package and archive section).
+	Source, Section string
 }
 
 // Debian reads a split of the built-in Debian package descriptions: the
@@ -99,6 +102,8 @@ func ReadDocuments(r io.Reader, name, textField, summaryField string) ([]Documen
 				break
 			}
 		}
+		_ = json.Unmarshal(rec["source"], &d.Source) // absent or not a string: empty
+		_ = json.Unmarshal(rec["section"], &d.Section)
 		out = append(out, d)
 	}
 	if err := sc.Err(); err != nil {

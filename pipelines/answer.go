@@ -93,31 +93,14 @@ type PairTemplate struct {
 // tokenizer: WordPiece for BERT and DistilBERT, byte-level BPE with
 // RoBERTa's template for RoBERTa.
 func NewQuestionAnswerer(m *bert.Model, t tokenizer.Tokenizer) (*QuestionAnswerer, error) {
-	if t.VocabSize() > m.Config.VocabSize {
-		return nil, fmt.Errorf("the tokenizer has %d tokens but the model's vocabulary is %d", t.VocabSize(), m.Config.VocabSize)
+	in, err := newEncoderInput(m, t)
+	if err != nil {
+		return nil, err
 	}
-	qa := &QuestionAnswerer{Model: m, MaxPos: m.Config.MaxPositionEmbeddings}
-	switch tok := t.(type) {
-	case *tokenizer.WordPiece:
-		if m.Config.ModelType == bert.FamilyRoBERTa {
-			return nil, fmt.Errorf("a RoBERTa model needs its byte-level BPE tokenizer, not a WordPiece")
-		}
-		qa.Tokenizer, qa.Template = tok, PairTemplate{CLS: tok.CLS(), SEP: tok.SEP(), Pad: tok.Pad()}
-		if qa.Template.CLS < 0 || qa.Template.SEP < 0 || qa.Template.Pad < 0 {
-			return nil, fmt.Errorf("the WordPiece vocabulary lacks [CLS], [SEP] or [PAD]")
-		}
-	case *tokenizer.ByteBPE:
-		tp := tok.Template()
-		pad, ok := tok.ID("<pad>")
-		if tp == nil || !ok || m.Config.ModelType != bert.FamilyRoBERTa {
-			return nil, fmt.Errorf("a byte-level BPE answers with a RoBERTa model and RoBERTa's <s> … </s> template and <pad>")
-		}
-		qa.Tokenizer, qa.Template = tok, PairTemplate{CLS: tp.CLSID, SEP: tp.SEPID, Pad: pad, DoubleSep: true}
-		qa.MaxPos -= m.Config.PadTokenID + 1 // RoBERTa's positions start after padding_idx
-	default:
-		return nil, fmt.Errorf("question answering needs a WordPiece or byte-level BPE tokenizer, not a %T", t)
+	if !in.offsets {
+		return nil, fmt.Errorf("question answering needs the tokens' spans in the text, which a %T does not give", t)
 	}
-	return qa, nil
+	return &QuestionAnswerer{Model: m, Tokenizer: in.tok, Template: in.tpl, MaxPos: in.maxPos}, nil
 }
 
 // LoadQuestionAnswerer reads a BERT, RoBERTa or DistilBERT directory with a

@@ -60,3 +60,54 @@ func ExampleQuestionAnswerer() {
 		fmt.Printf("%q %.3f [%d, %d)\n", a.Text, a.Score, a.Start, a.End)
 	}
 }
+
+// Embed sentences with a sentence-transformers directory (here a small
+// random one from the tests; all-MiniLM-L6-v2 or bge-small load the same
+// way) and compare them by cosine similarity.
+func ExampleEmbedder() {
+	e, err := pipelines.LoadEmbedder("testdata/encoders/st-mean")
+	if err != nil {
+		log.Fatal(err)
+	}
+	vecs, err := e.Embed([]string{"A fast web server.", "A fast web server.", "How do I bake bread?"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(vecs), "vectors of", e.Dimension())
+	fmt.Printf("same text: %.3f\n", pipelines.Cosine(vecs[0], vecs[1]))
+	// Output:
+	// 3 vectors of 16
+	// same text: 1.000
+}
+
+// Classify texts with a sequence-classification directory; every label
+// comes back with its score, best first.
+func ExampleClassifier() {
+	c, err := pipelines.LoadClassifier("testdata/encoders/sentiment")
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := c.Classify([]string{"A great movie!"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Function, len(res[0]), "labels:", c.Labels)
+	// Output: softmax 3 labels: [NEGATIVE NEUTRAL POSITIVE]
+}
+
+// Tag entities with a token-classification directory, words grouped as
+// the "first" aggregation strategy does.
+func ExampleTagger() {
+	tg, err := pipelines.LoadTagger("testdata/encoders/ner")
+	if err != nil {
+		log.Fatal(err)
+	}
+	tg.Aggregation = pipelines.AggregateFirst
+	ents, err := tg.Tag("John Smith lives in Paris.")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, e := range ents {
+		fmt.Printf("%s %q [%d, %d)\n", e.EntityGroup, e.Word, e.Start, e.End)
+	}
+}
