@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/goformer/goformer/data"
@@ -19,11 +20,12 @@ import (
 )
 
 // EncoderConfig is a BERT run: masked-LM pretraining on the Debian
-// descriptions (a WordPiece vocabulary trained on them first), or
-// question-answering fine-tuning on the Debian cloze set from a pretrained
-// model (Init) or from scratch.
+// descriptions (a WordPiece vocabulary trained on them first),
+// question-answering fine-tuning on the Debian cloze set, or a sentence
+// embedding model for search trained on (synopsis, description) pairs,
+// the last two from a pretrained model (Init) or from scratch.
 type EncoderConfig struct {
-	Task       string  `json:"task"` // "mlm" or "qa"
+	Task       string  `json:"task"` // "mlm", "qa" or "embed"
 	VocabSize  int     `json:"vocab_size"`
 	Hidden     int     `json:"hidden_size"`
 	Layers     int     `json:"num_hidden_layers"`
@@ -50,8 +52,23 @@ type EncoderConfig struct {
 	EvalEvery    int     `json:"eval_interval"`
 	ValQuestions int     `json:"val_questions"` // qa: questions answered for validation EM (0: all)
 	Seed         uint64  `json:"seed"`
-	// Init is the pretrained model directory a qa run starts from ("" for
-	// none: a model from scratch with its own WordPiece).
+	// embed: the synopsis (query) tokens kept, the pairs in a batch (each
+	// query's in-batch negatives are the other pairs' descriptions), the
+	// similarity scale of the ranking loss, whether the descriptions also
+	// pick their synopses, and the validation queries ranked to choose the
+	// best model (0: all).
+	QueryLen   int     `json:"query_len,omitempty"`
+	BatchPairs int     `json:"batch_pairs,omitempty"`
+	Scale      float32 `json:"scale,omitempty"`
+	Symmetric  bool    `json:"symmetric,omitempty"`
+	// GroupBy makes the batches of pairs: "length" (descriptions alike in
+	// length, the least padding) or "source" (pairs of one archive
+	// section, sibling packages of one source together: harder in-batch
+	// negatives, such as a library's -dev and -doc packages).
+	GroupBy    string `json:"group_by,omitempty"`
+	ValQueries int    `json:"val_queries,omitempty"`
+	// Init is the pretrained model directory a qa or embed run starts from
+	// ("" for none: a model from scratch with its own WordPiece).
 	Init      string    `json:"init,omitempty"`
 	Snapshots []float64 `json:"snapshot_minutes,omitempty"`
 }
@@ -65,6 +82,12 @@ var EncoderPresets = map[string]EncoderConfig{
 	"debian-qa": {Task: "qa", VocabSize: 8000, Hidden: 256, Layers: 4, Heads: 4, FFN: 1024, Activation: "relu",
 		Dropout: 0.1, MaxSeqLen: 192, DocStride: 64, MaxTokens: 8192, Steps: 320, MaxMinutes: 25, LR: 3e-4, MinLR: 1e-5,
 		Warmup: 30, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 80, ValQuestions: 600, Seed: 1},
+	"debian-embed": {Task: "embed", VocabSize: 8000, Hidden: 256, Layers: 4, Heads: 4, FFN: 1024, Activation: "relu",
+		Dropout: 0.1, MaxSeqLen: 96, QueryLen: 32, BatchPairs: 64, MaxTokens: 8192, Steps: 800, MaxMinutes: 58, LR: 3e-4, MinLR: 1e-5,
+		Warmup: 40, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 150, Scale: 20, Symmetric: true, GroupBy: "source", Seed: 1},
+	"debian-embed-quick": {Task: "embed", VocabSize: 1000, Hidden: 64, Layers: 1, Heads: 2, FFN: 128, Activation: "relu",
+		Dropout: 0.1, MaxSeqLen: 64, QueryLen: 16, BatchPairs: 16, MaxTokens: 2048, Steps: 20, LR: 2e-3, MinLR: 1e-4, Warmup: 5,
+		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 20, Scale: 20, Symmetric: true, ValQueries: 200, Seed: 1},
 	"debian-mlm-quick": {Task: "mlm", VocabSize: 1000, Hidden: 64, Layers: 1, Heads: 2, FFN: 128, Activation: "relu",
 		Dropout: 0.1, MaxSeqLen: 64, MaskProb: 0.15, WithSynopsis: true, MaxTokens: 2048, Steps: 20, LR: 2e-3, MinLR: 1e-4, Warmup: 5,
 		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 20, Seed: 1},
@@ -77,8 +100,12 @@ var EncoderPresets = map[string]EncoderConfig{
 func (c *EncoderConfig) Validate() error {
 	var err error
 	switch {
-	case c.Task != "mlm" && c.Task != "qa":
-		err = fmt.Errorf("task must be mlm or qa, got %q", c.Task)
+	case c.Task != "mlm" && c.Task != "qa" && c.Task != "embed":
+		err = fmt.Errorf("task must be mlm, qa or embed, got %q", c.Task)
+	case c.Task == "embed" && c.GroupBy != "" && c.GroupBy != "length" && c.GroupBy != "source":
+		err = fmt.Errorf("embed: group_by must be length or source, got %q", c.GroupBy)
+	case c.Task == "embed" && (c.QueryLen < 3 || c.BatchPairs < 2 || c.Scale < 0 || c.ValQueries < 0):
+		err = fmt.Errorf("embed: query_len must be at least 3, batch_pairs at least 2, scale and val_queries ≥ 0 (got %d, %d, %g, %d)", c.QueryLen, c.BatchPairs, c.Scale, c.ValQueries)
 	case c.Hidden < 2 || c.Heads < 1 || c.Hidden%c.Heads != 0 || c.Layers < 1 || c.FFN < 1:
 		err = fmt.Errorf("hidden_size (%d) must be a multiple of num_attention_heads (%d), with layers and intermediate_size ≥ 1", c.Hidden, c.Heads)
 	case c.MaxSeqLen < 8 || c.MaxTokens < c.MaxSeqLen || c.Steps < 1:
@@ -86,7 +113,7 @@ func (c *EncoderConfig) Validate() error {
 	case c.Task == "mlm" && !(c.MaskProb > 0 && c.MaskProb < 1):
 		err = fmt.Errorf("mlm_probability must be in (0, 1), got %g", c.MaskProb)
 	case c.Task == "mlm" && c.Init != "":
-		err = fmt.Errorf("init is for qa runs")
+		err = fmt.Errorf("init is for qa and embed runs")
 	case c.MaxMinutes < 0 || c.ValQuestions < 0 || c.DocStride < 0:
 		err = fmt.Errorf("max_minutes, val_questions and doc_stride must be ≥ 0")
 	default:
@@ -115,10 +142,7 @@ func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, e
 	var model *bert.Model
 	var tok *tokenizer.WordPiece
 	var err error
-	head := bert.MaskedLM
-	if cfg.Task == "qa" {
-		head = bert.QuestionAnswering
-	}
+	head := map[string]bert.Head{"mlm": bert.MaskedLM, "qa": bert.QuestionAnswering, "embed": bert.Base}[cfg.Task]
 	if cfg.Init != "" {
 		if model, err = bert.LoadPretrained(cfg.Init, head, cfg.Seed); err != nil {
 			return nil, &ConfigError{err}
@@ -153,7 +177,46 @@ func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, e
 	var score func(step int) (float64, error)
 	scoreName := ""
 	special := func(id int32) bool { return id == tok.CLS() || id == tok.SEP() || id == tok.Pad() }
-	if cfg.Task == "mlm" {
+	switch cfg.Task {
+	case "embed":
+		emb, err := pipelines.NewEmbedder(model, tok, min(cfg.MaxSeqLen, model.Config.MaxPositionEmbeddings))
+		if err != nil {
+			return nil, &ConfigError{err}
+		}
+		save = emb.Save
+		trainB, err := pairBatches(emb, "train", cfg)
+		if err != nil {
+			return nil, err
+		}
+		valB, err := pairBatches(emb, "valid", cfg)
+		if err != nil {
+			return nil, err
+		}
+		task = &train.ContrastiveTask{Model: emb, Parameters: model.Params.List(), Train: trainB, Val: valB, Scale: cfg.Scale, Symmetric: cfg.Symmetric}
+		valDocs, err := data.Debian("valid")
+		if err != nil {
+			return nil, err
+		}
+		if cfg.ValQueries > 0 && cfg.ValQueries < len(valDocs) {
+			valDocs = valDocs[:cfg.ValQueries]
+		}
+		queries, docs := make([]string, len(valDocs)), make([]string, len(valDocs))
+		for i, d := range valDocs {
+			queries[i], docs[i] = d.Summary, d.Text
+		}
+		scoreName = "recall@1"
+		score = func(step int) (float64, error) {
+			start := time.Now()
+			r, err := pipelines.EvalRetrieval(emb, queries, docs)
+			if err != nil {
+				return 0, err
+			}
+			o.logf("step %d: val Recall@1 %.2f, Recall@10 %.2f, MRR@10 %.2f over %d descriptions in %.1fs\n", step, r.RecallAt1, r.RecallAt10, r.MRRAt10, len(docs), time.Since(start).Seconds())
+			return r.RecallAt1, nil
+		}
+		o.logf("training a sentence encoder (%d layers, hidden %d, %.2fM parameters) on %d batches of %d (synopsis, description) pairs\n",
+			model.Config.NumHiddenLayers, model.Config.HiddenSize, float64(model.Params.Count())/1e6, len(trainB), cfg.BatchPairs)
+	case "mlm":
 		trainB, valB, err := mlmBatches(cfg, tok, special)
 		if err != nil {
 			return nil, err
@@ -165,7 +228,7 @@ func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, e
 		task = &train.MLMTask{Model: model, Parameters: model.Params.List(), Train: trainB, Val: valB, Mask: mask, Vocab: tok.VocabSize(), Prob: cfg.MaskProb}
 		o.logf("pretraining a BERT (%d layers, hidden %d, %.2fM parameters) by masked LM on %d batches of ≤%d tokens\n",
 			cfg.Layers, cfg.Hidden, float64(model.Params.Count())/1e6, len(trainB), cfg.MaxTokens)
-	} else {
+	default:
 		qa, err := pipelines.NewQuestionAnswerer(model, tok)
 		if err != nil {
 			return nil, &ConfigError{err}
@@ -405,4 +468,83 @@ func qaBatches(qa *pipelines.QuestionAnswerer, split string, cfg EncoderConfig, 
 		seqs[i], types[i], spans[i] = it.ids, it.types, it.span
 	}
 	return train.BucketSequences(seqs, types, spans, special, qa.Template.Pad, cfg.MaxTokens), nil
+}
+
+// pairBatches makes the (synopsis, description) batches of a split: the
+// descriptions cut to max_seq_len tokens and the synopses to query_len,
+// pairs sorted as group_by says (by the description's length, so that the
+// model cannot rank by length alone; or by section, source and length)
+// and cut into batches of batch_pairs. A synopsis met before in the split
+// ("transitional package", say) drops its pair, so that no in-batch
+// negative is another right answer.
+func pairBatches(emb *pipelines.Embedder, split string, cfg EncoderConfig) ([]train.PairBatch, error) {
+	docs, err := data.Debian(split)
+	if err != nil {
+		return nil, err
+	}
+	type pair struct {
+		q, d            []int32
+		section, source string
+	}
+	var pairs []pair
+	seen := map[string]bool{}
+	for _, doc := range docs {
+		key := strings.ToLower(strings.TrimSpace(doc.Summary))
+		if seen[key] || key == "" || strings.TrimSpace(doc.Text) == "" {
+			continue
+		}
+		seen[key] = true
+		q, _, err := emb.Tokens(doc.Summary)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", split, doc.ID, err)
+		}
+		if len(q) > cfg.QueryLen {
+			q = append(q[:cfg.QueryLen-1:cfg.QueryLen-1], q[len(q)-1])
+		}
+		d, _, err := emb.Tokens(doc.Text)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", split, doc.ID, err)
+		}
+		pairs = append(pairs, pair{q, d, doc.Section, doc.Source})
+	}
+	slices.SortStableFunc(pairs, func(a, b pair) int {
+		if cfg.GroupBy == "source" {
+			if c := strings.Compare(a.section, b.section); c != 0 {
+				return c
+			}
+			if c := strings.Compare(a.source, b.source); c != 0 {
+				return c
+			}
+		}
+		return len(a.d) - len(b.d)
+	})
+	var out []train.PairBatch
+	for from := 0; from+cfg.BatchPairs <= len(pairs); from += cfg.BatchPairs {
+		group := pairs[from : from+cfg.BatchPairs]
+		qs, ds := make([][]int32, len(group)), make([][]int32, len(group))
+		for i, p := range group {
+			qs[i], ds[i] = p.q, p.d
+		}
+		out = append(out, train.PairBatch{Queries: padBatch(qs, emb.Pad()), Docs: padBatch(ds, emb.Pad())})
+	}
+	if len(out) == 0 {
+		return nil, configErrorf("%s: %d pairs make no batch of %d", split, len(pairs), cfg.BatchPairs)
+	}
+	return out, nil
+}
+
+// padBatch lays sequences out as one right-padded batch.
+func padBatch(seqs [][]int32, pad int32) train.EncoderBatch {
+	t := 0
+	for _, s := range seqs {
+		t = max(t, len(s))
+	}
+	b := train.EncoderBatch{B: len(seqs), T: t, IDs: make([]int32, len(seqs)*t), Pad: make([]bool, len(seqs)*t)}
+	for i, s := range seqs {
+		copy(b.IDs[i*t:], s)
+		for j := len(s); j < t; j++ {
+			b.IDs[i*t+j], b.Pad[i*t+j] = pad, true
+		}
+	}
+	return b
 }
