@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/goformer/goformer/models/bert"
 	"github.com/goformer/goformer/models/hfdir"
 )
 
@@ -90,8 +91,8 @@ type Server struct {
 // model is one served model: a language model (completions) or an
 // encoder-decoder / extractive QA model (the task endpoints).
 type model interface {
-	kind() string    // "lm", "seq2seq", "qa"
-	tasks() []string // the endpoints it serves: "completions", "translate", "summarize", "answer"
+	kind() string    // "lm", "seq2seq", "qa", "encoder"
+	tasks() []string // the endpoints it serves: "completions", "translate", "summarize", "answer", "embeddings", …
 	run(stop <-chan struct{})
 	queueLen() int
 }
@@ -146,10 +147,19 @@ func load(name, dir string, s *Server) (model, error) {
 		return newLM(name, dir, s)
 	case "marian", "pegasus", "bart", "mbart", "t5":
 		return newSeq2Seq(name, dir, probe.ModelType, s)
-	case "bert", "roberta", "distilbert":
-		return newQA(name, dir, s)
+	case "bert", "roberta", "xlm-roberta", "distilbert":
+		head, ok := encoderHead(dir, probe.Architectures)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%s: architectures %v name no head this server knows", dir, probe.Architectures)
+		case head == bert.QuestionAnswering:
+			return newQA(name, dir, s)
+		case head == bert.MaskedLM:
+			return nil, fmt.Errorf("%s: a masked-LM model (%v) has no endpoint here; serve a question-answering, classification, token-classification or sentence-transformers directory", dir, probe.Architectures)
+		}
+		return newEncoder(name, dir, head, s)
 	}
-	return nil, fmt.Errorf("%s: model_type %q cannot be served (gpt2, marian, pegasus, bart, mbart, t5, bert, roberta, distilbert)", dir, probe.ModelType)
+	return nil, fmt.Errorf("%s: model_type %q cannot be served (gpt2, marian, pegasus, bart, mbart, t5, bert, roberta, xlm-roberta, distilbert)", dir, probe.ModelType)
 }
 
 func (s *Server) routes() {
@@ -172,6 +182,10 @@ func (s *Server) routes() {
 	mux.Handle("POST /v1/summarize", s.api("summarize", s.task("summarize")))
 	mux.Handle("POST /v1/answer", s.api("answer", s.task("answer")))
 	mux.Handle("POST /v1/attention", s.api("attention", s.attention))
+	mux.Handle("POST /v1/embeddings", s.api("embeddings", s.encoderTask("embeddings")))
+	mux.Handle("POST /v1/classify", s.api("classify", s.encoderTask("classify")))
+	mux.Handle("POST /v1/rerank", s.api("rerank", s.encoderTask("rerank")))
+	mux.Handle("POST /v1/ner", s.api("ner", s.encoderTask("ner")))
 	s.mux = mux
 }
 

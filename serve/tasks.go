@@ -25,6 +25,8 @@ type taskReq struct {
 	question string // answer
 	src, tgt string // attention
 	layer    int    // attention: the cross-attention layer to align
+	enc      *encoderReq
+	group    string // what else, beside the options, a batch must share
 	result   chan taskResult
 }
 
@@ -88,7 +90,7 @@ func (w *worker) run(stop <-chan struct{}) {
 				switch {
 				case r.ctx.Err() != nil:
 					r.result <- taskResult{err: r.ctx.Err()}
-				case r.endpoint == first.endpoint && r.opts.key() == first.opts.key() && rows+len(r.texts) <= max(w.s.cfg.MaxRows, len(first.texts)) && r.endpoint != "answer" && r.endpoint != "attention" || r == first:
+				case r.endpoint == first.endpoint && r.opts.key() == first.opts.key() && r.group == first.group && rows+len(r.texts) <= max(w.s.cfg.MaxRows, len(first.texts)) && r.endpoint != "answer" && r.endpoint != "attention" || r == first:
 					batch = append(batch, r)
 					rows += len(r.texts)
 				default:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/goformer/goformer/internal/bench"
 	"github.com/goformer/goformer/internal/cpu"
+	"github.com/goformer/goformer/pipelines"
 	"github.com/goformer/goformer/recipes"
 )
 
@@ -221,6 +222,93 @@ func benchServe(args []string, stdout, stderr io.Writer) error {
 		}
 		if r.FirstError != "" {
 			fmt.Fprintf(stderr, "bench serve: c=%d: first error: %s\n", c, r.FirstError)
+		}
+	}
+	return nil
+}
+
+// embedBench is one batch size's measurement.
+type embedBench struct {
+	Model      string  `json:"model"`
+	Batch      int     `json:"batch"`
+	Sentences  int     `json:"sentences"`
+	Tokens     int     `json:"tokens"` // with the specials, not the padding
+	Seconds    float64 `json:"seconds"`
+	PerSecond  float64 `json:"sentences_per_s"`
+	Threads    int     `json:"threads"`
+	HiddenSize int     `json:"hidden_size"`
+	Layers     int     `json:"layers"`
+}
+
+func benchEmbed(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("goformer bench embed",
+		"Times Embedder.Embed (tokenizing, the encoder, pooling, normalising) on the lines of --data at each\n"+
+			"batch size and prints sentences per second: the best of --rounds passes over the sentences, after one\n"+
+			"warm-up pass. scripts/bench/embed_vs_torch.py runs PyTorch on the same model and sentences beside it.",
+		"  goformer bench embed --model DIR --data sentences.txt --batch 1,64 --json", stderr)
+	dir := fs.String("model", "", "model directory (required): sentence-transformers or a bare encoder")
+	dataPath := fs.String("data", "", "sentences, one per line (required)")
+	batches := fs.String("batch", "1,64", "batch sizes, comma-separated")
+	limit := intFlag(fs, "sentences", 0, 0, 1<<24, "sentences used (0: all the lines)")
+	rounds := intFlag(fs, "rounds", 3, 1, 100, "timed passes; the best counts")
+	threads := intFlag(fs, "threads", runtime.GOMAXPROCS(0), 1, maxThreads, "worker threads")
+	asJSON := fs.Bool("json", false, "print one JSON object per batch size")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *dataPath == "" {
+		return usagef("bench embed: --model and --data are required")
+	}
+	cpu.SetThreads(*threads)
+	e, err := pipelines.LoadEmbedder(*dir)
+	if err != nil {
+		return usageError{"bench embed: " + err.Error()}
+	}
+	f, err := os.Open(*dataPath)
+	if err != nil {
+		return usageError{"bench embed: " + err.Error()}
+	}
+	lines, err := readLines(f, *dataPath)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	var texts []string
+	tokens := 0
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" && (*limit == 0 || len(texts) < *limit) {
+			texts = append(texts, l)
+			ids, _, err := e.Tokens(l)
+			if err != nil {
+				return usagef("bench embed: %s: %v", *dataPath, err)
+			}
+			tokens += len(ids)
+		}
+	}
+	if len(texts) == 0 {
+		return usagef("bench embed: %s has no sentence", *dataPath)
+	}
+	for _, s := range strings.Split(*batches, ",") {
+		b, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || b < 1 {
+			return usagef("bench embed: --batch %q: want positive integers", *batches)
+		}
+		e.Options.BatchSize = b
+		best := 0.0
+		for round := 0; round <= *rounds; round++ {
+			start := time.Now()
+			if _, err := e.Embed(texts); err != nil {
+				return err
+			}
+			if el := time.Since(start).Seconds(); round > 0 && (best == 0 || el < best) {
+				best = el
+			}
+		}
+		r := embedBench{Model: *dir, Batch: b, Sentences: len(texts), Tokens: tokens, Seconds: best, PerSecond: float64(len(texts)) / best,
+			Threads: *threads, HiddenSize: e.Model.Config.HiddenSize, Layers: e.Model.Config.NumHiddenLayers}
+		if err := printResult(stdout, *asJSON, r, "embed batch %d: %d sentences (%d tokens) in %.3fs: %.1f sentences/s (%d threads)\n",
+			r.Batch, r.Sentences, r.Tokens, r.Seconds, r.PerSecond, r.Threads); err != nil {
+			return err
 		}
 	}
 	return nil

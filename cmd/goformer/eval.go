@@ -33,14 +33,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		"Prints a language model's mean next-token cross-entropy (nats) and perplexity over a text, read in\n"+
 			"consecutive windows of the model's context (each window predicts its tokens from the ones before);\n"+
 			"for a translation model, the BLEU and chrF2 of its translations of --src against --ref; for a\n"+
-			"summarisation model, the ROUGE (stemmed) of its summaries of --data (JSON Lines) beside the lead baseline.",
+			"summarisation model, the ROUGE (stemmed) of its summaries of --data (JSON Lines) beside the lead baseline;\n"+
+			"for an embedding model with --retrieval, how well its vectors find each query's document, beside BM25.",
 		"  goformer eval --model runs/shakespeare-char-small/model              # Tiny Shakespeare's validation split\n"+
 			"  goformer eval --model DIR --data my.txt --json\n"+
 			"  goformer eval --model runs/multi30k-de-en/model --beam 4             # Multi30k test_2016_flickr\n"+
 			"  goformer eval --model DIR --src test.de --ref test.en --json\n"+
 			"  goformer eval --model runs/debian-summarize/model --beams 4          # Debian descriptions, test split\n"+
 			"  goformer eval --model DIR --data test.jsonl.gz --json\n"+
-			"  goformer eval --model DIR --squad dev-v1.1.json --predictions pred.json  # question answering: EM, F1", stderr)
+			"  goformer eval --model DIR --squad dev-v1.1.json --predictions pred.json  # question answering: EM, F1\n"+
+			"  goformer eval --model runs/debian-embed/model --retrieval debian:test    # search: Recall@1, MRR@10 vs BM25", stderr)
 	dir := fs.String("model", "", "model directory (required)")
 	dataPath := fs.String("data", "", "a UTF-8 text file (default: the validation 10% of the built-in Tiny Shakespeare)")
 	srcPath := fs.String("src", "", "translation models: source sentences (default: Multi30k test_2016_flickr German)")
@@ -49,6 +51,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	textField := fs.String("text-field", "", "summarisation: the JSONL field of the document (default: text, document, article or description, the first present)")
 	summaryField := fs.String("summary-field", "", "summarisation: the JSONL field of the reference summary (default: summary, highlights or synopsis)")
 	gf := addGenerationFlags(fs)
+	retrievalPath := fs.String("retrieval", "", "embedding models: rank every document (JSONL: query and document fields; debian:test or debian:valid built in) for each query; Recall@1/10, MRR@10 beside BM25")
 	squadPath := fs.String("squad", "", "question-answering models: a SQuAD v1.1 file to answer and score (EM, F1)")
 	predPath := fs.String("predictions", "", "question-answering models: where to write the predictions JSON (default: predictions.json in --model)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -60,6 +63,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	var probe struct {
 		ModelType string `json:"model_type"`
+	}
+	if *retrievalPath != "" {
+		return evalRetrieval(*dir, *retrievalPath, *textField, *summaryField, *asJSON, stdout, stderr)
 	}
 	if *squadPath != "" {
 		if *predPath == "" {
@@ -262,6 +268,13 @@ func evalSummarization(fs *flag.FlagSet, dir, path, textField, summaryField stri
 // with the fields not given, the first of the usual names the first record
 // holds.
 func readSummaryData(path, textField, summaryField string) ([]data.Document, error) {
+	return readPairData(path, textField, summaryField, []string{"text", "document", "article", "description"}, []string{"summary", "highlights", "synopsis"})
+}
+
+// readPairData reads a JSONL file of (text, summary) records, the fields
+// not given being the first of textNames and summaryNames that the first
+// record holds.
+func readPairData(path, textField, summaryField string, textNames, summaryNames []string) ([]data.Document, error) {
 	r, err := data.OpenText(path)
 	if err != nil {
 		return nil, usageError{"eval: " + err.Error()}
@@ -284,10 +297,10 @@ func readSummaryData(path, textField, summaryField string) ([]data.Document, err
 			return names[0]
 		}
 		if textField == "" {
-			textField = pick("text", "document", "article", "description")
+			textField = pick(textNames...)
 		}
 		if summaryField == "" {
-			summaryField = pick("summary", "highlights", "synopsis")
+			summaryField = pick(summaryNames...)
 		}
 	}
 	docs, err := data.ReadDocuments(strings.NewReader(string(b)), path, textField, summaryField)

@@ -19,18 +19,19 @@ import (
 func copyDir(t *testing.T, src string) string {
 	t.Helper()
 	dst := t.TempDir()
-	entries, err := os.ReadDir(src)
-	if err != nil {
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644)
-	}
 	return dst
+}
+
+// writeFile writes content to dir/name and returns dir.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // setConfig rewrites one field of dir/config.json.
@@ -243,6 +244,8 @@ func TestHostileInputs(t *testing.T) {
 	mt := tinyTranslator(t)
 	bart := tinyBart(t)
 	qa := tinyQA(t)
+	enc := func(name string) string { return filepath.Join("..", "..", "pipelines", "testdata", "encoders", name) }
+	stMean, sentDir, nliDir, rrDir, nerDir := enc("st-mean"), enc("sentiment"), enc("nli"), enc("reranker"), enc("ner")
 	ctxFile := filepath.Join(t.TempDir(), "ctx.txt")
 	os.WriteFile(ctxFile, []byte("the tool converts files"), 0o644)
 	emptyFile := filepath.Join(t.TempDir(), "empty.txt")
@@ -326,6 +329,27 @@ func TestHostileInputs(t *testing.T) {
 		{"a T5 relative bias table missing", []string{"info", "--model", dropTensor(t, t5Dir, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight")}, "",
 			`tensor "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight" is missing`},
 		{"a T5 task that is not there", []string{"translate", "--model", t5Dir, "--task", "summarization_xx"}, "x\n", `no task_specific_params entry "summarization_xx"`},
+		{"an empty line to embed", []string{"embed", "--model", stMean}, "a tool\n\nanother\n", "standard input:2: the line is empty"},
+		{"invalid UTF-8 to embed", []string{"embed", "--model", stMean}, "a \xff tool\n", "standard input:1: not valid UTF-8"},
+		{"nothing to embed", []string{"embed", "--model", stMean}, "", "no text on standard input"},
+		{"a GPT-2 to embed", []string{"embed", "--model", gpt2}, "a tool\n", `holds a "gpt2" model; embedding needs a BERT`},
+		{"a module path out of the directory", []string{"embed", "--model", writeFile(t, copyDir(t, stMean), "modules.json",
+			`[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},{"idx":1,"name":"1","path":"../x","type":"sentence_transformers.models.Pooling"}]`)}, "a\n", `path "../x" leaves the directory`},
+		{"a pooling dimension that is not the model's", []string{"embed", "--model", writeFile(t, copyDir(t, stMean), "1_Pooling/config.json",
+			`{"word_embedding_dimension": 384, "pooling_mode_mean_tokens": true}`)}, "a\n", "word_embedding_dimension 384 is not the model's hidden size 16"},
+		{"an unknown module", []string{"embed", "--model", writeFile(t, copyDir(t, stMean), "modules.json",
+			`[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},{"idx":2,"name":"2","path":"2_Dense","type":"sentence_transformers.models.Dense"}]`)},
+			"a\n", "module 2 (sentence_transformers.models.Dense) is not supported"},
+		{"a token classifier to classify", []string{"classify", "--model", nerDir}, "a\n", "has no sequence-classification head"},
+		{"labels that do not match the classifier", []string{"classify", "--model", setConfig(t, copyDir(t, sentDir), "id2label", map[string]string{"0": "a", "1": "b"})}, "a\n", "declares 2 labels"},
+		{"id2label with a gap", []string{"classify", "--model", setConfig(t, copyDir(t, sentDir), "id2label", map[string]string{"0": "a", "1": "b", "5": "c"})}, "a\n", `id2label key "5"`},
+		{"an empty zero-shot label", []string{"classify", "--model", nliDir, "--labels", "a,,b"}, "a\n", "has an empty label"},
+		{"a classifier to rerank", []string{"rerank", "--model", sentDir, "--query", "q"}, "a\n", "a cross-encoder has one"},
+		{"rerank without a query", []string{"rerank", "--model", rrDir}, "a\n", "--query are required"},
+		{"an unknown aggregation", []string{"ner", "--model", nerDir, "--aggregation", "longest"}, "a\n", `--aggregation "longest"`},
+		{"a classifier to tag", []string{"ner", "--model", sentDir}, "a\n", "has no token-classification head"},
+		{"retrieval data that is missing", []string{"eval", "--model", stMean, "--retrieval", "/nonexistent/pairs.jsonl"}, "", "/nonexistent/pairs.jsonl"},
+		{"retrieval on an unknown split", []string{"eval", "--model", stMean, "--retrieval", "debian:dev"}, "", `no split "dev"`},
 		{"a T5 extra_ids of -1", []string{"translate", "--model", tokConfig(t, copyDir(t, t5Dir), `{"tokenizer_class": "T5Tokenizer", "extra_ids": -1}`)}, "x\n", "-1 extra_ids"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

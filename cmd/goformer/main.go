@@ -14,6 +14,10 @@
 //	                  translation model's BLEU and chrF2
 //	info              describe a model directory
 //	attention         attention heatmaps (PNG) and word alignments
+//	embed             sentence vectors (JSONL) from a sentence-transformers directory
+//	classify          text classification; zero-shot with an NLI model
+//	rerank            documents by relevance to a query (cross-encoder)
+//	ner               named entities (token classification)
 //	serve             an HTTP server: OpenAI completions, task endpoints, playground
 //	tokenizer train   train a byte-level BPE; write a Hugging Face tokenizer.json
 //	tokenizer encode  text to token ids (tokenizer.json, GPT-2 files or characters)
@@ -66,6 +70,10 @@ func commands() []command {
 		{name: "translate", summary: "translate text, one sentence per line, with an encoder-decoder model", run: runTranslate},
 		{name: "answer", summary: "answer a question about a text: extractive (BERT, RoBERTa, DistilBERT) or generative (T5)", run: runAnswer},
 		{name: "summarize", summary: "summarise documents with an encoder-decoder model (BART, Pegasus, T5), as transformers generates", run: runSummarize},
+		{name: "embed", summary: "embed texts as vectors (JSONL) with a sentence-transformers or BERT-family directory", run: runEmbed},
+		{name: "classify", summary: "classify texts with a sequence-classification model, or zero-shot with an NLI model (--labels)", run: runClassify},
+		{name: "rerank", summary: "rerank documents by relevance to a query with a cross-encoder", run: runRerank},
+		{name: "ner", summary: "tag entities with a token-classification model (transformers' aggregation strategies)", run: runNER},
 		{name: "serve", summary: "serve models over HTTP: OpenAI completions (streamed, continuous batching), task endpoints, metrics, a playground", run: runServe},
 		{name: "attention", summary: "draw where a model looks: attention heatmaps per layer and head, word alignments", run: runAttention},
 		{name: "tokenizer", summary: "train, encode and decode with a tokenizer", sub: []command{
@@ -78,11 +86,12 @@ func commands() []command {
 		{name: "squad", summary: "score question answering: SQuAD v1.1 exact match and F1, as the official script", run: runSQuAD},
 		{name: "convert", summary: "write model.safetensors for a directory of PyTorch weights (pytorch_model.bin, shards)", run: runConvert},
 		{name: "info", summary: "describe a model directory: family, architecture, parameters", run: runInfo},
-		{name: "eval", summary: "evaluate a model: perplexity (language), BLEU (translation), ROUGE (summarisation)", run: runEval},
+		{name: "eval", summary: "evaluate a model: perplexity (language), BLEU (translation), ROUGE (summarisation), Recall@1 (search)", run: runEval},
 		{name: "bench", summary: "measure the speed of kernels and models", sub: []command{
 			{name: "gemm", summary: "float32 matrix multiplication: GFLOPS", run: benchGemm},
 			{name: "train", summary: "training steps of a preset GPT: ms/step, tokens/s", run: benchTrain},
 			{name: "attention", summary: "scaled dot-product attention (flash or plain): time, GFLOPS, memory", run: benchAttention},
+			{name: "embed", summary: "sentence embedding of a BERT-family model: sentences/s at a batch size", run: benchEmbed},
 			{name: "serve", summary: "load a running goformer serve: latency, time to first token, tokens/s per concurrency", run: benchServe},
 		}},
 	}

@@ -37,7 +37,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	resume := fs.Bool("resume", false, "continue the run in --out from its checkpoint")
 	threads := threadsFlag(fs, 0)
 	samples := fs.Bool("samples", true, "print a short sample at each evaluation (language models)")
-	initDir := fs.String("init", "", "start question-answering fine-tuning from this pretrained model directory (debian-mlm's)")
+	initDir := fs.String("init", "", "start question-answering or embedding training from this pretrained model directory (debian-mlm's)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -103,8 +103,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			cfg.Seed = uint64(*seed)
 		}
 		if set["init"] {
-			if cfg.Task != "qa" {
-				return usagef("train: --init is for the question-answering presets")
+			if cfg.Task == "mlm" {
+				return usagef("train: --init is for the question-answering and embedding presets")
 			}
 			if err := modelDir("train", *initDir); err != nil {
 				return err
@@ -112,7 +112,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			cfg.Init = *initDir
 		}
 		prog.Reset(cfg.Steps)
-		prog.RateUnit = map[string]string{"mlm": "masked tok", "qa": "windows"}[cfg.Task]
+		prog.RateUnit = map[string]string{"mlm": "masked tok", "qa": "windows", "embed": "pairs"}[cfg.Task]
 		total = cfg.Steps
 		encoder = cfg.Task
 		res, err = recipes.TrainEncoder(ctx, cfg, opt)
@@ -180,6 +180,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			name = "ROUGE-L"
 		case encoder == "qa":
 			name = "exact match"
+		case encoder == "embed":
+			name = "Recall@1"
 		case res.Best.ByLoss: // Best holds the negated loss
 			name, best = "loss", -best
 		}
@@ -189,6 +191,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case encoder == "mlm":
 		fmt.Fprintf(stdout, "fine-tune it with: goformer train --preset debian-qa --init %s\n", res.ModelDir)
+	case encoder == "embed":
+		fmt.Fprintf(stdout, "search with: goformer eval --model %s --retrieval debian:test; embed with: goformer embed --model %s < lines.txt\n", res.ModelDir, res.ModelDir)
 	case encoder == "qa":
 		fmt.Fprintf(stdout, "answer with: goformer answer --model %s --question \"...\" --context FILE\n", res.ModelDir)
 	case summarizer:
