@@ -357,3 +357,181 @@ g2loop:
 g2done:
 	VZEROUPPER
 	RET
+
+DATA geluErfAVX2Consts<>+0(SB)/4, $0x3e2ef945
+DATA geluErfAVX2Consts<>+4(SB)/4, $0x3e2ef945
+DATA geluErfAVX2Consts<>+8(SB)/4, $0x3e2ef945
+DATA geluErfAVX2Consts<>+12(SB)/4, $0x3e2ef945
+DATA geluErfAVX2Consts<>+16(SB)/4, $0x3e2ef945
+DATA geluErfAVX2Consts<>+20(SB)/4, $0x3e2ef945
+DATA geluErfAVX2Consts<>+24(SB)/4, $0x3e2ef945
+DATA geluErfAVX2Consts<>+28(SB)/4, $0x3e2ef945
+DATA geluErfAVX2Consts<>+32(SB)/4, $0xbf527892
+DATA geluErfAVX2Consts<>+36(SB)/4, $0xbf527892
+DATA geluErfAVX2Consts<>+40(SB)/4, $0xbf527892
+DATA geluErfAVX2Consts<>+44(SB)/4, $0xbf527892
+DATA geluErfAVX2Consts<>+48(SB)/4, $0xbf527892
+DATA geluErfAVX2Consts<>+52(SB)/4, $0xbf527892
+DATA geluErfAVX2Consts<>+56(SB)/4, $0xbf527892
+DATA geluErfAVX2Consts<>+60(SB)/4, $0xbf527892
+DATA geluErfAVX2Consts<>+64(SB)/4, $0x3fbe87b0
+DATA geluErfAVX2Consts<>+68(SB)/4, $0x3fbe87b0
+DATA geluErfAVX2Consts<>+72(SB)/4, $0x3fbe87b0
+DATA geluErfAVX2Consts<>+76(SB)/4, $0x3fbe87b0
+DATA geluErfAVX2Consts<>+80(SB)/4, $0x3fbe87b0
+DATA geluErfAVX2Consts<>+84(SB)/4, $0x3fbe87b0
+DATA geluErfAVX2Consts<>+88(SB)/4, $0x3fbe87b0
+DATA geluErfAVX2Consts<>+92(SB)/4, $0x3fbe87b0
+DATA geluErfAVX2Consts<>+96(SB)/4, $0xbf914e5d
+DATA geluErfAVX2Consts<>+100(SB)/4, $0xbf914e5d
+DATA geluErfAVX2Consts<>+104(SB)/4, $0xbf914e5d
+DATA geluErfAVX2Consts<>+108(SB)/4, $0xbf914e5d
+DATA geluErfAVX2Consts<>+112(SB)/4, $0xbf914e5d
+DATA geluErfAVX2Consts<>+116(SB)/4, $0xbf914e5d
+DATA geluErfAVX2Consts<>+120(SB)/4, $0xbf914e5d
+DATA geluErfAVX2Consts<>+124(SB)/4, $0xbf914e5d
+DATA geluErfAVX2Consts<>+128(SB)/4, $0x3e8ec7cc
+DATA geluErfAVX2Consts<>+132(SB)/4, $0x3e8ec7cc
+DATA geluErfAVX2Consts<>+136(SB)/4, $0x3e8ec7cc
+DATA geluErfAVX2Consts<>+140(SB)/4, $0x3e8ec7cc
+DATA geluErfAVX2Consts<>+144(SB)/4, $0x3e8ec7cc
+DATA geluErfAVX2Consts<>+148(SB)/4, $0x3e8ec7cc
+DATA geluErfAVX2Consts<>+152(SB)/4, $0x3e8ec7cc
+DATA geluErfAVX2Consts<>+156(SB)/4, $0x3e8ec7cc
+DATA geluErfAVX2Consts<>+160(SB)/4, $0xbe3ec24c
+DATA geluErfAVX2Consts<>+164(SB)/4, $0xbe3ec24c
+DATA geluErfAVX2Consts<>+168(SB)/4, $0xbe3ec24c
+DATA geluErfAVX2Consts<>+172(SB)/4, $0xbe3ec24c
+DATA geluErfAVX2Consts<>+176(SB)/4, $0xbe3ec24c
+DATA geluErfAVX2Consts<>+180(SB)/4, $0xbe3ec24c
+DATA geluErfAVX2Consts<>+184(SB)/4, $0xbe3ec24c
+DATA geluErfAVX2Consts<>+188(SB)/4, $0xbe3ec24c
+DATA geluErfAVX2Consts<>+192(SB)/4, $0x3dc636c9
+DATA geluErfAVX2Consts<>+196(SB)/4, $0x3dc636c9
+DATA geluErfAVX2Consts<>+200(SB)/4, $0x3dc636c9
+DATA geluErfAVX2Consts<>+204(SB)/4, $0x3dc636c9
+DATA geluErfAVX2Consts<>+208(SB)/4, $0x3dc636c9
+DATA geluErfAVX2Consts<>+212(SB)/4, $0x3dc636c9
+DATA geluErfAVX2Consts<>+216(SB)/4, $0x3dc636c9
+DATA geluErfAVX2Consts<>+220(SB)/4, $0x3dc636c9
+DATA geluErfAVX2Consts<>+224(SB)/4, $0x3ebf88fb
+DATA geluErfAVX2Consts<>+228(SB)/4, $0x3ebf88fb
+DATA geluErfAVX2Consts<>+232(SB)/4, $0x3ebf88fb
+DATA geluErfAVX2Consts<>+236(SB)/4, $0x3ebf88fb
+DATA geluErfAVX2Consts<>+240(SB)/4, $0x3ebf88fb
+DATA geluErfAVX2Consts<>+244(SB)/4, $0x3ebf88fb
+DATA geluErfAVX2Consts<>+248(SB)/4, $0x3ebf88fb
+DATA geluErfAVX2Consts<>+252(SB)/4, $0x3ebf88fb
+DATA geluErfAVX2Consts<>+256(SB)/4, $0x3f8000c7
+DATA geluErfAVX2Consts<>+260(SB)/4, $0x3f8000c7
+DATA geluErfAVX2Consts<>+264(SB)/4, $0x3f8000c7
+DATA geluErfAVX2Consts<>+268(SB)/4, $0x3f8000c7
+DATA geluErfAVX2Consts<>+272(SB)/4, $0x3f8000c7
+DATA geluErfAVX2Consts<>+276(SB)/4, $0x3f8000c7
+DATA geluErfAVX2Consts<>+280(SB)/4, $0x3f8000c7
+DATA geluErfAVX2Consts<>+284(SB)/4, $0x3f8000c7
+DATA geluErfAVX2Consts<>+288(SB)/4, $0xbfa1fc4e
+DATA geluErfAVX2Consts<>+292(SB)/4, $0xbfa1fc4e
+DATA geluErfAVX2Consts<>+296(SB)/4, $0xbfa1fc4e
+DATA geluErfAVX2Consts<>+300(SB)/4, $0xbfa1fc4e
+DATA geluErfAVX2Consts<>+304(SB)/4, $0xbfa1fc4e
+DATA geluErfAVX2Consts<>+308(SB)/4, $0xbfa1fc4e
+DATA geluErfAVX2Consts<>+312(SB)/4, $0xbfa1fc4e
+DATA geluErfAVX2Consts<>+316(SB)/4, $0xbfa1fc4e
+DATA geluErfAVX2Consts<>+320(SB)/4, $0x7fffffff
+DATA geluErfAVX2Consts<>+324(SB)/4, $0x7fffffff
+DATA geluErfAVX2Consts<>+328(SB)/4, $0x7fffffff
+DATA geluErfAVX2Consts<>+332(SB)/4, $0x7fffffff
+DATA geluErfAVX2Consts<>+336(SB)/4, $0x7fffffff
+DATA geluErfAVX2Consts<>+340(SB)/4, $0x7fffffff
+DATA geluErfAVX2Consts<>+344(SB)/4, $0x7fffffff
+DATA geluErfAVX2Consts<>+348(SB)/4, $0x7fffffff
+GLOBL geluErfAVX2Consts<>(SB), RODATA|NOPTR, $352
+
+// func geluErfAVX2(y, x *float32, n int)
+// y = x·Φ(x), the exact GELU, for n a multiple of 8: Φ from erfc(|x|/√2)
+// by the Go GELUErf's Chebyshev fit (t = 1/(1 + z/2), a degree-9
+// polynomial in t, erfc = t·exp(p − z²)), exp as geluAVX2 computes it
+// (geluAVX2Consts), Φ = erfc/2 for x < 0 and 1 − erfc/2 otherwise.
+TEXT ·geluErfAVX2(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	LEAQ geluAVX2Consts<>(SB), DX
+	LEAQ geluErfAVX2Consts<>(SB), BX
+	MOVL $0x3f3504f3, R8
+	MOVL R8, X8
+	VPBROADCASTD X8, Y8
+	MOVL $0x3f000000, R8
+	MOVL R8, X9
+	VPBROADCASTD X9, Y9
+	MOVL $0x3fb8aa3b, R8
+	MOVL R8, X10
+	VPBROADCASTD X10, Y10
+	MOVL $0x3f318000, R8
+	MOVL R8, X11
+	VPBROADCASTD X11, Y11
+	MOVL $0xb95e8083, R8
+	MOVL R8, X12
+	VPBROADCASTD X12, Y12
+	MOVL $0x3f800000, R8
+	MOVL R8, X13
+	VPBROADCASTD X13, Y13
+	MOVL $0x42b0999a, R8
+	MOVL R8, X14
+	VPBROADCASTD X14, Y14
+	MOVL $0xc2ae999a, R8
+	MOVL R8, X15
+	VPBROADCASTD X15, Y15
+ge2loop:
+	CMPQ CX, $8
+	JLT ge2done
+	VMOVUPS (SI), Y5
+	VANDPS 320(BX), Y5, Y6
+	VMULPS Y8, Y6, Y6
+	VMOVAPS Y6, Y7
+	VFMADD213PS Y13, Y9, Y7
+	VDIVPS Y7, Y13, Y7
+	VMOVUPS (BX), Y2
+	VFMADD213PS 32(BX), Y7, Y2
+	VFMADD213PS 64(BX), Y7, Y2
+	VFMADD213PS 96(BX), Y7, Y2
+	VFMADD213PS 128(BX), Y7, Y2
+	VFMADD213PS 160(BX), Y7, Y2
+	VFMADD213PS 192(BX), Y7, Y2
+	VFMADD213PS 224(BX), Y7, Y2
+	VFMADD213PS 256(BX), Y7, Y2
+	VFMADD213PS 288(BX), Y7, Y2
+	VFNMADD231PS Y6, Y6, Y2
+	VMINPS Y14, Y2, Y0
+	VMAXPS Y15, Y0, Y0
+	VMULPS Y10, Y0, Y1
+	VROUNDPS $0, Y1, Y1
+	VFNMADD231PS Y11, Y1, Y0
+	VFNMADD231PS Y12, Y1, Y0
+	VMOVUPS (DX), Y2
+	VFMADD213PS 32(DX), Y0, Y2
+	VFMADD213PS 64(DX), Y0, Y2
+	VFMADD213PS 96(DX), Y0, Y2
+	VFMADD213PS 128(DX), Y0, Y2
+	VFMADD213PS 160(DX), Y0, Y2
+	VMULPS Y0, Y0, Y3
+	VFMADD213PS Y0, Y3, Y2
+	VADDPS Y13, Y2, Y2
+	VCVTPS2DQ Y1, Y4
+	VPADDD 192(DX), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y4, Y2, Y0
+	VMULPS Y7, Y0, Y0
+	VMULPS Y9, Y0, Y0
+	VSUBPS Y0, Y13, Y1
+	VBLENDVPS Y5, Y0, Y1, Y2
+	VMULPS Y2, Y5, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP ge2loop
+ge2done:
+	VZEROUPPER
+	RET

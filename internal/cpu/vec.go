@@ -460,6 +460,9 @@ func GELUErf(y, x []float32) {
 	checkLen("GELUErf", len(y), x)
 	x = x[:len(y)]
 	elementwise(len(y), func(lo, hi int) {
+		if geluErfVec(y[lo:hi], x[lo:hi]) {
+			return
+		}
 		for i, v := range x[lo:hi] {
 			y[lo+i] = v * normalCDF(v)
 		}

@@ -86,6 +86,23 @@ func geluVec(y, x []float32) bool {
 	return false
 }
 
+//go:noescape
+func geluErfAVX2(y, x *float32, n int)
+
+// geluErfVec is the exact GELU on AVX2 (AVX-512 machines use it too: the
+// erfc fit needs no wider kernel to leave the GEMMs the bigger cost).
+func geluErfVec(y, x []float32) bool {
+	if useVecAsm && hasAVX2 && len(y) >= 8 {
+		n := len(y) &^ 7
+		geluErfAVX2(&y[0], &x[0], n)
+		for i, v := range x[n:len(y)] {
+			y[n+i] = v * normalCDF(v)
+		}
+		return true
+	}
+	return false
+}
+
 func geluBackwardVec(dx, x, dy []float32) bool {
 	if useVecAsm && hasAVX512 && len(dx) > 0 {
 		geluBackwardAVX512(&dx[0], &x[0], &dy[0], len(dx))

@@ -16,4 +16,6 @@ func maxOf(x []float32) float32 { return maxGo(x) }
 
 func geluVec(y, x []float32) bool { return false }
 
+func geluErfVec(y, x []float32) bool { return false }
+
 func geluBackwardVec(dx, x, dy []float32) bool { return false }
