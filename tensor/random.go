@@ -53,7 +53,13 @@ func (t *Tensor) FillUniform(g *RNG, lo, hi float32) {
 
 // FillNormal sets every element to a normal value with the given mean and
 // standard deviation.
+//
+// A nil g leaves t as it is: a loader that is about to overwrite every value
+// skips the drawing.
 func (t *Tensor) FillNormal(g *RNG, mean, std float32) {
+	if g == nil {
+		return
+	}
 	for i := range t.data {
 		t.data[i] = mean + std*float32(g.Normal())
 	}

@@ -200,7 +200,12 @@ func New(cfg Config, head Head, seed uint64) (*Model, error) {
 	if head < 0 || head >= numHeads {
 		return nil, fmt.Errorf("bert: unknown head %d", head)
 	}
-	rng := tensor.NewRNG(seed)
+	return newModel(cfg, head, tensor.NewRNG(seed))
+}
+
+// newModel builds the model, its weights drawn from rng, or left zero when
+// rng is nil (a checkpoint is about to fill them).
+func newModel(cfg Config, head Head, rng *tensor.RNG) (*Model, error) {
 	m := &Model{Config: cfg, Head: head}
 	ps := &m.Params
 	std := cfg.InitializerRange

@@ -64,7 +64,11 @@ func load(dir string, head Head, newHead bool, seed uint64) (*Model, error) {
 	}
 	fileArch := cfg.Architectures
 	cfg.Architectures = nil // the head's own, not the file's
-	m, err := New(cfg, head, seed)
+	cfg = cfg.withDefaults(head)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, hfdir.ConfigFile), err)
+	}
+	m, err := newModel(cfg, head, nil) // the file fills the weights: no drawing
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, hfdir.ConfigFile), err)
 	}
@@ -100,12 +104,21 @@ func load(dir string, head Head, newHead bool, seed uint64) (*Model, error) {
 		}
 		seen[key] = true
 	}
+	var fresh *Model
 	for _, p := range m.Params.List() {
 		optional := newHead && !strings.HasPrefix(p.Name, n.prefix) ||
 			// BertModel's pooler: sentence-transformers never uses it,
 			// and transformers initialises it when the file lacks it.
 			head == Base && strings.HasPrefix(p.Name, n.seqDense) ||
 			newHead && head == SequenceClassification && strings.HasPrefix(p.Name, n.seqDense)
+		if !seen[p.Name] && optional { // initialised as New initialises it
+			if fresh == nil {
+				if fresh, err = New(cfg, head, seed); err != nil {
+					return nil, err
+				}
+			}
+			copy(p.Value.Data(), fresh.Params.Get(p.Name).Value.Data())
+		}
 		if !seen[p.Name] && !optional {
 			if !strings.HasPrefix(p.Name, n.prefix) || head == SequenceClassification && strings.HasPrefix(p.Name, n.seqDense) {
 				return nil, fmt.Errorf("%s: tensor %q is missing: the checkpoint has no %s head (its config.json says %v)", wpath, p.Name, head, fileArch)
