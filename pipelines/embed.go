@@ -238,6 +238,20 @@ func (e *Embedder) Save(dir string) error {
 	if err := saver.SaveHF(filepath.Join(dir, tokenizer.HFFile)); err != nil {
 		return err
 	}
+	// tokenizer_config.json and special_tokens_map.json, as
+	// save_pretrained writes them beside tokenizer.json.
+	tc, specials := map[string]any{"model_max_length": e.MaxSeqLen}, map[string]string{}
+	switch e.tok.(type) {
+	case *tokenizer.WordPiece:
+		tc["tokenizer_class"], tc["do_lower_case"] = "BertTokenizer", e.Lowercase
+		specials = map[string]string{"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]"}
+	case *tokenizer.ByteBPE:
+		tc["tokenizer_class"] = "RobertaTokenizer"
+		specials = map[string]string{"bos_token": "<s>", "cls_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>", "mask_token": "<mask>"}
+	}
+	for k, v := range specials {
+		tc[k] = v
+	}
 	mods := []module{{0, "0", "", "sentence_transformers.models.Transformer"}, {1, "1", "1_Pooling", "sentence_transformers.models.Pooling"}}
 	if e.Normalize {
 		mods = append(mods, module{2, "2", "2_Normalize", "sentence_transformers.models.Normalize"})
@@ -256,6 +270,8 @@ func (e *Embedder) Save(dir string) error {
 		{filepath.Join(dir, SentenceBertConfig), map[string]any{"max_seq_length": e.MaxSeqLen, "do_lower_case": e.Lowercase}},
 		{filepath.Join(dir, "1_Pooling", PoolingConfig), e.Pooling},
 		{filepath.Join(dir, "config_sentence_transformers.json"), map[string]any{"__version__": map[string]string{"sentence_transformers": "2.2.2"}}},
+		{filepath.Join(dir, tokenizer.TokenizerConfig), tc},
+		{filepath.Join(dir, "special_tokens_map.json"), specials},
 	} {
 		b, err := json.MarshalIndent(f.v, "", "  ")
 		if err != nil {
