@@ -62,9 +62,10 @@ type EncoderConfig struct {
 	Scale      float32 `json:"scale,omitempty"`
 	Symmetric  bool    `json:"symmetric,omitempty"`
 	// GroupBy makes the batches of pairs: "length" (descriptions alike in
-	// length, the least padding) or "source" (pairs of one archive
-	// section, sibling packages of one source together: harder in-batch
-	// negatives, such as a library's -dev and -doc packages).
+	// length, the least padding) or "source" (within buckets of 16
+	// description tokens, pairs of one archive section, sibling packages of
+	// one source together: harder in-batch negatives, such as a library's
+	// -dev and -doc packages, for little more padding).
 	GroupBy    string `json:"group_by,omitempty"`
 	ValQueries int    `json:"val_queries,omitempty"`
 	// Init is the pretrained model directory a qa or embed run starts from
@@ -473,7 +474,8 @@ func qaBatches(qa *pipelines.QuestionAnswerer, split string, cfg EncoderConfig, 
 // pairBatches makes the (synopsis, description) batches of a split: the
 // descriptions cut to max_seq_len tokens and the synopses to query_len,
 // pairs sorted as group_by says (by the description's length, so that the
-// model cannot rank by length alone; or by section, source and length)
+// model cannot rank by length alone; or by length bucket, section, source
+// and length)
 // and cut into batches of batch_pairs. A synopsis met before in the split
 // ("transitional package", say) drops its pair, so that no in-batch
 // negative is another right answer.
@@ -509,6 +511,9 @@ func pairBatches(emb *pipelines.Embedder, split string, cfg EncoderConfig) ([]tr
 	}
 	slices.SortStableFunc(pairs, func(a, b pair) int {
 		if cfg.GroupBy == "source" {
+			if c := len(a.d)/16 - len(b.d)/16; c != 0 {
+				return c
+			}
 			if c := strings.Compare(a.section, b.section); c != 0 {
 				return c
 			}
