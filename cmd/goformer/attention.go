@@ -144,13 +144,7 @@ func attentionOfText(dir, modelType string, archs []string, text string) (*atten
 		}
 		return attention.LanguageModel(m, tok, text)
 	}
-	h := bert.MaskedLM
-	for _, a := range archs {
-		if strings.HasSuffix(a, "ForQuestionAnswering") {
-			h = bert.QuestionAnswering
-		}
-	}
-	m, err := bert.Load(dir, h)
+	m, err := bert.Load(dir, encoderHeadOf(archs))
 	if err != nil {
 		return nil, err
 	}

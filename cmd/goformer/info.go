@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/goformer/goformer/models/bert"
 	"github.com/goformer/goformer/models/gpt"
@@ -95,22 +94,20 @@ func describeModel(dir string) (infoResult, error) {
 		c := &m.Config
 		arch = fmt.Sprintf("encoder-decoder (t5: %s, relative position bias of %d buckets up to %d, RMS norm before each sub-layer): %d+%d layers, d_model %d, %d heads of %d, d_ff %d, vocabulary %d",
 			c.Variant(), c.RelativeAttentionNumBuckets, c.RelativeAttentionMaxDistance, c.NumLayers, c.DecoderLayers(), c.DModel, c.NumHeads, c.DKV, c.DFF, c.VocabSize)
-	case "bert", "roberta", "distilbert":
-		h := bert.MaskedLM
-		for _, a := range head.Architectures {
-			if strings.HasSuffix(a, "ForQuestionAnswering") {
-				h = bert.QuestionAnswering
-			}
-		}
+	case "bert", "roberta", "xlm-roberta", "distilbert":
+		h := encoderHeadOf(head.Architectures)
 		m, err := bert.Load(dir, h)
 		if err != nil {
 			return infoResult{}, usageError{err.Error()}
 		}
 		params = &m.Params
-		arch = fmt.Sprintf("%s encoder (%s head): %d layers, hidden %d, %d heads, vocabulary %d",
-			map[string]string{"bert": "BERT", "roberta": "RoBERTa", "distilbert": "DistilBERT"}[head.ModelType], []string{"masked-LM", "question-answering"}[h], m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.NumAttentionHeads, m.Config.VocabSize)
+		what := map[bert.Head]string{bert.MaskedLM: "masked-LM head", bert.QuestionAnswering: "question-answering head", bert.Base: "no head",
+			bert.SequenceClassification: fmt.Sprintf("sequence-classification head, labels %v", m.Config.Names()),
+			bert.TokenClassification: fmt.Sprintf("token-classification head, labels %v", m.Config.Names())}[h]
+		arch = fmt.Sprintf("%s encoder (%s): %d layers, hidden %d, %d heads, vocabulary %d",
+			map[string]string{"bert": "BERT", "roberta": "RoBERTa", "xlm-roberta": "XLM-RoBERTa", "distilbert": "DistilBERT"}[head.ModelType], what, m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.NumAttentionHeads, m.Config.VocabSize)
 	default:
-		return infoResult{}, usagef("%s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bart, mbart, t5, bert, roberta, distilbert)", dir, head.ModelType)
+		return infoResult{}, usagef("%s: model_type %q is not one goformer knows (gpt2, marian, pegasus, bart, mbart, t5, bert, roberta, xlm-roberta, distilbert)", dir, head.ModelType)
 	}
 	weights, err := weightsFile(dir)
 	if err != nil {
@@ -126,4 +123,15 @@ func weightsFile(dir string) (string, error) {
 		return "", usageError{err.Error()}
 	}
 	return filepath.Base(path), nil
+}
+
+// encoderHeadOf is the head a BERT-family config's architectures name
+// (the bare encoder when they name none goformer reads).
+func encoderHeadOf(archs []string) bert.Head {
+	for _, a := range archs {
+		if h, ok := bert.HeadOf(a); ok {
+			return h
+		}
+	}
+	return bert.Base
 }
