@@ -36,6 +36,7 @@ type encoderRef struct {
 		Scores     []LabelScore `json:"scores"`
 	} `json:"zero_shot"`
 	NER []struct {
+		Model       string   `json:"model"`
 		Text        string   `json:"text"`
 		Aggregation string   `json:"aggregation"`
 		Entities    []Entity `json:"entities"`
@@ -260,28 +261,36 @@ func TestClassifierMatchesTransformers(t *testing.T) {
 
 // TestTaggerMatchesTransformers: the token-classification pipeline's
 // entities for every aggregation strategy (labels, groups, words, character
-// spans, scores) on texts with unknown words and words of several pieces.
+// spans, scores) on texts with unknown words and words of several pieces,
+// for a BERT with WordPiece (words told by "##") and a RoBERTa with a
+// byte-level BPE (words told by the spaces of the text; words joined by
+// the ByteLevel decoder).
 func TestTaggerMatchesTransformers(t *testing.T) {
 	ref := readEncoderRef(t)
-	tg, err := LoadTagger(encoderDir("ner"))
-	if err != nil {
-		t.Fatal(err)
+	taggers := map[string]*Tagger{}
+	for _, name := range []string{"ner", "ner-roberta"} {
+		tg, err := LoadTagger(encoderDir(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		taggers[name] = tg
 	}
 	for _, c := range ref.NER {
+		tg := taggers[c.Model]
 		tg.Aggregation = c.Aggregation
 		got, err := tg.Tag(c.Text)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != len(c.Entities) {
-			t.Errorf("%q, %s: %d entities, want %d:\n%+v\n%+v", c.Text, c.Aggregation, len(got), len(c.Entities), got, c.Entities)
+			t.Errorf("%s, %q, %s: %d entities, want %d:\n%+v\n%+v", c.Model, c.Text, c.Aggregation, len(got), len(c.Entities), got, c.Entities)
 			continue
 		}
 		for i, e := range got {
 			w := c.Entities[i]
 			if e.Entity != w.Entity || e.EntityGroup != w.EntityGroup || e.Word != w.Word || e.Start != w.Start || e.End != w.End ||
 				e.Index != w.Index || !near(e.Score, w.Score, 1e-5) {
-				t.Errorf("%q, %s: entity %d is %+v, want %+v", c.Text, c.Aggregation, i, e, w)
+				t.Errorf("%s, %q, %s: entity %d is %+v, want %+v", c.Model, c.Text, c.Aggregation, i, e, w)
 			}
 		}
 	}

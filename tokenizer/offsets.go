@@ -236,18 +236,21 @@ func (t *ByteBPE) Token(id int32) string {
 	return t.tokens[id]
 }
 
-// JoinTokens is convert_tokens_to_string for a byte-level BPE: the tokens'
-// characters mapped back to bytes (characters outside the byte alphabet
-// kept as they are).
+// JoinTokens is convert_tokens_to_string for a byte-level BPE, as the
+// ByteLevel decoder does it: a token's characters mapped back to bytes, or,
+// when one of them is outside the byte alphabet (a text already decoded,
+// " Paris"), the token's own bytes; invalid UTF-8 becomes U+FFFD.
 func (t *ByteBPE) JoinTokens(tokens []string) string {
 	var buf []byte
 	for _, tok := range tokens {
+		start := len(buf)
 		for _, r := range tok {
-			if b, ok := t.byteDec[r]; ok {
-				buf = append(buf, b)
-			} else {
-				buf = utf8.AppendRune(buf, r)
+			b, ok := t.byteDec[r]
+			if !ok {
+				buf = append(buf[:start], tok...)
+				break
 			}
+			buf = append(buf, b)
 		}
 	}
 	return strings.ToValidUTF8(string(buf), "\uFFFD")

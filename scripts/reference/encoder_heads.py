@@ -243,6 +243,88 @@ def write_dir(d, family, arch, w32, cfg, names, extra=None, bare=False):
                    "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]"}, f, indent=2)
 
 
+def bytes_to_unicode():
+    """GPT-2's byte → character table (printable bytes stand for themselves)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+GPT2_SPLIT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+ROBERTA_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+BPE_CORPUS = ("John Smith lives in New York City and works in Berlin. Mary played in Paris, London and Berlin! "
+              "The library libssl does compression; Smithson and Johnson live in Newark. ") * 3
+
+
+def train_bpe(text, merges_wanted):
+    """A byte-level BPE: the most frequent adjacent pair merged, again and again (ties by first seen)."""
+    import collections
+    import regex
+    b2u = bytes_to_unicode()
+    words = collections.Counter("".join(b2u[b] for b in w.encode()) for w in regex.findall(GPT2_SPLIT, text))
+    words = {tuple(w): c for w, c in words.items()}
+    merges = []
+    for _ in range(merges_wanted):
+        pairs = collections.Counter()
+        for w, c in words.items():
+            for p in zip(w, w[1:]):
+                pairs[p] += c
+        if not pairs:
+            break
+        best = max(pairs, key=lambda p: pairs[p])
+        merges.append(best)
+        new = {}
+        for w, c in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
+                    out.append(w[i] + w[i + 1])
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            new[tuple(out)] = c
+        words = new
+    vocab = ROBERTA_SPECIALS + [b2u[b] for b in range(256)] + [a + b for a, b in merges]
+    return vocab, merges
+
+
+def roberta_ner(gen, out, cfg):
+    """A RobertaForTokenClassification with a byte-level BPE tokenizer.json (RobertaProcessing)."""
+    vocab, merges = train_bpe(BPE_CORPUS, 120)
+    d = os.path.join(out, "ner-roberta")
+    os.makedirs(d, exist_ok=True)
+    tok = {"version": "1.0", "truncation": None, "padding": None,
+           "added_tokens": [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
+                            for i, t in enumerate(ROBERTA_SPECIALS)],
+           "normalizer": None, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+           "post_processor": {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0], "trim_offsets": True, "add_prefix_space": False},
+           "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+           "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "", "end_of_word_suffix": "",
+                     "fuse_unk": False, "vocab": {t: i for i, t in enumerate(vocab)}, "merges": [a + " " + b for a, b in merges]}}
+    with open(os.path.join(d, "tokenizer.json"), "w") as f:
+        json.dump(tok, f, indent=1)
+    names = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    rcfg = dict(cfg, vocab_size=len(vocab), pad_token_id=1, type_vocab_size=1, max_position_embeddings=cfg["max_position_embeddings"] + 2, layer_norm_eps=1e-5)
+    w32 = encoder_params(rcfg, "roberta", gen)
+    w32.update(head_params(rcfg, "roberta", "tokcls", len(names), gen))
+    # A bias that centres the logits over typical tokens, so that labels vary from token to
+    # token and the strategies have groups to form.
+    ids = torch.randint(5, len(vocab), (4, 12), generator=gen)
+    x = encode(rcfg, "roberta", {k: v.double() for k, v in w32.items()}, ids, torch.zeros_like(ids), torch.zeros(4, 12, dtype=torch.bool))
+    w32["classifier.weight"] *= 3
+    w32["classifier.bias"] = -(x.float() @ w32["classifier.weight"].T).mean((0, 1))
+    st.save(os.path.join(d, "model.safetensors"), {rename("roberta", k): v for k, v in w32.items()}, {"format": "pt"})
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config_json(rcfg, "roberta", "RobertaForTokenClassification", names, {"bos_token_id": 0, "eos_token_id": 2}), f, indent=2)
+
+
 def pipeline_models():
     gen = torch.Generator().manual_seed(23)
     out = os.path.join(ROOT, "pipelines", "testdata", "encoders")
@@ -301,6 +383,7 @@ def pipeline_models():
     with open(os.path.join(d, "1_Pooling", "config.json"), "w") as f:
         json.dump({"word_embedding_dimension": cfg["hidden_size"], "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
                    "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}, f, indent=2)
+    roberta_ner(gen, out, cfg)
     for name, head, names, extra in (("sentiment", "seqcls", ["NEGATIVE", "NEUTRAL", "POSITIVE"], None),
                                      ("topics", "seqcls", ["sports", "politics", "cooking", "software"], {"problem_type": "multi_label_classification"}),
                                      ("ner", "tokcls", ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"], None),

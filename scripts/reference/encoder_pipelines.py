@@ -226,19 +226,79 @@ def get_tag(name):
     return "I", name
 
 
-def ner(text, strategy):
-    ids, toks = single(text, 32)
-    w, cfg = load("ner")
-    x, _ = hidden(w, cfg, [ids])
-    logits = eh.logits_of("bert", "tokcls", w, x)[0].numpy()
+class ByteBPE:
+    """The byte-level BPE of a tokenizer.json (GPT-2's split, merges by rank), with RoBERTa's
+    trim_offsets: a token's span leaves out the space it starts with."""
+
+    def __init__(self, path):
+        t = json.load(open(path))
+        self.vocab = t["model"]["vocab"]
+        self.ranks = {tuple(m.split(" ")): i for i, m in enumerate(t["model"]["merges"])}
+        self.b2u = eh.bytes_to_unicode()
+        self.u2b = {c: b for b, c in self.b2u.items()}
+        self.tokens = {i: s for s, i in self.vocab.items()}
+
+    def bpe(self, word):
+        parts = list(word)
+        while len(parts) > 1:
+            pairs = [(self.ranks.get((a, b), 1 << 30), i) for i, (a, b) in enumerate(zip(parts, parts[1:]))]
+            r, i = min(pairs)
+            if r == 1 << 30:
+                break
+            parts = parts[:i] + [parts[i] + parts[i + 1]] + parts[i + 2:]
+        return parts
+
+    def encode(self, text):
+        """[(id, token, start, end)] in characters (ASCII text: a byte is a character)."""
+        import regex
+        out, at = [], 0
+        for m in regex.finditer(eh.GPT2_SPLIT, text):
+            w = "".join(self.b2u[b] for b in m.group().encode())
+            pos = m.start()
+            for p in self.bpe(w):
+                s, e = pos, pos + len(p)
+                while s < e - 1 and text[s] == " ":
+                    s += 1
+                out.append((self.vocab[p], p, s, e))
+                pos = e
+        return out
+
+    def join(self, tokens):
+        """The ByteLevel decoder: a token's characters as bytes, or its own bytes if one is not a byte's."""
+        buf = b""
+        for t in tokens:
+            try:
+                buf += bytes(self.u2b[c] for c in t)
+            except KeyError:
+                buf += t.encode()
+        return buf.decode("utf-8", errors="replace")
+
+
+def ner(text, strategy, name="ner"):
+    w, cfg = load(name)
+    roberta = cfg["model_type"] == "roberta"
+    if roberta:
+        bpe = ByteBPE(os.path.join(DIR, name, "tokenizer.json"))
+        toks = bpe.encode(text)[:32 - 2]
+        ids = [0] + [t[0] for t in toks] + [2]
+        w = {("bert." + k[len("roberta."):] if k.startswith("roberta.") else k): v for k, v in w.items()}
+        join = bpe.join
+    else:
+        ids, toks = single(text, 32)
+        join = join_tokens
+    x, _ = hidden(w, cfg, [ids], family=cfg["model_type"])
+    logits = eh.logits_of(cfg["model_type"], "tokcls", w, x)[0].numpy()
     scores = softmax(logits)
     id2label = cfg["id2label"]
     pre = []
     for k, (tid, tok, s, e) in enumerate(toks):
-        idx = k + 1  # after [CLS]
+        idx = k + 1  # after [CLS] / <s>
         word, ref = tok, text[s:e]
-        is_sub = len(word) != len(ref)
-        if tid == VOCAB["[UNK]"]:
+        if roberta:  # no continuing_subword_prefix: the heuristic on the text
+            is_sub = s > 0 and " " not in text[s - 1:s + 1]
+        else:
+            is_sub = len(word) != len(ref)
+        if not roberta and tid == VOCAB["[UNK]"]:
             word, is_sub = ref, False
         pre.append({"word": word, "scores": scores[idx], "start": s, "end": e, "index": idx, "is_subword": is_sub})
     if strategy in ("none", "simple"):
@@ -249,7 +309,7 @@ def ner(text, strategy):
                          "start": p["start"], "end": p["end"]})
     else:
         def agg(group):
-            word = join_tokens([g["word"] for g in group])
+            word = join([g["word"] for g in group])
             if strategy == "first":
                 sc = group[0]["scores"]
             elif strategy == "max":
@@ -272,7 +332,7 @@ def ner(text, strategy):
     if strategy != "none":
         def sub(es):
             return {"entity_group": es[0]["entity"].split("-", 1)[-1], "score": float(np.mean(np.nanmean([e["score"] for e in es]))),
-                    "word": join_tokens([e["word"] for e in es]), "start": es[0]["start"], "end": es[-1]["end"]}
+                    "word": join([e["word"] for e in es]), "start": es[0]["start"], "end": es[-1]["end"]}
         groups, cur = [], []
         for e in ents:
             if not cur:
@@ -310,7 +370,8 @@ def main():
                         for tpl in ("This example is {}.", "This is about {}.") for multi in (False, True)]
     ner_texts = ["John Smith lives in New York City and works in Berlin.", "mary played in paris, london and berlin!",
                  "Unbelievable: the SSL library libssl compression."]
-    out["ner"] = [{"text": t, "aggregation": s, "entities": ner(t, s)} for t in ner_texts for s in ("none", "simple", "first", "average", "max")]
+    out["ner"] = [{"model": m, "text": t, "aggregation": s, "entities": ner(t, s, m)} for m in ("ner", "ner-roberta")
+                  for t in ner_texts for s in ("none", "simple", "first", "average", "max")]
     with open(os.path.join(eh.ROOT, "pipelines", "testdata", "encoder_pipelines.json"), "w") as f:
         json.dump(out, f, indent=1)
     print("wrote encoder_pipelines.json;", sum(len(n["entities"]) for n in out["ner"]), "entities")
