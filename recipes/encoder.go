@@ -85,7 +85,7 @@ var EncoderPresets = map[string]EncoderConfig{
 		Warmup: 30, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 80, ValQuestions: 600, Seed: 1},
 	"debian-embed": {Task: "embed", VocabSize: 8000, Hidden: 256, Layers: 4, Heads: 4, FFN: 1024, Activation: "relu",
 		Dropout: 0.1, MaxSeqLen: 96, QueryLen: 32, BatchPairs: 64, MaxTokens: 8192, Steps: 800, MaxMinutes: 58, LR: 3e-4, MinLR: 1e-5,
-		Warmup: 40, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 150, Scale: 20, Symmetric: true, GroupBy: "source", Seed: 1},
+		Warmup: 40, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 150, Scale: 20, Symmetric: true, GroupBy: "length", Seed: 1},
 	"debian-embed-quick": {Task: "embed", VocabSize: 1000, Hidden: 64, Layers: 1, Heads: 2, FFN: 128, Activation: "relu",
 		Dropout: 0.1, MaxSeqLen: 64, QueryLen: 16, BatchPairs: 16, MaxTokens: 2048, Steps: 20, LR: 2e-3, MinLR: 1e-4, Warmup: 5,
 		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 20, Scale: 20, Symmetric: true, ValQueries: 200, Seed: 1},

@@ -103,7 +103,7 @@ func describeModel(dir string) (infoResult, error) {
 		params = &m.Params
 		what := map[bert.Head]string{bert.MaskedLM: "masked-LM head", bert.QuestionAnswering: "question-answering head", bert.Base: "no head",
 			bert.SequenceClassification: fmt.Sprintf("sequence-classification head, labels %v", m.Config.Names()),
-			bert.TokenClassification: fmt.Sprintf("token-classification head, labels %v", m.Config.Names())}[h]
+			bert.TokenClassification:    fmt.Sprintf("token-classification head, labels %v", m.Config.Names())}[h]
 		arch = fmt.Sprintf("%s encoder (%s): %d layers, hidden %d, %d heads, vocabulary %d",
 			map[string]string{"bert": "BERT", "roberta": "RoBERTa", "xlm-roberta": "XLM-RoBERTa", "distilbert": "DistilBERT"}[head.ModelType], what, m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.NumAttentionHeads, m.Config.VocabSize)
 	default:
