@@ -259,22 +259,10 @@ func (s *Server) encoderTask(endpoint string) func(w http.ResponseWriter, r *htt
 		}
 		req.texts = *texts
 		req.group = fmt.Sprintf("%q %q %v %q", req.enc.labels, req.enc.template, req.enc.multiLabel, req.enc.aggregation)
-		if err := enc.submit(req); err != nil {
+		if _, err := enc.await(req); err != nil {
 			return err
 		}
-		var res taskResult
-		select {
-		case res = <-req.result:
-		case <-r.Context().Done():
-			return &apiError{status: http.StatusServiceUnavailable, message: "the request ran out of time before it finished"}
-		}
-		if res.err != nil {
-			return res.err
-		}
-		name := body.Model
-		if name == "" {
-			name = s.names[0]
-		}
+		name := s.modelName(body.Model)
 		e := req.enc
 		switch endpoint {
 		case "embeddings":

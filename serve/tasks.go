@@ -78,6 +78,28 @@ type worker struct {
 	do func(batch []*taskReq)
 }
 
+// await queues req and waits for its result, or for its request to end
+// (503).
+func (w *worker) await(req *taskReq) (taskResult, error) {
+	if err := w.submit(req); err != nil {
+		return taskResult{}, err
+	}
+	select {
+	case res := <-req.result:
+		return res, res.err
+	case <-req.ctx.Done():
+		return taskResult{}, &apiError{status: http.StatusServiceUnavailable, message: "the request ran out of time before it finished"}
+	}
+}
+
+// modelName is the model a request named, or the only one served.
+func (s *Server) modelName(name string) string {
+	if name == "" {
+		return s.names[0]
+	}
+	return name
+}
+
 func (w *worker) run(stop <-chan struct{}) {
 	for {
 		w.mu.Lock()
@@ -347,29 +369,18 @@ func (s *Server) task(endpoint string) func(w http.ResponseWriter, r *http.Reque
 			}
 			req.texts = *body.Text
 		}
-		var sub interface{ submit(*taskReq) error }
+		var wk *worker
 		switch x := m.(type) {
 		case *seq2seq:
-			sub = x.worker
+			wk = x.worker
 		case *qa:
-			sub = x.worker
+			wk = x.worker
 		}
-		if err := sub.submit(req); err != nil {
+		res, err := wk.await(req)
+		if err != nil {
 			return err
 		}
-		var res taskResult
-		select {
-		case res = <-req.result:
-		case <-r.Context().Done():
-			return &apiError{status: http.StatusServiceUnavailable, message: "the request ran out of time before it finished"}
-		}
-		if res.err != nil {
-			return res.err
-		}
-		name := body.Model
-		if name == "" {
-			name = s.names[0]
-		}
+		name := s.modelName(body.Model)
 		switch endpoint {
 		case "translate":
 			writeJSON(w, http.StatusOK, map[string]any{"model": name, "translations": res.out})
