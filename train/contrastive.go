@@ -41,14 +41,10 @@ func (t *ContrastiveTask) Params() []*autograd.Var { return t.Parameters }
 // Loss draws a batch of pairs and returns its in-batch ranking loss and
 // the number of pairs.
 func (t *ContrastiveTask) Loss(g *autograd.Graph, rng *tensor.RNG, split Split) (*autograd.Var, int, error) {
-	batches := t.Train
-	if split == ValSplit {
-		batches = t.Val
+	b, err := draw(t.Train, t.Val, split, rng)
+	if err != nil {
+		return nil, 0, err
 	}
-	if len(batches) == 0 {
-		return nil, 0, fmt.Errorf("train: no batches of this split")
-	}
-	b := &batches[rng.IntN(len(batches))]
 	loss, err := t.PairLoss(g, b)
 	return loss, b.Queries.B, err
 }

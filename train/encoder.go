@@ -113,14 +113,10 @@ func (t *MLMTask) mask(b *EncoderBatch, rng *tensor.RNG) {
 // Loss draws a batch, masks it and returns the masked-LM loss and the
 // number of masked tokens.
 func (t *MLMTask) Loss(g *autograd.Graph, rng *tensor.RNG, split Split) (*autograd.Var, int, error) {
-	batches := t.Train
-	if split == ValSplit {
-		batches = t.Val
+	b, err := draw(t.Train, t.Val, split, rng)
+	if err != nil {
+		return nil, 0, err
 	}
-	if len(batches) == 0 {
-		return nil, 0, fmt.Errorf("train: no batches of this split")
-	}
-	b := &batches[rng.IntN(len(batches))]
 	t.mask(b, rng)
 	count := 0
 	for _, l := range t.labels {
@@ -161,14 +157,22 @@ func (t *QATask) Params() []*autograd.Var { return t.Parameters }
 
 // Loss draws a batch and returns its span loss and the number of windows.
 func (t *QATask) Loss(g *autograd.Graph, rng *tensor.RNG, split Split) (*autograd.Var, int, error) {
-	batches := t.Train
-	if split == ValSplit {
-		batches = t.Val
+	b, err := draw(t.Train, t.Val, split, rng)
+	if err != nil {
+		return nil, 0, err
 	}
-	if len(batches) == 0 {
-		return nil, 0, fmt.Errorf("train: no batches of this split")
-	}
-	b := &batches[rng.IntN(len(batches))]
 	_, loss, err := t.Model.QALoss(g, b.IDs, b.Types, b.B, b.T, b.Pad, b.Starts, b.Ends)
 	return loss, b.B, err
+}
+
+// draw picks a random batch of the split.
+func draw[B any](train, val []B, split Split, rng *tensor.RNG) (*B, error) {
+	batches := train
+	if split == ValSplit {
+		batches = val
+	}
+	if len(batches) == 0 {
+		return nil, fmt.Errorf("train: no batches of this split")
+	}
+	return &batches[rng.IntN(len(batches))], nil
 }
