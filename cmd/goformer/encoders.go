@@ -115,7 +115,7 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	for from := 0; from < len(texts); from += chunk {
 		vs, err := e.Embed(texts[from:min(from+chunk, len(texts))])
 		if err != nil {
-			return usagef("embed: standard input: %v", shiftIndex(err, from))
+			return usagef("embed: standard input, lines %d to %d: %v", from+1, min(from+chunk, len(texts)), err)
 		}
 		for i, v := range vs {
 			b, _ := json.Marshal(struct {
@@ -131,16 +131,6 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	p.Clear()
 	reportTruncated(stderr, "embed", e.Truncated, len(texts), e.MaxSeqLen)
 	return w.Flush()
-}
-
-// shiftIndex rewrites a pipeline error's "text N" as the input's line.
-func shiftIndex(err error, from int) string {
-	var i int
-	var rest string
-	if n, _ := fmt.Sscanf(err.Error(), "text %d %s", &i, &rest); n >= 1 {
-		return fmt.Sprintf("line %d: %s", from+i+1, strings.TrimPrefix(err.Error(), fmt.Sprintf("text %d", i)))
-	}
-	return err.Error()
 }
 
 func runClassify(args []string, stdout, stderr io.Writer) error {
@@ -207,7 +197,7 @@ func runClassify(args []string, stdout, stderr io.Writer) error {
 			results = append(results, r)
 		}
 	} else if results, err = c.Classify(texts); err != nil {
-		return usagef("classify: standard input: %v", shiftIndex(err, 0))
+		return usagef("classify: standard input (texts count from 0): %v", err)
 	}
 	w := bufio.NewWriter(stdout)
 	for _, r := range results {
