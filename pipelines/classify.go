@@ -3,7 +3,6 @@ package pipelines
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 
@@ -93,40 +92,12 @@ func (c *Classifier) logits(xs []encoded) ([][]float32, error) {
 			c.Truncated++
 		}
 	}
-	order := make([]int, len(xs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return len(xs[b].ids) - len(xs[a].ids) })
-	bs := c.BatchSize
-	if bs <= 0 {
-		bs = 32
-	}
-	nl := len(c.Labels)
-	out := make([][]float32, len(xs))
-	g := autograd.NewGraph(0)
-	g.NoGrad = true
-	for from := 0; from < len(order); from += bs {
-		idx := order[from:min(from+bs, len(order))]
-		batch := make([]encoded, len(idx))
-		for i, k := range idx {
-			batch[i] = xs[k]
-		}
-		ids, types, pad, seqLen := c.in.batch(batch)
+	return c.in.runBatches(xs, c.BatchSize, len(c.Labels), func(g *autograd.Graph, ids, types []int32, batch, seqLen int, pad []bool) (*autograd.Var, error) {
 		if c.Model.Config.TypeVocabSize <= 1 {
 			types = nil
 		}
-		g.Reset()
-		v, err := c.Model.Logits(g, ids, types, len(batch), seqLen, pad)
-		if err != nil {
-			return nil, err
-		}
-		d := v.Value.Data()
-		for i, k := range idx {
-			out[k] = slices.Clone(d[i*nl : (i+1)*nl])
-		}
-	}
-	return out, nil
+		return c.Model.Logits(g, ids, types, batch, seqLen, pad)
+	})
 }
 
 // scores applies the score function to one row of logits.

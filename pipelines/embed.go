@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/goformer/goformer/autograd"
@@ -406,37 +405,7 @@ func (e *Embedder) Embed(texts []string) ([][]float32, error) {
 		}
 		inputs[i] = x
 	}
-	order := make([]int, len(texts))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return len(inputs[b].ids) - len(inputs[a].ids) })
-	bs := e.Options.BatchSize
-	if bs <= 0 {
-		bs = 32
-	}
-	out := make([][]float32, len(texts))
-	g := autograd.NewGraph(0)
-	g.NoGrad = true
-	dim := e.Dimension()
-	for from := 0; from < len(order); from += bs {
-		idx := order[from:min(from+bs, len(order))]
-		xs := make([]encoded, len(idx))
-		for i, k := range idx {
-			xs[i] = inputs[k]
-		}
-		ids, types, pad, seqLen := e.in.batch(xs)
-		g.Reset()
-		v, err := e.Forward(g, ids, types, len(xs), seqLen, pad)
-		if err != nil {
-			return nil, err
-		}
-		d := v.Value.Data()
-		for i, k := range idx {
-			out[k] = slices.Clone(d[i*dim : (i+1)*dim])
-		}
-	}
-	return out, nil
+	return e.in.runBatches(inputs, e.Options.BatchSize, e.Dimension(), e.Forward)
 }
 
 // Cosine returns the cosine similarity of two vectors of the same length

@@ -2,9 +2,11 @@ package pipelines
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/models/bert"
 	"github.com/goformer/goformer/tokenizer"
 )
@@ -187,4 +189,41 @@ func (in *encoderInput) batch(xs []encoded) (ids, types []int32, pad []bool, seq
 		}
 	}
 	return ids, types, pad, seqLen
+}
+
+// runBatches runs inputs through run in batches of bs (32 when 0) of
+// similar length, longest first, as SentenceTransformer.encode orders
+// them, on one no-gradient graph; run returns width values per input of
+// its padded batch, and the rows come back in input order.
+func (in *encoderInput) runBatches(xs []encoded, bs, width int, run func(g *autograd.Graph, ids, types []int32, batch, seqLen int, pad []bool) (*autograd.Var, error)) ([][]float32, error) {
+	if bs <= 0 {
+		bs = 32
+	}
+	order := make([]int, len(xs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return len(xs[b].ids) - len(xs[a].ids) })
+	out := make([][]float32, len(xs))
+	g := autograd.NewGraph(0)
+	g.NoGrad = true
+	batch := make([]encoded, 0, bs)
+	for from := 0; from < len(order); from += bs {
+		idx := order[from:min(from+bs, len(order))]
+		batch = batch[:0]
+		for _, k := range idx {
+			batch = append(batch, xs[k])
+		}
+		ids, types, pad, seqLen := in.batch(batch)
+		g.Reset()
+		v, err := run(g, ids, types, len(batch), seqLen, pad)
+		if err != nil {
+			return nil, err
+		}
+		d := v.Value.Data()
+		for i, k := range idx {
+			out[k] = slices.Clone(d[i*width : (i+1)*width])
+		}
+	}
+	return out, nil
 }
