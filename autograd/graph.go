@@ -44,6 +44,10 @@ type Var struct {
 	Name         string // parameters' names; empty for intermediate values
 	param        bool
 	own          *tensor.Tensor // a pooled Var's reusable tensor header
+	// readyGen and readyAt: the Backward (g.readyGen) in which this
+	// parameter's first use on the tape was node readyAt.
+	readyGen uint64
+	readyAt  int
 }
 
 // NewParam returns a trainable parameter holding t, with a zero gradient.
@@ -76,15 +80,23 @@ type Graph struct {
 	// looks. Inference only (NoGrad); it costs Tq×Tk per head.
 	KeepAttention bool
 	Training      bool
+	// OnParamReady, if set, is called during Backward with each parameter
+	// as soon as its gradient is complete (the backward pass of the
+	// earliest operation that used it has run, so nothing later adds to
+	// it), in the order they complete: data-parallel training sends
+	// gradients to the other ranks while the rest of the backward pass
+	// runs. Parameters the recorded operations do not use are not reported.
+	OnParamReady func(p *Var)
 
-	rng    *tensor.RNG
-	arena  arena
-	nodes  []node
-	vars   []*Var
-	nvars  int
-	err    error // the first error, sticky until Reset
-	poison *Var  // what operations return once err is set
-	maps   []AttentionMap
+	rng      *tensor.RNG
+	readyGen uint64 // Backward calls with OnParamReady set
+	arena    arena
+	nodes    []node
+	vars     []*Var
+	nvars    int
+	err      error // the first error, sticky until Reset
+	poison   *Var  // what operations return once err is set
+	maps     []AttentionMap
 }
 
 // AttentionMap holds the attention probabilities of one attention op:
@@ -299,12 +311,32 @@ func (g *Graph) BackwardWithGrad(v *Var, grad *tensor.Tensor) error {
 }
 
 func (g *Graph) runBackward() {
+	ready := g.OnParamReady
+	if ready != nil {
+		// Each parameter's first use on the tape: its gradient is complete
+		// once the backward pass has passed it.
+		g.readyGen++
+		for i := range g.nodes {
+			for _, in := range g.nodes[i].in {
+				if in != nil && in.param && in.RequiresGrad && in.readyGen != g.readyGen {
+					in.readyGen, in.readyAt = g.readyGen, i
+				}
+			}
+		}
+	}
 	for i := len(g.nodes) - 1; i >= 0; i-- {
 		n := &g.nodes[i]
-		if n.out.Grad == nil {
-			continue // no gradient reached this node
+		if n.out.Grad != nil { // else no gradient reached this node
+			g.backward(n)
 		}
-		g.backward(n)
+		if ready != nil {
+			for _, in := range n.in {
+				if in != nil && in.param && in.readyGen == g.readyGen && in.readyAt == i {
+					in.readyAt = -1
+					ready(in)
+				}
+			}
+		}
 	}
 }
 

@@ -21,6 +21,9 @@ func NewRNG(seed uint64) *RNG {
 	return &RNG{src: src, r: rand.New(src)}
 }
 
+// Seed resets the generator to the state NewRNG(seed) starts in.
+func (g *RNG) Seed(seed uint64) { g.src.Seed(seed, 0x9e3779b97f4a7c15) }
+
 // Float32 returns a uniform value in [0, 1).
 func (g *RNG) Float32() float32 { return g.r.Float32() }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/dist"
 	"github.com/goformer/goformer/optim"
 	"github.com/goformer/goformer/tensor"
 )
@@ -66,6 +68,27 @@ type Config struct {
 	// (measured from Run's start), as if the last step were reached: a
 	// final evaluation and checkpoint follow.
 	MaxDuration time.Duration
+
+	// Comm, if it has more than one rank, makes the run data-parallel:
+	// each rank computes GradAccum micro-batches of every step (rank r
+	// those numbered r·GradAccum … (r+1)·GradAccum−1 of the step's
+	// Size·GradAccum), the gradients are summed over the ranks as the last
+	// backward pass produces them, and every rank takes the same optimizer
+	// step. The losses are those of one process with Size·GradAccum
+	// micro-batches per step. Rank 0 alone evaluates, scores, runs the
+	// hooks and writes metrics and checkpoints; Run starts by copying rank
+	// 0's parameters and optimizer state (a resumed run's) to every rank.
+	Comm dist.Comm
+	// BucketBytes is the size of the buckets in which gradients are summed
+	// (0: 1 MiB); negative: one bucket, summed after the backward pass.
+	BucketBytes int
+	// Timeout bounds the wait for any collective operation of a step (0:
+	// 10 minutes): a rank that died or hangs stops the others with an
+	// error naming the operation.
+	Timeout time.Duration
+	// WaitTimeout bounds the waits for rank 0 working alone: at the start
+	// (reading a checkpoint) and at each evaluation (0: 1 hour).
+	WaitTimeout time.Duration
 }
 
 // A Hook runs after every step (after the step's evaluation, if any, and
@@ -124,6 +147,11 @@ type Trainer struct {
 	runFrom     time.Time // when the current Run started
 	scale       *tensor.Tensor
 	History     []Metrics
+
+	comm    dist.Comm
+	red     *reducer   // data-parallel runs, during Run
+	scalars [4]float64 // a step's loss sum, tokens, stop and last flags, summed over the ranks
+	stopAll bool       // a rank was interrupted: every rank stops after this step
 }
 
 // CheckpointFile is the name of the checkpoint in the run directory.
@@ -146,11 +174,42 @@ func NewTrainer(cfg Config, task Task, opt optim.Optimizer, sched optim.Schedule
 	if cfg.Dir == "" {
 		return nil, fmt.Errorf("train: no run directory")
 	}
-	t := &Trainer{Cfg: cfg, Task: task, Opt: opt, Sched: sched,
+	if cfg.Comm == nil {
+		cfg.Comm = dist.Single()
+	}
+	if cfg.BucketBytes == 0 {
+		cfg.BucketBytes = 1 << 20
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Minute
+	}
+	if cfg.WaitTimeout <= 0 {
+		cfg.WaitTimeout = time.Hour
+	}
+	micro := cfg.GradAccum * cfg.Comm.Size() // micro-batches per step, over every rank
+	t := &Trainer{Cfg: cfg, Task: task, Opt: opt, Sched: sched, comm: cfg.Comm,
 		dataRNG: tensor.NewRNG(cfg.Seed), graph: autograd.NewGraph(cfg.Seed ^ 0x5eed),
-		scale: tensor.Full(1/float32(cfg.GradAccum), 1)} // the loss's gradient, shared by the micro-batches
+		scale: tensor.Full(1/float32(micro), 1)} // the loss's gradient, shared by the micro-batches
 	return t, nil
 }
+
+// microSeed derives the seed of one stream (data, dropout) of one
+// micro-batch of one step: every micro-batch draws from its own generator,
+// so that which rank computes it, and what ran before, changes nothing.
+func microSeed(seed uint64, step, micro int, stream uint64) uint64 {
+	x := seed
+	for _, v := range [3]uint64{uint64(step), uint64(micro), stream} {
+		x += 0x9e3779b97f4a7c15 ^ v*0xbf58476d1ce4e5b9 // SplitMix64's mixing
+		x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+		x = (x ^ x>>27) * 0x94d049bb133111eb
+		x ^= x >> 31
+	}
+	return x
+}
+
+// Root reports whether this process writes the run's files: always, but
+// in a data-parallel run only rank 0.
+func (t *Trainer) Root() bool { return t.comm.Rank() == 0 }
 
 // Elapsed returns the training time so far, over every resumed run.
 func (t *Trainer) Elapsed() time.Duration {
@@ -169,59 +228,72 @@ var ErrNonFinite = errors.New("loss is not finite")
 // Run trains until Cfg.Steps or until ctx is cancelled; either way it
 // writes a checkpoint of the last completed step before returning (not
 // after a non-finite loss, which leaves the last good checkpoint).
+//
+// In a data-parallel run (Cfg.Comm) every rank calls Run: an interruption
+// of any rank (ctx) stops every rank after the same step, rank 0 writing
+// the checkpoint, and each returns context.Canceled.
 func (t *Trainer) Run(ctx context.Context) error {
-	if err := os.MkdirAll(t.Cfg.Dir, 0o755); err != nil {
-		return err
+	root := t.Root()
+	var enc *json.Encoder
+	if root {
+		if err := os.MkdirAll(t.Cfg.Dir, 0o755); err != nil {
+			return err
+		}
+		mf, err := os.OpenFile(filepath.Join(t.Cfg.Dir, MetricsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		defer mf.Close()
+		enc = json.NewEncoder(mf)
 	}
-	mf, err := os.OpenFile(filepath.Join(t.Cfg.Dir, MetricsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
+	if t.comm.Size() > 1 {
+		t.red = newReducer(t.comm, t.Task.Params(), t.Cfg.BucketBytes, t.Cfg.Timeout)
+		defer func() { t.red.close(); t.red = nil }()
+		if err := t.syncFromRoot(); err != nil {
+			return err
+		}
 	}
-	defer mf.Close()
-	enc := json.NewEncoder(mf)
+	t.stopAll = false
 	t.runFrom = time.Now()
 	defer func() { t.trained, t.runFrom = t.Elapsed(), time.Time{} }()
 	for t.step < t.Cfg.Steps {
-		if ctx.Err() != nil {
-			if t.lastCkp != t.step {
+		if ctx.Err() != nil && t.red == nil || t.stopAll {
+			if root && t.lastCkp != t.step {
 				if err := t.SaveCheckpoint(); err != nil {
 					return err
 				}
 			}
-			return ctx.Err()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return context.Canceled
 		}
-		m, err := t.TrainStep()
+		m, last, err := t.trainStep(ctx)
 		if err != nil {
 			return err
 		}
-		last := t.step == t.Cfg.Steps || t.Cfg.MaxDuration > 0 && t.Elapsed() >= t.Cfg.MaxDuration
 		if last || t.Cfg.EvalEvery > 0 && t.step%t.Cfg.EvalEvery == 0 {
-			v, err := t.Evaluate()
-			if err != nil {
+			if err := t.evaluateStep(&m); err != nil {
 				return err
 			}
-			m.ValLoss = &v
-			if t.Score != nil {
-				b, err := t.Score(t.step)
-				if err != nil {
-					return fmt.Errorf("train: scoring at step %d: %w", t.step, err)
-				}
-				m.Score, m.ScoreName = &b, t.ScoreName
-			}
 		}
-		for _, h := range t.Hooks {
-			if err := h.AfterStep(m); err != nil {
-				return fmt.Errorf("train: step %d: %s: %w", t.step, h.Name(), err)
+		if root {
+			for _, h := range t.Hooks {
+				if err := h.AfterStep(m); err != nil {
+					return fmt.Errorf("train: step %d: %s: %w", t.step, h.Name(), err)
+				}
 			}
 		}
 		t.History = append(t.History, m)
-		if err := enc.Encode(m); err != nil {
-			return err
+		if root {
+			if err := enc.Encode(m); err != nil {
+				return err
+			}
+			if t.OnStep != nil {
+				t.OnStep(m)
+			}
 		}
-		if t.OnStep != nil {
-			t.OnStep(m)
-		}
-		if last || t.Cfg.CheckpointEvery > 0 && t.step%t.Cfg.CheckpointEvery == 0 {
+		if root && (last || t.Cfg.CheckpointEvery > 0 && t.step%t.Cfg.CheckpointEvery == 0) {
 			if err := t.SaveCheckpoint(); err != nil {
 				return err
 			}
@@ -233,12 +305,105 @@ func (t *Trainer) Run(ctx context.Context) error {
 	return nil
 }
 
+// evaluateStep fills m's validation loss and score: rank 0 computes them
+// and, in a data-parallel run, sends them to the others, which wait.
+func (t *Trainer) evaluateStep(m *Metrics) error {
+	var res [3]float64 // validation loss, score, whether scored
+	if t.Root() {
+		v, err := t.Evaluate()
+		if err != nil {
+			return err
+		}
+		res[0] = v
+		if t.Score != nil {
+			b, err := t.Score(t.step)
+			if err != nil {
+				return fmt.Errorf("train: scoring at step %d: %w", t.step, err)
+			}
+			res[1], res[2] = b, 1
+		}
+	}
+	if t.red != nil {
+		buf := make([]byte, 8*len(res))
+		for i, v := range res {
+			binary.LittleEndian.PutUint64(buf[8*i:], math.Float64bits(v))
+		}
+		if err := t.red.collective(fmt.Sprintf("train: step %d: waiting for rank 0's evaluation", t.step), t.Cfg.WaitTimeout,
+			func() error { return t.comm.BroadcastBytes(buf, 0) }); err != nil {
+			return err
+		}
+		for i := range res {
+			res[i] = math.Float64frombits(binary.LittleEndian.Uint64(buf[8*i:]))
+		}
+	}
+	m.ValLoss = &res[0]
+	if res[2] != 0 {
+		m.Score, m.ScoreName = &res[1], t.ScoreName
+	}
+	return nil
+}
+
+// syncFromRoot copies rank 0's step, training time, parameters and
+// optimizer state to every rank: a fresh run starts from the same weights
+// everywhere, a resumed one (only rank 0 reads the checkpoint) from the
+// checkpoint's.
+func (t *Trainer) syncFromRoot() error {
+	what := "train: receiving rank 0's parameters and optimizer state"
+	meta := make([]byte, 32)
+	optState, optStep := t.Opt.State()
+	binary.LittleEndian.PutUint64(meta[0:], uint64(t.step))
+	binary.LittleEndian.PutUint64(meta[8:], uint64(optStep))
+	binary.LittleEndian.PutUint64(meta[16:], uint64(t.trained))
+	binary.LittleEndian.PutUint64(meta[24:], uint64(t.lastCkp))
+	if err := t.red.collective(what, t.Cfg.WaitTimeout, func() error { return t.comm.BroadcastBytes(meta, 0) }); err != nil {
+		return err
+	}
+	for _, p := range t.Task.Params() {
+		if err := t.red.collective(what, t.Cfg.Timeout, func() error { return t.comm.Broadcast(p.Value.Data(), 0) }); err != nil {
+			return err
+		}
+	}
+	for _, nt := range optState {
+		if err := t.red.collective(what, t.Cfg.Timeout, func() error { return t.comm.Broadcast(nt.Tensor.Data(), 0) }); err != nil {
+			return err
+		}
+	}
+	get := func(name string) (*tensor.Tensor, error) {
+		for _, nt := range optState {
+			if nt.Name == name {
+				return nt.Tensor, nil
+			}
+		}
+		return nil, fmt.Errorf("no optimizer state %q", name)
+	}
+	if err := t.Opt.SetState(get, int(binary.LittleEndian.Uint64(meta[8:]))); err != nil {
+		return fmt.Errorf("train: rank %d: %w", t.comm.Rank(), err)
+	}
+	t.step = int(binary.LittleEndian.Uint64(meta[0:]))
+	t.trained = time.Duration(binary.LittleEndian.Uint64(meta[16:]))
+	t.stepElapsed = t.trained
+	t.lastCkp = int(binary.LittleEndian.Uint64(meta[24:]))
+	return nil
+}
+
 // TrainStep does one optimizer step: Cfg.GradAccum micro-batches of
 // forward and backward, gradient clipping, the optimizer's update at the
 // scheduled learning rate. It is the whole of a step's work that Run
 // repeats (benchmarks time it), and after the first it allocates nothing.
 // A non-finite loss or gradient norm is an error wrapping ErrNonFinite.
+//
+// Micro-batch i of step s draws its data and its dropout from generators
+// seeded by (Cfg.Seed, s, i), whatever ran before: the same batches
+// whether one process draws them all or several ranks share them.
 func (t *Trainer) TrainStep() (Metrics, error) {
+	m, _, err := t.trainStep(nil)
+	return m, err
+}
+
+// trainStep is TrainStep; in a data-parallel run it also agrees with the
+// other ranks on stopping (ctx cancelled on any rank) and on whether this
+// is the last step (Cfg.MaxDuration reached on any rank).
+func (t *Trainer) trainStep(ctx context.Context) (Metrics, bool, error) {
 	start := time.Now()
 	params := t.Task.Params()
 	g := t.graph
@@ -248,34 +413,69 @@ func (t *Trainer) TrainStep() (Metrics, error) {
 	}
 	var lossSum float64
 	tokens := 0
-	for micro := 0; micro < t.Cfg.GradAccum; micro++ {
+	rank, accum := t.comm.Rank(), t.Cfg.GradAccum
+	for micro := 0; micro < accum; micro++ {
+		i := rank*accum + micro
+		t.dataRNG.Seed(microSeed(t.Cfg.Seed, t.step, i, 1))
+		g.RNG().Seed(microSeed(t.Cfg.Seed, t.step, i, 2))
 		g.Reset()
 		loss, n, err := t.Task.Loss(g, t.dataRNG, TrainSplit)
 		if err != nil {
-			return Metrics{}, fmt.Errorf("train: step %d: %w", t.step+1, err)
+			return Metrics{}, false, fmt.Errorf("train: step %d: %w", t.step+1, err)
 		}
 		l := float64(loss.Value.Item())
-		if math.IsNaN(l) || math.IsInf(l, 0) {
-			return Metrics{}, fmt.Errorf("train: step %d: %w (%g); the last good checkpoint, of step %d, is in %s",
+		if t.red == nil && (math.IsNaN(l) || math.IsInf(l, 0)) { // data-parallel: checked on the sum, by every rank
+			return Metrics{}, false, fmt.Errorf("train: step %d: %w (%g); the last good checkpoint, of step %d, is in %s",
 				t.step+1, ErrNonFinite, l, t.lastCkp, t.Cfg.Dir)
 		}
 		lossSum += l
 		tokens += n
-		if err := g.BackwardWithGrad(loss, t.scale); err != nil {
-			return Metrics{}, fmt.Errorf("train: step %d: %w", t.step+1, err)
+		if t.red != nil && micro == accum-1 {
+			t.red.start()
+			g.OnParamReady = t.red.ready
+		}
+		err = g.BackwardWithGrad(loss, t.scale)
+		g.OnParamReady = nil
+		if err != nil {
+			return Metrics{}, false, fmt.Errorf("train: step %d: %w", t.step+1, err)
+		}
+	}
+	micros := accum
+	last := t.step+1 == t.Cfg.Steps || t.Cfg.MaxDuration > 0 && t.Elapsed() >= t.Cfg.MaxDuration
+	if t.red != nil {
+		if err := t.red.finish(); err != nil {
+			return Metrics{}, false, fmt.Errorf("train: step %d: %w", t.step+1, err)
+		}
+		t.scalars = [4]float64{lossSum, float64(tokens), 0, 0}
+		if ctx != nil && ctx.Err() != nil {
+			t.scalars[2] = 1
+		}
+		if last {
+			t.scalars[3] = 1
+		}
+		if err := t.red.collective(fmt.Sprintf("train: step %d: summing the losses", t.step+1), t.Cfg.Timeout,
+			func() error { return t.comm.AllreduceSum64(t.scalars[:]) }); err != nil {
+			return Metrics{}, false, err
+		}
+		lossSum, tokens = t.scalars[0], int(t.scalars[1])
+		t.stopAll, last = t.scalars[2] > 0, t.scalars[3] > 0
+		micros *= t.comm.Size()
+		if math.IsNaN(lossSum) || math.IsInf(lossSum, 0) {
+			return Metrics{}, false, fmt.Errorf("train: step %d: %w (%g summed over the ranks); the last good checkpoint, of step %d, is in %s",
+				t.step+1, ErrNonFinite, lossSum, t.lastCkp, t.Cfg.Dir)
 		}
 	}
 	norm := optim.ClipGradNorm(params, t.Cfg.ClipNorm)
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return Metrics{}, fmt.Errorf("train: step %d: gradient norm %g: %w; the last good checkpoint, of step %d, is in %s",
+		return Metrics{}, false, fmt.Errorf("train: step %d: gradient norm %g: %w; the last good checkpoint, of step %d, is in %s",
 			t.step+1, norm, ErrNonFinite, t.lastCkp, t.Cfg.Dir)
 	}
 	lr := t.Sched.LR(t.step)
 	t.Opt.Step(lr)
 	t.step++
 	t.stepElapsed = t.Elapsed()
-	return Metrics{Step: t.step, Loss: lossSum / float64(t.Cfg.GradAccum), LR: float64(lr),
-		TokensPerS: float64(tokens) / time.Since(start).Seconds(), GradNorm: norm, Elapsed: t.stepElapsed.Seconds()}, nil
+	return Metrics{Step: t.step, Loss: lossSum / float64(micros), LR: float64(lr),
+		TokensPerS: float64(tokens) / time.Since(start).Seconds(), GradNorm: norm, Elapsed: t.stepElapsed.Seconds()}, last, nil
 }
 
 // Evaluate returns the validation loss: over the whole validation set for
@@ -316,7 +516,12 @@ func (t *Trainer) Evaluate() (float64, error) {
 // the random generators' states to the run directory atomically (a
 // temporary file, synced, renamed over the old checkpoint). The data
 // section's SHA-256 goes in the metadata, so that a damaged file is refused.
+//
+// In a data-parallel run only rank 0 writes; on the others it does nothing.
 func (t *Trainer) SaveCheckpoint() error {
+	if !t.Root() {
+		return nil
+	}
 	var tensors []tensor.NamedTensor
 	for _, p := range t.Task.Params() {
 		tensors = append(tensors, tensor.NamedTensor{Name: "param." + p.Name, Tensor: p.Value})
@@ -367,7 +572,14 @@ func (t *Trainer) SaveCheckpoint() error {
 // truncates metrics.jsonl to the steps it covers. A truncated or damaged
 // checkpoint is refused with an error naming the file and the problem, and
 // nothing is changed.
+//
+// In a data-parallel run only rank 0 reads the checkpoint (the others may
+// not see the run directory at all): on the others Resume does nothing,
+// and Run starts by receiving rank 0's state.
 func (t *Trainer) Resume() error {
+	if !t.Root() {
+		return nil
+	}
 	path := filepath.Join(t.Cfg.Dir, CheckpointFile)
 	f, err := tensor.ReadSafetensors(path)
 	if err != nil {

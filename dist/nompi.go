@@ -1,0 +1,7 @@
+//go:build !mpi
+
+package dist
+
+const mpiBuilt = false
+
+func openMPI() (Comm, error) { return nil, ErrNoMPI }
