@@ -103,3 +103,28 @@ func FromEnvironment() (Comm, error) {
 	}
 	return openMPI()
 }
+
+// BroadcastBlob copies the root's b (of any length) to every rank and
+// returns it; the other ranks' b is ignored.
+func BroadcastBlob(c Comm, b []byte, root int) ([]byte, error) {
+	n := []byte{0, 0, 0, 0, 0, 0, 0, 0}
+	if c.Rank() == root {
+		for i := range n {
+			n[i] = byte(uint64(len(b)) >> (8 * i))
+		}
+	}
+	if err := c.BroadcastBytes(n, root); err != nil {
+		return nil, err
+	}
+	var size uint64
+	for i := range n {
+		size |= uint64(n[i]) << (8 * i)
+	}
+	if c.Rank() != root {
+		b = make([]byte, size)
+	}
+	if err := c.BroadcastBytes(b, root); err != nil {
+		return nil, err
+	}
+	return b, nil
+}

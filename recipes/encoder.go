@@ -134,6 +134,9 @@ func (c *EncoderConfig) Validate() error {
 // BertForQuestionAnswering). Each writes Hugging Face directories with the
 // WordPiece tokenizer.json.
 func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, error) {
+	if err := o.single("TrainEncoder"); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

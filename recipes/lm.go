@@ -140,18 +140,22 @@ func TrainLM(ctx context.Context, cfg LMConfig, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareDir(&o, cfg); err != nil {
-		return nil, err
+	if o.root() {
+		if err := prepareDir(&o, cfg); err != nil {
+			return nil, err
+		}
 	}
 	tr, model, tok := s.Trainer, s.Model, s.Tokenizer
+	tr.Cfg.Comm = o.Comm
 	if o.Resume {
 		if err := tr.Resume(); err != nil {
 			return nil, err
 		}
 		o.logf("resuming %s at step %d of %d\n", o.Out, tr.Step(), cfg.Steps)
 	}
-	o.logf("training a %d-layer, %d-wide GPT (%.2fM parameters) on %d characters (vocabulary %d), %d steps of %d×%d tokens, %d threads\n",
-		cfg.Layers, cfg.Embd, float64(model.Params.Count())/1e6, s.Tokens, tok.VocabSize(), cfg.Steps, cfg.Batch, cfg.Block, cpu.Threads())
+	o.logf("training a %d-layer, %d-wide GPT (%.2fM parameters) on %d characters (vocabulary %d), %d steps of %d×%d tokens%s, %d threads%s\n",
+		cfg.Layers, cfg.Embd, float64(model.Params.Count())/1e6, s.Tokens, tok.VocabSize(), cfg.Steps, cfg.Batch, cfg.Block,
+		accumNote(cfg.GradAccum, o.Comm), cpu.Threads(), ranksNote(o.Comm))
 	tr.OnStep = func(m train.Metrics) {
 		if o.OnStep != nil {
 			o.OnStep(m)
@@ -170,6 +174,9 @@ func TrainLM(ctx context.Context, cfg LMConfig, o Options) (*Result, error) {
 	}
 	if runErr != nil {
 		return nil, runErr
+	}
+	if !o.root() {
+		return res, nil
 	}
 	if err := model.Save(res.ModelDir); err != nil {
 		return nil, err

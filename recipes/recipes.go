@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goformer/goformer/dist"
 	"github.com/goformer/goformer/tensor"
 	"github.com/goformer/goformer/train"
 )
@@ -50,10 +51,26 @@ type Options struct {
 	// Samples prints a short generated text at each evaluation (language
 	// models).
 	Samples bool
+	// Comm, if it has more than one rank, trains data-parallel (the
+	// language-model and translation recipes): every rank calls the recipe
+	// with the same configuration; rank 0 alone logs and writes the run
+	// directory (see train.Config.Comm).
+	Comm dist.Comm
+}
+
+// root reports whether this process writes the run (rank 0, or the only one).
+func (o *Options) root() bool { return o.Comm == nil || o.Comm.Rank() == 0 }
+
+// single refuses a data-parallel run of a recipe that has none.
+func (o *Options) single(recipe string) error {
+	if o.Comm != nil && o.Comm.Size() > 1 {
+		return configErrorf("%s trains on one process; data-parallel runs (%d ranks) are for the language-model and translation presets", recipe, o.Comm.Size())
+	}
+	return nil
 }
 
 func (o *Options) logf(format string, args ...any) {
-	if o.Log != nil {
+	if o.Log != nil && o.root() {
 		fmt.Fprintf(o.Log, format, args...)
 	}
 }
@@ -149,4 +166,25 @@ func snapshots(o *Options, minutes []float64, save func(dir string) error) *trai
 		s.Times = append(s.Times, time.Duration(m*float64(time.Minute)))
 	}
 	return s
+}
+
+// accumNote describes a step's batches beyond the first: ", ×A batches per
+// step" (per rank in a data-parallel run), or nothing.
+func accumNote(accum int, c dist.Comm) string {
+	if accum <= 1 {
+		return ""
+	}
+	if c != nil && c.Size() > 1 {
+		return fmt.Sprintf(", %d batches per step on each rank", accum)
+	}
+	return fmt.Sprintf(", %d batches per step", accum)
+}
+
+// ranksNote describes a data-parallel run: " on each of N ranks (a
+// global batch of N batches per step)", or nothing.
+func ranksNote(c dist.Comm) string {
+	if c == nil || c.Size() == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" on each of %d ranks (data-parallel: the step's batch is every rank's)", c.Size())
 }

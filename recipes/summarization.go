@@ -146,6 +146,9 @@ var bartSpecials = []string{"<s>", "<pad>", "</s>", "<unk>", "<mask>"}
 // each a directory BartForConditionalGeneration (MBartForConditionalGeneration)
 // and AutoTokenizer load.
 func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options) (*Result, error) {
+	if err := o.single("TrainSummarization"); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/data"
+	"github.com/goformer/goformer/dist"
 	"github.com/goformer/goformer/generate"
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/metrics"
@@ -40,18 +41,21 @@ type TranslationConfig struct {
 	InitStd        float32 `json:"init_std"`
 	LabelSmoothing float32 `json:"label_smoothing"`
 	MaxTokens      int     `json:"max_tokens"` // padded tokens per batch
-	MaxLen         int     `json:"max_len"`    // longer training pairs are skipped
-	Steps          int     `json:"max_steps"`
-	MaxMinutes     float64 `json:"max_minutes"` // stop after this much training time, over resumed runs too (0: none)
-	LR             float64 `json:"learning_rate"`
-	MinLR          float64 `json:"min_lr"`
-	Warmup         int     `json:"warmup_steps"`
-	Beta1          float32 `json:"beta1"`
-	Beta2          float32 `json:"beta2"`
-	WeightDecay    float32 `json:"weight_decay"`
-	ClipNorm       float64 `json:"grad_clip"`
-	EvalEvery      int     `json:"eval_interval"`
-	Seed           uint64  `json:"seed"`
+	// GradAccum is the batches per step (each rank's, in a data-parallel
+	// run); 0 or 1: one.
+	GradAccum   int     `json:"gradient_accumulation_steps,omitempty"`
+	MaxLen      int     `json:"max_len"` // longer training pairs are skipped
+	Steps       int     `json:"max_steps"`
+	MaxMinutes  float64 `json:"max_minutes"` // stop after this much training time, over resumed runs too (0: none)
+	LR          float64 `json:"learning_rate"`
+	MinLR       float64 `json:"min_lr"`
+	Warmup      int     `json:"warmup_steps"`
+	Beta1       float32 `json:"beta1"`
+	Beta2       float32 `json:"beta2"`
+	WeightDecay float32 `json:"weight_decay"`
+	ClipNorm    float64 `json:"grad_clip"`
+	EvalEvery   int     `json:"eval_interval"`
+	Seed        uint64  `json:"seed"`
 	// Snapshots: minutes of training at which to save a copy of the model
 	// (OUT/model-<m>min), to compare quality against training time.
 	Snapshots []float64 `json:"snapshot_minutes,omitempty"`
@@ -150,10 +154,12 @@ func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*R
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareDir(&o, cfg); err != nil {
-		return nil, err
+	if o.root() {
+		if err := prepareDir(&o, cfg); err != nil {
+			return nil, err
+		}
 	}
-	tok, err := jointBPE(cfg, trainSrc, trainTgt, &o)
+	tok, err := sharedBPE(cfg, trainSrc, trainTgt, &o)
 	if err != nil {
 		return nil, err
 	}
@@ -178,8 +184,8 @@ func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*R
 		return nil, &ConfigError{err}
 	}
 	task := &train.TranslationTask{Model: model, Parameters: model.params(), Train: trainBatches, Val: valBatches, LabelSmoothing: cfg.LabelSmoothing}
-	tr, err := train.NewTrainer(train.Config{Steps: cfg.Steps, ClipNorm: cfg.ClipNorm, EvalEvery: cfg.EvalEvery,
-		CheckpointEvery: cfg.EvalEvery, Dir: o.Out, Seed: cfg.Seed, MaxDuration: time.Duration(cfg.MaxMinutes * float64(time.Minute))},
+	tr, err := train.NewTrainer(train.Config{Steps: cfg.Steps, GradAccum: cfg.GradAccum, ClipNorm: cfg.ClipNorm, EvalEvery: cfg.EvalEvery,
+		CheckpointEvery: cfg.EvalEvery, Dir: o.Out, Seed: cfg.Seed, MaxDuration: time.Duration(cfg.MaxMinutes * float64(time.Minute)), Comm: o.Comm},
 		task, optim.NewAdamW(task.Params(), cfg.Beta1, cfg.Beta2, cfg.WeightDecay),
 		optim.WarmupCosine{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, DecaySteps: cfg.Steps})
 	if err != nil {
@@ -228,7 +234,7 @@ func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*R
 	if cfg.MaxMinutes > 0 {
 		o.logf(" or %g minutes", cfg.MaxMinutes)
 	}
-	o.logf(", %d threads\n", cpu.Threads())
+	o.logf("%s, %d threads%s\n", accumNote(cfg.GradAccum, o.Comm), cpu.Threads(), ranksNote(o.Comm))
 	tr.OnStep = o.OnStep
 	runErr := tr.Run(ctx)
 	res.History = tr.History
@@ -239,10 +245,42 @@ func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*R
 	if runErr != nil {
 		return nil, runErr
 	}
+	if !o.root() {
+		return res, nil
+	}
 	if err := save(filepath.Join(o.Out, "model-last")); err != nil {
 		return nil, err
 	}
 	return res, PlotLoss(o.Out, tr.History)
+}
+
+// sharedBPE is jointBPE on rank 0, whose tokenizer the other ranks of a
+// data-parallel run receive (they may not see the run directory).
+func sharedBPE(cfg TranslationConfig, src, tgt []string, o *Options) (*tokenizer.ByteBPE, error) {
+	if o.Comm == nil || o.Comm.Size() == 1 {
+		return jointBPE(cfg, src, tgt, o)
+	}
+	var blob []byte
+	if o.root() {
+		tok, err := jointBPE(cfg, src, tgt, o)
+		if err != nil {
+			return nil, err
+		}
+		blob = tok.MarshalHF()
+	}
+	blob, err := dist.BroadcastBlob(o.Comm, blob, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sharing the tokenizer: %w", err)
+	}
+	t, err := tokenizer.ParseHF(blob, "rank 0's tokenizer")
+	if err != nil {
+		return nil, err
+	}
+	tok, ok := t.(*tokenizer.ByteBPE)
+	if !ok {
+		return nil, fmt.Errorf("rank 0's tokenizer is not a byte-level BPE")
+	}
+	return tok, nil
 }
 
 // jointBPE trains the run's byte-level BPE on both sides of the corpus and

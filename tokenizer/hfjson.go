@@ -223,6 +223,16 @@ func loadHFBPE(f *hfFile) (*ByteBPE, error) {
 // with the ByteLevel pre-tokenizer and decoder, the special tokens as added
 // tokens), atomically. transformers' PreTrainedTokenizerFast loads it.
 func (t *ByteBPE) SaveHF(path string) error {
+	b := t.MarshalHF()
+	return tensor.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// MarshalHF returns the tokenizer.json that SaveHF writes (ParseHF reads
+// it back).
+func (t *ByteBPE) MarshalHF() []byte {
 	var buf bytes.Buffer
 	enc := func(v any) []byte {
 		var b bytes.Buffer
@@ -267,8 +277,5 @@ func (t *ByteBPE) SaveHF(path string) error {
 		buf.Write(enc(m[0] + " " + m[1]))
 	}
 	buf.WriteString("\n    ]\n  }\n}\n")
-	return tensor.WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(buf.Bytes())
-		return err
-	})
+	return buf.Bytes()
 }

@@ -148,7 +148,7 @@ type Trainer struct {
 	scale       *tensor.Tensor
 	History     []Metrics
 
-	comm    dist.Comm
+	comm    dist.Comm  // Cfg.Comm (or Single) during Run
 	red     *reducer   // data-parallel runs, during Run
 	scalars [4]float64 // a step's loss sum, tokens, stop and last flags, summed over the ranks
 	stopAll bool       // a rank was interrupted: every rank stops after this step
@@ -174,23 +174,25 @@ func NewTrainer(cfg Config, task Task, opt optim.Optimizer, sched optim.Schedule
 	if cfg.Dir == "" {
 		return nil, fmt.Errorf("train: no run directory")
 	}
-	if cfg.Comm == nil {
-		cfg.Comm = dist.Single()
-	}
-	if cfg.BucketBytes == 0 {
-		cfg.BucketBytes = 1 << 20
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Minute
-	}
-	if cfg.WaitTimeout <= 0 {
-		cfg.WaitTimeout = time.Hour
-	}
-	micro := cfg.GradAccum * cfg.Comm.Size() // micro-batches per step, over every rank
-	t := &Trainer{Cfg: cfg, Task: task, Opt: opt, Sched: sched, comm: cfg.Comm,
+	t := &Trainer{Cfg: cfg, Task: task, Opt: opt, Sched: sched,
 		dataRNG: tensor.NewRNG(cfg.Seed), graph: autograd.NewGraph(cfg.Seed ^ 0x5eed),
-		scale: tensor.Full(1/float32(micro), 1)} // the loss's gradient, shared by the micro-batches
+		scale: tensor.New(1)} // the loss's gradient, shared by the micro-batches
 	return t, nil
+}
+
+// group is Cfg.Comm, or this process alone.
+func (t *Trainer) group() dist.Comm {
+	if t.Cfg.Comm == nil {
+		return dist.Single()
+	}
+	return t.Cfg.Comm
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // microSeed derives the seed of one stream (data, dropout) of one
@@ -209,7 +211,7 @@ func microSeed(seed uint64, step, micro int, stream uint64) uint64 {
 
 // Root reports whether this process writes the run's files: always, but
 // in a data-parallel run only rank 0.
-func (t *Trainer) Root() bool { return t.comm.Rank() == 0 }
+func (t *Trainer) Root() bool { return t.group().Rank() == 0 }
 
 // Elapsed returns the training time so far, over every resumed run.
 func (t *Trainer) Elapsed() time.Duration {
@@ -233,6 +235,7 @@ var ErrNonFinite = errors.New("loss is not finite")
 // of any rank (ctx) stops every rank after the same step, rank 0 writing
 // the checkpoint, and each returns context.Canceled.
 func (t *Trainer) Run(ctx context.Context) error {
+	t.comm = t.group()
 	root := t.Root()
 	var enc *json.Encoder
 	if root {
@@ -247,7 +250,11 @@ func (t *Trainer) Run(ctx context.Context) error {
 		enc = json.NewEncoder(mf)
 	}
 	if t.comm.Size() > 1 {
-		t.red = newReducer(t.comm, t.Task.Params(), t.Cfg.BucketBytes, t.Cfg.Timeout)
+		bucket := t.Cfg.BucketBytes
+		if bucket == 0 {
+			bucket = 1 << 20
+		}
+		t.red = newReducer(t.comm, t.Task.Params(), bucket, orDefault(t.Cfg.Timeout, 10*time.Minute))
 		defer func() { t.red.close(); t.red = nil }()
 		if err := t.syncFromRoot(); err != nil {
 			return err
@@ -328,7 +335,7 @@ func (t *Trainer) evaluateStep(m *Metrics) error {
 		for i, v := range res {
 			binary.LittleEndian.PutUint64(buf[8*i:], math.Float64bits(v))
 		}
-		if err := t.red.collective(fmt.Sprintf("train: step %d: waiting for rank 0's evaluation", t.step), t.Cfg.WaitTimeout,
+		if err := t.red.collective(fmt.Sprintf("train: step %d: waiting for rank 0's evaluation", t.step), orDefault(t.Cfg.WaitTimeout, time.Hour),
 			func() error { return t.comm.BroadcastBytes(buf, 0) }); err != nil {
 			return err
 		}
@@ -355,16 +362,16 @@ func (t *Trainer) syncFromRoot() error {
 	binary.LittleEndian.PutUint64(meta[8:], uint64(optStep))
 	binary.LittleEndian.PutUint64(meta[16:], uint64(t.trained))
 	binary.LittleEndian.PutUint64(meta[24:], uint64(t.lastCkp))
-	if err := t.red.collective(what, t.Cfg.WaitTimeout, func() error { return t.comm.BroadcastBytes(meta, 0) }); err != nil {
+	if err := t.red.collective(what, orDefault(t.Cfg.WaitTimeout, time.Hour), func() error { return t.comm.BroadcastBytes(meta, 0) }); err != nil {
 		return err
 	}
 	for _, p := range t.Task.Params() {
-		if err := t.red.collective(what, t.Cfg.Timeout, func() error { return t.comm.Broadcast(p.Value.Data(), 0) }); err != nil {
+		if err := t.red.collective(what, t.red.timeout, func() error { return t.comm.Broadcast(p.Value.Data(), 0) }); err != nil {
 			return err
 		}
 	}
 	for _, nt := range optState {
-		if err := t.red.collective(what, t.Cfg.Timeout, func() error { return t.comm.Broadcast(nt.Tensor.Data(), 0) }); err != nil {
+		if err := t.red.collective(what, t.red.timeout, func() error { return t.comm.Broadcast(nt.Tensor.Data(), 0) }); err != nil {
 			return err
 		}
 	}
@@ -396,6 +403,9 @@ func (t *Trainer) syncFromRoot() error {
 // seeded by (Cfg.Seed, s, i), whatever ran before: the same batches
 // whether one process draws them all or several ranks share them.
 func (t *Trainer) TrainStep() (Metrics, error) {
+	if t.comm == nil {
+		t.comm = t.group()
+	}
 	m, _, err := t.trainStep(nil)
 	return m, err
 }
@@ -414,6 +424,7 @@ func (t *Trainer) trainStep(ctx context.Context) (Metrics, bool, error) {
 	var lossSum float64
 	tokens := 0
 	rank, accum := t.comm.Rank(), t.Cfg.GradAccum
+	t.scale.Data()[0] = 1 / float32(accum*t.comm.Size())
 	for micro := 0; micro < accum; micro++ {
 		i := rank*accum + micro
 		t.dataRNG.Seed(microSeed(t.Cfg.Seed, t.step, i, 1))
@@ -453,7 +464,7 @@ func (t *Trainer) trainStep(ctx context.Context) (Metrics, bool, error) {
 		if last {
 			t.scalars[3] = 1
 		}
-		if err := t.red.collective(fmt.Sprintf("train: step %d: summing the losses", t.step+1), t.Cfg.Timeout,
+		if err := t.red.collective(fmt.Sprintf("train: step %d: summing the losses", t.step+1), t.red.timeout,
 			func() error { return t.comm.AllreduceSum64(t.scalars[:]) }); err != nil {
 			return Metrics{}, false, err
 		}

@@ -9,15 +9,19 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
+	"syscall"
 
+	"github.com/goformer/goformer/dist"
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/internal/progress"
 	"github.com/goformer/goformer/recipes"
 )
 
-func runTrain(args []string, stdout, stderr io.Writer) error {
+func runTrain(args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlagSet("goformer train",
 		"Trains a character-level GPT on Tiny Shakespeare (built in) or a text file, or (--preset multi30k-de-en)\n"+
 			"a German→English translation model on Multi30k (built in), with a progress line,\n"+
@@ -26,7 +30,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		"  goformer train                                   # nanoGPT's small Shakespeare run, a few minutes\n"+
 			"  goformer train --preset shakespeare-char-small --out runs/small\n"+
 			"  goformer train --config my.json --steps 100\n"+
-			"  goformer train --out runs/small --resume", stderr)
+			"  goformer train --out runs/small --resume\n"+
+			"  mpirun -np 4 goformer-mpi train --preset multi30k-de-en   # data-parallel on 4 ranks (a binary built with -tags mpi)", stderr)
 	preset := fs.String("preset", "shakespeare-char-small", "preset: "+strings.Join(recipes.PresetNames(), ", "))
 	configPath := fs.String("config", "", "JSON file of settings over the preset (n_layer, batch_size, max_iters, ...)")
 	out := fs.String("out", "", "run directory (default runs/<preset>)")
@@ -58,14 +63,35 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		*out = filepath.Join("runs", *preset)
 	}
+	// Under mpirun: one rank of a data-parallel run.
+	comm, err := dist.FromEnvironment()
+	if err != nil {
+		return err
+	}
+	if comm.Size() > 1 {
+		defer func() {
+			if err != nil { // the other ranks must not wait for this one
+				comm.Abort(fmt.Sprintf("goformer: %v", err))
+			}
+			err = comm.Close()
+		}()
+		if !set["threads"] {
+			*threads = ranksThreads()
+		}
+	}
 	cpu.SetThreads(*threads)
-	prog := progress.New(stderr, 0)
-	opt := recipes.Options{Out: *out, Resume: *resume, Log: prog, Samples: *samples, OnStep: prog.Update}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	progOut := stderr
+	if comm.Rank() != 0 {
+		progOut, stdout = io.Discard, io.Discard
+	}
+	prog := progress.New(progOut, 0)
+	opt := recipes.Options{Out: *out, Resume: *resume, Log: prog, Samples: *samples, OnStep: prog.Update, Comm: comm}
+	// Ctrl-C, or mpirun's SIGTERM on its way to stopping the job: a
+	// checkpoint of the last step, then out.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	var res *recipes.Result
-	var err error
 	var total int
 	summarizer := false
 	encoder := ""
@@ -169,6 +195,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	last := res.Last()
 	if res.Interrupted {
+		if comm.Rank() != 0 {
+			return nil
+		}
 		fmt.Fprintf(stderr, "interrupted: checkpoint of step %d written to %s; continue with: goformer train --preset %s --out %s --resume\n", last.Step, *out, *preset, *out)
 		return nil
 	}
@@ -203,6 +232,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "generate with: goformer generate --model %s --prompt \"ROMEO:\"\n", res.ModelDir)
 	}
 	return nil
+}
+
+// ranksThreads is the default threads of one rank of a data-parallel run:
+// the cores shared among the ranks mpirun started on this machine.
+func ranksThreads() int {
+	local, _ := strconv.Atoi(os.Getenv("OMPI_COMM_WORLD_LOCAL_SIZE"))
+	return max(1, runtime.NumCPU()/max(local, 1))
 }
 
 // loadConfig reads a --config file over a preset (nothing when path is "").
