@@ -3,6 +3,7 @@
 package dist
 
 import (
+	"fmt"
 	"os"
 	"testing"
 )
@@ -30,4 +31,31 @@ func TestMain(m *testing.M) {
 		mpiWorld.Close()
 	}
 	os.Exit(code)
+}
+
+// BenchmarkMPIAllreduce times AllreduceSum of gradient-sized buffers
+// between the ranks: the bytes per second are one rank's buffer over the
+// time of a sum. Run it under mpirun with a fixed count, so that every rank
+// runs the same rounds:
+//
+//	mpirun -np 2 ./dist.test -test.run XXX -test.bench MPI -test.benchtime 40x
+func BenchmarkMPIAllreduce(b *testing.B) {
+	if _, ok := LaunchedSize(); !ok {
+		b.Skip("not launched by mpirun")
+	}
+	c, err := FromEnvironment()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mb := range []int{1, 4, 32} {
+		buf := make([]float32, mb<<18)
+		b.Run(fmt.Sprintf("%dMB", mb), func(b *testing.B) {
+			b.SetBytes(int64(4 * len(buf)))
+			for range b.N {
+				if err := c.AllreduceSum(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -146,7 +146,7 @@ func TrainLM(ctx context.Context, cfg LMConfig, o Options) (*Result, error) {
 		}
 	}
 	tr, model, tok := s.Trainer, s.Model, s.Tokenizer
-	tr.Cfg.Comm = o.Comm
+	tr.Cfg.Comm, tr.Cfg.BucketBytes, tr.Cfg.Timeout = o.Comm, o.BucketBytes, o.Timeout
 	if o.Resume {
 		if err := tr.Resume(); err != nil {
 			return nil, err
@@ -155,7 +155,7 @@ func TrainLM(ctx context.Context, cfg LMConfig, o Options) (*Result, error) {
 	}
 	o.logf("training a %d-layer, %d-wide GPT (%.2fM parameters) on %d characters (vocabulary %d), %d steps of %d×%d tokens%s, %d threads%s\n",
 		cfg.Layers, cfg.Embd, float64(model.Params.Count())/1e6, s.Tokens, tok.VocabSize(), cfg.Steps, cfg.Batch, cfg.Block,
-		accumNote(cfg.GradAccum, o.Comm), cpu.Threads(), ranksNote(o.Comm))
+		accumNote(cfg.GradAccum, o.Comm), cpu.Threads(), ranksNote(o.Comm, model.Params.Count()))
 	tr.OnStep = func(m train.Metrics) {
 		if o.OnStep != nil {
 			o.OnStep(m)

@@ -56,6 +56,10 @@ type Options struct {
 	// with the same configuration; rank 0 alone logs and writes the run
 	// directory (see train.Config.Comm).
 	Comm dist.Comm
+	// BucketBytes and Timeout are train.Config's, for a data-parallel run
+	// (0: its defaults).
+	BucketBytes int
+	Timeout     time.Duration
 }
 
 // root reports whether this process writes the run (rank 0, or the only one).
@@ -180,11 +184,16 @@ func accumNote(accum int, c dist.Comm) string {
 	return fmt.Sprintf(", %d batches per step", accum)
 }
 
-// ranksNote describes a data-parallel run: " on each of N ranks (a
-// global batch of N batches per step)", or nothing.
-func ranksNote(c dist.Comm) string {
+// ranksNote describes a data-parallel run of a model of params
+// parameters (or nothing for one process): the ranks, and the bytes each
+// sends per step to sum the gradients (a ring allreduce's 2(N−1)/N of
+// them: a reduce-scatter and an all-gather).
+func ranksNote(c dist.Comm, params int) string {
 	if c == nil || c.Size() == 1 {
 		return ""
 	}
-	return fmt.Sprintf(" on each of %d ranks (data-parallel: the step's batch is every rank's)", c.Size())
+	n := c.Size()
+	grad := 4 * float64(params)
+	return fmt.Sprintf(" on each of %d ranks (data-parallel: the step's batch is every rank's; %.1f MB of gradients summed per step, %.1f MB sent by each rank)",
+		n, grad/1e6, grad*2*float64(n-1)/float64(n)/1e6)
 }

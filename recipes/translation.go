@@ -185,7 +185,8 @@ func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*R
 	}
 	task := &train.TranslationTask{Model: model, Parameters: model.params(), Train: trainBatches, Val: valBatches, LabelSmoothing: cfg.LabelSmoothing}
 	tr, err := train.NewTrainer(train.Config{Steps: cfg.Steps, GradAccum: cfg.GradAccum, ClipNorm: cfg.ClipNorm, EvalEvery: cfg.EvalEvery,
-		CheckpointEvery: cfg.EvalEvery, Dir: o.Out, Seed: cfg.Seed, MaxDuration: time.Duration(cfg.MaxMinutes * float64(time.Minute)), Comm: o.Comm},
+		CheckpointEvery: cfg.EvalEvery, Dir: o.Out, Seed: cfg.Seed, MaxDuration: time.Duration(cfg.MaxMinutes * float64(time.Minute)),
+		Comm: o.Comm, BucketBytes: o.BucketBytes, Timeout: o.Timeout},
 		task, optim.NewAdamW(task.Params(), cfg.Beta1, cfg.Beta2, cfg.WeightDecay),
 		optim.WarmupCosine{Max: cfg.LR, Min: cfg.MinLR, Warmup: cfg.Warmup, DecaySteps: cfg.Steps})
 	if err != nil {
@@ -234,7 +235,7 @@ func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*R
 	if cfg.MaxMinutes > 0 {
 		o.logf(" or %g minutes", cfg.MaxMinutes)
 	}
-	o.logf("%s, %d threads%s\n", accumNote(cfg.GradAccum, o.Comm), cpu.Threads(), ranksNote(o.Comm))
+	o.logf("%s, %d threads%s\n", accumNote(cfg.GradAccum, o.Comm), cpu.Threads(), ranksNote(o.Comm, countParams(model.params())))
 	tr.OnStep = o.OnStep
 	runErr := tr.Run(ctx)
 	res.History = tr.History

@@ -233,7 +233,7 @@ func TestDataParallelRankFailure(t *testing.T) {
 			if r == 1 {
 				tr.Task = &failingTask{LMTask: tr.Task.(*LMTask), from: 4}
 			}
-			tr.Cfg.Timeout = 300 * time.Millisecond
+			tr.Cfg.Timeout = 2 * time.Second
 			errs[r] = tr.Run(context.Background()) // no Abort: rank 0 must notice alone
 		}()
 	}

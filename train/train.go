@@ -116,6 +116,10 @@ type Metrics struct {
 	Score     *float64 `json:"score,omitempty"`
 	ScoreName string   `json:"score_name,omitempty"`
 	Elapsed   float64  `json:"elapsed_s"` // seconds of training, over every resumed run
+	// CommWait is, in a data-parallel run, the seconds this step waited
+	// for the other ranks after its backward pass: the communication the
+	// backward pass did not hide (and any imbalance between the ranks).
+	CommWait float64 `json:"comm_wait_s,omitempty"`
 }
 
 // Trainer runs the loop.
@@ -453,7 +457,9 @@ func (t *Trainer) trainStep(ctx context.Context) (Metrics, bool, error) {
 	}
 	micros := accum
 	last := t.step+1 == t.Cfg.Steps || t.Cfg.MaxDuration > 0 && t.Elapsed() >= t.Cfg.MaxDuration
+	var commWait time.Duration
 	if t.red != nil {
+		waitFrom := time.Now()
 		if err := t.red.finish(); err != nil {
 			return Metrics{}, false, fmt.Errorf("train: step %d: %w", t.step+1, err)
 		}
@@ -468,6 +474,7 @@ func (t *Trainer) trainStep(ctx context.Context) (Metrics, bool, error) {
 			func() error { return t.comm.AllreduceSum64(t.scalars[:]) }); err != nil {
 			return Metrics{}, false, err
 		}
+		commWait = time.Since(waitFrom)
 		lossSum, tokens = t.scalars[0], int(t.scalars[1])
 		t.stopAll, last = t.scalars[2] > 0, t.scalars[3] > 0
 		micros *= t.comm.Size()
@@ -486,7 +493,8 @@ func (t *Trainer) trainStep(ctx context.Context) (Metrics, bool, error) {
 	t.step++
 	t.stepElapsed = t.Elapsed()
 	return Metrics{Step: t.step, Loss: lossSum / float64(micros), LR: float64(lr),
-		TokensPerS: float64(tokens) / time.Since(start).Seconds(), GradNorm: norm, Elapsed: t.stepElapsed.Seconds()}, last, nil
+		TokensPerS: float64(tokens) / time.Since(start).Seconds(), GradNorm: norm, Elapsed: t.stepElapsed.Seconds(),
+		CommWait: commWait.Seconds()}, last, nil
 }
 
 // Evaluate returns the validation loss: over the whole validation set for

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/goformer/goformer/dist"
 	"github.com/goformer/goformer/internal/cpu"
@@ -43,6 +44,8 @@ func runTrain(args []string, stdout, stderr io.Writer) (err error) {
 	threads := threadsFlag(fs, 0)
 	samples := fs.Bool("samples", true, "print a short sample at each evaluation (language models)")
 	initDir := fs.String("init", "", "start question-answering or embedding training from this pretrained model directory (debian-mlm's)")
+	bucketMB := floatFlag(fs, "mpi-bucket-mb", 1, 0, 1<<20, "data-parallel runs: gradients are summed in buckets of this many MB as the backward pass completes them; 0: in one bucket after it")
+	mpiTimeout := fs.Duration("mpi-timeout", 10*time.Minute, "data-parallel runs: how long a rank waits for the others in a step before giving up")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -85,7 +88,11 @@ func runTrain(args []string, stdout, stderr io.Writer) (err error) {
 		progOut, stdout = io.Discard, io.Discard
 	}
 	prog := progress.New(progOut, 0)
-	opt := recipes.Options{Out: *out, Resume: *resume, Log: prog, Samples: *samples, OnStep: prog.Update, Comm: comm}
+	opt := recipes.Options{Out: *out, Resume: *resume, Log: prog, Samples: *samples, OnStep: prog.Update, Comm: comm,
+		BucketBytes: int(*bucketMB * (1 << 20)), Timeout: *mpiTimeout}
+	if *bucketMB == 0 {
+		opt.BucketBytes = -1
+	}
 	// Ctrl-C, or mpirun's SIGTERM on its way to stopping the job: a
 	// checkpoint of the last step, then out.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
