@@ -48,6 +48,51 @@ type Var struct {
 	// parameter's first use on the tape was node readyAt.
 	readyGen uint64
 	readyAt  int
+	q        *cpu.QMatrix // Quantize's compact copy of the weights
+}
+
+// Quantize keeps a compact copy of a 2-D weight [out, in] that Linear
+// uses on a graph without a tape (inference) in place of the float32
+// values: "int8" (per-row scales) or "bf16"; "" or "fp32" drops the copy.
+// The float32 values stay as they are: training, embedding lookups and
+// saving use them, and a graph that records a tape ignores the copy, so
+// quantising never changes what training computes.
+func (v *Var) Quantize(dtype string) error {
+	switch dtype {
+	case "", "fp32":
+		v.q = nil
+		return nil
+	case "int8", "bf16":
+	default:
+		return fmt.Errorf("autograd: unknown weight format %q (want fp32, bf16 or int8)", dtype)
+	}
+	if v.Value.Dims() != 2 {
+		return fmt.Errorf("autograd: %s: only 2-D weights are quantised, not shape %v", v.Name, v.Shape())
+	}
+	n, k := v.Value.Dim(0), v.Value.Dim(1)
+	if dtype == "int8" {
+		v.q = cpu.QuantizeInt8(v.Value.Data(), n, k)
+	} else {
+		v.q = cpu.QuantizeBF16(v.Value.Data(), n, k)
+	}
+	return nil
+}
+
+// Quantized returns the format of the weights Linear uses without a tape:
+// "fp32", "int8" or "bf16".
+func (v *Var) Quantized() string {
+	if v.q == nil {
+		return "fp32"
+	}
+	return v.q.Kind.String()
+}
+
+// QuantizedBytes is the size of Quantize's copy (0 without one).
+func (v *Var) QuantizedBytes() int {
+	if v.q == nil {
+		return 0
+	}
+	return v.q.Bytes()
 }
 
 // NewParam returns a trainable parameter holding t, with a zero gradient.

@@ -60,6 +60,10 @@ func (g *Graph) Linear(x, w, b *Var) *Var {
 		}
 		beta = 1
 	}
+	if g.NoGrad && w.q != nil && w.q.N == n && w.q.K == k { // inference on quantised weights
+		cpu.QLinear(m, x.Value.Data(), k, w.q, beta, od, n)
+		return out
+	}
 	cpu.Sgemm(false, true, m, n, k, 1, x.Value.Data(), k, w.Value.Data(), k, beta, od, n)
 	g.record(node{op: opLinear, out: out, in: [4]*Var{x, w, b}, m: m, k: k, n: n})
 	return out

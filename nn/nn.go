@@ -64,6 +64,24 @@ func (p *Params) Count() int {
 	return n
 }
 
+// Quantize gives every 2-D parameter a compact copy ("int8" or "bf16";
+// "fp32" drops them) that Linear uses for inference (autograd.Var.Quantize):
+// decoding reads a quarter (int8) or half (bf16) of the bytes per token.
+// It returns the bytes of the copies.
+func (p *Params) Quantize(dtype string) (int, error) {
+	n := 0
+	for _, v := range p.list {
+		if v.Value.Dims() != 2 {
+			continue
+		}
+		if err := v.Quantize(dtype); err != nil {
+			return 0, err
+		}
+		n += v.QuantizedBytes()
+	}
+	return n, nil
+}
+
 // ZeroGrad zeroes every parameter's gradient.
 func (p *Params) ZeroGrad() {
 	for _, v := range p.list {

@@ -313,3 +313,89 @@ func benchEmbed(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// ceilings is what bench peak and bench membw print.
+type ceilings struct {
+	Threads int     `json:"threads"`
+	GFLOPS  float64 `json:"peak_gflops,omitempty"`
+	GBPerS  float64 `json:"read_gb_per_s,omitempty"`
+}
+
+func benchPeak(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("goformer bench peak",
+		"Measures this CPU's float32 FMA ceiling: every thread runs independent chains of fused\n"+
+			"multiply-adds on registers (AVX2 here; 2 FLOPs each). GEMM and training GFLOPS are fractions of it.",
+		"  goformer bench peak\n  goformer bench peak --threads 1 --json", stderr)
+	threads := threadsFlag(fs, 0)
+	secs := floatFlag(fs, "seconds", 1, 0.01, 60, "how long to measure")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cpu.SetThreads(*threads)
+	r := ceilings{Threads: cpu.Threads(), GFLOPS: cpu.PeakGFLOPS(seconds(*secs))}
+	return printResult(stdout, *asJSON, r, "peak: %.1f GFLOPS float32 FMA (%d threads)\n", r.GFLOPS, r.Threads)
+}
+
+func benchMemBW(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("goformer bench membw",
+		"Measures memory's read bandwidth: every thread sums its share of a buffer far larger than the\n"+
+			"caches, repeatedly. Decoding one token at a time reads every weight once: bandwidth ÷ the bytes of\n"+
+			"the weights is its speed limit.",
+		"  goformer bench membw\n  goformer bench membw --mib 2048 --threads 1 --json", stderr)
+	threads := threadsFlag(fs, 0)
+	mib := intFlag(fs, "mib", 1024, 64, 1<<16, "buffer size in MiB")
+	secs := floatFlag(fs, "seconds", 2, 0.01, 60, "how long to measure")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cpu.SetThreads(*threads)
+	r := ceilings{Threads: cpu.Threads(), GBPerS: cpu.StreamGBps(*mib<<20, seconds(*secs))}
+	return printResult(stdout, *asJSON, r, "memory read bandwidth: %.1f GB/s (%d MiB buffer, %d threads)\n", r.GBPerS, *mib, r.Threads)
+}
+
+func benchDecode(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("goformer bench decode",
+		"Times greedy decoding with a KV cache of a GPT-2-shaped model (random weights: speed does not depend\n"+
+			"on their values): a batch of random prompts is prefilled, then --new tokens are decoded per row.\n"+
+			"Prints tokens/s, the bytes a step reads (weights and cache) per token, the GB/s that makes, and,\n"+
+			"against the memory bandwidth measured in the same run, the fraction of the limit it sets.",
+		"  goformer bench decode --config gpt2 --batch 1 --dtype int8\n"+
+			"  goformer bench decode --config gpt2 --batch 32 --prompt 64 --new 64 --json", stderr)
+	config := fs.String("config", "gpt2", "model shape: gpt2 (124M) or gpt2-medium (355M)")
+	batch := intFlag(fs, "batch", 1, 1, 1024, "rows decoded together")
+	prompt := intFlag(fs, "prompt", 16, 1, 1024, "prompt tokens per row")
+	newTokens := intFlag(fs, "new", 64, 1, 1024, "tokens decoded per row")
+	dtype := dtypeFlag(fs)
+	threads := threadsFlag(fs, 0)
+	bw := fs.Bool("bandwidth", true, "measure the memory bandwidth first, to compare against")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dtype != "fp32" && *dtype != "bf16" && *dtype != "int8" {
+		return usagef("bench decode: --dtype must be fp32, bf16 or int8, not %q", *dtype)
+	}
+	cpu.SetThreads(*threads)
+	var bandwidth float64
+	if *bw {
+		bandwidth = cpu.StreamGBps(1<<30, 2*time.Second)
+	}
+	r, err := bench.Decode(*config, *batch, *prompt, *newTokens, *dtype, bandwidth)
+	if err != nil {
+		return usagef("bench decode: %v", err)
+	}
+	if err := printResult(stdout, *asJSON, r, "decode %s %s, batch %d, prompt %d, %d new: %.1f tokens/s (prefill %.0f tokens/s), %.1f MB read per token, %.1f GB/s, %.1f GFLOPS",
+		r.Config, r.DType, r.Batch, r.Prompt, r.New, r.TokensPerS, r.PrefillTokensPerS, r.BytesPerToken/1e6, r.GBPerS, r.GFLOPS); err != nil {
+		return err
+	}
+	if *asJSON {
+		return nil
+	}
+	if r.BandwidthGBPerS > 0 {
+		fmt.Fprintf(stdout, "; %.0f%% of the %.1f GB/s bandwidth limit", 100*r.FractionOfBandwidth, r.BandwidthGBPerS)
+	}
+	_, err = fmt.Fprintf(stdout, " (%d threads)\n", r.Threads)
+	return err
+}

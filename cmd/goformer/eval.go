@@ -26,6 +26,7 @@ type evalResult struct {
 	Tokens       int     `json:"tokens"`
 	CrossEntropy float64 `json:"cross_entropy"`
 	Perplexity   float64 `json:"perplexity"`
+	DType        string  `json:"dtype,omitempty"` // the weights' format, when not fp32
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
@@ -55,6 +56,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	squadPath := fs.String("squad", "", "question-answering models: a SQuAD v1.1 file to answer and score (EM, F1)")
 	predPath := fs.String("predictions", "", "question-answering models: where to write the predictions JSON (default: predictions.json in --model)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	dtype := dtypeFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,6 +65,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	var probe struct {
 		ModelType string `json:"model_type"`
+	}
+	if *dtype != "fp32" && (*retrievalPath != "" || *squadPath != "" || strings.HasSuffix(*dataPath, ".jsonl") || strings.HasSuffix(*dataPath, ".jsonl.gz")) {
+		return usagef("eval: --dtype is for language and translation models")
 	}
 	if *retrievalPath != "" {
 		return evalRetrieval(*dir, *retrievalPath, *textField, *summaryField, *asJSON, stdout, stderr)
@@ -85,13 +90,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		if *dataPath != "" {
 			return usagef("eval: %s is a translation model: give --src and --ref, not --data", *dir)
 		}
-		return evalTranslation(*dir, *srcPath, *refPath, *beam, *asJSON, stdout, stderr)
+		return evalTranslation(*dir, *srcPath, *refPath, *beam, *dtype, *asJSON, stdout, stderr)
 	}
 	if *srcPath != "" || *refPath != "" {
 		return usagef("eval: --src and --ref are for translation models; %s is not one", *dir)
 	}
 	m, tok, err := loadGPT("eval", *dir)
 	if err != nil {
+		return err
+	}
+	if err := quantize("eval", m, *dtype); err != nil {
 		return err
 	}
 	name := "tiny-shakespeare (validation)"
@@ -115,6 +123,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return usageError{"eval: " + err.Error()}
 	}
 	r := evalResult{Model: *dir, Data: name, Tokens: count, CrossEntropy: ce}
+	if *dtype != "fp32" {
+		r.DType = *dtype
+		r.Model += " (" + *dtype + ")"
+	}
 	r.Perplexity = math.Exp(r.CrossEntropy)
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
@@ -125,7 +137,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 
 // evalTranslation translates src and scores it against ref with BLEU and
 // chrF2.
-func evalTranslation(dir, srcPath, refPath string, beam int, asJSON bool, stdout, stderr io.Writer) error {
+func evalTranslation(dir, srcPath, refPath string, beam int, dtype string, asJSON bool, stdout, stderr io.Writer) error {
 	if (srcPath == "") != (refPath == "") {
 		return usagef("eval: give both --src and --ref, or neither (Multi30k test_2016_flickr)")
 	}
@@ -134,6 +146,9 @@ func evalTranslation(dir, srcPath, refPath string, beam int, asJSON bool, stdout
 	}
 	t, err := loadTranslator("eval", dir)
 	if err != nil {
+		return err
+	}
+	if err := quantize("eval", t.Model, dtype); err != nil {
 		return err
 	}
 	t.Options = seq2seq.TranslateOptions{Beam: beam, LengthPenalty: 0.6}
@@ -174,11 +189,11 @@ func evalTranslation(dir, srcPath, refPath string, beam int, asJSON bool, stdout
 		return err
 	}
 	if asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{"model": dir, "src": srcPath, "ref": refPath, "beam": beam,
+		return json.NewEncoder(stdout).Encode(map[string]any{"model": dir, "dtype": dtype, "src": srcPath, "ref": refPath, "beam": beam,
 			"sentences": len(src), "seconds": secs, "sentences_per_s": float64(len(src)) / secs, "bleu": b.Score, "chrf": c.Score,
 			"bleu_signature": fmt.Sprintf(metrics.BLEUSignature, 1), "peak_rss_mib": peakRSSMiB()})
 	}
-	_, err = fmt.Fprintf(stdout, "%s on %s (beam %d, %d sentences in %.1fs, %.1f/s):\n%s\n%s\n", dir, srcPath, beam, len(src), secs,
+	_, err = fmt.Fprintf(stdout, "%s on %s (beam %d, %s weights, %d sentences in %.1fs, %.1f/s):\n%s\n%s\n", dir, srcPath, beam, dtype, len(src), secs,
 		float64(len(src))/secs, b, c)
 	return err
 }

@@ -8,6 +8,10 @@ import (
 
 	"github.com/goformer/goformer/generate"
 	"github.com/goformer/goformer/internal/cpu"
+	"github.com/goformer/goformer/models/gpt"
+	"github.com/goformer/goformer/models/seq2seq"
+	"github.com/goformer/goformer/models/t5"
+	"github.com/goformer/goformer/nn"
 	"github.com/goformer/goformer/tensor"
 )
 
@@ -129,4 +133,48 @@ func (s samplingFlags) sampler(fs *flag.FlagSet) (*generate.Sampler, error) {
 		return nil, nil
 	}
 	return &generate.Sampler{Temperature: *s.temperature, TopK: *s.topK, TopP: *s.topP, RNG: tensor.NewRNG(*s.seed)}, nil
+}
+
+// dtypeFlag registers --dtype: the weight format inference reads,
+// checked as it is parsed.
+func dtypeFlag(fs *flag.FlagSet) *string {
+	d := dtypeValue("fp32")
+	fs.Var(&d, "dtype", "weights for inference: fp32, bf16 (half the bytes) or int8 (a quarter, per-channel scales); the model files are not changed")
+	return (*string)(&d)
+}
+
+type dtypeValue string
+
+func (d *dtypeValue) String() string { return string(*d) }
+
+func (d *dtypeValue) Set(s string) error {
+	if s != "fp32" && s != "bf16" && s != "int8" {
+		return fmt.Errorf("must be fp32, bf16 or int8")
+	}
+	*d = dtypeValue(s)
+	return nil
+}
+
+// quantize puts a loaded model's weights in dtype for inference
+// (nn.Params.Quantize); fp32 leaves them as they are.
+func quantize(cmd string, model any, dtype string) error {
+	if dtype == "fp32" {
+		return nil
+	}
+	if dtype != "bf16" && dtype != "int8" {
+		return usagef("%s: --dtype must be fp32, bf16 or int8, not %q", cmd, dtype)
+	}
+	var ps *nn.Params
+	switch m := model.(type) {
+	case *gpt.Model:
+		ps = &m.Params
+	case *seq2seq.Model:
+		ps = &m.Params
+	case *t5.Model:
+		ps = &m.Params
+	default:
+		return usagef("%s: --dtype %s is for GPT-2, Marian/Pegasus/BART and T5 models", cmd, dtype)
+	}
+	_, err := ps.Quantize(dtype)
+	return err
 }

@@ -20,6 +20,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	prompt := fs.String("prompt", "\n", "text to continue")
 	maxTokens := intFlag(fs, "max-tokens", 500, 0, maxNewTokens, "tokens to generate")
 	sf := addSampling(fs, 0.8, 40)
+	dtype := dtypeFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -38,6 +39,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	m, tok, err := loadGPT("generate", *dir)
 	if err != nil {
+		return err
+	}
+	if err := quantize("generate", m, *dtype); err != nil {
 		return err
 	}
 	ids, err := tok.Encode(*prompt)

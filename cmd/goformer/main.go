@@ -93,6 +93,9 @@ func commands() []command {
 			{name: "attention", summary: "scaled dot-product attention (flash or plain): time, GFLOPS, memory", run: benchAttention},
 			{name: "embed", summary: "sentence embedding of a BERT-family model: sentences/s at a batch size", run: benchEmbed},
 			{name: "serve", summary: "load a running goformer serve: latency, time to first token, tokens/s per concurrency", run: benchServe},
+			{name: "decode", summary: "decoding a GPT-2-sized model (fp32, bf16, int8 weights): tokens/s against the bandwidth limit", run: benchDecode},
+			{name: "peak", summary: "this CPU's float32 FMA ceiling: GFLOPS", run: benchPeak},
+			{name: "membw", summary: "memory read bandwidth: GB/s", run: benchMemBW},
 		}},
 	}
 }

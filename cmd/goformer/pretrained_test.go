@@ -49,3 +49,36 @@ func TestSavePretrainedGPT2(t *testing.T) {
 		t.Fatalf("info: exit %d, %q %q", code, out, errs)
 	}
 }
+
+// TestDTypeGPT2: eval and generate on bf16 and int8 weights stay close to
+// float32 (cross-entropy within 1% and 3%) and say which weights they ran.
+func TestDTypeGPT2(t *testing.T) {
+	const dir = "testdata/gpt2-pretrained"
+	ce := map[string]float64{}
+	for _, dtype := range []string{"fp32", "bf16", "int8"} {
+		code, out, errs := runCLI("eval", "--model", dir, "--data", "testdata/gpt2-eval.txt", "--json", "--dtype", dtype)
+		if code != 0 {
+			t.Fatalf("eval --dtype %s: exit %d: %s", dtype, code, errs)
+		}
+		var got evalResult
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		if (got.DType != "") != (dtype != "fp32") {
+			t.Errorf("eval --dtype %s reports %q", dtype, got.DType)
+		}
+		ce[dtype] = got.CrossEntropy
+		if code, out, errs := runCLI("generate", "--model", dir, "--prompt", "Hello", "--max-tokens", "5", "--temperature", "0", "--dtype", dtype); code != 0 || !strings.HasPrefix(out, "Hello") {
+			t.Fatalf("generate --dtype %s: exit %d, %q %q", dtype, code, out, errs)
+		}
+	}
+	for dtype, tol := range map[string]float64{"bf16": 0.01, "int8": 0.03} {
+		if d := math.Abs(ce[dtype]-ce["fp32"]) / ce["fp32"]; d > tol {
+			t.Errorf("%s: cross-entropy %.5f against float32's %.5f", dtype, ce[dtype], ce["fp32"])
+		}
+	}
+	t.Logf("cross-entropy fp32 %.5f, bf16 %.5f, int8 %.5f", ce["fp32"], ce["bf16"], ce["int8"])
+	if code, _, errs := runCLI("generate", "--model", dir, "--dtype", "int4"); code != 2 || !strings.Contains(errs, "fp32, bf16 or int8") {
+		t.Errorf("--dtype int4: exit %d, %q", code, errs)
+	}
+}

@@ -144,6 +144,7 @@ func runSummarize(args []string, stdout, stderr io.Writer) error {
 	gf := addGenerationFlags(fs)
 	threads := threadsFlag(fs, 0)
 	asJSON := fs.Bool("json", false, "print one JSON object per document: {\"summary\"}")
+	dtype := dtypeFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -153,6 +154,9 @@ func runSummarize(args []string, stdout, stderr io.Writer) error {
 	cpu.SetThreads(*threads)
 	s, err := loadSummarizer("summarize", *dir)
 	if err != nil {
+		return err
+	}
+	if err := quantize("summarize", s.Model, *dtype); err != nil {
 		return err
 	}
 	if err := gf.apply(fs, &s.Options.Generation); err != nil {

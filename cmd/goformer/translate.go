@@ -82,6 +82,7 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	threads := threadsFlag(fs, 0)
 	sf := addSampling(fs, 0, 0)
 	asJSON := fs.Bool("json", false, "print one JSON object per line: {\"source\", \"translation\"}")
+	dtype := dtypeFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -100,6 +101,9 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	cpu.SetThreads(*threads)
 	t, err := loadTranslator("translate", *dir, *task)
 	if err != nil {
+		return err
+	}
+	if err := quantize("translate", t.Model, *dtype); err != nil {
 		return err
 	}
 	t.Options = opt

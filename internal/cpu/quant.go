@@ -1,0 +1,291 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// QKind is the format of a quantised weight matrix.
+type QKind uint8
+
+const (
+	QInt8 QKind = iota + 1 // int8 with one float32 scale per row (per output channel), symmetric
+	QBF16                  // bfloat16: float32's top 16 bits, rounded to nearest even
+)
+
+// String names the format as the command line does ("int8", "bf16").
+func (k QKind) String() string {
+	switch k {
+	case QInt8:
+		return "int8"
+	case QBF16:
+		return "bf16"
+	}
+	return fmt.Sprintf("QKind(%d)", uint8(k))
+}
+
+// QMatrix is a weight matrix W [N, K] (PyTorch's Linear layout: a row per
+// output) stored in a compact format for inference: what decoding reads
+// per token shrinks from 4 bytes a weight to 2 (bf16) or 1 (int8). Products
+// are accumulated in float32.
+type QMatrix struct {
+	Kind  QKind
+	N, K  int
+	I8    []int8    // QInt8: N·K values, row-major
+	Scale []float32 // QInt8: W[j][i] ≈ Scale[j]·I8[j·K+i]
+	BF    []uint16  // QBF16: N·K values, row-major
+}
+
+// Bytes is the size of the quantised weights (what a product reads).
+func (q *QMatrix) Bytes() int { return len(q.I8) + 4*len(q.Scale) + 2*len(q.BF) }
+
+// QuantizeInt8 quantises w [n, k] per row: each row's scale is its largest
+// magnitude over 127, each weight rounded to the nearest multiple (ties
+// away from zero). A row of zeros has scale 0.
+func QuantizeInt8(w []float32, n, k int) *QMatrix {
+	q := &QMatrix{Kind: QInt8, N: n, K: k, I8: make([]int8, n*k), Scale: make([]float32, n)}
+	for j := 0; j < n; j++ {
+		row := w[j*k : (j+1)*k]
+		var m float32
+		for _, v := range row {
+			m = max(m, float32(math.Abs(float64(v))))
+		}
+		if m == 0 {
+			continue
+		}
+		s := m / 127
+		q.Scale[j] = s
+		for i, v := range row {
+			q.I8[j*k+i] = int8(max(-127, min(127, math.Round(float64(v/s)))))
+		}
+	}
+	return q
+}
+
+// QuantizeBF16 rounds w [n, k] to bfloat16 (nearest, ties to even).
+func QuantizeBF16(w []float32, n, k int) *QMatrix {
+	q := &QMatrix{Kind: QBF16, N: n, K: k, BF: make([]uint16, n*k)}
+	for i, v := range w[:n*k] {
+		q.BF[i] = ToBF16(v)
+	}
+	return q
+}
+
+// ToBF16 rounds v to bfloat16 (nearest, ties to even; NaN stays NaN).
+func ToBF16(v float32) uint16 {
+	b := math.Float32bits(v)
+	if v != v {
+		return uint16(b>>16) | 0x40 // a quiet NaN
+	}
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
+}
+
+// FromBF16 widens a bfloat16 to float32 (exactly).
+func FromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// Dequantize returns the float32 matrix the quantised one stands for.
+func (q *QMatrix) Dequantize() []float32 {
+	out := make([]float32, q.N*q.K)
+	for j := 0; j < q.N; j++ {
+		for i := 0; i < q.K; i++ {
+			switch q.Kind {
+			case QInt8:
+				out[j*q.K+i] = q.Scale[j] * float32(q.I8[j*q.K+i])
+			case QBF16:
+				out[j*q.K+i] = FromBF16(q.BF[j*q.K+i])
+			}
+		}
+	}
+	return out
+}
+
+// qJob computes C = A·Wᵀ + beta·C for a quantised W over column blocks.
+type qJob struct {
+	m             int
+	a, c          []float32
+	lda, ldc      int
+	beta          float32
+	q             *QMatrix
+	parts, perCol int
+}
+
+var qJobs = sync.Pool{New: func() any { return new(qJob) }}
+
+// QLinear computes C [m, N] = A [m, K]·Wᵀ + beta·C (C not read when beta
+// is 0) for a quantised W: each element a dot product of a row of A with a
+// row of W widened to float32 on the fly, four rows of A sharing each load
+// of W; columns are split over the default pool's threads.
+func QLinear(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32, ldc int) {
+	if m == 0 || q.N == 0 {
+		return
+	}
+	if q.K == 0 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+q.N]
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+		return
+	}
+	_ = a[(m-1)*lda+q.K-1]
+	_ = c[(m-1)*ldc+q.N-1]
+	if m > dotRows {
+		qLinearBlocks(m, a, lda, q, beta, c, ldc)
+		return
+	}
+	j := qJobs.Get().(*qJob)
+	*j = qJob{m: m, a: a, c: c, lda: lda, ldc: ldc, beta: beta, q: q, parts: 1, perCol: q.N}
+	pool := DefaultPool()
+	if want := min(pool.Threads(), 2*m*q.N*q.K/minPartFlops); want > 1 {
+		j.perCol = (q.N + want - 1) / want
+		j.parts = (q.N + j.perCol - 1) / j.perCol
+	}
+	if j.parts == 1 {
+		j.Do(0)
+	} else {
+		pool.Run(j.parts, j)
+	}
+	*j = qJob{}
+	qJobs.Put(j)
+}
+
+// qBlockRows is how many rows of W are widened to float32 at a time for a
+// product with many rows of A (a block of 64 rows of 768 is 192 KiB).
+const qBlockRows = 64
+
+var qBlocks = sync.Pool{New: func() any { return new([]float32) }}
+
+// qLinearBlocks is QLinear for many rows of A, where the product is
+// compute-bound: blocks of W are widened to float32 and multiplied by the
+// packed GEMM (the widening is N·K work against its M·N·K).
+func qLinearBlocks(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32, ldc int) {
+	bp := qBlocks.Get().(*[]float32)
+	k := q.K
+	if cap(*bp) < qBlockRows*k {
+		*bp = make([]float32, qBlockRows*k)
+	}
+	for j0 := 0; j0 < q.N; j0 += qBlockRows {
+		nb := min(qBlockRows, q.N-j0)
+		buf := (*bp)[:nb*k]
+		for r := 0; r < nb; r++ {
+			row := buf[r*k : (r+1)*k]
+			switch q.Kind {
+			case QInt8:
+				s, src := q.Scale[j0+r], q.I8[(j0+r)*k:(j0+r+1)*k]
+				for i, v := range src {
+					row[i] = s * float32(v)
+				}
+			case QBF16:
+				src := q.BF[(j0+r)*k : (j0+r+1)*k]
+				for i, v := range src {
+					row[i] = FromBF16(v)
+				}
+			}
+		}
+		Sgemm(false, true, m, nb, k, 1, a, lda, buf, k, beta, c[j0:], ldc)
+	}
+	qBlocks.Put(bp)
+}
+
+// Do computes one block of columns.
+func (j *qJob) Do(part int) {
+	q := j.q
+	k := q.K
+	j0 := part * j.perCol
+	j1 := min(j0+j.perCol, q.N)
+	var four [4]float32
+	for col := j0; col < j1; col++ {
+		scale := float32(1)
+		if q.Kind == QInt8 {
+			scale = q.Scale[col]
+		}
+		if j.m < 4 {
+			for i := 0; i < j.m; i++ {
+				j.set(i, col, scale*qdot(q, col, j.a[i*j.lda:i*j.lda+k]))
+			}
+			continue
+		}
+		for i := 0; i < j.m; i += 4 {
+			i0 := min(i, j.m-4)
+			qdot4(q, col, j.a[i0*j.lda:], j.lda, &four)
+			for r := i - i0; r < 4; r++ {
+				j.set(i0+r, col, scale*four[r])
+			}
+		}
+	}
+}
+
+func (j *qJob) set(i, col int, v float32) {
+	p := &j.c[i*j.ldc+col]
+	if j.beta == 0 {
+		*p = v
+	} else {
+		*p = v + j.beta**p
+	}
+}
+
+// qdot is the dot product of a with row col of W (unscaled for int8).
+func qdot(q *QMatrix, col int, a []float32) float32 {
+	k := q.K
+	if q.Kind == QInt8 {
+		return dotI8(a, q.I8[col*k:(col+1)*k])
+	}
+	return dotBF16(a, q.BF[col*k:(col+1)*k])
+}
+
+// qdot4 is qdot for four rows of a (lda apart).
+func qdot4(q *QMatrix, col int, a []float32, lda int, out *[4]float32) {
+	k := q.K
+	if q.Kind == QInt8 {
+		dot4I8(a, lda, q.I8[col*k:(col+1)*k], out)
+		return
+	}
+	dot4BF16(a, lda, q.BF[col*k:(col+1)*k], out)
+}
+
+// The Go twins: eight interleaved partial sums per row, as the vector
+// loops keep them.
+
+func dotI8Go(a []float32, w []int8) float32 {
+	var s [8]float32
+	n := len(w) &^ 7
+	for i := 0; i < n; i += 8 {
+		for l := 0; l < 8; l++ {
+			s[l] += a[i+l] * float32(w[i+l])
+		}
+	}
+	t := ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
+	for i := n; i < len(w); i++ {
+		t += a[i] * float32(w[i])
+	}
+	return t
+}
+
+func dotBF16Go(a []float32, w []uint16) float32 {
+	var s [8]float32
+	n := len(w) &^ 7
+	for i := 0; i < n; i += 8 {
+		for l := 0; l < 8; l++ {
+			s[l] += a[i+l] * FromBF16(w[i+l])
+		}
+	}
+	t := ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
+	for i := n; i < len(w); i++ {
+		t += a[i] * FromBF16(w[i])
+	}
+	return t
+}
+
+func dot4I8Go(a []float32, lda int, w []int8, out *[4]float32) {
+	for r := range out {
+		out[r] = dotI8Go(a[r*lda:r*lda+len(w)], w)
+	}
+}
+
+func dot4BF16Go(a []float32, lda int, w []uint16, out *[4]float32) {
+	for r := range out {
+		out[r] = dotBF16Go(a[r*lda:r*lda+len(w)], w)
+	}
+}

@@ -1,0 +1,76 @@
+//go:build !purego
+
+package cpu
+
+// The kernels take n, a multiple of 8 (the caller adds the tail), and
+// return (or store) each row's sum of its eight lanes.
+
+//go:noescape
+func dotI8AVX2(a *float32, w *int8, n int) float32
+
+//go:noescape
+func dotBF16AVX2(a *float32, w *uint16, n int) float32
+
+//go:noescape
+func dot4I8AVX2(a *float32, lda int, w *int8, n int, out *[4]float32)
+
+//go:noescape
+func dot4BF16AVX2(a *float32, lda int, w *uint16, n int, out *[4]float32)
+
+func dotI8(a []float32, w []int8) float32 {
+	n := len(w) &^ 7
+	if !useVecAsm || n == 0 {
+		return dotI8Go(a, w)
+	}
+	a = a[:len(w)]
+	t := dotI8AVX2(&a[0], &w[0], n)
+	for i := n; i < len(w); i++ {
+		t += a[i] * float32(w[i])
+	}
+	return t
+}
+
+func dotBF16(a []float32, w []uint16) float32 {
+	n := len(w) &^ 7
+	if !useVecAsm || n == 0 {
+		return dotBF16Go(a, w)
+	}
+	a = a[:len(w)]
+	t := dotBF16AVX2(&a[0], &w[0], n)
+	for i := n; i < len(w); i++ {
+		t += a[i] * FromBF16(w[i])
+	}
+	return t
+}
+
+func dot4I8(a []float32, lda int, w []int8, out *[4]float32) {
+	n := len(w) &^ 7
+	if !useVecAsm || n == 0 {
+		dot4I8Go(a, lda, w, out)
+		return
+	}
+	_ = a[3*lda+len(w)-1]
+	dot4I8AVX2(&a[0], lda, &w[0], n, out)
+	for r := range out {
+		row := a[r*lda : r*lda+len(w)]
+		for i := n; i < len(w); i++ {
+			out[r] += row[i] * float32(w[i])
+		}
+	}
+}
+
+func dot4BF16(a []float32, lda int, w []uint16, out *[4]float32) {
+	n := len(w) &^ 7
+	if !useVecAsm || n == 0 {
+		dot4BF16Go(a, lda, w, out)
+		return
+	}
+	_ = a[3*lda+len(w)-1]
+	dot4BF16AVX2(&a[0], lda, &w[0], n, out)
+	for r := range out {
+		row := a[r*lda : r*lda+len(w)]
+		for i := n; i < len(w); i++ {
+			out[r] += row[i] * FromBF16(w[i])
+		}
+	}
+}

@@ -1,0 +1,193 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Dot products of float32 rows with quantised weights, widened to float32
+// in registers: int8 by VPMOVSXBD + VCVTDQ2PS (the per-row scale is applied
+// by the caller), bfloat16 by VPMOVZXWD + a 16-bit shift (exact). n is a
+// multiple of 8; eight partial sums per row, reduced as dotI8Go does.
+
+// REDUCE8 sums the eight lanes of Y into the low lane of X (T scratch).
+#define REDUCE8(Y, X, T) \
+	VEXTRACTF128 $1, Y, T \
+	VADDPS T, X, X \
+	VMOVHLPS X, T, T \
+	VADDPS T, X, X \
+	VMOVSHDUP X, T \
+	VADDSS T, X, X
+
+// func dotI8AVX2(a *float32, w *int8, n int) float32
+// Four accumulators over 32 weights an iteration (one chain would wait on
+// the FMA's latency), then 8 at a time.
+TEXT ·dotI8AVX2(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+qi1loop32:
+	CMPQ CX, $32
+	JLT qi1loop8
+	VPMOVSXBD (DI), Y4
+	VPMOVSXBD 8(DI), Y5
+	VPMOVSXBD 16(DI), Y6
+	VPMOVSXBD 24(DI), Y7
+	VCVTDQ2PS Y4, Y4
+	VCVTDQ2PS Y5, Y5
+	VCVTDQ2PS Y6, Y6
+	VCVTDQ2PS Y7, Y7
+	VFMADD231PS (SI), Y4, Y0
+	VFMADD231PS 32(SI), Y5, Y1
+	VFMADD231PS 64(SI), Y6, Y2
+	VFMADD231PS 96(SI), Y7, Y3
+	ADDQ $32, DI
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP qi1loop32
+qi1loop8:
+	TESTQ CX, CX
+	JZ qi1done
+	VPMOVSXBD (DI), Y4
+	VCVTDQ2PS Y4, Y4
+	VFMADD231PS (SI), Y4, Y0
+	ADDQ $8, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP qi1loop8
+qi1done:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	REDUCE8(Y0, X0, X5)
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func dotBF16AVX2(a *float32, w *uint16, n int) float32
+TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+qb1loop32:
+	CMPQ CX, $32
+	JLT qb1loop8
+	VPMOVZXWD (DI), Y4
+	VPMOVZXWD 16(DI), Y5
+	VPMOVZXWD 32(DI), Y6
+	VPMOVZXWD 48(DI), Y7
+	VPSLLD $16, Y4, Y4
+	VPSLLD $16, Y5, Y5
+	VPSLLD $16, Y6, Y6
+	VPSLLD $16, Y7, Y7
+	VFMADD231PS (SI), Y4, Y0
+	VFMADD231PS 32(SI), Y5, Y1
+	VFMADD231PS 64(SI), Y6, Y2
+	VFMADD231PS 96(SI), Y7, Y3
+	ADDQ $64, DI
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP qb1loop32
+qb1loop8:
+	TESTQ CX, CX
+	JZ qb1done
+	VPMOVZXWD (DI), Y4
+	VPSLLD $16, Y4, Y4
+	VFMADD231PS (SI), Y4, Y0
+	ADDQ $16, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP qb1loop8
+qb1done:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	REDUCE8(Y0, X0, X5)
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func dot4I8AVX2(a *float32, lda int, w *int8, n int, out *[4]float32)
+TEXT ·dot4I8AVX2(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ lda+8(FP), R8
+	SHLQ $2, R8
+	MOVQ w+16(FP), DI
+	MOVQ n+24(FP), CX
+	MOVQ out+32(FP), DX
+	LEAQ (SI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+qi4loop:
+	VPMOVSXBD (DI), Y4
+	VCVTDQ2PS Y4, Y4
+	VFMADD231PS (SI), Y4, Y0
+	VFMADD231PS (R9), Y4, Y1
+	VFMADD231PS (R10), Y4, Y2
+	VFMADD231PS (R11), Y4, Y3
+	ADDQ $8, DI
+	ADDQ $32, SI
+	ADDQ $32, R9
+	ADDQ $32, R10
+	ADDQ $32, R11
+	SUBQ $8, CX
+	JNZ qi4loop
+	REDUCE8(Y0, X0, X5)
+	REDUCE8(Y1, X1, X5)
+	REDUCE8(Y2, X2, X5)
+	REDUCE8(Y3, X3, X5)
+	VMOVSS X0, (DX)
+	VMOVSS X1, 4(DX)
+	VMOVSS X2, 8(DX)
+	VMOVSS X3, 12(DX)
+	VZEROUPPER
+	RET
+
+// func dot4BF16AVX2(a *float32, lda int, w *uint16, n int, out *[4]float32)
+TEXT ·dot4BF16AVX2(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ lda+8(FP), R8
+	SHLQ $2, R8
+	MOVQ w+16(FP), DI
+	MOVQ n+24(FP), CX
+	MOVQ out+32(FP), DX
+	LEAQ (SI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+qb4loop:
+	VPMOVZXWD (DI), Y4
+	VPSLLD $16, Y4, Y4
+	VFMADD231PS (SI), Y4, Y0
+	VFMADD231PS (R9), Y4, Y1
+	VFMADD231PS (R10), Y4, Y2
+	VFMADD231PS (R11), Y4, Y3
+	ADDQ $16, DI
+	ADDQ $32, SI
+	ADDQ $32, R9
+	ADDQ $32, R10
+	ADDQ $32, R11
+	SUBQ $8, CX
+	JNZ qb4loop
+	REDUCE8(Y0, X0, X5)
+	REDUCE8(Y1, X1, X5)
+	REDUCE8(Y2, X2, X5)
+	REDUCE8(Y3, X3, X5)
+	VMOVSS X0, (DX)
+	VMOVSS X1, 4(DX)
+	VMOVSS X2, 8(DX)
+	VMOVSS X3, 12(DX)
+	VZEROUPPER
+	RET

@@ -1,0 +1,12 @@
+//go:build !amd64 || purego
+
+package cpu
+
+func dotI8(a []float32, w []int8) float32     { return dotI8Go(a, w) }
+func dotBF16(a []float32, w []uint16) float32 { return dotBF16Go(a, w) }
+func dot4I8(a []float32, lda int, w []int8, out *[4]float32) {
+	dot4I8Go(a, lda, w, out)
+}
+func dot4BF16(a []float32, lda int, w []uint16, out *[4]float32) {
+	dot4BF16Go(a, lda, w, out)
+}

@@ -1,0 +1,80 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randInt8(rng *rand.Rand, n int) []int8 {
+	w := make([]int8, n)
+	for i := range w {
+		w[i] = int8(rng.IntN(255) - 127)
+	}
+	return w
+}
+
+func randBF16(rng *rand.Rand, n int) []uint16 {
+	w := make([]uint16, n)
+	for i := range w {
+		w[i] = ToBF16(float32(rng.NormFloat64()))
+	}
+	return w
+}
+
+// TestQuantTwins: the AVX2 kernels against their Go twins on awkward
+// lengths, to float32 rounding of the sum of |terms|.
+func TestQuantTwins(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 768, 773} {
+		lda := n + 5
+		a := scaledSlice(rng, 3*lda+n, 2)
+		wi, wb := randInt8(rng, n), randBF16(rng, n)
+		bound := func(row []float32, f func(i int) float32) float64 {
+			var s float64
+			for i := range n {
+				s += math.Abs(float64(row[i] * f(i)))
+			}
+			return 4*float64(n)*eps32*s + 1e-30
+		}
+		fi := func(i int) float32 { return float32(wi[i]) }
+		fb := func(i int) float32 { return FromBF16(wb[i]) }
+		var ga, gg float32
+		withVecAsm(true, func() { ga = dotI8(a[:n], wi) })
+		withVecAsm(false, func() { gg = dotI8(a[:n], wi) })
+		if d := math.Abs(float64(ga - gg)); d > bound(a, fi) {
+			t.Fatalf("dotI8 n=%d: asm %g, Go %g", n, ga, gg)
+		}
+		withVecAsm(true, func() { ga = dotBF16(a[:n], wb) })
+		withVecAsm(false, func() { gg = dotBF16(a[:n], wb) })
+		if d := math.Abs(float64(ga - gg)); d > bound(a, fb) {
+			t.Fatalf("dotBF16 n=%d: asm %g, Go %g", n, ga, gg)
+		}
+		var fa, fg [4]float32
+		for _, kind := range []string{"int8", "bf16"} {
+			f := fi
+			withVecAsm(true, func() {
+				if kind == "int8" {
+					dot4I8(a, lda, wi, &fa)
+				} else {
+					dot4BF16(a, lda, wb, &fa)
+				}
+			})
+			withVecAsm(false, func() {
+				if kind == "int8" {
+					dot4I8(a, lda, wi, &fg)
+				} else {
+					dot4BF16(a, lda, wb, &fg)
+					f = fb
+				}
+			})
+			for r := range fa {
+				if d := math.Abs(float64(fa[r] - fg[r])); d > bound(a[r*lda:], f) {
+					t.Fatalf("dot4 %s n=%d row %d: asm %g, Go %g", kind, n, r, fa[r], fg[r])
+				}
+			}
+		}
+	}
+}
