@@ -60,6 +60,9 @@ func newLM(name, dir string, s *Server) (*lm, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := quantize(m, s.cfg.DType); err != nil {
+		return nil, err
+	}
 	tok, err := tokenizer.LoadDir(dir)
 	if err != nil {
 		return nil, err

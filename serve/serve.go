@@ -46,10 +46,16 @@ type Config struct {
 	RequestTimeout time.Duration // a request's whole time (default 5 minutes)
 	BodyTimeout    time.Duration // the time a client has to send its body, else 408 (default 10 s)
 	APIKey         string        // if set, /v1/ needs "Authorization: Bearer <key>"
+	// DType is the weight format language and encoder-decoder models
+	// decode with: "fp32" (or ""), "bf16" or "int8" (Model.Quantize).
+	DType string
 	Logger         *slog.Logger  // default: slog.Default()
 }
 
 func (c Config) withDefaults() Config {
+	if c.DType == "" {
+		c.DType = "fp32"
+	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
@@ -103,6 +109,9 @@ func New(cfg Config, dirs map[string]string) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if len(dirs) == 0 {
 		return nil, fmt.Errorf("serve: no model to serve")
+	}
+	if cfg.DType != "fp32" && cfg.DType != "bf16" && cfg.DType != "int8" {
+		return nil, fmt.Errorf("serve: weights %q (want fp32, bf16 or int8)", cfg.DType)
 	}
 	s := &Server{cfg: cfg, models: map[string]model{}, stop: make(chan struct{})}
 	s.metrics = newMetrics()
@@ -508,3 +517,16 @@ func (q *queue[T]) submit(r T) error {
 
 // gauge sets the queue-depth metric; call with q.mu held.
 func (q *queue[T]) gauge() { q.s.metrics.queue.WithLabelValues(q.name).Set(float64(len(q.pending))) }
+
+// quantize puts a model's weights in dtype ("", "fp32", "bf16", "int8").
+func quantize(model any, dtype string) error {
+	if dtype == "" || dtype == "fp32" {
+		return nil
+	}
+	q, ok := model.(interface{ Quantize(string) (int, error) })
+	if !ok {
+		return fmt.Errorf("serve: %T cannot take %s weights", model, dtype)
+	}
+	_, err := q.Quantize(dtype)
+	return err
+}

@@ -455,3 +455,19 @@ func TestSlowClient(t *testing.T) {
 		t.Errorf("the slow client waited %v", el)
 	}
 }
+
+// TestServeDType: a server with int8 weights completes, and an unknown
+// weight format is refused at start.
+func TestServeDType(t *testing.T) {
+	_, ts := newTestServer(t, Config{DType: "int8"}, map[string]string{"gpt": tinyGPT(t)})
+	code, out, _ := post(t, ts.URL+"/v1/completions", map[string]any{"model": "gpt", "prompt": "the cat", "max_tokens": 8, "temperature": 0})
+	if code != 200 {
+		t.Fatalf("%d: %v", code, out)
+	}
+	if text, _ := completionText(t, out); text == "" {
+		t.Error("int8 weights completed nothing")
+	}
+	if _, err := New(Config{DType: "int4", Logger: quietLogger()}, map[string]string{"gpt": tinyGPT(t)}); err == nil || !strings.Contains(err.Error(), "int4") {
+		t.Errorf("DType int4: %v", err)
+	}
+}

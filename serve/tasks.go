@@ -163,6 +163,16 @@ func newSeq2Seq(name, dir, typ string, s *Server) (*seq2seq, error) {
 			return nil, err
 		}
 	}
+	for _, model := range []any{tr.Model, sum.Model} {
+		if err := quantize(model, s.cfg.DType); err != nil {
+			return nil, err
+		}
+	}
+	if m.t2t != nil {
+		if err := quantize(m.t2t.Model, s.cfg.DType); err != nil {
+			return nil, err
+		}
+	}
 	m.worker = &worker{queue: newQueue[*taskReq](name, s), do: m.do}
 	return m, nil
 }

@@ -8,10 +8,6 @@ import (
 
 	"github.com/goformer/goformer/generate"
 	"github.com/goformer/goformer/internal/cpu"
-	"github.com/goformer/goformer/models/gpt"
-	"github.com/goformer/goformer/models/seq2seq"
-	"github.com/goformer/goformer/models/t5"
-	"github.com/goformer/goformer/nn"
 	"github.com/goformer/goformer/tensor"
 )
 
@@ -161,20 +157,10 @@ func quantize(cmd string, model any, dtype string) error {
 	if dtype == "fp32" {
 		return nil
 	}
-	if dtype != "bf16" && dtype != "int8" {
-		return usagef("%s: --dtype must be fp32, bf16 or int8, not %q", cmd, dtype)
-	}
-	var ps *nn.Params
-	switch m := model.(type) {
-	case *gpt.Model:
-		ps = &m.Params
-	case *seq2seq.Model:
-		ps = &m.Params
-	case *t5.Model:
-		ps = &m.Params
-	default:
+	q, ok := model.(interface{ Quantize(string) (int, error) })
+	if !ok {
 		return usagef("%s: --dtype %s is for GPT-2, Marian/Pegasus/BART and T5 models", cmd, dtype)
 	}
-	_, err := ps.Quantize(dtype)
+	_, err := q.Quantize(dtype)
 	return err
 }

@@ -49,6 +49,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	models := modelFlags{}
 	fs.Var(models, "model", "a model directory, or NAME=DIR; repeat for several (the name defaults to the directory's)")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	dtype := dtypeFlag(fs)
 	apiKey := fs.String("api-key", "", "require \"Authorization: Bearer KEY\" on /v1/ (default: the GOFORMER_API_KEY environment variable, or none)")
 	maxRows := intFlag(fs, "max-rows", 16, 1, 1024, "sequences decoded together per model")
 	maxQueue := intFlag(fs, "max-queue", 64, 1, 1<<16, "requests waiting per model before 429")
@@ -85,7 +86,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	s, err := serve.New(serve.Config{MaxBodyBytes: int64(*maxBody) << 10, MaxQueue: *maxQueue, MaxRows: *maxRows,
 		KVBudget: int64(*kvMiB) << 20, MaxTokens: *maxTokens, RequestTimeout: time.Duration(*timeout * float64(time.Second)),
-		APIKey: *apiKey, Logger: slog.New(h)}, models)
+		APIKey: *apiKey, Logger: slog.New(h), DType: *dtype}, models)
 	if err != nil {
 		return usageError{err.Error()}
 	}

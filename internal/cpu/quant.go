@@ -54,10 +54,11 @@ func QuantizeInt8(w []float32, n, k int) *QMatrix {
 		if m == 0 {
 			continue
 		}
-		s := m / 127
-		q.Scale[j] = s
+		q.Scale[j] = m / 127
+		inv := 127 / float64(m)
+		out := q.I8[j*k : (j+1)*k]
 		for i, v := range row {
-			q.I8[j*k+i] = int8(max(-127, min(127, math.Round(float64(v/s)))))
+			out[i] = int8(max(-127, min(127, math.Round(float64(v)*inv))))
 		}
 	}
 	return q
@@ -151,9 +152,10 @@ func QLinear(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32,
 	qJobs.Put(j)
 }
 
-// qBlockRows is how many rows of W are widened to float32 at a time for a
-// product with many rows of A (a block of 64 rows of 768 is 192 KiB).
-const qBlockRows = 64
+// qBlockFloats is how much of W is widened to float32 at a time for a
+// product with many rows of A (4 MiB: each block is one packed GEMM, which
+// packs A again, so blocks must be large).
+const qBlockFloats = 1 << 20
 
 var qBlocks = sync.Pool{New: func() any { return new([]float32) }}
 
@@ -163,25 +165,19 @@ var qBlocks = sync.Pool{New: func() any { return new([]float32) }}
 func qLinearBlocks(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32, ldc int) {
 	bp := qBlocks.Get().(*[]float32)
 	k := q.K
-	if cap(*bp) < qBlockRows*k {
-		*bp = make([]float32, qBlockRows*k)
+	rows := max(16, qBlockFloats/k)
+	if cap(*bp) < rows*k {
+		*bp = make([]float32, rows*k)
 	}
-	for j0 := 0; j0 < q.N; j0 += qBlockRows {
-		nb := min(qBlockRows, q.N-j0)
+	for j0 := 0; j0 < q.N; j0 += rows {
+		nb := min(rows, q.N-j0)
 		buf := (*bp)[:nb*k]
 		for r := 0; r < nb; r++ {
 			row := buf[r*k : (r+1)*k]
-			switch q.Kind {
-			case QInt8:
-				s, src := q.Scale[j0+r], q.I8[(j0+r)*k:(j0+r+1)*k]
-				for i, v := range src {
-					row[i] = s * float32(v)
-				}
-			case QBF16:
-				src := q.BF[(j0+r)*k : (j0+r+1)*k]
-				for i, v := range src {
-					row[i] = FromBF16(v)
-				}
+			if q.Kind == QInt8 {
+				widenI8(row, q.I8[(j0+r)*k:(j0+r+1)*k], q.Scale[j0+r])
+			} else {
+				widenBF16(row, q.BF[(j0+r)*k:(j0+r+1)*k])
 			}
 		}
 		Sgemm(false, true, m, nb, k, 1, a, lda, buf, k, beta, c[j0:], ldc)
@@ -287,5 +283,17 @@ func dot4I8Go(a []float32, lda int, w []int8, out *[4]float32) {
 func dot4BF16Go(a []float32, lda int, w []uint16, out *[4]float32) {
 	for r := range out {
 		out[r] = dotBF16Go(a[r*lda:r*lda+len(w)], w)
+	}
+}
+
+func widenI8Go(dst []float32, src []int8, scale float32) {
+	for i, v := range src {
+		dst[i] = scale * float32(v)
+	}
+}
+
+func widenBF16Go(dst []float32, src []uint16) {
+	for i, v := range src {
+		dst[i] = FromBF16(v)
 	}
 }

@@ -74,3 +74,31 @@ func dot4BF16(a []float32, lda int, w []uint16, out *[4]float32) {
 		}
 	}
 }
+
+//go:noescape
+func widenI8AVX2(dst *float32, src *int8, n int, scale float32)
+
+//go:noescape
+func widenBF16AVX2(dst *float32, src *uint16, n int)
+
+func widenI8(dst []float32, src []int8, scale float32) {
+	n := len(src) &^ 7
+	if !useVecAsm || n == 0 {
+		widenI8Go(dst, src, scale)
+		return
+	}
+	dst = dst[:len(src)]
+	widenI8AVX2(&dst[0], &src[0], n, scale)
+	widenI8Go(dst[n:], src[n:], scale)
+}
+
+func widenBF16(dst []float32, src []uint16) {
+	n := len(src) &^ 7
+	if !useVecAsm || n == 0 {
+		widenBF16Go(dst, src)
+		return
+	}
+	dst = dst[:len(src)]
+	widenBF16AVX2(&dst[0], &src[0], n)
+	widenBF16Go(dst[n:], src[n:])
+}

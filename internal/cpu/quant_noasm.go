@@ -10,3 +10,6 @@ func dot4I8(a []float32, lda int, w []int8, out *[4]float32) {
 func dot4BF16(a []float32, lda int, w []uint16, out *[4]float32) {
 	dot4BF16Go(a, lda, w, out)
 }
+
+func widenI8(dst []float32, src []int8, scale float32) { widenI8Go(dst, src, scale) }
+func widenBF16(dst []float32, src []uint16)            { widenBF16Go(dst, src) }

@@ -78,3 +78,20 @@ func TestQuantTwins(t *testing.T) {
 		}
 	}
 }
+
+// TestWidenTwins: widening to float32 is exact, in both versions.
+func TestWidenTwins(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 7, 8, 9, 31, 64, 773} {
+		wi, wb := randInt8(rng, n), randBF16(rng, n)
+		for _, asm := range []bool{true, false} {
+			di, db := make([]float32, n), make([]float32, n)
+			withVecAsm(asm, func() { widenI8(di, wi, 0.37); widenBF16(db, wb) })
+			for i := range n {
+				if di[i] != 0.37*float32(wi[i]) || db[i] != FromBF16(wb[i]) {
+					t.Fatalf("asm %v n=%d [%d]: %g, %g", asm, n, i, di[i], db[i])
+				}
+			}
+		}
+	}
+}

@@ -244,3 +244,10 @@ func (m *Model) forward(g *autograd.Graph, ids, pos []int32, batch, t int, pad [
 	}
 	return g.Linear(m.lnF.Forward(g, x), m.wte.W, nil)
 }
+
+// Quantize keeps the weights of every projection in a compact format for
+// inference ("bf16", "int8"; "fp32" drops it), as nn.Params.Quantize
+// does: decoding then reads half or a quarter of the bytes per token.
+// Training and saving still use the float32 weights. It returns the bytes
+// of the compact copies.
+func (m *Model) Quantize(dtype string) (int, error) { return m.Params.Quantize(dtype) }

@@ -390,3 +390,10 @@ func (m *Model) Greedy(src []int32, maxLen int) ([]int32, error) {
 	}
 	return prefix[1:], nil
 }
+
+// Quantize keeps the weights of every projection in a compact format for
+// inference ("bf16", "int8"; "fp32" drops it), as nn.Params.Quantize
+// does: decoding then reads half or a quarter of the bytes per token.
+// Training and saving still use the float32 weights. It returns the bytes
+// of the compact copies.
+func (m *Model) Quantize(dtype string) (int, error) { return m.Params.Quantize(dtype) }

@@ -479,3 +479,10 @@ func (m *Model) Loss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels [
 // lengths (a long training run with many lengths keeps one table per
 // length pair otherwise).
 func (m *Model) ForgetBuckets() { clear(m.buckets) }
+
+// Quantize keeps the weights of every projection in a compact format for
+// inference ("bf16", "int8"; "fp32" drops it), as nn.Params.Quantize
+// does: decoding then reads half or a quarter of the bytes per token.
+// Training and saving still use the float32 weights. It returns the bytes
+// of the compact copies.
+func (m *Model) Quantize(dtype string) (int, error) { return m.Params.Quantize(dtype) }
