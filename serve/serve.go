@@ -48,8 +48,8 @@ type Config struct {
 	APIKey         string        // if set, /v1/ needs "Authorization: Bearer <key>"
 	// DType is the weight format language and encoder-decoder models
 	// decode with: "fp32" (or ""), "bf16" or "int8" (Model.Quantize).
-	DType string
-	Logger         *slog.Logger  // default: slog.Default()
+	DType  string
+	Logger *slog.Logger // default: slog.Default()
 }
 
 func (c Config) withDefaults() Config {
