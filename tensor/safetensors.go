@@ -190,11 +190,26 @@ func decodeObject(b []byte) ([]rawEntry, error) {
 // Names returns the tensors' names in the order of their data.
 func (f *Safetensors) Names() []string { return append([]string(nil), f.order...) }
 
+// Weights returns the names of the tensors a model reads, in the order of
+// their data: Names without the per-row scales of int8 tensors (ScaleSuffix),
+// which Tensor reads together with their tensor.
+func (f *Safetensors) Weights() []string {
+	out := make([]string, 0, len(f.order))
+	for _, name := range f.order {
+		if base, ok := strings.CutSuffix(name, ScaleSuffix); ok && f.infos[base] != nil && f.infos[base].DType == "I8" {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
 // Info returns the description of the named tensor, or nil if absent.
 func (f *Safetensors) Info(name string) *SafetensorsInfo { return f.infos[name] }
 
 // Tensor returns the named tensor as float32, converting F16 and BF16 (and
-// F64). Other dtypes are an error naming the tensor.
+// F64), and I8 with its per-row scales (ScaleSuffix). Other dtypes are an
+// error naming the tensor.
 func (f *Safetensors) Tensor(name string) (*Tensor, error) {
 	in := f.infos[name]
 	if in == nil {
@@ -220,8 +235,10 @@ func (f *Safetensors) Tensor(name string) (*Tensor, error) {
 		for i := range out {
 			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])))
 		}
+	case "I8":
+		return f.dequantizeI8(name, in)
 	default:
-		return nil, fmt.Errorf("%s: tensor %q has dtype %s; only F32, F16, BF16 and F64 load as float32", f.Path, name, in.DType)
+		return nil, fmt.Errorf("%s: tensor %q has dtype %s; only F32, F16, BF16, F64 and I8 (with its %q) load as float32", f.Path, name, in.DType, name+ScaleSuffix)
 	}
 	return FromSlice(out, in.Shape...)
 }

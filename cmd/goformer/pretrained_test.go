@@ -82,3 +82,48 @@ func TestDTypeGPT2(t *testing.T) {
 		t.Errorf("--dtype int4: exit %d, %q", code, errs)
 	}
 }
+
+// TestConvertDType: convert --dtype writes a compact copy of a model
+// directory (every other file copied) that loads everywhere and evaluates
+// as the original does with those weights; it refuses to overwrite.
+func TestConvertDType(t *testing.T) {
+	const dir = "testdata/gpt2-pretrained"
+	for _, dtype := range []string{"int8", "bf16"} {
+		out := t.TempDir() + "/copy"
+		code, stdout, errs := runCLI("convert", "--model", dir, "--dtype", dtype, "--out", out)
+		if code != 0 || !strings.Contains(stdout, "--dtype "+dtype) {
+			t.Fatalf("convert --dtype %s: exit %d, %q %q", dtype, code, stdout, errs)
+		}
+		for _, f := range []string{"config.json", "vocab.json", "merges.txt", "model.safetensors"} {
+			if _, err := os.Stat(out + "/" + f); err != nil {
+				t.Errorf("%s: %v", dtype, err)
+			}
+		}
+		orig, _ := os.Stat(dir + "/model.safetensors")
+		small, _ := os.Stat(out + "/model.safetensors")
+		if limit := map[string]float64{"int8": 0.45, "bf16": 0.65}[dtype]; float64(small.Size()) > limit*float64(orig.Size()) {
+			t.Errorf("%s: %d bytes, the original %d", dtype, small.Size(), orig.Size())
+		}
+		var ce [2]float64
+		for i, d := range []string{dir, out} {
+			code, stdout, errs := runCLI("eval", "--model", d, "--data", "testdata/gpt2-eval.txt", "--json", "--dtype", dtype)
+			if code != 0 {
+				t.Fatalf("eval %s: exit %d: %s", d, code, errs)
+			}
+			var r evalResult
+			if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+				t.Fatal(err)
+			}
+			ce[i] = r.CrossEntropy
+		}
+		if math.Abs(ce[0]-ce[1]) > 1e-4*ce[0] {
+			t.Errorf("%s: the copy evaluates to %.6f, the original with %s weights to %.6f", dtype, ce[1], dtype, ce[0])
+		}
+		if code, _, errs := runCLI("convert", "--model", dir, "--dtype", dtype, "--out", out); code != 2 || !strings.Contains(errs, "already exists") {
+			t.Errorf("convert over an existing directory: exit %d, %q", code, errs)
+		}
+	}
+	if code, _, errs := runCLI("convert", "--model", dir, "--dtype", "int8"); code != 2 || !strings.Contains(errs, "--out") {
+		t.Errorf("--dtype without --out: exit %d, %q", code, errs)
+	}
+}

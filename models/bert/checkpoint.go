@@ -77,12 +77,12 @@ func load(dir string, head Head, newHead bool, seed uint64) (*Model, error) {
 	// A bare encoder file (BertModel, RobertaModel, DistilBertModel, as
 	// sentence-transformers saves them) has no name with the prefix.
 	bare := true
-	for _, name := range f.Names() {
+	for _, name := range f.Weights() {
 		if strings.HasPrefix(name, n.prefix) {
 			bare = false
 		}
 	}
-	for _, name := range f.Names() {
+	for _, name := range f.Weights() {
 		key := strings.NewReplacer("LayerNorm.gamma", "LayerNorm.weight", "LayerNorm.beta", "LayerNorm.bias").Replace(name)
 		if bare && !strings.HasPrefix(key, "classifier.") && !strings.HasPrefix(key, "pre_classifier.") && !strings.HasPrefix(key, "qa_outputs.") {
 			key = n.prefix + key

@@ -79,7 +79,7 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	seen := map[string]bool{}
-	for _, name := range f.Names() {
+	for _, name := range f.Weights() {
 		key := strings.TrimPrefix(name, "transformer.")
 		if strings.HasSuffix(key, ".attn.bias") || strings.HasSuffix(key, ".attn.masked_bias") || key == "lm_head.weight" {
 			continue

@@ -64,7 +64,7 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	seen := map[string]bool{}
-	for _, name := range f.Names() {
+	for _, name := range f.Weights() {
 		var dst *tensor.Tensor
 		switch {
 		case m.positions != nil && (name == "model.encoder.embed_positions.weight" || name == "model.decoder.embed_positions.weight"):

@@ -60,7 +60,7 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	seen := map[string]bool{}
-	for _, name := range f.Names() {
+	for _, name := range f.Weights() {
 		target := name
 		switch {
 		case ignored[name]:
