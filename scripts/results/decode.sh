@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Writes results/decode/: the machine's ceilings (bench peak, bench membw), decoding speed of GPT-2
+# Writes results/decode/: the machine's ceilings (bench peak, bench membw) with the GEMM and the
+# shakespeare-char training step beside them (bench gemm, bench train), decoding speed of GPT-2
 # 124M and 355M shapes with fp32, bf16 and int8 weights at batch 1 and 32 (bench decode), PyTorch's
 # fp32 decoding beside goformer's in the same run (scripts/bench/decode_vs_torch.py), and what the
 # compact weights cost in accuracy: validation cross-entropy of a trained Shakespeare model and
@@ -17,6 +18,8 @@ run() { echo "\$ goformer $*" >&2; "$g" "$@"; }
   run bench peak --threads 1 --json
   run bench membw --json
   run bench membw --threads 1 --json
+  run bench gemm -m 1024 -n 1024 -k 1024 --json
+  run bench train --preset shakespeare-char --batch 16 --iters 5 --json
 } > "$out/ceilings.jsonl"
 : > "$out/decode.jsonl"
 for cfg in gpt2 gpt2-medium; do
