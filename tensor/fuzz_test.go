@@ -17,11 +17,14 @@ func FuzzParseSafetensors(f *testing.F) {
 	f.Add(rawSafetensors(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 8)))
 	f.Add(rawSafetensors(`{"w":{"dtype":"BF16","shape":[1,1],"data_offsets":[0,2]},"__metadata__":{"a":"b"}}`, make([]byte, 2)))
 	f.Add(rawSafetensors(`{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}`, make([]byte, 8)))
+	f.Add(rawSafetensors(`{"w":{"dtype":"I8","shape":[2,3],"data_offsets":[0,6]},"w_scale":{"dtype":"F32","shape":[2],"data_offsets":[6,14]}}`, make([]byte, 14)))
+	f.Add(rawSafetensors(`{"w":{"dtype":"I8","shape":[2,0],"data_offsets":[0,0]},"w_scale":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}`, make([]byte, 2)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := ParseSafetensors(b, "fuzz.safetensors")
 		if err != nil {
 			return
 		}
+		s.Weights()
 		for _, name := range s.Names() {
 			if x, err := s.Tensor(name); err == nil {
 				_ = CheckFinite("fuzz.safetensors", name, x)
