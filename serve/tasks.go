@@ -163,15 +163,15 @@ func newSeq2Seq(name, dir, typ string, s *Server) (*seq2seq, error) {
 			return nil, err
 		}
 	}
-	for _, model := range []any{tr.Model, sum.Model} {
-		if err := quantize(model, s.cfg.DType); err != nil {
-			return nil, err
-		}
-	}
+	// One model behind the three pipelines (each Load read its own copy
+	// of the weights): the worker runs one batch at a time, so they never
+	// use it at once.
+	sum.Model = tr.Model
 	if m.t2t != nil {
-		if err := quantize(m.t2t.Model, s.cfg.DType); err != nil {
-			return nil, err
-		}
+		m.t2t.Model = tr.Model
+	}
+	if err := quantize(tr.Model, s.cfg.DType); err != nil {
+		return nil, err
 	}
 	m.worker = &worker{queue: newQueue[*taskReq](name, s), do: m.do}
 	return m, nil
