@@ -108,6 +108,7 @@ type qJob struct {
 	lda, ldc      int
 	beta          float32
 	q             *QMatrix
+	act           *qAct // int8: the rows of A quantised
 	parts, perCol int
 }
 
@@ -138,6 +139,9 @@ func QLinear(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32,
 	}
 	j := qJobs.Get().(*qJob)
 	*j = qJob{m: m, a: a, c: c, lda: lda, ldc: ldc, beta: beta, q: q, parts: 1, perCol: q.N}
+	if q.Kind == QInt8 {
+		j.act = quantizeRows(m, a, lda, q.K)
+	}
 	pool := DefaultPool()
 	if want := min(pool.Threads(), 2*m*q.N*q.K/minPartFlops); want > 1 {
 		j.perCol = (q.N + want - 1) / want
@@ -148,8 +152,59 @@ func QLinear(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32,
 	} else {
 		pool.Run(j.parts, j)
 	}
+	if j.act != nil {
+		qActs.Put(j.act)
+	}
 	*j = qJob{}
 	qJobs.Put(j)
+}
+
+// qAct holds rows of activations quantised to int8 for an int8 product:
+// per row a scale (its largest magnitude over 127), the int8 values and
+// their magnitudes.
+type qAct struct {
+	scale []float32
+	sgn   []int8
+	mag   []uint8
+}
+
+var qActs = sync.Pool{New: func() any { return new(qAct) }}
+
+// quantizeRows quantises m rows of a (k values, lda apart) symmetrically,
+// each with its own scale: what an int8 product with few rows multiplies
+// the int8 weights by, in integers (as CTranslate2's and llama.cpp's int8
+// do), instead of widening every weight to float32.
+func quantizeRows(m int, a []float32, lda, k int) *qAct {
+	q := qActs.Get().(*qAct)
+	if cap(q.sgn) < m*k {
+		q.sgn, q.mag = make([]int8, m*k), make([]uint8, m*k)
+	}
+	if cap(q.scale) < m {
+		q.scale = make([]float32, m)
+	}
+	q.sgn, q.mag, q.scale = q.sgn[:m*k], q.mag[:m*k], q.scale[:m]
+	for i := 0; i < m; i++ {
+		row := a[i*lda : i*lda+k]
+		var mx float32
+		for _, v := range row {
+			mx = max(mx, float32(math.Abs(float64(v))))
+		}
+		sg, mg := q.sgn[i*k:(i+1)*k], q.mag[i*k:(i+1)*k]
+		if mx == 0 || mx != mx || math.IsInf(float64(mx), 0) {
+			q.scale[i] = mx // 0, or a non-finite value that makes the row's outputs NaN as float32 would
+			clear(sg)
+			clear(mg)
+			continue
+		}
+		q.scale[i] = mx / 127
+		inv := 127 / mx
+		for l, v := range row {
+			x := int8(max(-127, min(127, math.Round(float64(v*inv)))))
+			sg[l] = x
+			mg[l] = uint8(max(x, -x))
+		}
+	}
+	return q
 }
 
 // qBlockFloats is how much of W is widened to float32 at a time for a
@@ -165,6 +220,26 @@ var qBlocks = sync.Pool{New: func() any { return new([]float32) }}
 func qLinearBlocks(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32, ldc int) {
 	bp := qBlocks.Get().(*[]float32)
 	k := q.K
+	if q.Kind == QInt8 {
+		// The same arithmetic as with few rows: each row of A rounded to
+		// its int8 grid (a copy: A is the caller's).
+		act := quantizeRows(m, a, lda, k)
+		ap := qBlocks.Get().(*[]float32)
+		if cap(*ap) < m*k {
+			*ap = make([]float32, m*k)
+		}
+		fa := (*ap)[:m*k]
+		for i := 0; i < m; i++ {
+			sa, sg := act.scale[i], act.sgn[i*k:(i+1)*k]
+			row := fa[i*k : (i+1)*k]
+			for l, v := range sg {
+				row[l] = sa * float32(v)
+			}
+		}
+		qActs.Put(act)
+		defer qBlocks.Put(ap)
+		a, lda = fa, k
+	}
 	rows := max(16, qBlockFloats/k)
 	if cap(*bp) < rows*k {
 		*bp = make([]float32, rows*k)
@@ -196,6 +271,14 @@ func (j *qJob) Do(part int) {
 		scale := float32(1)
 		if q.Kind == QInt8 {
 			scale = q.Scale[col]
+		}
+		if act := j.act; act != nil {
+			w := q.I8[col*k : (col+1)*k]
+			for i := 0; i < j.m; i++ {
+				d := dotQ8(act.mag[i*k:(i+1)*k], act.sgn[i*k:(i+1)*k], w)
+				j.set(i, col, scale*act.scale[i]*float32(d))
+			}
+			continue
 		}
 		if j.m < 4 {
 			for i := 0; i < j.m; i++ {
@@ -296,4 +379,14 @@ func widenBF16Go(dst []float32, src []uint16) {
 	for i, v := range src {
 		dst[i] = FromBF16(v)
 	}
+}
+
+// dotQ8Go is dotQ8's Go twin (exact: integers).
+func dotQ8Go(mag []uint8, sgn []int8, w []int8) int32 {
+	var s int32
+	for i, v := range w {
+		s += int32(sgn[i]) * int32(v)
+	}
+	_ = mag
+	return s
 }

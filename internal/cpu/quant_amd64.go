@@ -102,3 +102,17 @@ func widenBF16(dst []float32, src []uint16) {
 	widenBF16AVX2(&dst[0], &src[0], n)
 	widenBF16Go(dst[n:], src[n:])
 }
+
+//go:noescape
+func dotQ8AVX2(mag *uint8, sgn *int8, w *int8, n int) int32
+
+// dotQ8 is the integer dot product of int8 activations (given as their
+// magnitudes and their values) with int8 weights.
+func dotQ8(mag []uint8, sgn []int8, w []int8) int32 {
+	n := len(w) &^ 31
+	if !useVecAsm || n == 0 {
+		return dotQ8Go(mag, sgn, w)
+	}
+	mag, sgn = mag[:len(w)], sgn[:len(w)]
+	return dotQ8AVX2(&mag[0], &sgn[0], &w[0], n) + dotQ8Go(mag[n:], sgn[n:], w[n:])
+}

@@ -226,3 +226,42 @@ wbfloop:
 	JNZ wbfloop
 	VZEROUPPER
 	RET
+
+// Integer dot products of int8 activations with int8 weights (AVX2): the
+// activations come as their magnitudes (u8) and their signs (the int8
+// values); each weight takes its activation's sign (VPSIGNB), then
+// VPMADDUBSW multiplies u8 by s8 and adds pairs into int16 (at most
+// 2·127·127, no saturation), VPMADDWD adds pairs into int32. n is a
+// multiple of 32.
+
+// func dotQ8AVX2(mag *uint8, sgn *int8, w *int8, n int) int32
+TEXT ·dotQ8AVX2(SB), NOSPLIT, $0-36
+	MOVQ mag+0(FP), SI
+	MOVQ sgn+8(FP), R8
+	MOVQ w+16(FP), DI
+	MOVQ n+24(FP), CX
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW $15, Y15, Y15 // sixteen int16 ones
+	VPXOR Y0, Y0, Y0
+q8loop:
+	VMOVDQU (DI), Y1
+	VPSIGNB (R8), Y1, Y1
+	VMOVDQU (SI), Y2
+	VPMADDUBSW Y1, Y2, Y2
+	VPMADDWD Y15, Y2, Y2
+	VPADDD Y2, Y0, Y0
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, R8
+	SUBQ $32, CX
+	JNZ q8loop
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VPADDD X1, X0, X0
+	VMOVD X0, AX
+	MOVL AX, ret+32(FP)
+	VZEROUPPER
+	RET

@@ -13,3 +13,5 @@ func dot4BF16(a []float32, lda int, w []uint16, out *[4]float32) {
 
 func widenI8(dst []float32, src []int8, scale float32) { widenI8Go(dst, src, scale) }
 func widenBF16(dst []float32, src []uint16)            { widenBF16Go(dst, src) }
+
+func dotQ8(mag []uint8, sgn []int8, w []int8) int32 { return dotQ8Go(mag, sgn, w) }

@@ -25,12 +25,22 @@ func TestQLinear(t *testing.T) {
 							c0 := append([]float32(nil), c...)
 							QLinear(m, a, k+2, q, beta, c, n+3)
 							for i := 0; i < m; i++ {
+								// An int8 product quantises each row of A too (within
+								// half its step, max|a|/127/2, per element).
+								var amax float64
+								for l := 0; l < k; l++ {
+									amax = math.Max(amax, math.Abs(float64(a[i*(k+2)+l])))
+								}
 								for j := 0; j < n; j++ {
-									var want, mag float64
+									var want, mag, wsum float64
 									for l := 0; l < k; l++ {
 										p := float64(a[i*(k+2)+l]) * float64(dw[j*k+l])
 										want += p
 										mag += math.Abs(p)
+										wsum += math.Abs(float64(dw[j*k+l]))
+									}
+									if q.Kind == QInt8 {
+										mag += wsum * amax / 127 / 2 / (4 * float64(k+1) * (1.0 / (1 << 23)))
 									}
 									want += float64(beta) * float64(c0[i*(n+3)+j])
 									if d := math.Abs(float64(c[i*(n+3)+j]) - want); d > 4*float64(k+1)*(1.0/(1<<23))*(mag+math.Abs(float64(c0[i*(n+3)+j])))+1e-6 {
@@ -96,4 +106,29 @@ func qslice(rng *rand.Rand, n int, scale float64) []float32 {
 		x[i] = float32((rng.Float64()*2 - 1) * scale)
 	}
 	return x
+}
+
+// TestQLinearRowsAgree: an int8 product gives a row the same values (to
+// float32 rounding) whether it is computed alone, in integers, or among
+// many rows, through the widened GEMM: batching does not change results.
+func TestQLinearRowsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	m, n, k := 40, 37, 300
+	w, a := qslice(rng, n*k, 0.5), qslice(rng, m*k, 1)
+	q := QuantizeInt8(w, n, k)
+	all := make([]float32, m*n)
+	QLinear(m, a, k, q, 0, all, n)
+	one := make([]float32, n)
+	for i := 0; i < m; i++ {
+		QLinear(1, a[i*k:], k, q, 0, one, n)
+		for j := range one {
+			var mag float64 // Σ|a·w|: the sums' rounding is relative to it
+			for l := 0; l < k; l++ {
+				mag += math.Abs(float64(a[i*k+l]) * float64(w[j*k+l]))
+			}
+			if d := math.Abs(float64(one[j] - all[i*n+j])); d > 4*float64(k)*(1.0/(1<<23))*mag {
+				t.Fatalf("row %d col %d: alone %g, among %d rows %g", i, j, one[j], m, all[i*n+j])
+			}
+		}
+	}
 }

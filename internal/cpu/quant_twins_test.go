@@ -95,3 +95,21 @@ func TestWidenTwins(t *testing.T) {
 		}
 	}
 }
+
+// TestDotQ8Twins: the integer kernel equals its Go twin exactly.
+func TestDotQ8Twins(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{1, 31, 32, 33, 64, 95, 768, 3072, 3075} {
+		a, w := randInt8(rng, n), randInt8(rng, n)
+		mag := make([]uint8, n)
+		for i, v := range a {
+			mag[i] = uint8(max(v, -v))
+		}
+		var x, y int32
+		withVecAsm(true, func() { x = dotQ8(mag, a, w) })
+		withVecAsm(false, func() { y = dotQ8(mag, a, w) })
+		if x != y {
+			t.Fatalf("n=%d: asm %d, Go %d", n, x, y)
+		}
+	}
+}
