@@ -53,7 +53,9 @@ type Var struct {
 
 // Quantize keeps a compact copy of a 2-D weight [out, in] that Linear
 // uses on a graph without a tape (inference) in place of the float32
-// values: "int8" (per-row scales) or "bf16"; "" or "fp32" drops the copy.
+// values: "bf16", or "int8" (per-row scales; Linear then rounds each row
+// of its input to int8 too and multiplies in integers, as CTranslate2's
+// and llama.cpp's int8 do); "" or "fp32" drops the copy.
 // The float32 values stay as they are: training, embedding lookups and
 // saving use them, and a graph that records a tape ignores the copy, so
 // quantising never changes what training computes.

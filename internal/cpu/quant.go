@@ -10,8 +10,11 @@ import (
 type QKind uint8
 
 const (
-	QInt8 QKind = iota + 1 // int8 with one float32 scale per row (per output channel), symmetric
-	QBF16                  // bfloat16: float32's top 16 bits, rounded to nearest even
+	// QInt8: int8 weights with one float32 scale per row (per output
+	// channel), symmetric; products quantise each row of the activations
+	// to int8 too (its own scale, at run time) and multiply in integers.
+	QInt8 QKind = iota + 1
+	QBF16       // bfloat16: float32's top 16 bits, rounded to nearest even
 )
 
 // String names the format as the command line does ("int8", "bf16").
@@ -115,9 +118,14 @@ type qJob struct {
 var qJobs = sync.Pool{New: func() any { return new(qJob) }}
 
 // QLinear computes C [m, N] = A [m, K]·Wᵀ + beta·C (C not read when beta
-// is 0) for a quantised W: each element a dot product of a row of A with a
-// row of W widened to float32 on the fly, four rows of A sharing each load
-// of W; columns are split over the default pool's threads.
+// is 0) for a quantised W, columns split over the default pool's threads.
+// bf16: each element a float32 dot product of a row of A with a row of W
+// widened on the fly, four rows of A sharing each load of W. int8: each
+// row of A is rounded to int8 with its own scale (max|a|/127) and the
+// dot products are integer (exact), scaled by both scales. With more than
+// 16 rows the product is compute-bound: W is widened to float32 in blocks
+// and multiplied by the packed GEMM (for int8, with A rounded to the same
+// grid, so that a row's result does not depend on the rows beside it).
 func QLinear(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32, ldc int) {
 	if m == 0 || q.N == 0 {
 		return
@@ -187,7 +195,7 @@ func quantizeRows(m int, a []float32, lda, k int) *qAct {
 		row := a[i*lda : i*lda+k]
 		var mx float32
 		for _, v := range row {
-			mx = max(mx, float32(math.Abs(float64(v))))
+			mx = max(mx, v, -v)
 		}
 		sg, mg := q.sgn[i*k:(i+1)*k], q.mag[i*k:(i+1)*k]
 		if mx == 0 || mx != mx || math.IsInf(float64(mx), 0) {
@@ -199,9 +207,15 @@ func quantizeRows(m int, a []float32, lda, k int) *qAct {
 		q.scale[i] = mx / 127
 		inv := 127 / mx
 		for l, v := range row {
-			x := int8(max(-127, min(127, math.Round(float64(v*inv)))))
-			sg[l] = x
-			mg[l] = uint8(max(x, -x))
+			x := v * inv // within ±127: rounded half away from zero
+			var r int8
+			if x >= 0 {
+				r = int8(min(x+0.5, 127))
+			} else {
+				r = int8(max(x-0.5, -127))
+			}
+			sg[l] = r
+			mg[l] = uint8(max(r, -r))
 		}
 	}
 	return q
