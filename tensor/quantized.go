@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/goformer/goformer/internal/cpu"
 )
 
 // ScaleSuffix names the companion of an int8 (I8) tensor in a safetensors
@@ -51,33 +53,25 @@ func (f *Safetensors) Quantize(dtype string, choose func(name string, shape []in
 			return nil, err
 		}
 		v := t.Data()
+		rows := in.Shape[0]
+		cols := len(v) / max(rows, 1)
 		if dtype == "bf16" {
 			raw := make([]byte, 2*len(v))
 			for i, x := range v {
-				binary.LittleEndian.PutUint16(raw[2*i:], toBF16(x))
+				binary.LittleEndian.PutUint16(raw[2*i:], cpu.ToBF16(x))
 			}
 			if err := add(name, "BF16", in.Shape, raw); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		rows := in.Shape[0]
-		cols := len(v) / max(rows, 1)
+		q := cpu.QuantizeInt8(v, rows, cols) // what --dtype int8 computes with
 		raw, scales := make([]byte, len(v)), make([]byte, 4*rows)
-		for r := 0; r < rows; r++ {
-			row := v[r*cols : (r+1)*cols]
-			var m float32
-			for _, x := range row {
-				m = max(m, float32(math.Abs(float64(x))))
-			}
-			if m == 0 {
-				continue
-			}
-			binary.LittleEndian.PutUint32(scales[4*r:], math.Float32bits(m/127))
-			inv := 127 / float64(m)
-			for i, x := range row {
-				raw[r*cols+i] = byte(int8(max(-127, min(127, math.Round(float64(x)*inv)))))
-			}
+		for i, x := range q.I8 {
+			raw[i] = byte(x)
+		}
+		for r, sc := range q.Scale {
+			binary.LittleEndian.PutUint32(scales[4*r:], math.Float32bits(sc))
 		}
 		if err := add(name, "I8", in.Shape, raw); err != nil {
 			return nil, err
@@ -87,12 +81,6 @@ func (f *Safetensors) Quantize(dtype string, choose func(name string, shape []in
 		}
 	}
 	return out, nil
-}
-
-// toBF16 rounds v to bfloat16 (nearest, ties to even).
-func toBF16(v float32) uint16 {
-	b := math.Float32bits(v)
-	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
 }
 
 // dequantizeI8 reads an I8 tensor with its "<name>_scale" companion.

@@ -3,6 +3,7 @@ package tensor
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -58,7 +59,7 @@ func TestQuantizeSafetensors(t *testing.T) {
 		for _, name := range []string{"b", "e"} { // a vector, and a matrix not chosen
 			x, _ := g.Tensor(name)
 			want, _ := f.Tensor(name)
-			if !slicesEqual(x.Data(), want.Data()) || g.Info(name).DType != "F32" {
+			if !slices.Equal(x.Data(), want.Data()) || g.Info(name).DType != "F32" {
 				t.Errorf("%s: %s changed", dtype, name)
 			}
 		}
@@ -88,16 +89,4 @@ func TestQuantizeSafetensors(t *testing.T) {
 	if _, err := g.Tensor("w"); err == nil || !strings.Contains(err.Error(), "without its per-row scales") {
 		t.Errorf("no scales: %v", err)
 	}
-}
-
-func slicesEqual(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
