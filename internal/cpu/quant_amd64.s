@@ -1,20 +1,12 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "reduce_amd64.h"
 
 // Dot products of float32 rows with quantised weights, widened to float32
 // in registers: int8 by VPMOVSXBD + VCVTDQ2PS (the per-row scale is applied
 // by the caller), bfloat16 by VPMOVZXWD + a 16-bit shift (exact). n is a
 // multiple of 8; eight partial sums per row, reduced as dotI8Go does.
-
-// REDUCE8 sums the eight lanes of Y into the low lane of X (T scratch).
-#define REDUCE8(Y, X, T) \
-	VEXTRACTF128 $1, Y, T \
-	VADDPS T, X, X \
-	VMOVHLPS X, T, T \
-	VADDPS T, X, X \
-	VMOVSHDUP X, T \
-	VADDSS T, X, X
 
 // func dotI8AVX2(a *float32, w *int8, n int) float32
 // Four accumulators over 32 weights an iteration (one chain would wait on

@@ -16,12 +16,12 @@ func TestQLinear(t *testing.T) {
 		for _, m := range []int{1, 2, 3, 4, 5, 7, 17, 33} {
 			for _, n := range []int{1, 5, 13, 130} {
 				for _, k := range []int{1, 7, 8, 9, 64, 77, 300} {
-					w := qslice(rng, n*k, 0.5)
-					a := qslice(rng, m*(k+2), 1)
+					w := scaledSlice(rng, n*k, 0.5)
+					a := scaledSlice(rng, m*(k+2), 1)
 					for _, q := range []*QMatrix{QuantizeInt8(w, n, k), QuantizeBF16(w, n, k)} {
 						dw := q.Dequantize()
 						for _, beta := range []float32{0, 1} {
-							c := qslice(rng, m*(n+3), 1)
+							c := scaledSlice(rng, m*(n+3), 1)
 							c0 := append([]float32(nil), c...)
 							QLinear(m, a, k+2, q, beta, c, n+3)
 							for i := 0; i < m; i++ {
@@ -66,7 +66,7 @@ func TestQLinear(t *testing.T) {
 func TestQuantizeError(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	n, k := 37, 131
-	w := qslice(rng, n*k, 3)
+	w := scaledSlice(rng, n*k, 3)
 	clear(w[5*k : 6*k])
 	qi, qb := QuantizeInt8(w, n, k), QuantizeBF16(w, n, k)
 	di, db := qi.Dequantize(), qb.Dequantize()
@@ -100,21 +100,13 @@ func TestQuantizeError(t *testing.T) {
 	}
 }
 
-func qslice(rng *rand.Rand, n int, scale float64) []float32 {
-	x := make([]float32, n)
-	for i := range x {
-		x[i] = float32((rng.Float64()*2 - 1) * scale)
-	}
-	return x
-}
-
 // TestQLinearRowsAgree: an int8 product gives a row the same values (to
 // float32 rounding) whether it is computed alone, in integers, or among
 // many rows, through the widened GEMM: batching does not change results.
 func TestQLinearRowsAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	m, n, k := 40, 37, 300
-	w, a := qslice(rng, n*k, 0.5), qslice(rng, m*k, 1)
+	w, a := scaledSlice(rng, n*k, 0.5), scaledSlice(rng, m*k, 1)
 	q := QuantizeInt8(w, n, k)
 	all := make([]float32, m*n)
 	QLinear(m, a, k, q, 0, all, n)

@@ -23,14 +23,6 @@ func withVecAsm(asm bool, f func()) {
 
 const eps32 = 1.0 / (1 << 23) // float32's machine epsilon (2⁻²³)
 
-func scaledSlice(rng *rand.Rand, n int, scale float64) []float32 {
-	x := make([]float32, n)
-	for i := range x {
-		x[i] = float32((rng.Float64()*2 - 1) * scale)
-	}
-	return x
-}
-
 // TestVecTwins: axpy is one fused multiply-add per element in assembly and
 // a multiply then an add in Go, so they differ by the rounding of the
 // product and one last rounding of the sum: |Δ| ≤ eps·(|αx| + |y|). dot sums in a different order (16 lanes,

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "reduce_amd64.h"
 
 // func axpyAVX2(alpha float32, x, y *float32, n int)
 // y[i] += alpha*x[i], 32 floats per iteration, then 8, then one at a time.
@@ -90,12 +91,7 @@ dreduce:
 	VADDPS Y1, Y0, Y0
 	VADDPS Y3, Y2, Y2
 	VADDPS Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VMOVHLPS X0, X1, X1
-	VADDPS X1, X0, X0
-	VMOVSHDUP X0, X1
-	VADDSS X1, X0, X0
+	REDUCE8(Y0, X0, X1)
 dloop1:
 	TESTQ CX, CX
 	JZ ddone
@@ -143,30 +139,10 @@ d4loop8:
 	SUBQ $8, CX
 	JMP d4loop8
 d4reduce:
-	VEXTRACTF128 $1, Y0, X5
-	VADDPS X5, X0, X0
-	VMOVHLPS X0, X5, X5
-	VADDPS X5, X0, X0
-	VMOVSHDUP X0, X5
-	VADDSS X5, X0, X0
-	VEXTRACTF128 $1, Y1, X5
-	VADDPS X5, X1, X1
-	VMOVHLPS X1, X5, X5
-	VADDPS X5, X1, X1
-	VMOVSHDUP X1, X5
-	VADDSS X5, X1, X1
-	VEXTRACTF128 $1, Y2, X5
-	VADDPS X5, X2, X2
-	VMOVHLPS X2, X5, X5
-	VADDPS X5, X2, X2
-	VMOVSHDUP X2, X5
-	VADDSS X5, X2, X2
-	VEXTRACTF128 $1, Y3, X5
-	VADDPS X5, X3, X3
-	VMOVHLPS X3, X5, X5
-	VADDPS X5, X3, X3
-	VMOVSHDUP X3, X5
-	VADDSS X5, X3, X3
+	REDUCE8(Y0, X0, X5)
+	REDUCE8(Y1, X1, X5)
+	REDUCE8(Y2, X2, X5)
+	REDUCE8(Y3, X3, X5)
 d4loop1:
 	TESTQ CX, CX
 	JZ d4done
