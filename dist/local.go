@@ -12,7 +12,7 @@ import (
 // order. Abort makes every rank's pending and later calls fail with msg
 // instead of ending the process.
 func NewLocal(n int) []Comm {
-	g := &localGroup{n: n, slots: make([]any, n)}
+	g := &localGroup{n: n, f32: make([][]float32, n), f64: make([][]float64, n), b: make([][]byte, n)}
 	g.cond = sync.NewCond(&g.mu)
 	out := make([]Comm, n)
 	for r := range out {
@@ -25,12 +25,17 @@ type localGroup struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	n       int
-	gen     int   // operations completed
-	arrived int   // ranks waiting in the current operation
-	slots   []any // each rank's buffer in the current operation
-	root    int
-	kind    string
-	err     error // set by Abort or a mismatch: every later call fails
+	gen     int // operations completed
+	arrived int // ranks waiting in the current operation
+	// each rank's buffer in the current operation, by type
+	f32   [][]float32
+	f64   [][]float64
+	b     [][]byte
+	sum32 []float32 // reused sums
+	sum64 []float64
+	root  int
+	kind  string
+	err   error // set by Abort or a mismatch: every later call fails
 }
 
 type localComm struct {
@@ -41,13 +46,20 @@ type localComm struct {
 func (c *localComm) Rank() int { return c.rank }
 func (c *localComm) Size() int { return c.g.n }
 
-func (c *localComm) AllreduceSum(buf []float32) error   { return c.do("allreduce", buf, 0) }
-func (c *localComm) AllreduceSum64(buf []float64) error { return c.do("allreduce64", buf, 0) }
-func (c *localComm) Broadcast(buf []float32, root int) error {
-	return c.do("broadcast", buf, root)
+func (c *localComm) AllreduceSum(buf []float32) error {
+	return c.do("allreduce", 0, func(g *localGroup) { g.f32[c.rank] = buf })
 }
+
+func (c *localComm) AllreduceSum64(buf []float64) error {
+	return c.do("allreduce64", 0, func(g *localGroup) { g.f64[c.rank] = buf })
+}
+
+func (c *localComm) Broadcast(buf []float32, root int) error {
+	return c.do("broadcast", root, func(g *localGroup) { g.f32[c.rank] = buf })
+}
+
 func (c *localComm) BroadcastBytes(buf []byte, root int) error {
-	return c.do("broadcast-bytes", buf, root)
+	return c.do("broadcast-bytes", root, func(g *localGroup) { g.b[c.rank] = buf })
 }
 
 // Abort fails every rank's pending and later calls with msg.
@@ -67,7 +79,7 @@ func (c *localComm) Close() error { return nil }
 // the same one on buffers of different lengths, at the same point.
 var ErrMismatch = errors.New("dist: ranks disagree on the collective operation")
 
-func (c *localComm) do(kind string, buf any, root int) error {
+func (c *localComm) do(kind string, root int, set func(*localGroup)) error {
 	g := c.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -84,7 +96,7 @@ func (c *localComm) do(kind string, buf any, root int) error {
 		g.cond.Broadcast()
 		return g.err
 	}
-	g.slots[c.rank] = buf
+	set(g)
 	g.arrived++
 	gen := g.gen
 	if g.arrived == g.n {
@@ -94,7 +106,9 @@ func (c *localComm) do(kind string, buf any, root int) error {
 			return err
 		}
 		g.arrived = 0
-		clear(g.slots)
+		clear(g.f32)
+		clear(g.f64)
+		clear(g.b)
 		g.gen++
 		g.cond.Broadcast()
 		return nil
@@ -112,50 +126,55 @@ func (c *localComm) do(kind string, buf any, root int) error {
 func (g *localGroup) combine() error {
 	switch g.kind {
 	case "allreduce":
-		return reduceInto(g, func(b any) []float32 { return b.([]float32) })
+		return reduceInto(g, g.f32, &g.sum32)
 	case "allreduce64":
-		return reduceInto(g, func(b any) []float64 { return b.([]float64) })
+		return reduceInto(g, g.f64, &g.sum64)
 	case "broadcast":
-		return broadcastFrom(g, func(b any) []float32 { return b.([]float32) })
+		return broadcastFrom(g, g.f32)
 	default:
-		return broadcastFrom(g, func(b any) []byte { return b.([]byte) })
+		return broadcastFrom(g, g.b)
 	}
 }
 
-func sameLengths[T any](g *localGroup, get func(any) []T) error {
-	n := len(get(g.slots[0]))
-	for r, s := range g.slots {
-		if len(get(s)) != n {
-			return fmt.Errorf("%w: %s of %d elements on rank 0, %d on rank %d", ErrMismatch, g.kind, n, len(get(s)), r)
+func sameLengths[T any](g *localGroup, bufs [][]T) error {
+	for r, b := range bufs {
+		if len(b) != len(bufs[0]) {
+			return fmt.Errorf("%w: %s of %d elements on rank 0, %d on rank %d", ErrMismatch, g.kind, len(bufs[0]), len(b), r)
 		}
 	}
 	return nil
 }
 
-func reduceInto[T float32 | float64](g *localGroup, get func(any) []T) error {
-	if err := sameLengths(g, get); err != nil {
+// reduceInto adds the ranks' buffers in rank order and gives every rank
+// the sums.
+func reduceInto[T float32 | float64](g *localGroup, bufs [][]T, scratch *[]T) error {
+	if err := sameLengths(g, bufs); err != nil {
 		return err
 	}
-	sum := make([]T, len(get(g.slots[0])))
-	for _, s := range g.slots {
-		for i, v := range get(s) {
+	n := len(bufs[0])
+	if cap(*scratch) < n {
+		*scratch = make([]T, n)
+	}
+	sum := (*scratch)[:n]
+	clear(sum)
+	for _, b := range bufs {
+		for i, v := range b {
 			sum[i] += v
 		}
 	}
-	for _, s := range g.slots {
-		copy(get(s), sum)
+	for _, b := range bufs {
+		copy(b, sum)
 	}
 	return nil
 }
 
-func broadcastFrom[T any](g *localGroup, get func(any) []T) error {
-	if err := sameLengths(g, get); err != nil {
+func broadcastFrom[T any](g *localGroup, bufs [][]T) error {
+	if err := sameLengths(g, bufs); err != nil {
 		return err
 	}
-	src := get(g.slots[g.root])
-	for r, s := range g.slots {
+	for r, b := range bufs {
 		if r != g.root {
-			copy(get(s), src)
+			copy(b, bufs[g.root])
 		}
 	}
 	return nil

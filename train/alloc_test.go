@@ -2,6 +2,9 @@ package train
 
 import (
 	"testing"
+	"time"
+
+	"github.com/goformer/goformer/dist"
 )
 
 // TestTrainingStepAllocatesNothing: after the first step, the Trainer's
@@ -15,7 +18,44 @@ func TestTrainingStepAllocatesNothing(t *testing.T) {
 		}
 	}
 	step()
-	if n := testing.AllocsPerRun(10, step); n != 0 {
+	if n := testing.AllocsPerRun(20, step); n != 0 {
 		t.Fatalf("a training step allocates %v times", n)
+	}
+}
+
+// TestDataParallelStepAllocatesNothing: the same for a step of a 2-rank
+// run (ranks as goroutines): the gradient buckets, their jobs and the
+// losses' sum are made once, not per step.
+func TestDataParallelStepAllocatesNothing(t *testing.T) {
+	comms := dist.NewLocal(2)
+	var trainers [2]*Trainer
+	for r, c := range comms {
+		tr, _ := dpTrainer(t, t.TempDir(), 100, c, 1, 4096)
+		tr.comm = c
+		tr.red = newReducer(c, tr.Task.Params(), 4096, time.Minute)
+		defer tr.red.close()
+		trainers[r] = tr
+	}
+	// Rank 1 steps on its own goroutine, told by a channel (no allocation).
+	next, done := make(chan bool), make(chan error)
+	go func() {
+		for range next {
+			_, _, err := trainers[1].trainStep(nil)
+			done <- err
+		}
+	}()
+	defer close(next)
+	step := func() {
+		next <- true
+		if _, _, err := trainers[0].trainStep(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	if n := testing.AllocsPerRun(20, step); n != 0 {
+		t.Fatalf("a 2-rank step allocates %v times (both ranks)", n)
 	}
 }

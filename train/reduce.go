@@ -21,6 +21,9 @@ import (
 // Every collective goes through the one goroutine, in order; the trainer
 // waits for each with a timeout, so that a rank that died or hangs stops
 // the others with an error instead of a hang.
+//
+// A step allocates nothing: each bucket's job, and the job that sums the
+// step's scalars, are made once.
 type reducer struct {
 	comm    dist.Comm
 	timeout time.Duration
@@ -28,14 +31,19 @@ type reducer struct {
 	of      map[*autograd.Var]int // parameter → its bucket
 	next    int                   // the next bucket to launch
 	jobs    chan *job
-	pending []*job
-	bytes   int64 // gradient bytes summed per step (each rank's buffer)
+	// scalars are a step's loss sum, tokens, stop and last flags, summed
+	// over the ranks by sumScalars.
+	scalars    [4]float64
+	sumScalars *job
+	timer      *time.Timer
+	onReady    func(*autograd.Var) // ready, as a method value made once
 }
 
 type bucket struct {
 	params  []*autograd.Var
 	buf     []float32
-	missing int // parameters not yet ready this step
+	missing int  // parameters not yet ready this step
+	job     *job // sums buf over the ranks and copies it back
 }
 
 type job struct {
@@ -57,8 +65,21 @@ func newReducer(comm dist.Comm, params []*autograd.Var, bucketBytes int, timeout
 		b.params = append(b.params, p)
 		b.buf = append(b.buf, make([]float32, p.Value.Len())...)
 		r.of[p] = len(r.buckets) - 1
-		r.bytes += int64(4 * p.Value.Len())
 	}
+	for k, b := range r.buckets {
+		b.job = newJob(fmt.Sprintf("summing gradient bucket %d of %d (%.1f MB)", k+1, len(r.buckets), float64(4*len(b.buf))/1e6), func() error {
+			if err := r.comm.AllreduceSum(b.buf); err != nil {
+				return err
+			}
+			off := 0
+			for _, p := range b.params {
+				off += copy(p.Grad.Data(), b.buf[off:])
+			}
+			return nil
+		})
+	}
+	r.onReady = r.ready
+	r.sumScalars = newJob("summing the losses", func() error { return r.comm.AllreduceSum64(r.scalars[:]) })
 	go func() {
 		for j := range r.jobs {
 			j.done <- j.fn()
@@ -70,16 +91,19 @@ func newReducer(comm dist.Comm, params []*autograd.Var, bucketBytes int, timeout
 // close stops the communication goroutine (after its pending jobs).
 func (r *reducer) close() { close(r.jobs) }
 
-// submit queues a collective operation.
-func (r *reducer) submit(what string, fn func() error) *job {
-	j := &job{what: what, fn: fn, done: make(chan error, 1)}
-	r.jobs <- j
-	return j
+func newJob(what string, fn func() error) *job {
+	return &job{what: what, fn: fn, done: make(chan error, 1)}
 }
 
-// wait waits for j, at most timeout.
+// wait waits for j, at most timeout (on the trainer's goroutine: the
+// timer is the reducer's, reset for each wait).
 func (r *reducer) wait(j *job, timeout time.Duration) error {
-	t := time.NewTimer(timeout)
+	if r.timer == nil {
+		r.timer = time.NewTimer(timeout)
+	} else {
+		r.timer.Reset(timeout)
+	}
+	t := r.timer
 	defer t.Stop()
 	select {
 	case err := <-j.done:
@@ -95,7 +119,13 @@ func (r *reducer) wait(j *job, timeout time.Duration) error {
 
 // collective runs fn on the communication goroutine and waits for it.
 func (r *reducer) collective(what string, timeout time.Duration, fn func() error) error {
-	return r.wait(r.submit(what, fn), timeout)
+	return r.run(newJob(what, fn), timeout)
+}
+
+// run queues j on the communication goroutine and waits for it.
+func (r *reducer) run(j *job, timeout time.Duration) error {
+	r.jobs <- j
+	return r.wait(j, timeout)
 }
 
 // start prepares a step's last backward pass.
@@ -104,7 +134,6 @@ func (r *reducer) start() {
 		b.missing = len(b.params)
 	}
 	r.next = 0
-	r.pending = r.pending[:0]
 }
 
 // ready is the backward pass's OnParamReady: it launches the buckets it
@@ -122,24 +151,13 @@ func (r *reducer) ready(p *autograd.Var) {
 
 // launch hands the next bucket to the communication goroutine.
 func (r *reducer) launch() {
-	k := r.next
-	b := r.buckets[k]
+	b := r.buckets[r.next]
 	r.next++
 	off := 0
 	for _, p := range b.params {
 		off += copy(b.buf[off:], p.Grad.Data())
 	}
-	r.pending = append(r.pending, r.submit(fmt.Sprintf("summing gradient bucket %d of %d (%.1f MB)", k+1, len(r.buckets), float64(4*len(b.buf))/1e6),
-		func() error {
-			if err := r.comm.AllreduceSum(b.buf); err != nil {
-				return err
-			}
-			off := 0
-			for _, p := range b.params {
-				off += copy(p.Grad.Data(), b.buf[off:])
-			}
-			return nil
-		}))
+	r.jobs <- b.job
 }
 
 // finish launches the buckets not launched yet (parameters the backward
@@ -148,8 +166,8 @@ func (r *reducer) finish() error {
 	for r.next < len(r.buckets) {
 		r.launch()
 	}
-	for _, j := range r.pending {
-		if err := r.wait(j, r.timeout); err != nil {
+	for _, b := range r.buckets {
+		if err := r.wait(b.job, r.timeout); err != nil {
 			return err
 		}
 	}

@@ -152,10 +152,9 @@ type Trainer struct {
 	scale       *tensor.Tensor
 	History     []Metrics
 
-	comm    dist.Comm  // Cfg.Comm (or Single) during Run
-	red     *reducer   // data-parallel runs, during Run
-	scalars [4]float64 // a step's loss sum, tokens, stop and last flags, summed over the ranks
-	stopAll bool       // a rank was interrupted: every rank stops after this step
+	comm    dist.Comm // Cfg.Comm (or Single) during Run
+	red     *reducer  // data-parallel runs, during Run
+	stopAll bool      // a rank was interrupted: every rank stops after this step
 }
 
 // CheckpointFile is the name of the checkpoint in the run directory.
@@ -447,7 +446,7 @@ func (t *Trainer) trainStep(ctx context.Context) (Metrics, bool, error) {
 		tokens += n
 		if t.red != nil && micro == accum-1 {
 			t.red.start()
-			g.OnParamReady = t.red.ready
+			g.OnParamReady = t.red.onReady
 		}
 		err = g.BackwardWithGrad(loss, t.scale)
 		g.OnParamReady = nil
@@ -463,20 +462,20 @@ func (t *Trainer) trainStep(ctx context.Context) (Metrics, bool, error) {
 		if err := t.red.finish(); err != nil {
 			return Metrics{}, false, fmt.Errorf("train: step %d: %w", t.step+1, err)
 		}
-		t.scalars = [4]float64{lossSum, float64(tokens), 0, 0}
+		sc := &t.red.scalars
+		*sc = [4]float64{lossSum, float64(tokens), 0, 0}
 		if ctx != nil && ctx.Err() != nil {
-			t.scalars[2] = 1
+			sc[2] = 1
 		}
 		if last {
-			t.scalars[3] = 1
+			sc[3] = 1
 		}
-		if err := t.red.collective(fmt.Sprintf("train: step %d: summing the losses", t.step+1), t.red.timeout,
-			func() error { return t.comm.AllreduceSum64(t.scalars[:]) }); err != nil {
-			return Metrics{}, false, err
+		if err := t.red.run(t.red.sumScalars, t.red.timeout); err != nil {
+			return Metrics{}, false, fmt.Errorf("train: step %d: %w", t.step+1, err)
 		}
 		commWait = time.Since(waitFrom)
-		lossSum, tokens = t.scalars[0], int(t.scalars[1])
-		t.stopAll, last = t.scalars[2] > 0, t.scalars[3] > 0
+		lossSum, tokens = sc[0], int(sc[1])
+		t.stopAll, last = sc[2] > 0, sc[3] > 0
 		micros *= t.comm.Size()
 		if math.IsNaN(lossSum) || math.IsInf(lossSum, 0) {
 			return Metrics{}, false, fmt.Errorf("train: step %d: %w (%g summed over the ranks); the last good checkpoint, of step %d, is in %s",
