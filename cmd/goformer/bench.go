@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goformer/goformer/internal/bench"
 	"github.com/goformer/goformer/internal/cpu"
+	"github.com/goformer/goformer/models/seq2seq"
 	"github.com/goformer/goformer/pipelines"
 	"github.com/goformer/goformer/recipes"
+	"github.com/goformer/goformer/tensor"
 )
 
 // printResult prints r as one JSON object, or its line of text.
@@ -363,8 +367,15 @@ func benchDecode(args []string, stdout, stderr io.Writer) error {
 			"against the memory bandwidth measured in the same run, the fraction of the limit it sets.",
 		"  goformer bench decode --config gpt2 --batch 1 --dtype int8\n"+
 			"  goformer bench decode --config gpt2 --batch 32 --prompt 64 --new 64 --json", stderr)
-	config := fs.String("config", "gpt2", "model shape: gpt2 (124M) or gpt2-medium (355M)")
-	batch := intFlag(fs, "batch", 1, 1, 1024, "rows decoded together")
+	config := fs.String("config", "gpt2", "model shape: gpt2 (124M), gpt2-medium (355M) or opus-mt-base (a 74M Marian translator: beam search over Multi30k test sentences)")
+	batch := intFlag(fs, "batch", 1, 1, 1024, "rows decoded together (opus-mt-base: sentences, each with --beam rows)")
+	beam := intFlag(fs, "beam", 4, 1, 64, "opus-mt-base: beams per sentence")
+	sentences := intFlag(fs, "sentences", 256, 1, 1<<20, "opus-mt-base: Multi30k test sentences translated")
+	model := fs.String("model", "", "opus-mt-base: a Marian checkpoint directory of that shape instead of random weights")
+	inputs := fs.String("inputs", "", "opus-mt-base: source ids and output lengths (JSON written by --write-model) instead of tokenising Multi30k here")
+	writeModel := fs.String("write-model", "", "opus-mt-base: write random weights (config.json, model.safetensors) and the inputs (inputs.json) to this directory, then stop")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
+	hyps := fs.String("hyps", "", "opus-mt-base: write each sentence's best hypothesis ({\"tokens\": ids, \"score\": summed log-probability}, a line each) to this file")
 	prompt := intFlag(fs, "prompt", 16, 1, 1024, "prompt tokens per row")
 	newTokens := intFlag(fs, "new", 64, 1, 1024, "tokens decoded per row")
 	dtype := dtypeFlag(fs)
@@ -378,6 +389,23 @@ func benchDecode(args []string, stdout, stderr io.Writer) error {
 		return usagef("bench decode: --dtype must be fp32, bf16 or int8, not %q", *dtype)
 	}
 	cpu.SetThreads(*threads)
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return usagef("bench decode: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *config == "opus-mt-base" {
+		return benchTranslate(stdout, *dtype, *batch, *beam, *sentences, *model, *inputs, *writeModel, *hyps, *asJSON)
+	}
+	if *model != "" || *inputs != "" || *writeModel != "" || *hyps != "" {
+		return usagef("bench decode: --model, --inputs, --write-model and --hyps are for --config opus-mt-base")
+	}
 	var bandwidth float64
 	if *bw {
 		bandwidth = cpu.StreamGBps(1<<30, 2*time.Second)
@@ -398,4 +426,67 @@ func benchDecode(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = fmt.Fprintf(stdout, " (%d threads)\n", r.Threads)
 	return err
+}
+
+// benchTranslate is `bench decode --config opus-mt-base`: beam search of
+// an OPUS-MT-base-shaped translator over Multi30k test sentences, each
+// made to produce as many tokens as its reference translation.
+func benchTranslate(stdout io.Writer, dtype string, batch, beam, sentences int, modelDir, inputsPath, writeDir, hypsPath string, asJSON bool) error {
+	var in *bench.TranslateInputs
+	var err error
+	if inputsPath != "" {
+		in, err = bench.ReadTranslateInputs(inputsPath)
+		if err == nil && sentences < len(in.Source) {
+			in.Source, in.Steps = in.Source[:sentences], in.Steps[:sentences]
+		}
+	} else {
+		in, err = bench.Multi30kInputs(sentences)
+	}
+	if err != nil {
+		return usagef("bench decode: %v", err)
+	}
+	var m *seq2seq.Model
+	if modelDir != "" {
+		if m, err = seq2seq.Load(modelDir); err != nil {
+			return usagef("bench decode: %v", err)
+		}
+	} else if m, err = seq2seq.New(bench.OpusMTBase(), 1); err != nil {
+		return err
+	}
+	if writeDir != "" {
+		if err := m.Save(writeDir); err != nil {
+			return err
+		}
+		return in.WriteFile(filepath.Join(writeDir, "inputs.json"))
+	}
+	if _, err := m.Quantize(dtype); err != nil {
+		return err
+	}
+	var out []string
+	var keep func(int, []int32, float64)
+	if hypsPath != "" {
+		out = make([]string, len(in.Source))
+		keep = func(i int, tokens []int32, score float64) {
+			b, _ := json.Marshal(map[string]any{"tokens": tokens, "score": score})
+			out[i] = string(b)
+		}
+	}
+	r, err := bench.Translate(m, in, batch, beam, keep)
+	if err != nil {
+		return err
+	}
+	r.Config, r.DType = "opus-mt-base", dtype
+	if modelDir != "" {
+		r.Config = modelDir
+	}
+	if hypsPath != "" {
+		if err := tensor.WriteFileAtomic(hypsPath, func(w io.Writer) error {
+			_, err := io.WriteString(w, strings.Join(out, "\n")+"\n")
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return printResult(stdout, asJSON, r, "translate %s %s, %d sentences, batch %d, beam %d: %.1f target tokens/s (%.1f per thread), %.2f sentences/s, %.1f GFLOPS (%d threads)\n",
+		r.Config, r.DType, r.Sentences, r.Batch, r.Beam, r.TokensPerS, r.TokensPerSPerThread, r.SentencesPerS, r.GFLOPS, r.Threads)
 }

@@ -503,3 +503,77 @@ ge2loop:
 ge2done:
 	VZEROUPPER
 	RET
+
+// func expShiftSumAVX2(x *float32, n int, shift float32) float32
+// x[i] = exp(x[i] - shift) in place for n a multiple of 8; returns the sum
+// of the new values. Lanes whose shifted argument is below EXP8's clamp
+// (−87.3: -Inf among them) give 0, as the doc of ExpShiftSum says. Two
+// accumulators, so consecutive additions do not wait on each other.
+TEXT ·expShiftSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS shift+16(FP), Y8
+	LEAQ geluAVX2Consts<>(SB), DX
+	EXP8_CONSTS
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+e2loop:
+	CMPQ CX, $8
+	JLT e2done
+	VMOVUPS (SI), Y0
+	VSUBPS Y8, Y0, Y0
+	VCMPPS $1, Y15, Y0, Y5 // Y5 = (argument < clamp): lanes that are 0
+	EXP8
+	VANDNPS Y0, Y5, Y0
+	VMOVUPS Y0, (SI)
+	VADDPS Y0, Y6, Y6
+	VMOVAPS Y6, Y9
+	VMOVAPS Y7, Y6
+	VMOVAPS Y9, Y7
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP e2loop
+e2done:
+	VADDPS Y7, Y6, Y6
+	VEXTRACTF128 $1, Y6, X7
+	VADDPS X7, X6, X6
+	VMOVHLPS X6, X7, X7
+	VADDPS X7, X6, X6
+	VMOVSHDUP X6, X7
+	VADDSS X7, X6, X6
+	VMOVSS X6, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func maxAVX2(x *float32, n int) float32
+// The largest of x[0:n] for n a multiple of 8 (-Inf for n = 0).
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0xff800000, R8
+	MOVL R8, X9
+	VPBROADCASTD X9, Y9
+	VMOVAPS Y9, Y8
+m2loop:
+	CMPQ CX, $16
+	JLT m2one
+	VMAXPS (SI), Y9, Y9
+	VMAXPS 32(SI), Y8, Y8
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP m2loop
+m2one:
+	CMPQ CX, $8
+	JLT m2reduce
+	VMAXPS (SI), Y9, Y9
+m2reduce:
+	VMAXPS Y8, Y9, Y9
+	VEXTRACTF128 $1, Y9, X10
+	VMAXPS X10, X9, X9
+	VMOVHLPS X9, X10, X10
+	VMAXPS X10, X9, X9
+	VMOVSHDUP X9, X10
+	VMAXSS X10, X9, X9
+	VMOVSS X9, ret+16(FP)
+	VZEROUPPER
+	RET

@@ -47,9 +47,19 @@ func expShiftSumAVX512(x *float32, n int, shift float32) float32
 //go:noescape
 func maxAVX512(x *float32, n int) float32
 
+//go:noescape
+func expShiftSumAVX2(x *float32, n int, shift float32) float32
+
+//go:noescape
+func maxAVX2(x *float32, n int) float32
+
 func expShiftSum(x []float32, shift float32) float32 {
 	if useVecAsm && hasAVX512 && len(x) > 0 {
 		return expShiftSumAVX512(&x[0], len(x), shift)
+	}
+	if useVecAsm && hasAVX2 && len(x) >= 8 {
+		n := len(x) &^ 7
+		return expShiftSumAVX2(&x[0], n, shift) + expShiftSumGo(x[n:], shift)
 	}
 	return expShiftSumGo(x, shift)
 }
@@ -57,6 +67,10 @@ func expShiftSum(x []float32, shift float32) float32 {
 func maxOf(x []float32) float32 {
 	if useVecAsm && hasAVX512 && len(x) > 0 {
 		return maxAVX512(&x[0], len(x))
+	}
+	if useVecAsm && hasAVX2 && len(x) >= 8 {
+		n := len(x) &^ 7
+		return max(maxAVX2(&x[0], n), maxGo(x[n:]))
 	}
 	return maxGo(x)
 }
