@@ -133,16 +133,28 @@ func readPairs(srcPath, tgtPath, split string) ([]string, []string, error) {
 	return src, tgt, nil
 }
 
-// TrainTranslation trains an encoder-decoder on parallel text: a joint
-// byte-level BPE trained on the corpus (or read back when resuming), a
-// pre-LN (Pegasus) or post-LN (Marian) model, validation loss over the
-// whole validation set and greedy validation BLEU at each evaluation. The
-// model with the best BLEU is kept in OUT/model, copies at the snapshot
-// times in OUT/model-<m>min and the last in OUT/model-last, each a Hugging
-// Face directory with tokenizer.json; curves in loss.png and bleu.png.
-// The best score and the snapshots done are kept in the checkpoint, and the
-// time budget counts the time trained before a resume.
-func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*Result, error) {
+// TranslationSetup is a translation run made ready to train, as
+// TrainTranslation makes it: the tokenizer (trained, or read back from the
+// output directory), the batches, the model and its Trainer. Benchmarks
+// time its Trainer's steps.
+type TranslationSetup struct {
+	Config    TranslationConfig
+	Tokenizer *tokenizer.ByteBPE
+	Task      *train.TranslationTask
+	Trainer   *train.Trainer
+	ModelType string // marian, pegasus or t5 (variant)
+	Pad, EOS  int32
+
+	model          translationModel
+	maxPos, pairs  int
+	valSrc, valTgt []string
+	valEx          []data.Example
+}
+
+// NewTranslation reads the corpora, trains or reads the tokenizer (in
+// o.Out, which it prepares), tokenises and buckets the pairs, and builds
+// the model and its Trainer; nothing is trained yet.
+func NewTranslation(cfg TranslationConfig, o Options) (*TranslationSetup, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -193,6 +205,29 @@ func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*R
 		return nil, err
 	}
 	tr.Dropout = cfg.Dropout > 0
+	return &TranslationSetup{Config: cfg, Tokenizer: tok, Task: task, Trainer: tr, ModelType: modelType, Pad: pad, EOS: eos,
+		model: model, maxPos: maxPos, pairs: len(trainEx), valSrc: valSrc, valTgt: valTgt, valEx: valEx}, nil
+}
+
+// Params returns the model's parameter count.
+func (s *TranslationSetup) Params() int { return countParams(s.model.params()) }
+
+// TrainTranslation trains an encoder-decoder on parallel text: a joint
+// byte-level BPE trained on the corpus (or read back when resuming), a
+// pre-LN (Pegasus) or post-LN (Marian) model, validation loss over the
+// whole validation set and greedy validation BLEU at each evaluation. The
+// model with the best BLEU is kept in OUT/model, copies at the snapshot
+// times in OUT/model-<m>min and the last in OUT/model-last, each a Hugging
+// Face directory with tokenizer.json; curves in loss.png and bleu.png.
+// The best score and the snapshots done are kept in the checkpoint, and the
+// time budget counts the time trained before a resume.
+func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*Result, error) {
+	s, err := NewTranslation(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	model, tok, maxPos, tr := s.model, s.Tokenizer, s.maxPos, s.Trainer
+	valEx, valSrc, valTgt, modelType := s.valEx, s.valSrc, s.valTgt, s.ModelType
 	save := func(dir string) error { return saveTranslator(model, tok, maxPos, dir) }
 	res := &Result{ModelDir: filepath.Join(o.Out, "model")}
 	res.Best = &train.KeepBest{Save: func(train.Metrics) error { return save(res.ModelDir) },
@@ -231,7 +266,7 @@ func TrainTranslation(ctx context.Context, cfg TranslationConfig, o Options) (*R
 		o.logf("resuming %s at step %d of %d, after %.1f minutes of training\n", o.Out, tr.Step(), cfg.Steps, tr.Elapsed().Minutes())
 	}
 	o.logf("training a %s encoder-decoder (%d+%d layers, d_model %d, %.2fM parameters) on %d pairs (%d batches of ≤%d tokens), %d steps",
-		modelType, cfg.Layers, cfg.Layers, cfg.DModel, float64(countParams(model.params()))/1e6, len(trainEx), len(trainBatches), cfg.MaxTokens, cfg.Steps)
+		modelType, cfg.Layers, cfg.Layers, cfg.DModel, float64(s.Params())/1e6, s.pairs, len(s.Task.Train), cfg.MaxTokens, cfg.Steps)
 	if cfg.MaxMinutes > 0 {
 		o.logf(" or %g minutes", cfg.MaxMinutes)
 	}

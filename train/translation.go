@@ -22,6 +22,11 @@ type TranslationTask struct {
 	Parameters     []*autograd.Var
 	Train, Val     []data.Batch
 	LabelSmoothing float32
+	// Order, if not empty, replaces the random draw of training batches:
+	// they are taken as Train[Order[0]], Train[Order[1]], … (cycling), so
+	// that a benchmark runs the same batches as its peer (internal/bench).
+	Order []int
+	next  int
 }
 
 // Params returns the model's parameters.
@@ -38,7 +43,13 @@ func (t *TranslationTask) Loss(g *autograd.Graph, rng *tensor.RNG, split Split) 
 	if len(batches) == 0 {
 		return nil, 0, fmt.Errorf("train: no batches of this split")
 	}
-	b := &batches[rng.IntN(len(batches))]
+	var b *data.Batch
+	if split != ValSplit && len(t.Order) > 0 {
+		b = &batches[t.Order[t.next%len(t.Order)]]
+		t.next++
+	} else {
+		b = &batches[rng.IntN(len(batches))]
+	}
 	_, loss, err := t.Model.Loss(g, b.Src, b.SrcLen, b.TgtIn, b.Labels, b.TgtLen, b.B, b.SrcPad, b.TgtPad, eps)
 	return loss, b.Tokens, err
 }

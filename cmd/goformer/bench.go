@@ -122,35 +122,53 @@ func benchAttention(args []string, stdout, stderr io.Writer) error {
 func benchTrain(args []string, stdout, stderr io.Writer) error {
 	var names []string
 	for _, n := range recipes.PresetNames() {
-		if _, ok := recipes.LMPresets[n]; ok {
+		_, lm := recipes.LMPresets[n]
+		_, mt := recipes.TranslationPresets[n]
+		if lm || mt {
 			names = append(names, n)
 		}
 	}
 	fs := newFlagSet("goformer bench train",
-		"Times training steps (forward, backward, AdamW: the Trainer's own step) of a preset's GPT on Tiny\n"+
-			"Shakespeare and prints milliseconds per step and tokens per second. FLOPs per step are counted as\n"+
-			"nanoGPT does: 6·params·tokens for the matrix products plus 12·layers·width·block·tokens for attention.",
-		"  goformer bench train --preset shakespeare-char-small\n  goformer bench train --preset shakespeare-char --batch 16 --iters 5 --json", stderr)
+		"Times training steps (forward, backward, AdamW: the Trainer's own step) of a preset and prints\n"+
+			"milliseconds per step, tokens per second and GFLOPS. Language-model presets (a GPT on Tiny Shakespeare):\n"+
+			"FLOPs counted as nanoGPT does, 6·params·tokens for the matrix products plus 12·layers·width·block·tokens\n"+
+			"for attention. Translation presets (Multi30k): fixed batches of the preset drawn once with a fixed seed,\n"+
+			"FLOPs counted the same way on the padded batches (each stack's weights on its own tokens); tokens/s\n"+
+			"counts target tokens. --write-batches saves those batches for scripts/bench/train_translation_vs_torch.py.",
+		"  goformer bench train --preset shakespeare-char-small\n  goformer bench train --preset shakespeare-char --batch 16 --iters 5 --json\n"+
+			"  goformer bench train --preset multi30k-de-en --iters 10", stderr)
 	preset := fs.String("preset", "shakespeare-char-small", "preset: "+strings.Join(names, ", "))
 	iters := intFlag(fs, "iters", 20, 1, 1<<20, "timed steps (after 2 warm-up steps)")
-	batch := intFlag(fs, "batch", 0, 0, 1<<16, "override the preset's batch size; 0: the preset's")
+	batch := intFlag(fs, "batch", 0, 0, 1<<16, "override a language-model preset's batch size; 0: the preset's")
 	threads := intFlag(fs, "threads", runtime.GOMAXPROCS(0), 1, maxThreads, "worker threads")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	writeBatches := fs.String("write-batches", "", "translation presets: write the warm-up and timed batches (JSON) to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	cpu.SetThreads(*threads)
+	if mt, ok := recipes.TranslationPresets[*preset]; ok {
+		if *batch != 0 {
+			return usagef("bench train: --batch is for language-model presets (a translation preset's batches hold max_tokens tokens)")
+		}
+		r, err := bench.TrainTranslation(*preset, mt, *iters, *profile, *writeBatches)
+		if err != nil {
+			return err
+		}
+		return printResult(stdout, *asJSON, r, "train %s: batches of ≤ %d tokens, %.2fM params: %.1f ms/step, %.0f target tokens/s, %.1f GFLOPS, %.0f allocations/step (%d threads)\n",
+			r.Preset, r.Batch, float64(r.Params)/1e6, r.MsPerStep, r.TokensPerS, r.GFLOPS, r.Allocs, r.Threads)
 	}
 	cfg, ok := recipes.LMPresets[*preset]
 	if !ok {
 		return usagef("bench train: unknown preset %q (want one of: %s)", *preset, strings.Join(names, ", "))
 	}
+	if *writeBatches != "" {
+		return usagef("bench train: --write-batches is for translation presets")
+	}
 	if *batch != 0 {
 		cfg.Batch = *batch
 	}
-	if *iters < 1 || cfg.Batch < 1 || *threads < 1 {
-		return usagef("bench train: --iters, --batch and --threads must be positive")
-	}
-	cpu.SetThreads(*threads)
 	r, err := bench.TrainLM(*preset, cfg, *iters, *profile)
 	if err != nil {
 		return err
