@@ -193,10 +193,7 @@ func quantizeRows(m int, a []float32, lda, k int) *qAct {
 	q.sgn, q.mag, q.scale = q.sgn[:m*k], q.mag[:m*k], q.scale[:m]
 	for i := 0; i < m; i++ {
 		row := a[i*lda : i*lda+k]
-		var mx float32
-		for _, v := range row {
-			mx = max(mx, v, -v)
-		}
+		mx := maxAbs(row)
 		sg, mg := q.sgn[i*k:(i+1)*k], q.mag[i*k:(i+1)*k]
 		if mx == 0 || mx != mx || math.IsInf(float64(mx), 0) {
 			q.scale[i] = mx // 0, or a non-finite value that makes the row's outputs NaN as float32 would
@@ -204,21 +201,54 @@ func quantizeRows(m int, a []float32, lda, k int) *qAct {
 			clear(mg)
 			continue
 		}
-		q.scale[i] = mx / 127
 		inv := 127 / mx
-		for l, v := range row {
-			x := v * inv // within ±127: rounded half away from zero
-			var r int8
-			if x >= 0 {
-				r = int8(min(x+0.5, 127))
-			} else {
-				r = int8(max(x-0.5, -127))
-			}
-			sg[l] = r
-			mg[l] = uint8(max(r, -r))
+		if math.IsInf(float64(inv), 0) { // |a| below 2.7e-37: a zero row, as near as float32 can tell
+			q.scale[i] = 0
+			clear(sg)
+			clear(mg)
+			continue
 		}
+		q.scale[i] = mx / 127
+		quantizeRow(row, inv, sg, mg)
 	}
 	return q
+}
+
+// maxAbsGo is maxAbs in Go.
+func maxAbsGo(x []float32) float32 {
+	var mx float32
+	for _, v := range x {
+		if v != v {
+			return v
+		}
+		if v < 0 {
+			v = -v
+		}
+		if v > mx {
+			mx = v
+		}
+	}
+	return mx
+}
+
+// quantizeRowGo is quantizeRow in Go: x·inv, which inv keeps within ±127
+// (with float32 rounding, below 127.5), rounded half away from zero.
+func quantizeRowGo(x []float32, inv float32, sgn []int8, mag []uint8) {
+	sgn, mag = sgn[:len(x)], mag[:len(x)]
+	for l, v := range x {
+		y := v * inv
+		var r int8
+		if y >= 0 {
+			r = int8(y + 0.5)
+		} else {
+			r = int8(y - 0.5)
+		}
+		sgn[l] = r
+		if r < 0 {
+			r = -r
+		}
+		mag[l] = uint8(r)
+	}
 }
 
 // qBlockFloats is how much of W is widened to float32 at a time for a

@@ -116,3 +116,34 @@ func dotQ8(mag []uint8, sgn []int8, w []int8) int32 {
 	mag, sgn = mag[:len(w)], sgn[:len(w)]
 	return dotQ8AVX2(&mag[0], &sgn[0], &w[0], n) + dotQ8Go(mag[n:], sgn[n:], w[n:])
 }
+
+//go:noescape
+func maxAbsAVX2(x *float32, n int) float32
+
+//go:noescape
+func quantizeRowAVX2(x *float32, n int, inv float32, sgn *int8, mag *uint8)
+
+// maxAbs is the largest |x[i]| (0 for none), NaN if any x[i] is NaN.
+func maxAbs(x []float32) float32 {
+	n := len(x) &^ 7
+	if !useVecAsm || n == 0 {
+		return maxAbsGo(x)
+	}
+	m := maxAbsAVX2(&x[0], n)
+	if t := maxAbsGo(x[n:]); t > m || t != t {
+		return t
+	}
+	return m
+}
+
+// quantizeRow rounds x·inv to int8 into sgn and their magnitudes into mag.
+func quantizeRow(x []float32, inv float32, sgn []int8, mag []uint8) {
+	n := len(x) &^ 31
+	if !useVecAsm || n == 0 {
+		quantizeRowGo(x, inv, sgn, mag)
+		return
+	}
+	sgn, mag = sgn[:len(x)], mag[:len(x)]
+	quantizeRowAVX2(&x[0], n, inv, &sgn[0], &mag[0])
+	quantizeRowGo(x[n:], inv, sgn[n:], mag[n:])
+}

@@ -257,3 +257,108 @@ q8loop:
 	MOVL AX, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// func maxAbsAVX2(x *float32, n int) float32
+// The largest |x[i]| for n a multiple of 8 (0 for n = 0), or NaN if any
+// x[i] is NaN (VMAXPS alone would drop it).
+TEXT ·maxAbsAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0x7fffffff, AX
+	MOVL AX, X15
+	VPBROADCASTD X15, Y15
+	VXORPS Y0, Y0, Y0 // the maxima
+	VXORPS Y1, Y1, Y1 // lanes that saw a NaN
+maloop:
+	TESTQ CX, CX
+	JZ madone
+	VANDPS (SI), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y3 // unordered: NaN
+	VORPS Y3, Y1, Y1
+	VMAXPS Y2, Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP maloop
+madone:
+	VEXTRACTF128 $1, Y0, X2
+	VMAXPS X2, X0, X0
+	VMOVHLPS X0, X2, X2
+	VMAXPS X2, X0, X0
+	VMOVSHDUP X0, X2
+	VMAXSS X2, X0, X0
+	VPTEST Y1, Y1
+	JZ maret
+	MOVL $0x7fc00000, AX
+	MOVL AX, X0
+maret:
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+DATA q8PermIdx<>+0(SB)/4, $0
+DATA q8PermIdx<>+4(SB)/4, $4
+DATA q8PermIdx<>+8(SB)/4, $1
+DATA q8PermIdx<>+12(SB)/4, $5
+DATA q8PermIdx<>+16(SB)/4, $2
+DATA q8PermIdx<>+20(SB)/4, $6
+DATA q8PermIdx<>+24(SB)/4, $3
+DATA q8PermIdx<>+28(SB)/4, $7
+GLOBL q8PermIdx<>(SB), RODATA|NOPTR, $32
+
+// func quantizeRowAVX2(x *float32, n int, inv float32, sgn *int8, mag *uint8)
+// For n a multiple of 32: sgn[i] = x[i]·inv rounded half away from zero (as
+// quantizeRows does it: x·inv ± 0.5 in float32, then truncated), which the
+// caller's inv keeps within ±127, and mag[i] = |sgn[i]|. Packing int32 →
+// int16 → int8 works within 128-bit lanes; VPERMD puts the dwords back in
+// order.
+TEXT ·quantizeRowAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS inv+16(FP), Y15
+	MOVQ sgn+24(FP), DI
+	MOVQ mag+32(FP), R8
+	MOVL $0x80000000, AX
+	MOVL AX, X14
+	VPBROADCASTD X14, Y14 // the sign bit
+	MOVL $0x3f000000, AX
+	MOVL AX, X13
+	VPBROADCASTD X13, Y13 // 0.5
+	VMOVDQU q8PermIdx<>(SB), Y12
+qrloop:
+	TESTQ CX, CX
+	JZ qrdone
+	VMULPS (SI), Y15, Y0
+	VMULPS 32(SI), Y15, Y1
+	VMULPS 64(SI), Y15, Y2
+	VMULPS 96(SI), Y15, Y3
+	VANDPS Y14, Y0, Y4
+	VANDPS Y14, Y1, Y5
+	VANDPS Y14, Y2, Y6
+	VANDPS Y14, Y3, Y7
+	VORPS Y13, Y4, Y4
+	VORPS Y13, Y5, Y5
+	VORPS Y13, Y6, Y6
+	VORPS Y13, Y7, Y7
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VCVTTPS2DQ Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VCVTTPS2DQ Y3, Y3
+	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y3, Y2, Y2
+	VPACKSSWB Y2, Y0, Y0
+	VPERMD Y0, Y12, Y0
+	VMOVDQU Y0, (DI)
+	VPABSB Y0, Y0
+	VMOVDQU Y0, (R8)
+	ADDQ $128, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	SUBQ $32, CX
+	JMP qrloop
+qrdone:
+	VZEROUPPER
+	RET

@@ -15,3 +15,9 @@ func widenI8(dst []float32, src []int8, scale float32) { widenI8Go(dst, src, sca
 func widenBF16(dst []float32, src []uint16)            { widenBF16Go(dst, src) }
 
 func dotQ8(mag []uint8, sgn []int8, w []int8) int32 { return dotQ8Go(mag, sgn, w) }
+
+func maxAbs(x []float32) float32 { return maxAbsGo(x) }
+
+func quantizeRow(x []float32, inv float32, sgn []int8, mag []uint8) {
+	quantizeRowGo(x, inv, sgn, mag)
+}

@@ -113,3 +113,45 @@ func TestDotQ8Twins(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeRowTwins: the vector max-abs and row rounding equal their Go
+// twins exactly, and the Go rounding is half away from zero (math.Round)
+// of x·inv within one float32 rounding; NaN makes max-abs NaN.
+func TestQuantizeRowTwins(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{1, 7, 8, 31, 32, 33, 64, 95, 768, 3072, 3075} {
+		x := scaledSlice(rng, n, 3)
+		if n > 5 { // values on the rounding boundaries: ±0.5, ±1.5 after scaling
+			x[1], x[2], x[3], x[4] = 0.5/42.3, -1.5/42.3, 2.5/42.3, -0
+		}
+		var ma, mg float32
+		withVecAsm(true, func() { ma = maxAbs(x) })
+		withVecAsm(false, func() { mg = maxAbs(x) })
+		if ma != mg {
+			t.Fatalf("maxAbs n=%d: asm %g, Go %g", n, ma, mg)
+		}
+		inv := 127 / mg
+		sa, sg := make([]int8, n), make([]int8, n)
+		aa, ag := make([]uint8, n), make([]uint8, n)
+		withVecAsm(true, func() { quantizeRow(x, inv, sa, aa) })
+		withVecAsm(false, func() { quantizeRow(x, inv, sg, ag) })
+		for i := range x {
+			if sa[i] != sg[i] || aa[i] != ag[i] {
+				t.Fatalf("quantizeRow n=%d [%d] x=%g: asm %d/%d, Go %d/%d", n, i, x[i], sa[i], aa[i], sg[i], ag[i])
+			}
+			y := float64(x[i] * inv)
+			if r := math.Round(y); math.Abs(r-float64(sg[i])) > 0 && math.Abs(math.Abs(y-math.Trunc(y))-0.5) > 1e-5 {
+				t.Fatalf("quantizeRow n=%d [%d]: %g rounds to %d, want %g", n, i, y, sg[i], r)
+			}
+			if int(ag[i]) != max(int(sg[i]), -int(sg[i])) || sg[i] < -127 {
+				t.Fatalf("quantizeRow n=%d [%d]: value %d, magnitude %d", n, i, sg[i], ag[i])
+			}
+		}
+		x[n/2] = float32(math.NaN())
+		withVecAsm(true, func() { ma = maxAbs(x) })
+		withVecAsm(false, func() { mg = maxAbs(x) })
+		if ma == ma || mg == mg {
+			t.Fatalf("maxAbs n=%d with a NaN: asm %g, Go %g (want NaN)", n, ma, mg)
+		}
+	}
+}
