@@ -111,7 +111,8 @@ type qJob struct {
 	lda, ldc      int
 	beta          float32
 	q             *QMatrix
-	act           *qAct // int8: the rows of A quantised
+	act           *qAct     // int8: the rows of A quantised
+	pairs         []float32 // bf16 with fewer than 4 rows: the rows of A in pair order (pairBF16)
 	parts, perCol int
 }
 
@@ -147,8 +148,12 @@ func QLinear(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32,
 	}
 	j := qJobs.Get().(*qJob)
 	*j = qJob{m: m, a: a, c: c, lda: lda, ldc: ldc, beta: beta, q: q, parts: 1, perCol: q.N}
+	var pairs *[]float32
 	if q.Kind == QInt8 {
 		j.act = quantizeRows(m, a, lda, q.K)
+	} else if m < 4 {
+		pairs = qBlocks.Get().(*[]float32)
+		j.pairs = pairBF16(m, a, lda, q.K, pairs)
 	}
 	pool := DefaultPool()
 	if want := min(pool.Threads(), 2*m*q.N*q.K/minPartFlops); want > 1 {
@@ -162,6 +167,9 @@ func QLinear(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32,
 	}
 	if j.act != nil {
 		qActs.Put(j.act)
+	}
+	if pairs != nil {
+		qBlocks.Put(pairs)
 	}
 	*j = qJob{}
 	qJobs.Put(j)
@@ -212,6 +220,52 @@ func quantizeRows(m int, a []float32, lda, k int) *qAct {
 		quantizeRow(row, inv, sg, mg)
 	}
 	return q
+}
+
+// pairBF16 copies m rows of a (k values, lda apart) into buf, each block
+// of sixteen values reordered evens first, then odds: the order in which
+// a bfloat16 kernel widens sixteen weights from one 32-byte load (the even
+// ones by a shift, the odd ones by a mask). A last block of fewer than
+// sixteen values stays in order.
+func pairBF16(m int, a []float32, lda, k int, buf *[]float32) []float32 {
+	if cap(*buf) < m*k {
+		*buf = make([]float32, m*k)
+	}
+	out := (*buf)[:m*k]
+	n := k &^ 15
+	for i := 0; i < m; i++ {
+		src, dst := a[i*lda:i*lda+k], out[i*k:(i+1)*k]
+		for b := 0; b < n; b += 16 {
+			s, d := src[b:b+16], dst[b:b+16]
+			for l := 0; l < 8; l++ {
+				d[l], d[8+l] = s[2*l], s[2*l+1]
+			}
+		}
+		copy(dst[n:], src[n:])
+	}
+	return out
+}
+
+// dotBF16PairsGo is dotBF16Pairs in Go: eight partial sums of the even
+// weights and eight of the odd ones, added lane by lane.
+func dotBF16PairsGo(a []float32, w []uint16) float32 {
+	var e, o [8]float32
+	n := len(w) &^ 15
+	for b := 0; b < n; b += 16 {
+		for l := 0; l < 8; l++ {
+			e[l] += a[b+l] * FromBF16(w[b+2*l])
+			o[l] += a[b+8+l] * FromBF16(w[b+2*l+1])
+		}
+	}
+	var s [8]float32
+	for l := range s {
+		s[l] = e[l] + o[l]
+	}
+	t := ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
+	for i := n; i < len(w); i++ {
+		t += a[i] * FromBF16(w[i])
+	}
+	return t
 }
 
 // maxAbsGo is maxAbs in Go.
@@ -321,6 +375,13 @@ func (j *qJob) Do(part int) {
 			for i := 0; i < j.m; i++ {
 				d := dotQ8(act.mag[i*k:(i+1)*k], act.sgn[i*k:(i+1)*k], w)
 				j.set(i, col, scale*act.scale[i]*float32(d))
+			}
+			continue
+		}
+		if j.pairs != nil {
+			w := q.BF[col*k : (col+1)*k]
+			for i := 0; i < j.m; i++ {
+				j.set(i, col, dotBF16Pairs(j.pairs[i*k:(i+1)*k], w))
 			}
 			continue
 		}

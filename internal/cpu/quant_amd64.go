@@ -147,3 +147,21 @@ func quantizeRow(x []float32, inv float32, sgn []int8, mag []uint8) {
 	quantizeRowAVX2(&x[0], n, inv, &sgn[0], &mag[0])
 	quantizeRowGo(x[n:], inv, sgn[n:], mag[n:])
 }
+
+//go:noescape
+func dotBF16PairsAVX2(a *float32, w *uint16, n int) float32
+
+// dotBF16Pairs is the dot product of w with a row of activations stored
+// by pairBF16.
+func dotBF16Pairs(a []float32, w []uint16) float32 {
+	n := len(w) &^ 15
+	if !useVecAsm || n == 0 {
+		return dotBF16PairsGo(a, w)
+	}
+	a = a[:len(w)]
+	t := dotBF16PairsAVX2(&a[0], &w[0], n)
+	for i := n; i < len(w); i++ {
+		t += a[i] * FromBF16(w[i])
+	}
+	return t
+}

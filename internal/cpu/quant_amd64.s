@@ -362,3 +362,55 @@ qrloop:
 qrdone:
 	VZEROUPPER
 	RET
+
+// func dotBF16PairsAVX2(a *float32, w *uint16, n int) float32
+// The dot product of w with activations stored in pair order (pairBF16):
+// each 32-byte load of w holds sixteen bfloat16 values, the even ones in
+// the low halves of its eight dwords and the odd ones in the high halves,
+// so a 16-bit shift widens the even ones and a mask the odd ones — two
+// instructions per sixteen weights, where VPMOVZXWD + shift take four.
+// n is a multiple of 16; four accumulators.
+TEXT ·dotBF16PairsAVX2(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVL $0xffff0000, AX
+	MOVL AX, X15
+	VPBROADCASTD X15, Y15
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+qp1loop32:
+	CMPQ CX, $32
+	JLT qp1loop16
+	VMOVDQU (DI), Y4
+	VMOVDQU 32(DI), Y6
+	VPSLLD $16, Y4, Y5
+	VPAND Y15, Y4, Y4
+	VPSLLD $16, Y6, Y7
+	VPAND Y15, Y6, Y6
+	VFMADD231PS (SI), Y5, Y0
+	VFMADD231PS 32(SI), Y4, Y1
+	VFMADD231PS 64(SI), Y7, Y2
+	VFMADD231PS 96(SI), Y6, Y3
+	ADDQ $64, DI
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP qp1loop32
+qp1loop16:
+	TESTQ CX, CX
+	JZ qp1done
+	VMOVDQU (DI), Y4
+	VPSLLD $16, Y4, Y5
+	VPAND Y15, Y4, Y4
+	VFMADD231PS (SI), Y5, Y0
+	VFMADD231PS 32(SI), Y4, Y1
+qp1done:
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	VADDPS Y1, Y0, Y0
+	REDUCE8(Y0, X0, X5)
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET

@@ -21,3 +21,5 @@ func maxAbs(x []float32) float32 { return maxAbsGo(x) }
 func quantizeRow(x []float32, inv float32, sgn []int8, mag []uint8) {
 	quantizeRowGo(x, inv, sgn, mag)
 }
+
+func dotBF16Pairs(a []float32, w []uint16) float32 { return dotBF16PairsGo(a, w) }

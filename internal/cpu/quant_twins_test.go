@@ -52,6 +52,18 @@ func TestQuantTwins(t *testing.T) {
 		if d := math.Abs(float64(ga - gg)); d > bound(a, fb) {
 			t.Fatalf("dotBF16 n=%d: asm %g, Go %g", n, ga, gg)
 		}
+		// The pair-order kernel: the same product as the plain one.
+		var buf []float32
+		pa := pairBF16(1, a, lda, n, &buf)
+		var pg float32
+		withVecAsm(true, func() { ga = dotBF16Pairs(pa, wb) })
+		withVecAsm(false, func() { pg = dotBF16Pairs(pa, wb) })
+		if d := math.Abs(float64(ga - pg)); d > bound(a, fb) {
+			t.Fatalf("dotBF16Pairs n=%d: asm %g, Go %g", n, ga, pg)
+		}
+		if d := math.Abs(float64(pg - gg)); d > bound(a, fb) {
+			t.Fatalf("dotBF16Pairs n=%d: %g, plain order %g", n, pg, gg)
+		}
 		var fa, fg [4]float32
 		for _, kind := range []string{"int8", "bf16"} {
 			f := fi
