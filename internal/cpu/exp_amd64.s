@@ -577,3 +577,74 @@ m2reduce:
 	VMOVSS X9, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// Constants of geluBackwardAVX2, eight lanes each: 3·0.044715·√(2/π) and
+// √(2/π).
+DATA geluBwdAVX2Consts<>+0(SB)/4, $0x3ddb33b6
+DATA geluBwdAVX2Consts<>+4(SB)/4, $0x3ddb33b6
+DATA geluBwdAVX2Consts<>+8(SB)/4, $0x3ddb33b6
+DATA geluBwdAVX2Consts<>+12(SB)/4, $0x3ddb33b6
+DATA geluBwdAVX2Consts<>+16(SB)/4, $0x3ddb33b6
+DATA geluBwdAVX2Consts<>+20(SB)/4, $0x3ddb33b6
+DATA geluBwdAVX2Consts<>+24(SB)/4, $0x3ddb33b6
+DATA geluBwdAVX2Consts<>+28(SB)/4, $0x3ddb33b6
+DATA geluBwdAVX2Consts<>+32(SB)/4, $0x3f4c422a
+DATA geluBwdAVX2Consts<>+36(SB)/4, $0x3f4c422a
+DATA geluBwdAVX2Consts<>+40(SB)/4, $0x3f4c422a
+DATA geluBwdAVX2Consts<>+44(SB)/4, $0x3f4c422a
+DATA geluBwdAVX2Consts<>+48(SB)/4, $0x3f4c422a
+DATA geluBwdAVX2Consts<>+52(SB)/4, $0x3f4c422a
+DATA geluBwdAVX2Consts<>+56(SB)/4, $0x3f4c422a
+DATA geluBwdAVX2Consts<>+60(SB)/4, $0x3f4c422a
+GLOBL geluBwdAVX2Consts<>(SB), RODATA|NOPTR, $64
+
+// func geluBackwardAVX2(dx, x, dy *float32, n int)
+// dx = dy·GELU'(x) for n a multiple of 8: with s = σ(2u) = 1/(1 + e),
+// e = exp(−2u), GELU'(x) = s + 2·x·s(1−s)·√(2/π)(1 + 3·0.044715x²), and
+// s(1−s) = s·(s·e) keeps its relative precision for large x (the AVX-512
+// kernel's s − s² does not).
+TEXT ·geluBackwardAVX2(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ dy+16(FP), R10
+	MOVQ n+24(FP), CX
+	LEAQ geluAVX2Consts<>(SB), DX
+	LEAQ geluBwdAVX2Consts<>(SB), R9
+	MOVL $0x3d372713, R8
+	MOVL R8, X8
+	VPBROADCASTD X8, Y8
+	MOVL $0xbfcc422a, R8
+	MOVL R8, X9
+	VPBROADCASTD X9, Y9
+	EXP8_CONSTS
+gb2loop:
+	CMPQ CX, $8
+	JLT gb2done
+	VMOVUPS (SI), Y5
+	VMULPS Y5, Y5, Y6
+	VMULPS Y8, Y6, Y6
+	VFMADD213PS Y5, Y5, Y6
+	VMULPS Y9, Y6, Y0
+	EXP8
+	VMOVAPS Y0, Y3 // e = exp(−2u)
+	VADDPS Y13, Y0, Y0
+	VDIVPS Y0, Y13, Y7 // s
+	VMULPS Y3, Y7, Y6
+	VMULPS Y7, Y6, Y6 // s(1−s) as s·(s·e): 1 − s itself would lose its digits where s → 1
+	VMULPS Y5, Y5, Y1
+	VMOVUPS (R9), Y2
+	VFMADD213PS 32(R9), Y2, Y1 // √(2/π)(1 + 3·0.044715x²)
+	VMULPS Y6, Y1, Y1
+	VMULPS Y5, Y1, Y1
+	VADDPS Y1, Y1, Y1
+	VADDPS Y7, Y1, Y1
+	VMULPS (R10), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP gb2loop
+gb2done:
+	VZEROUPPER
+	RET

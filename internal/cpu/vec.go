@@ -355,6 +355,10 @@ func GELUBackward(dx, x, dy []float32) {
 	if geluBackwardVec(dx, x, dy) {
 		return
 	}
+	geluBackwardGo(dx, x, dy)
+}
+
+func geluBackwardGo(dx, x, dy []float32) {
 	for i, v := range x {
 		u := geluC * (v + geluK*v*v*v)
 		t := Tanh32(u)

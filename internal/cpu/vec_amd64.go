@@ -117,9 +117,18 @@ func geluErfVec(y, x []float32) bool {
 	return false
 }
 
+//go:noescape
+func geluBackwardAVX2(dx, x, dy *float32, n int)
+
 func geluBackwardVec(dx, x, dy []float32) bool {
 	if useVecAsm && hasAVX512 && len(dx) > 0 {
 		geluBackwardAVX512(&dx[0], &x[0], &dy[0], len(dx))
+		return true
+	}
+	if useVecAsm && hasAVX2 && len(dx) >= 8 {
+		n := len(dx) &^ 7
+		geluBackwardAVX2(&dx[0], &x[0], &dy[0], n)
+		geluBackwardGo(dx[n:], x[n:], dy[n:])
 		return true
 	}
 	return false
