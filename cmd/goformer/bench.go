@@ -471,6 +471,16 @@ func benchTranslate(stdout io.Writer, dtype string, batch, beam, sentences int, 
 	} else if m, err = seq2seq.New(bench.OpusMTBase(), 1); err != nil {
 		return err
 	}
+	for i, src := range in.Source {
+		for _, id := range src {
+			if int(id) >= m.Config.VocabSize {
+				return usagef("bench decode: %s: source %d: token id %d is outside the vocabulary of %d", inputsPath, i, id, m.Config.VocabSize)
+			}
+		}
+		if in.Steps[i] > m.Config.MaxPositionEmbeddings || len(src) > m.Config.MaxPositionEmbeddings {
+			return usagef("bench decode: %s: sentence %d (%d source tokens, %d steps) exceeds max_position_embeddings %d", inputsPath, i, len(src), in.Steps[i], m.Config.MaxPositionEmbeddings)
+		}
+	}
 	if writeDir != "" {
 		if err := m.Save(writeDir); err != nil {
 			return err

@@ -260,6 +260,11 @@ func TestHostileInputs(t *testing.T) {
 		return d
 	}
 	hugeLine := strings.Repeat("hund", 1<<18) + "\n"
+	benchInputs := func(js string) string {
+		p := filepath.Join(t.TempDir(), "inputs.json")
+		os.WriteFile(p, []byte(js), 0o644)
+		return p
+	}
 	charDir := t.TempDir()
 	if c, err := tokenizer.NewChar("abc\n"); err != nil || c.SaveHF(filepath.Join(charDir, "tokenizer.json")) != nil {
 		t.Fatal("character tokenizer", err)
@@ -291,6 +296,12 @@ func TestHostileInputs(t *testing.T) {
 		{"bleu on nothing", []string{"bleu", "--ref", "/dev/null"}, "", "standard input is empty"},
 		{"bleu on invalid UTF-8", []string{"bleu", "--ref", "/dev/null"}, "\xff\n", "standard input:1: not valid UTF-8"},
 		{"a missing model", []string{"generate", "--model", "/nonexistent/model"}, "", "does not exist"},
+		{"bench inputs: an empty source", []string{"bench", "decode", "--config", "opus-mt-base", "--inputs", benchInputs(`{"source":[[]],"steps":[3]}`)}, "", "source 0 is empty"},
+		{"bench inputs: a negative id", []string{"bench", "decode", "--config", "opus-mt-base", "--inputs", benchInputs(`{"source":[[1,-4]],"steps":[3]}`)}, "", "negative token id -4"},
+		{"bench inputs: steps 0", []string{"bench", "decode", "--config", "opus-mt-base", "--inputs", benchInputs(`{"source":[[1]],"steps":[0]}`)}, "", "steps[0] = 0"},
+		{"bench inputs: not JSON", []string{"bench", "decode", "--config", "opus-mt-base", "--inputs", benchInputs(`nonsense`)}, "", "inputs.json: invalid character"},
+		{"bench inputs with a GPT", []string{"bench", "decode", "--config", "gpt2", "--inputs", "x.json"}, "", "are for --config opus-mt-base"},
+		{"bench train --batch for translation", []string{"bench", "train", "--preset", "multi30k-de-en", "--batch", "3"}, "", "--batch is for language-model presets"},
 		{"a symlink loop", []string{"translate", "--model", loop}, "x\n", "too many levels of symbolic links"},
 		{"a file as model", []string{"eval", "--model", "testdata/gpt2-eval.txt"}, "", "is a file, not a model directory"},
 		{"a huge --max-tokens", []string{"generate", "--model", gpt2, "--max-tokens", "9223372036854775807"}, "", "flag -max-tokens"},

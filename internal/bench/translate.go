@@ -115,6 +115,14 @@ func ReadTranslateInputs(path string) (*TranslateInputs, error) {
 		if s < 1 || s > 1024 {
 			return nil, fmt.Errorf("%s: steps[%d] = %d (want 1 to 1024)", path, i, s)
 		}
+		if len(in.Source[i]) == 0 {
+			return nil, fmt.Errorf("%s: source %d is empty (it needs at least EOS)", path, i)
+		}
+		for _, id := range in.Source[i] {
+			if id < 0 {
+				return nil, fmt.Errorf("%s: source %d: negative token id %d", path, i, id)
+			}
+		}
 	}
 	return &in, nil
 }
