@@ -57,6 +57,41 @@ func ReadSafetensors(path string) (*Safetensors, error) {
 	return ParseSafetensors(b, path)
 }
 
+// SafetensorsMetadata reads only the header of a safetensors file and
+// returns its "__metadata__" entries (none: an empty map).
+func SafetensorsMetadata(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var lb [8]byte
+	if _, err := io.ReadFull(f, lb[:]); err != nil {
+		return nil, fmt.Errorf("%s: not a valid safetensors file: no 8-byte header length", path)
+	}
+	n := binary.LittleEndian.Uint64(lb[:])
+	if n > maxHeader {
+		return nil, fmt.Errorf("%s: not a valid safetensors file: header length %d exceeds the limit of %d bytes", path, n, maxHeader)
+	}
+	header := make([]byte, n)
+	if _, err := io.ReadFull(f, header); err != nil {
+		return nil, fmt.Errorf("%s: not a valid safetensors file: header length %d runs past the end of the file", path, n)
+	}
+	entries, err := decodeObject(header)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a valid safetensors file: header JSON: %v", path, err)
+	}
+	md := map[string]string{}
+	for _, e := range entries {
+		if e.name == "__metadata__" {
+			if err := json.Unmarshal(e.raw, &md); err != nil {
+				return nil, fmt.Errorf("%s: not a valid safetensors file: __metadata__ must map strings to strings: %v", path, err)
+			}
+		}
+	}
+	return md, nil
+}
+
 // ParseSafetensors validates a safetensors file held in b; path names it in
 // errors. It checks the header length, the JSON (one object, no duplicate
 // names), each entry's dtype, shape and offsets (inside the data, the right

@@ -143,3 +143,30 @@ func TestWriteFileAtomicKeepsOldFileOnError(t *testing.T) {
 		t.Fatalf("temporary files left behind: %v", entries)
 	}
 }
+
+// TestSafetensorsMetadata: the header alone gives the metadata; a file
+// that is not safetensors is an error naming it.
+func TestSafetensorsMetadata(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.safetensors")
+	a, _ := FromSlice([]float32{1, 2}, 2)
+	if err := WriteSafetensors(path, []NamedTensor{{"w", a}}, map[string]string{"goformer_dtype": "int8"}); err != nil {
+		t.Fatal(err)
+	}
+	if md, err := SafetensorsMetadata(path); err != nil || md["goformer_dtype"] != "int8" {
+		t.Fatalf("metadata %v, %v", md, err)
+	}
+	for name, b := range map[string][]byte{
+		"short":       {1, 2},
+		"huge header": binary.LittleEndian.AppendUint64(nil, 1<<40),
+		"cut header":  rawSafetensors(`{"a":`, nil)[:10],
+		"bad JSON":    rawSafetensors(`{"a"}`, nil),
+		"bad meta":    rawSafetensors(`{"__metadata__":{"k":1}}`, nil),
+	} {
+		p := filepath.Join(dir, "bad.safetensors")
+		os.WriteFile(p, b, 0o644)
+		if _, err := SafetensorsMetadata(p); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %v", name, err)
+		}
+	}
+}

@@ -108,7 +108,7 @@ func convertDType(dir, out, dtype string, stdout io.Writer) error {
 		q.Metadata = map[string]string{}
 	}
 	q.Metadata["format"] = "pt"
-	q.Metadata["goformer_dtype"] = dtype
+	q.Metadata[hfdir.DTypeKey] = dtype
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), ".goformer-convert-")
 	if err != nil {
 		return err

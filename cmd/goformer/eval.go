@@ -90,7 +90,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		if *dataPath != "" {
 			return usagef("eval: %s is a translation model: give --src and --ref, not --data", *dir)
 		}
-		return evalTranslation(*dir, *srcPath, *refPath, *beam, *dtype, *asJSON, stdout, stderr)
+		return evalTranslation(*dir, *srcPath, *refPath, *beam, savedDType(fs, *dtype, *dir, stderr), *asJSON, stdout, stderr)
 	}
 	if *srcPath != "" || *refPath != "" {
 		return usagef("eval: --src and --ref are for translation models; %s is not one", *dir)
@@ -99,6 +99,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	*dtype = savedDType(fs, *dtype, *dir, stderr)
 	if err := quantize("eval", m, *dtype); err != nil {
 		return err
 	}

@@ -3,11 +3,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 
 	"github.com/goformer/goformer/generate"
 	"github.com/goformer/goformer/internal/cpu"
+	"github.com/goformer/goformer/models/hfdir"
 	"github.com/goformer/goformer/tensor"
 )
 
@@ -153,6 +155,23 @@ func (d *dtypeValue) Set(s string) error {
 
 // quantize puts a loaded model's weights in dtype for inference
 // (nn.Params.Quantize); fp32 leaves them as they are.
+// savedDType is the --dtype to run dir with: the flag's value when it was
+// given, else the scheme dir's weights were saved in by `goformer convert
+// --dtype` (said on stderr), so that a converted model runs compact by
+// default.
+func savedDType(fs *flag.FlagSet, dtype, dir string, stderr io.Writer) string {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "dtype" })
+	if set {
+		return dtype
+	}
+	if d := hfdir.SavedDType(dir); d != "" {
+		fmt.Fprintf(stderr, "%s holds %s weights: running with --dtype %s (--dtype fp32 widens them)\n", dir, d, d)
+		return d
+	}
+	return dtype
+}
+
 func quantize(cmd string, model any, dtype string) error {
 	if dtype == "fp32" {
 		return nil

@@ -41,7 +41,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := quantize("generate", m, *dtype); err != nil {
+	if err := quantize("generate", m, savedDType(fs, *dtype, *dir, stderr)); err != nil {
 		return err
 	}
 	ids, err := tok.Encode(*prompt)

@@ -119,6 +119,22 @@ func TestConvertDType(t *testing.T) {
 		if math.Abs(ce[0]-ce[1]) > 1e-4*ce[0] {
 			t.Errorf("%s: the copy evaluates to %.6f, the original with %s weights to %.6f", dtype, ce[1], dtype, ce[0])
 		}
+		// Without --dtype the copy runs as it was saved, and says so;
+		// --dtype fp32 widens it.
+		for _, args := range [][]string{nil, {"--dtype", "fp32"}} {
+			code, stdout, errs := runCLI(append([]string{"eval", "--model", out, "--data", "testdata/gpt2-eval.txt", "--json"}, args...)...)
+			var r evalResult
+			if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil {
+				t.Fatalf("eval %s %v: exit %d: %s", out, args, code, errs)
+			}
+			want, note := dtype, "holds "+dtype+" weights"
+			if args != nil {
+				want, note = "", ""
+			}
+			if r.DType != want || !strings.Contains(errs, note) || (note == "" && errs != "") {
+				t.Errorf("eval %s %v: dtype %q, stderr %q (want %q)", dtype, args, r.DType, errs, want)
+			}
+		}
 		if code, _, errs := runCLI("convert", "--model", dir, "--dtype", dtype, "--out", out); code != 2 || !strings.Contains(errs, "already exists") {
 			t.Errorf("convert over an existing directory: exit %d, %q", code, errs)
 		}

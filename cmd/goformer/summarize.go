@@ -156,7 +156,7 @@ func runSummarize(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := quantize("summarize", s.Model, *dtype); err != nil {
+	if err := quantize("summarize", s.Model, savedDType(fs, *dtype, *dir, stderr)); err != nil {
 		return err
 	}
 	if err := gf.apply(fs, &s.Options.Generation); err != nil {

@@ -103,7 +103,7 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := quantize("translate", t.Model, *dtype); err != nil {
+	if err := quantize("translate", t.Model, savedDType(fs, *dtype, *dir, stderr)); err != nil {
 		return err
 	}
 	t.Options = opt

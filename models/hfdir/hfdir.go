@@ -68,6 +68,25 @@ func ReadWeights(dir string) (*tensor.Safetensors, error) {
 	return ReadWeightsFrom(dir, WeightsFiles)
 }
 
+// SavedDType returns the scheme of compact weights that `goformer convert
+// --dtype` recorded in dir/model.safetensors ("bf16" or "int8"), or "" for
+// anything else (float weights, another file, no file, a damaged header:
+// loading reports those).
+func SavedDType(dir string) string {
+	md, err := tensor.SafetensorsMetadata(filepath.Join(dir, WeightsFile))
+	if err != nil {
+		return ""
+	}
+	if d := md[DTypeKey]; d == "bf16" || d == "int8" {
+		return d
+	}
+	return ""
+}
+
+// DTypeKey is the safetensors metadata key under which `goformer convert`
+// records the scheme of compact weights.
+const DTypeKey = "goformer_dtype"
+
 // WeightsPath returns the path of the first of names present in dir, or
 // an error saying which were looked for.
 func WeightsPath(dir string, names []string) (string, error) {
