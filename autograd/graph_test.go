@@ -25,6 +25,9 @@ func tinyParams() (emb, w1, b1, w2 *Var) {
 }
 
 func TestGradientsAccumulateAndStepAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	emb, w1, b1, w2 := tinyParams()
 	ids := []int32{1, 2, 3, 4, 5, 6, 7, 8}
 	targets := []int32{2, 3, 4, -1, 6, 7, 8, 9}
@@ -137,6 +140,9 @@ func TestErrorsAreSticky(t *testing.T) {
 // step, not the sum of every shape seen, and a repeated shape allocates
 // nothing.
 func TestArenaIsBoundedByTheLargestStep(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	g := NewGraph(1)
 	w := NewParam("w", tensor.New(64, 64))
 	inputs := map[int]*tensor.Tensor{}

@@ -11,6 +11,9 @@ import (
 // own step (batch, forward, backward, clipping, AdamW: what Run repeats)
 // makes no Go heap allocation, with dropout on as the presets have it.
 func TestTrainingStepAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	tr, _ := newTrainerDropout(t, t.TempDir(), 100, 0.1)
 	step := func() {
 		if _, err := tr.TrainStep(); err != nil {
@@ -27,6 +30,9 @@ func TestTrainingStepAllocatesNothing(t *testing.T) {
 // run (ranks as goroutines): the gradient buckets, their jobs and the
 // losses' sum are made once, not per step.
 func TestDataParallelStepAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	comms := dist.NewLocal(2)
 	var trainers [2]*Trainer
 	for r, c := range comms {
