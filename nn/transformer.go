@@ -160,7 +160,13 @@ func (c *KVCache) Merge(o *KVCache) error {
 	if n > c.maxLen {
 		return fmt.Errorf("nn.KVCache: Merge of %d positions into a cache of %d", n, c.maxLen)
 	}
-	k, v, pad := make([]float32, rows*c.maxLen*d), make([]float32, rows*c.maxLen*d), make([]bool, rows*c.maxLen)
+	// The merged rows go to the second buffer (kept from earlier steps
+	// when it is large enough: a server merges often); the current one
+	// stays as its partner.
+	next := 1 - c.cur
+	k, v := growFloats(c.k[next], rows*c.maxLen*d), growFloats(c.v[next], rows*c.maxLen*d)
+	pad := growBools(c.pad[next], rows*c.maxLen)
+	clear(pad)
 	put := func(src *KVCache, first int) {
 		skip := n - src.n
 		for r := 0; r < src.rows; r++ {
@@ -168,6 +174,8 @@ func (c *KVCache) Merge(o *KVCache) error {
 			for j := 0; j < skip; j++ {
 				pad[dst*n+j] = true
 			}
+			clear(k[dst*n*d : (dst*n+skip)*d]) // masked, but finite
+			clear(v[dst*n*d : (dst*n+skip)*d])
 			if src.n == 0 {
 				continue
 			}
@@ -180,9 +188,9 @@ func (c *KVCache) Merge(o *KVCache) error {
 	}
 	put(c, 0)
 	put(o, c.rows)
-	c.k, c.v = [2][]float32{k, nil}, [2][]float32{v, nil}
-	c.pad = [2][]bool{pad, make([]bool, rows*c.maxLen)}
-	c.cur, c.rows, c.n = 0, rows, n
+	c.k[next], c.v[next], c.pad[next] = k, v, pad
+	c.pad[c.cur] = growBools(c.pad[c.cur], rows*c.maxLen)
+	c.cur, c.rows, c.n = next, rows, n
 	c.kt.Rebind(k[:rows*n*d], rows, n, d)
 	c.vt.Rebind(v[:rows*n*d], rows, n, d)
 	return nil
@@ -217,6 +225,22 @@ func (c *KVCache) TrimLeft() int {
 	c.kt.Rebind(c.k[c.cur][:c.rows*m*d], c.rows, m, d)
 	c.vt.Rebind(c.v[c.cur][:c.rows*m*d], c.rows, m, d)
 	return drop
+}
+
+// growFloats returns b with length n, reallocated (zeroed) if its capacity
+// is short.
+func growFloats(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+func growBools(b []bool, n int) []bool {
+	if cap(b) < n {
+		return make([]bool, n)
+	}
+	return b[:n]
 }
 
 // Cap returns the number of positions the cache can hold.
@@ -265,8 +289,11 @@ func (c *KVCache) Append(g *autograd.Graph, k, v *autograd.Var, pad []bool) (key
 	if n == 0 || c.rows == 1 && c.parents == nil {
 		next = c.cur // nothing to reorder: the prefix stays where it is
 	}
-	if c.k[next] == nil {
-		c.k[next], c.v[next] = make([]float32, c.rows*c.maxLen*d), make([]float32, c.rows*c.maxLen*d)
+	if len(c.k[next]) < c.rows*c.maxLen*d {
+		c.k[next], c.v[next] = growFloats(c.k[next], c.rows*c.maxLen*d), growFloats(c.v[next], c.rows*c.maxLen*d)
+	}
+	if c.pad[0] != nil && len(c.pad[next]) < c.rows*c.maxLen {
+		c.pad[next] = growBools(c.pad[next], c.rows*c.maxLen)
 	}
 	kd, vd := k.Value.Data(), v.Value.Data()
 	for r := 0; r < c.rows; r++ {

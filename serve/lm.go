@@ -102,6 +102,9 @@ func (l *lm) run(stop <-chan struct{}) {
 	tokens, ttft, occupancy := met.tokens.WithLabelValues(l.name), met.ttft.WithLabelValues(l.name), met.batchSize.WithLabelValues(l.name)
 	for {
 		if len(rows) == 0 {
+			if dec != nil {
+				dec.Release()
+			}
 			dec = nil
 			met.rows.WithLabelValues(l.name).Set(0)
 			met.cache.WithLabelValues(l.name).Set(0)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	grace := floatFlag(fs, "grace", 30, 0, 3600, "seconds in-flight requests get to finish on shutdown")
 	threads := threadsFlag(fs, 0)
 	logJSON := fs.Bool("log-json", false, "log as JSON lines (default: text) on stderr")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the whole run, to its drain, to this file (go tool pprof reads it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -89,6 +91,17 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		APIKey: *apiKey, Logger: slog.New(h), DType: *dtype}, models)
 	if err != nil {
 		return usageError{err.Error()}
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return usagef("serve: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -45,9 +45,13 @@ func (m *Model) NewDecoder(prompts [][]int32, copies, maxNew int) (*Decoder, err
 		return nil, fmt.Errorf("gpt: a prompt of %d tokens and %d new ones exceed the model's context of %d positions", longest, maxNew, m.Config.NPositions)
 	}
 	rows := len(prompts) * copies
-	d := &Decoder{m: m, g: autograd.NewGraph(0), rows: rows, next: make([]int32, rows), starts: make([]int32, rows),
+	g, _ := m.graphs.Get().(*autograd.Graph)
+	if g == nil {
+		g = autograd.NewGraph(0)
+		g.NoGrad = true
+	}
+	d := &Decoder{m: m, g: g, rows: rows, next: make([]int32, rows), starts: make([]int32, rows),
 		pos: make([]int32, rows), left: maxNew}
-	d.g.NoGrad = true
 	// The cache holds the padded prefix and then one position per step.
 	pre := longest - 1
 	for _, b := range m.blocks {
@@ -75,8 +79,22 @@ func (m *Model) NewDecoder(prompts [][]int32, copies, maxNew int) (*Decoder, err
 			ids[r*pre+j], pos[r*pre+j] = p[j-skip], int32(j-skip)
 		}
 	}
-	m.forward(d.g, ids, pos, rows, pre, pad, d.caches, false)
-	return d, d.g.Err()
+	g.Reset()
+	m.forward(g, ids, pos, rows, pre, pad, d.caches, false)
+	return d, g.Err()
+}
+
+// Release hands the decoder's graph (and the memory its steps used) back
+// to the model for the next decoder; the decoder must not be used after.
+// Calling it is optional: it saves a server that starts decoders often
+// their allocation.
+func (d *Decoder) Release() {
+	if d.g == nil {
+		return
+	}
+	d.g.Reset()
+	d.m.graphs.Put(d.g)
+	d.g = nil
 }
 
 // Rows returns the number of rows decoded in parallel.
@@ -94,6 +112,9 @@ func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
 	}
 	if d.left == 0 {
 		return nil, fmt.Errorf("gpt: the decoder's steps are used up")
+	}
+	if d.g == nil {
+		return nil, fmt.Errorf("gpt: Step after Release")
 	}
 	for _, p := range parents {
 		if p < 0 || p >= d.rows {
@@ -135,6 +156,7 @@ func (d *Decoder) Join(prompts [][]int32) error {
 	if err != nil {
 		return err
 	}
+	defer tmp.Release()
 	for i, c := range d.caches {
 		if err := c.Self.Merge(tmp.caches[i].Self); err != nil {
 			return fmt.Errorf("gpt: Join: %w", err)

@@ -10,6 +10,7 @@
 package gpt
 
 import (
+	"sync"
 	"fmt"
 	"math"
 
@@ -140,6 +141,9 @@ type Model struct {
 	// zeroBiases names the biases a bias-free model leaves out (with their
 	// sizes), which Save writes as zeros.
 	zeroBiases map[string]int
+	// graphs keeps decoders' graphs, with their arenas, between decoders
+	// (Decoder.Release): a server starts one per admission.
+	graphs sync.Pool
 }
 
 // New returns a model with GPT-2's initialisation: weights N(0, 0.02²), the
