@@ -10,9 +10,9 @@
 package gpt
 
 import (
-	"sync"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/models/hfdir"
