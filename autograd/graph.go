@@ -138,6 +138,7 @@ type Graph struct {
 	rng      *tensor.RNG
 	readyGen uint64 // Backward calls with OnParamReady set
 	arena    arena
+	spent    spentGrads // gradients the backward pass has consumed, for reuse
 	nodes    []node
 	vars     []*Var
 	nvars    int
@@ -228,6 +229,7 @@ func (g *Graph) Reset() {
 		}
 	}
 	g.arena.reset()
+	g.spent.reset()
 	g.err = nil
 }
 
@@ -282,10 +284,20 @@ func (g *Graph) record(n node) {
 // intermediate value the first time.
 func (g *Graph) grad(v *Var) []float32 {
 	if v.Grad == nil {
-		v.Grad = g.arena.tensor(v.Value.Shape()...)
+		v.Grad = g.newGrad(v)
 		v.Grad.Zero()
 	}
 	return v.Grad.Data()
+}
+
+// newGrad returns a gradient buffer for v, garbage inside: one the
+// backward pass has finished with if there is one of that size, else new
+// arena memory.
+func (g *Graph) newGrad(v *Var) *tensor.Tensor {
+	if b := g.spent.get(v.Value.Len()); b != nil {
+		return g.arena.tensorOver(b, v.Value.Shape()...)
+	}
+	return g.arena.tensor(v.Value.Shape()...)
 }
 
 // gradFor returns v's gradient buffer and whether it is new: a new buffer
@@ -294,7 +306,7 @@ func (g *Graph) grad(v *Var) []float32 {
 // costs as much as the adding).
 func (g *Graph) gradFor(v *Var) (buf []float32, fresh bool) {
 	if v.Grad == nil {
-		v.Grad = g.arena.tensor(v.Value.Shape()...)
+		v.Grad = g.newGrad(v)
 		return v.Grad.Data(), true
 	}
 	return v.Grad.Data(), false
@@ -373,8 +385,16 @@ func (g *Graph) runBackward() {
 	}
 	for i := len(g.nodes) - 1; i >= 0; i-- {
 		n := &g.nodes[i]
-		if n.out.Grad != nil { // else no gradient reached this node
+		if out := n.out; out.Grad != nil { // else no gradient reached this node
 			g.backward(n)
+			// Every use of out came later on the tape and has added its
+			// part: the gradient is consumed, and its memory can hold one
+			// still to come (activation gradients then take the memory of
+			// about one layer, not of all of them). Parameters keep theirs.
+			if !out.param && out != n.in[0] && out != n.in[1] && out != n.in[2] && out != n.in[3] {
+				g.spent.put(out.Grad.Data())
+				out.Grad = nil
+			}
 		}
 		if ready != nil {
 			for _, in := range n.in {
@@ -428,6 +448,75 @@ func (a *arena) alloc(n int) []float32 {
 	a.grew = true
 	a.off = n
 	return s[:n:n]
+}
+
+// tensorOver returns a tensor (header reused across resets) over buf,
+// memory the arena handed out earlier in this step.
+func (a *arena) tensorOver(buf []float32, shape ...int) *tensor.Tensor {
+	if a.ntens == len(a.tensors) {
+		a.tensors = append(a.tensors, new(tensor.Tensor))
+	}
+	t := a.tensors[a.ntens]
+	a.ntens++
+	t.Rebind(buf, shape...)
+	return t
+}
+
+// spentGrads holds gradient buffers the backward pass has consumed, by
+// size, for the gradients still to come. A fixed number of size classes
+// (a step of translation has few sizes; a run has many, and each step
+// starts afresh) keeps the lookups short and the steady state free of
+// allocation; a buffer of a size with no class left is simply not reused.
+type spentGrads struct {
+	classes [spentClasses]struct {
+		n    int // 0: free
+		bufs [][]float32
+	}
+}
+
+const spentClasses = 48
+
+func (s *spentGrads) put(b []float32) {
+	if len(b) == 0 {
+		return
+	}
+	free := -1
+	for i := range s.classes {
+		c := &s.classes[i]
+		if c.n == len(b) {
+			c.bufs = append(c.bufs, b)
+			return
+		}
+		if c.n == 0 && free < 0 {
+			free = i
+		}
+	}
+	if free >= 0 {
+		c := &s.classes[free]
+		c.n, c.bufs = len(b), append(c.bufs, b)
+	}
+}
+
+func (s *spentGrads) get(n int) []float32 {
+	for i := range s.classes {
+		c := &s.classes[i]
+		if c.n == n && len(c.bufs) > 0 {
+			b := c.bufs[len(c.bufs)-1]
+			c.bufs[len(c.bufs)-1] = nil
+			c.bufs = c.bufs[:len(c.bufs)-1]
+			return b
+		}
+	}
+	return nil
+}
+
+// reset forgets the buffers (the arena's memory is handed out afresh).
+func (s *spentGrads) reset() {
+	for i := range s.classes {
+		c := &s.classes[i]
+		clear(c.bufs)
+		c.n, c.bufs = 0, c.bufs[:0]
+	}
 }
 
 // tensor returns a tensor (header reused across resets) over arena memory.
