@@ -48,6 +48,7 @@ func (j *dotJob) Do(part int) {
 	j1 := min(j0+j.colsPer, j.n)
 	k := j.k
 	var four [4]float32
+	var eight [8]float32
 	for jj := j0; jj < j1; jj++ {
 		w := j.b[jj*j.ldb : jj*j.ldb+k]
 		if j.m < 4 {
@@ -56,11 +57,18 @@ func (j *dotJob) Do(part int) {
 			}
 			continue
 		}
-		// Four rows share each load of w; the last four rows are taken
-		// together even when they overlap the group before (a row's dot
-		// product is the same in any group), and only the rows not yet set
-		// are stored.
-		for i := 0; i < j.m; i += 4 {
+		// Eight rows, then four, share each load of w; the last four rows
+		// are taken together even when they overlap the group before (a
+		// row's dot product is the same in any group), and only the rows
+		// not yet set are stored.
+		i := 0
+		for ; i+8 <= j.m; i += 8 {
+			dot8(j.a[i*j.lda:], j.lda, w, &eight)
+			for r := range 8 {
+				j.set(i+r, jj, eight[r])
+			}
+		}
+		for ; i < j.m; i += 4 {
 			i0 := min(i, j.m-4)
 			dot4(j.a[i0*j.lda:], j.lda, w, &four)
 			for r := i - i0; r < 4; r++ {

@@ -69,6 +69,23 @@ func TestVecTwins(t *testing.T) {
 					t.Fatalf("dot4 n=%d row %d: asm %g, Go %g", n, r, fa[r], fg[r])
 				}
 			}
+			// Eight rows at once: each row exactly as dot4 gives it, in
+			// assembly and in Go.
+			a8 := scaledSlice(rng, 7*(n+7)+n, 3)
+			for _, asm := range []bool{true, false} {
+				var e [8]float32
+				var lo, hi [4]float32
+				withVecAsm(asm, func() {
+					dot8(a8, n+7, y, &e)
+					dot4(a8, n+7, y, &lo)
+					dot4(a8[4*(n+7):], n+7, y, &hi)
+				})
+				for r := range e {
+					if want := append(lo[:], hi[:]...)[r]; e[r] != want {
+						t.Fatalf("dot8 (asm %v) n=%d row %d: %g, dot4 %g", asm, n, r, e[r], want)
+					}
+				}
+			}
 		}
 		if n == 0 {
 			continue

@@ -57,6 +57,12 @@ func dot4Go(a []float32, lda int, w []float32, out *[4]float32) {
 	}
 }
 
+func dot8Go(a []float32, lda int, w []float32, out *[8]float32) {
+	for r := range out {
+		out[r] = dotGo(a[r*lda:r*lda+len(w)], w)
+	}
+}
+
 func dotGo(x, y []float32) float32 {
 	var s [8]float32
 	n := len(x) &^ 7

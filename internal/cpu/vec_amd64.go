@@ -34,6 +34,19 @@ func dot4(a []float32, lda int, w []float32, out *[4]float32) {
 	dot4Go(a, lda, w, out)
 }
 
+//go:noescape
+func dot8AVX2(a *float32, lda int, w *float32, n int, out *[8]float32)
+
+// dot8 is dot4 for eight rows.
+func dot8(a []float32, lda int, w []float32, out *[8]float32) {
+	if useVecAsm && len(w) > 0 {
+		_ = a[7*lda+len(w)-1]
+		dot8AVX2(&a[0], lda, &w[0], len(w), out)
+		return
+	}
+	dot8Go(a, lda, w, out)
+}
+
 func dot(x, y []float32) float32 {
 	if useVecAsm && len(x) > 0 {
 		return dotAVX2(&x[0], &y[0], len(x))

@@ -10,6 +10,8 @@ func dot(x, y []float32) float32 { return dotGo(x, y) }
 
 func dot4(a []float32, lda int, w []float32, out *[4]float32) { dot4Go(a, lda, w, out) }
 
+func dot8(a []float32, lda int, w []float32, out *[8]float32) { dot8Go(a, lda, w, out) }
+
 func expShiftSum(x []float32, shift float32) float32 { return expShiftSumGo(x, shift) }
 
 func maxOf(x []float32) float32 { return maxGo(x) }
