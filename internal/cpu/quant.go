@@ -142,7 +142,7 @@ func QLinear(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32,
 	}
 	_ = a[(m-1)*lda+q.K-1]
 	_ = c[(m-1)*ldc+q.N-1]
-	if m > dotRows {
+	if m > qDotRows {
 		qLinearBlocks(m, a, lda, q, beta, c, ldc)
 		return
 	}
@@ -174,6 +174,13 @@ func QLinear(m int, a []float32, lda int, q *QMatrix, beta float32, c []float32,
 	*j = qJob{}
 	qJobs.Put(j)
 }
+
+// qDotRows is the most rows of A for which QLinear computes dot products
+// with the compact rows of W; above, it widens W for the packed GEMM. The
+// dot products widen each weight once per four rows (bf16) or multiply
+// each row in integers (int8), so their break-even comes earlier than
+// float32's (dotRows).
+const qDotRows = 16
 
 // qAct holds rows of activations quantised to int8 for an int8 product:
 // per row a scale (its largest magnitude over 127), the int8 values and
