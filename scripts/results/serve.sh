@@ -5,20 +5,27 @@
 # completions for SOAK_SECONDS (default 600), the server's resident memory sampled every 10 s.
 # Usage: scripts/results/serve.sh GPT_DIR TRANSLATOR_DIR  (from the repository root; the presets'
 #   models: runs/shakespeare-char-small/model and runs/multi30k-de-en/model; OUT=DIR writes elsewhere,
-#   SOAK_SECONDS=0 skips the soak)
+#   SOAK_SECONDS=0 skips the soak; BIG_GPT=DIR also loads that model (the shakespeare-char preset's
+#   6-layer, 384-wide GPT: `goformer train --preset shakespeare-char --batch 16 --steps 1 --out D`
+#   makes one) and measures completions on it at concurrency 1 and 8 into completions-big.jsonl)
 set -euo pipefail
 gpt=$1 mt=$2
 soak=${SOAK_SECONDS:-600}
 out=${OUT:-results/serve}
 mkdir -p "$out"
 go build -o /tmp/goformer-results ./cmd/goformer
-/tmp/goformer-results serve --model shakespeare="$gpt" --model de-en="$mt" --addr 127.0.0.1:8791 --max-queue 256 > /tmp/serve-results.out 2> /tmp/serve-results.log &
+big=()
+if [ -n "${BIG_GPT:-}" ]; then big=(--model big="$BIG_GPT"); fi
+/tmp/goformer-results serve --model shakespeare="$gpt" --model de-en="$mt" "${big[@]}" --addr 127.0.0.1:8791 --max-queue 256 > /tmp/serve-results.out 2> /tmp/serve-results.log &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:8791/readyz > /dev/null && break; sleep 0.2; done
 b=(/tmp/goformer-results bench serve --url http://127.0.0.1:8791 --json)
 "${b[@]}" --model shakespeare --max-tokens 32 --concurrency 1,8,64 --requests 192 | tee "$out/completions.jsonl"
 "${b[@]}" --model de-en --endpoint translate --concurrency 1,8,64 --requests 192 | tee "$out/translate.jsonl"
+if [ -n "${BIG_GPT:-}" ]; then
+  "${b[@]}" --model big --max-tokens 32 --concurrency 1,8 --requests 96 | tee "$out/completions-big.jsonl"
+fi
 : > "$out/soak-rss.jsonl"
 "${b[@]}" --model shakespeare --max-tokens 32 --concurrency 8 --requests 1000000 > /dev/null 2>&1 &
 load=$!
@@ -37,7 +44,7 @@ wait $pid || true
   grep -o 'endpoint=[a-z]* status=[0-9]*' /tmp/serve-results.log | sort | uniq -c
   grep -v 'msg=request ' /tmp/serve-results.log; } > "$out/server-log-summary.txt"
 cat > "$out/command.txt" <<CMD
-scripts/results/serve.sh $gpt $mt   (SOAK_SECONDS=$soak)
+scripts/results/serve.sh $gpt $mt   (SOAK_SECONDS=$soak BIG_GPT=${BIG_GPT:-})
 server: goformer serve --model shakespeare=GPT --model de-en=MT --addr 127.0.0.1:8791 --max-queue 256
 load:   goformer bench serve --model shakespeare --max-tokens 32 --concurrency 1,8,64 --requests 192 --json
         goformer bench serve --model de-en --endpoint translate --concurrency 1,8,64 --requests 192 --json
