@@ -414,3 +414,61 @@ qp1done:
 	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func dot4Q8AVX2(mag *uint8, sgn *int8, w *int8, ldw int, n int, out *[4]int32)
+// dotQ8AVX2 for four rows of w (ldw bytes apart) against one row of
+// activations: each load of the activations (magnitudes and values)
+// serves four weight rows, and one call does four dot products. n is a
+// multiple of 32.
+TEXT ·dot4Q8AVX2(SB), NOSPLIT, $0-48
+	MOVQ mag+0(FP), SI
+	MOVQ sgn+8(FP), R8
+	MOVQ w+16(FP), DI
+	MOVQ ldw+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVQ out+40(FP), DX
+	LEAQ (R9)(R9*2), R10
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW $15, Y15, Y15 // sixteen int16 ones
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+q84loop:
+	VMOVDQU (SI), Y4
+	VMOVDQU (R8), Y5
+	VMOVDQU (DI), Y6
+	VMOVDQU (DI)(R9*1), Y7
+	VMOVDQU (DI)(R9*2), Y8
+	VMOVDQU (DI)(R10*1), Y9
+	VPSIGNB Y5, Y6, Y6
+	VPSIGNB Y5, Y7, Y7
+	VPSIGNB Y5, Y8, Y8
+	VPSIGNB Y5, Y9, Y9
+	VPMADDUBSW Y6, Y4, Y6
+	VPMADDUBSW Y7, Y4, Y7
+	VPMADDUBSW Y8, Y4, Y8
+	VPMADDUBSW Y9, Y4, Y9
+	VPMADDWD Y15, Y6, Y6
+	VPMADDWD Y15, Y7, Y7
+	VPMADDWD Y15, Y8, Y8
+	VPMADDWD Y15, Y9, Y9
+	VPADDD Y6, Y0, Y0
+	VPADDD Y7, Y1, Y1
+	VPADDD Y8, Y2, Y2
+	VPADDD Y9, Y3, Y3
+	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $32, DI
+	SUBQ $32, CX
+	JNZ q84loop
+	// Sum each accumulator's eight lanes: pairwise within 128-bit halves
+	// (VPHADDD), then the halves.
+	VPHADDD Y1, Y0, Y0 // lanes: s0 pairs, s1 pairs (per half)
+	VPHADDD Y3, Y2, Y2
+	VPHADDD Y2, Y0, Y0 // per half: s0, s1, s2, s3 partial sums
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD X1, X0, X0
+	VMOVDQU X0, (DX)
+	VZEROUPPER
+	RET
