@@ -275,14 +275,6 @@ func dotBF16PairsGo(a []float32, w []uint16) float32 {
 	return t
 }
 
-// dot4Q8Go is dot4Q8 in Go.
-func dot4Q8Go(mag []uint8, sgn []int8, w []int8, ldw int, out *[4]int32) {
-	k := len(mag)
-	for c := range out {
-		out[c] = dotQ8Go(mag, sgn, w[c*ldw:c*ldw+k])
-	}
-}
-
 // maxAbsGo is maxAbs in Go.
 func maxAbsGo(x []float32) float32 {
 	var mx float32
@@ -380,32 +372,18 @@ func (j *qJob) Do(part int) {
 	j0 := part * j.perCol
 	j1 := min(j0+j.perCol, q.N)
 	var four [4]float32
-	if act := j.act; act != nil {
-		// Integer products, four columns of W per call sharing each load
-		// of a row's activations.
-		var d4 [4]int32
-		col := j0
-		for ; col+4 <= j1; col += 4 {
-			for i := 0; i < j.m; i++ {
-				dot4Q8(act.mag[i*k:(i+1)*k], act.sgn[i*k:(i+1)*k], q.I8[col*k:], k, &d4)
-				for c, d := range d4 {
-					j.set(i, col+c, q.Scale[col+c]*act.scale[i]*float32(d))
-				}
-			}
-		}
-		for ; col < j1; col++ {
-			w := q.I8[col*k : (col+1)*k]
-			for i := 0; i < j.m; i++ {
-				d := dotQ8(act.mag[i*k:(i+1)*k], act.sgn[i*k:(i+1)*k], w)
-				j.set(i, col, q.Scale[col]*act.scale[i]*float32(d))
-			}
-		}
-		return
-	}
 	for col := j0; col < j1; col++ {
 		scale := float32(1)
 		if q.Kind == QInt8 {
 			scale = q.Scale[col]
+		}
+		if act := j.act; act != nil {
+			w := q.I8[col*k : (col+1)*k]
+			for i := 0; i < j.m; i++ {
+				d := dotQ8(act.mag[i*k:(i+1)*k], act.sgn[i*k:(i+1)*k], w)
+				j.set(i, col, scale*act.scale[i]*float32(d))
+			}
+			continue
 		}
 		if j.pairs != nil {
 			w := q.BF[col*k : (col+1)*k]

@@ -118,25 +118,6 @@ func dotQ8(mag []uint8, sgn []int8, w []int8) int32 {
 }
 
 //go:noescape
-func dot4Q8AVX2(mag *uint8, sgn *int8, w *int8, ldw, n int, out *[4]int32)
-
-// dot4Q8 sets out[c] to dotQ8(mag, sgn, w[c*ldw:c*ldw+len(mag)]) for c < 4.
-func dot4Q8(mag []uint8, sgn []int8, w []int8, ldw int, out *[4]int32) {
-	k := len(mag)
-	n := k &^ 31
-	if !useVecAsm || n == 0 {
-		dot4Q8Go(mag, sgn, w, ldw, out)
-		return
-	}
-	_ = w[3*ldw+k-1]
-	sgn = sgn[:k]
-	dot4Q8AVX2(&mag[0], &sgn[0], &w[0], ldw, n, out)
-	for c := range out {
-		out[c] += dotQ8Go(mag[n:], sgn[n:], w[c*ldw+n:c*ldw+k])
-	}
-}
-
-//go:noescape
 func maxAbsAVX2(x *float32, n int) float32
 
 //go:noescape

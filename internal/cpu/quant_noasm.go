@@ -18,10 +18,6 @@ func dotQ8(mag []uint8, sgn []int8, w []int8) int32 { return dotQ8Go(mag, sgn, w
 
 func maxAbs(x []float32) float32 { return maxAbsGo(x) }
 
-func dot4Q8(mag []uint8, sgn []int8, w []int8, ldw int, out *[4]int32) {
-	dot4Q8Go(mag, sgn, w, ldw, out)
-}
-
 func quantizeRow(x []float32, inv float32, sgn []int8, mag []uint8) {
 	quantizeRowGo(x, inv, sgn, mag)
 }

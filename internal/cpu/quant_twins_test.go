@@ -123,17 +123,6 @@ func TestDotQ8Twins(t *testing.T) {
 		if x != y {
 			t.Fatalf("n=%d: asm %d, Go %d", n, x, y)
 		}
-		// Four weight rows, n+5 apart, against the same activations.
-		w4 := randInt8(rng, 3*(n+5)+n)
-		for _, asm := range []bool{true, false} {
-			var d4 [4]int32
-			withVecAsm(asm, func() { dot4Q8(mag, a, w4, n+5, &d4) })
-			for c := range d4 {
-				if want := dotQ8Go(mag, a, w4[c*(n+5):c*(n+5)+n]); d4[c] != want {
-					t.Fatalf("dot4Q8 (asm %v) n=%d column %d: %d, want %d", asm, n, c, d4[c], want)
-				}
-			}
-		}
 	}
 }
 
