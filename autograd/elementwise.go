@@ -269,20 +269,10 @@ func (g *Graph) reluBackward(n *node) {
 	dx, fresh := g.gradFor(n.in[0])
 	x := n.in[0].Value.Data()
 	if fresh {
-		for i, v := range x {
-			if v > 0 {
-				dx[i] = dout[i]
-			} else {
-				dx[i] = 0
-			}
-		}
+		cpu.ReLUBackward(dx, x, dout)
 		return
 	}
-	for i, v := range x {
-		if v > 0 {
-			dx[i] += dout[i]
-		}
-	}
+	cpu.ReLUBackwardAdd(dx, x, dout)
 }
 
 // Dropout zeroes each element with probability p and scales the rest by

@@ -228,3 +228,37 @@ func TestGELUErfTwins(t *testing.T) {
 		}
 	}
 }
+
+// TestReLUTwins: ReLU and its backward (written and accumulated) in AVX2
+// equal the Go loops exactly, NaN and signed zeros included.
+func TestReLUTwins(t *testing.T) {
+	if !useVecAsm {
+		t.Skip("no AVX2 on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, n := range vecSizes {
+		x, dy, acc := scaledSlice(rng, n, 2), scaledSlice(rng, n, 1), scaledSlice(rng, n, 1)
+		for i, v := range []float32{float32(math.NaN()), 0, float32(math.Copysign(0, -1)), -1e-30, 1e-30} {
+			if i < n {
+				x[(i*5)%n] = v
+			}
+		}
+		run := func(asm bool) (y, d, a []float32) {
+			y, d, a = make([]float32, n), make([]float32, n), append([]float32(nil), acc...)
+			withVecAsm(asm, func() {
+				ReLU(y, x)
+				ReLUBackward(d, x, dy)
+				ReLUBackwardAdd(a, x, dy)
+			})
+			return
+		}
+		ya, da, aa := run(true)
+		yg, dg, ag := run(false)
+		for i := range x {
+			same := func(p, q float32) bool { return math.Float32bits(p) == math.Float32bits(q) }
+			if !same(ya[i], yg[i]) || !same(da[i], dg[i]) || !same(aa[i], ag[i]) {
+				t.Fatalf("n=%d x[%d]=%g: ReLU %g/%g, backward %g/%g, accumulated %g/%g (asm/Go)", n, i, x[i], ya[i], yg[i], da[i], dg[i], aa[i], ag[i])
+			}
+		}
+	}
+}

@@ -377,6 +377,8 @@ func geluBackwardGo(dx, x, dy []float32) {
 func ReLU(y, x []float32) {
 	checkLen("ReLU", len(y), x)
 	x = x[:len(y)]
+	n := reluVec(y, x)
+	y, x = y[n:], x[n:]
 	for i, v := range x {
 		if v > 0 {
 			y[i] = v
@@ -390,11 +392,26 @@ func ReLU(y, x []float32) {
 func ReLUBackward(dx, x, dy []float32) {
 	checkLen("ReLUBackward", len(dx), x, dy)
 	x, dy = x[:len(dx)], dy[:len(dx)]
+	n := reluBackwardVec(dx, x, dy, false)
+	dx, x, dy = dx[n:], x[n:], dy[n:]
 	for i, v := range x {
 		if v > 0 {
 			dx[i] = dy[i]
 		} else {
 			dx[i] = 0
+		}
+	}
+}
+
+// ReLUBackwardAdd adds dy to dx where x > 0.
+func ReLUBackwardAdd(dx, x, dy []float32) {
+	checkLen("ReLUBackwardAdd", len(dx), x, dy)
+	x, dy = x[:len(dx)], dy[:len(dx)]
+	n := reluBackwardVec(dx, x, dy, true)
+	dx, x, dy = dx[n:], x[n:], dy[n:]
+	for i, v := range x {
+		if v > 0 {
+			dx[i] += dy[i]
 		}
 	}
 }

@@ -114,6 +114,33 @@ func geluVec(y, x []float32) bool {
 }
 
 //go:noescape
+func reluAVX2(y, x *float32, n int)
+
+//go:noescape
+func reluBackwardAVX2(dx, x, dy *float32, n int, add bool)
+
+// reluVec computes the first len(y)&^7 values of ReLU in AVX2 and returns
+// how many it did.
+func reluVec(y, x []float32) int {
+	n := len(y) &^ 7
+	if !useVecAsm || n == 0 {
+		return 0
+	}
+	reluAVX2(&y[0], &x[0], n)
+	return n
+}
+
+// reluBackwardVec is reluVec for ReLU's backward (add: accumulate).
+func reluBackwardVec(dx, x, dy []float32, add bool) int {
+	n := len(dx) &^ 7
+	if !useVecAsm || n == 0 {
+		return 0
+	}
+	reluBackwardAVX2(&dx[0], &x[0], &dy[0], n, add)
+	return n
+}
+
+//go:noescape
 func geluErfAVX2(y, x *float32, n int)
 
 // geluErfVec is the exact GELU on AVX2 (AVX-512 machines use it too: the

@@ -242,3 +242,54 @@ d8done:
 	VMOVSS X7, 28(DX)
 	VZEROUPPER
 	RET
+
+// func reluAVX2(y, x *float32, n int)
+// y = max(x, 0) for n a multiple of 8; NaN gives 0 (VMAXPS returns its
+// second operand, zero, when the first is NaN), as the Go loop does.
+TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VXORPS Y15, Y15, Y15
+reluloop:
+	TESTQ CX, CX
+	JZ reludone
+	VMOVUPS (SI), Y0
+	VMAXPS Y15, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP reluloop
+reludone:
+	VZEROUPPER
+	RET
+
+// func reluBackwardAVX2(dx, x, dy *float32, n int, add bool)
+// dx = dy where x > 0 and 0 elsewhere (add: dx += that), n a multiple of 8.
+TEXT ·reluBackwardAVX2(SB), NOSPLIT, $0-33
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ dy+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVBLZX add+32(FP), AX
+	VXORPS Y15, Y15, Y15
+rbloop:
+	TESTQ CX, CX
+	JZ rbdone
+	VMOVUPS (SI), Y0
+	VCMPPS $0x1e, Y15, Y0, Y1 // x > 0 (ordered: NaN false)
+	VANDPS (DX), Y1, Y1
+	TESTQ AX, AX
+	JZ rbstore
+	VADDPS (DI), Y1, Y1
+rbstore:
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP rbloop
+rbdone:
+	VZEROUPPER
+	RET
