@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/tensor"
@@ -285,17 +286,23 @@ func (g *Graph) Dropout(x *Var, p float32) *Var {
 		return x
 	}
 	out := g.newVar([]*Var{x}, x.Shape()...)
-	mask := g.arena.alloc(x.Value.Len())
+	// The mask is one bit per element (a 32nd of the activation's memory),
+	// in arena memory viewed as words.
+	n := x.Value.Len()
+	words := g.arena.alloc((n + 31) / 32)
+	kept := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(words))), len(words))
+	clear(kept)
 	keep := 1 / (1 - p)
 	od := out.Value.Data()
 	for i, v := range x.Value.Data() {
 		if g.rng.Float32() < p {
-			mask[i], od[i] = 0, 0
+			od[i] = 0
 		} else {
-			mask[i], od[i] = keep, v*keep
+			od[i] = v * keep
+			kept[i>>5] |= 1 << (i & 31)
 		}
 	}
-	g.record(node{op: opDropout, out: out, in: [4]*Var{x}, mask: mask})
+	g.record(node{op: opDropout, out: out, in: [4]*Var{x}, kept: kept, scale: keep})
 	return out
 }
 
@@ -305,13 +312,16 @@ func (g *Graph) dropoutBackward(n *node) {
 	}
 	dout := n.out.Grad.Data()
 	dx, fresh := g.gradFor(n.in[0])
-	if fresh {
-		for i, m := range n.mask {
-			dx[i] = m * dout[i]
+	keep := n.scale
+	for i := range dout {
+		var d float32
+		if n.kept[i>>5]>>(i&31)&1 != 0 {
+			d = keep * dout[i]
 		}
-		return
-	}
-	for i, m := range n.mask {
-		dx[i] += m * dout[i]
+		if fresh {
+			dx[i] = d
+		} else {
+			dx[i] += d
+		}
 	}
 }

@@ -53,7 +53,8 @@ type node struct {
 	eps   float32 // CrossEntropy's label smoothing
 
 	mean, rstd []float32 // LayerNorm, RMSNorm: per-row statistics of the forward pass
-	mask       []float32 // Dropout: 0 or 1/(1-p) per element
+	mask       []float32 // MeanPool: per-position weights
+	kept       []uint32  // Dropout: one bit per element, set where it was kept (scaled by scale)
 	probs      []float32 // CrossEntropy: softmax of the logits
 	lse        []float32 // Attention: per-query log-sum-exp
 
