@@ -31,3 +31,7 @@ measure shakespeare-char-batch16 train --preset shakespeare-char --batch 16 --st
 measure multi30k-de-en train --preset multi30k-de-en --steps 12 --config "$tmp/mt.json"
 measure multi30k-de-en-t5 train --preset multi30k-de-en-t5 --steps 12 --config "$tmp/mt.json"
 measure debian-mlm train --preset debian-mlm --steps 12 --config "$tmp/mlm.json"
+measure debian-qa train --preset debian-qa --steps 12 --config "$tmp/mlm.json"
+measure debian-embed train --preset debian-embed --steps 12 --config "$tmp/mlm.json"
+echo '{"eval_interval": 6, "max_minutes": 0, "warmup_steps": 4, "snapshot_minutes": []}' > "$tmp/sum.json"
+measure debian-summarize train --preset debian-summarize --steps 12 --config "$tmp/sum.json"
