@@ -648,3 +648,82 @@ gb2loop:
 gb2done:
 	VZEROUPPER
 	RET
+
+// Constants of geluErfBackwardAVX2, eight lanes each: −1/2 and 1/√(2π).
+DATA geluErfBwdConsts<>+0(SB)/4, $0xbf000000
+DATA geluErfBwdConsts<>+4(SB)/4, $0xbf000000
+DATA geluErfBwdConsts<>+8(SB)/4, $0xbf000000
+DATA geluErfBwdConsts<>+12(SB)/4, $0xbf000000
+DATA geluErfBwdConsts<>+16(SB)/4, $0xbf000000
+DATA geluErfBwdConsts<>+20(SB)/4, $0xbf000000
+DATA geluErfBwdConsts<>+24(SB)/4, $0xbf000000
+DATA geluErfBwdConsts<>+28(SB)/4, $0xbf000000
+DATA geluErfBwdConsts<>+32(SB)/4, $0x3ecc422a
+DATA geluErfBwdConsts<>+36(SB)/4, $0x3ecc422a
+DATA geluErfBwdConsts<>+40(SB)/4, $0x3ecc422a
+DATA geluErfBwdConsts<>+44(SB)/4, $0x3ecc422a
+DATA geluErfBwdConsts<>+48(SB)/4, $0x3ecc422a
+DATA geluErfBwdConsts<>+52(SB)/4, $0x3ecc422a
+DATA geluErfBwdConsts<>+56(SB)/4, $0x3ecc422a
+DATA geluErfBwdConsts<>+60(SB)/4, $0x3ecc422a
+GLOBL geluErfBwdConsts<>(SB), RODATA|NOPTR, $64
+
+// func geluErfBackwardAVX2(dx, x, dy *float32, n int)
+// dx = dy·(Φ(x) + x·φ(x)) for n a multiple of 8, φ(x) = exp(−x²/2)/√(2π):
+// Φ as geluErfAVX2 computes it, then the density from EXP8.
+TEXT ·geluErfBackwardAVX2(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ dy+16(FP), R10
+	MOVQ n+24(FP), CX
+	LEAQ geluAVX2Consts<>(SB), DX
+	LEAQ geluErfAVX2Consts<>(SB), BX
+	LEAQ geluErfBwdConsts<>(SB), R9
+	MOVL $0x3f3504f3, R8
+	MOVL R8, X8
+	VPBROADCASTD X8, Y8
+	MOVL $0x3f000000, R8
+	MOVL R8, X9
+	VPBROADCASTD X9, Y9
+	EXP8_CONSTS
+geb2loop:
+	CMPQ CX, $8
+	JLT geb2done
+	VMOVUPS (SI), Y5
+	VANDPS 320(BX), Y5, Y6
+	VMULPS Y8, Y6, Y6
+	VMOVAPS Y6, Y7
+	VFMADD213PS Y13, Y9, Y7
+	VDIVPS Y7, Y13, Y7
+	VMOVUPS (BX), Y2
+	VFMADD213PS 32(BX), Y7, Y2
+	VFMADD213PS 64(BX), Y7, Y2
+	VFMADD213PS 96(BX), Y7, Y2
+	VFMADD213PS 128(BX), Y7, Y2
+	VFMADD213PS 160(BX), Y7, Y2
+	VFMADD213PS 192(BX), Y7, Y2
+	VFMADD213PS 224(BX), Y7, Y2
+	VFMADD213PS 256(BX), Y7, Y2
+	VFMADD213PS 288(BX), Y7, Y2
+	VFNMADD231PS Y6, Y6, Y2
+	EXP8_OF_Y2
+	VMULPS Y7, Y0, Y0
+	VMULPS Y9, Y0, Y0
+	VSUBPS Y0, Y13, Y1
+	VBLENDVPS Y5, Y0, Y1, Y2
+	VMOVAPS Y2, Y6 // Φ(x)
+	VMULPS Y5, Y5, Y0
+	VMULPS (R9), Y0, Y0 // −x²/2
+	EXP8
+	VMULPS 32(R9), Y0, Y0 // φ(x)
+	VFMADD213PS Y6, Y5, Y0 // Φ(x) + x·φ(x)
+	VMULPS (R10), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP geb2loop
+geb2done:
+	VZEROUPPER
+	RET

@@ -503,6 +503,7 @@ func GELUErfBackward(dx, x, dy []float32) {
 	x, dy = x[:len(dx)], dy[:len(dx)]
 	const invSqrt2Pi = 0.3989422804014327
 	elementwise(len(dx), func(lo, hi int) {
+		lo += geluErfBackwardVec(dx[lo:hi], x[lo:hi], dy[lo:hi])
 		for i, v := range x[lo:hi] {
 			dx[lo+i] = dy[lo+i] * (normalCDF(v) + v*invSqrt2Pi*Exp32(-0.5*v*v))
 		}

@@ -158,6 +158,20 @@ func geluErfVec(y, x []float32) bool {
 }
 
 //go:noescape
+func geluErfBackwardAVX2(dx, x, dy *float32, n int)
+
+// geluErfBackwardVec computes the first len(dx)&^7 values of the exact
+// GELU's backward in AVX2 and returns how many it did.
+func geluErfBackwardVec(dx, x, dy []float32) int {
+	n := len(dx) &^ 7
+	if !useVecAsm || !hasAVX2 || n == 0 {
+		return 0
+	}
+	geluErfBackwardAVX2(&dx[0], &x[0], &dy[0], n)
+	return n
+}
+
+//go:noescape
 func geluBackwardAVX2(dx, x, dy *float32, n int)
 
 func geluBackwardVec(dx, x, dy []float32) bool {

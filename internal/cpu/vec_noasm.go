@@ -18,6 +18,8 @@ func maxOf(x []float32) float32 { return maxGo(x) }
 
 func reluVec(y, x []float32) int { return 0 }
 
+func geluErfBackwardVec(dx, x, dy []float32) int { return 0 }
+
 func reluBackwardVec(dx, x, dy []float32, add bool) int { return 0 }
 
 func geluVec(y, x []float32) bool { return false }
