@@ -228,8 +228,8 @@ func (g *Graph) Reset() {
 			t.Rebind([]float32{}, 0)
 		}
 	}
+	g.spent.reset() // first: it points into the slabs the arena may let go
 	g.arena.reset()
-	g.spent.reset()
 	g.err = nil
 }
 
