@@ -3,7 +3,7 @@
 # resident set size) of short runs of the training presets, each a few steps with one evaluation,
 # and of the nanoGPT preset at its full batch.
 # Usage: scripts/results/peak-memory.sh LABEL [GOFORMER_BINARY]   (from the repository root; without a
-#   binary, the working tree is built)
+#   binary, the working tree is built; ONLY="name ..." measures only those runs)
 set -euo pipefail
 label=${1:?a label for the file, e.g. the date or "before"}
 g=${2:-}
@@ -19,6 +19,7 @@ echo '{"eval_interval": 6, "max_minutes": 0, "warmup_steps": 4}' > "$tmp/mlm.jso
 : > "$out"
 measure() { # name, then the goformer arguments
   local name=$1; shift
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
   local dir="$tmp/run-$name"
   /usr/bin/time -v "$g" "$@" --out "$dir" > "$tmp/stdout" 2> "$tmp/stderr" || { cat "$tmp/stderr" >&2; exit 1; }
   local kib; kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/stderr")
