@@ -382,9 +382,14 @@ func benchDecode(args []string, stdout, stderr io.Writer) error {
 		"Times greedy decoding with a KV cache of a GPT-2-shaped model (random weights: speed does not depend\n"+
 			"on their values): a batch of random prompts is prefilled, then --new tokens are decoded per row.\n"+
 			"Prints tokens/s, the bytes a step reads (weights and cache) per token, the GB/s that makes, and,\n"+
-			"against the memory bandwidth measured in the same run, the fraction of the limit it sets.",
+			"against the memory bandwidth measured in the same run, the fraction of the limit it sets.\n"+
+			"--config opus-mt-base times translation instead: beam search (--beam) of an OPUS-MT-base-shaped Marian\n"+
+			"over the first --sentences Multi30k test sentences, --batch sentences at a time, each made to produce\n"+
+			"as many tokens as its reference translation, and prints target tokens/s; --write-model saves its\n"+
+			"weights and inputs for scripts/bench/opus_vs_torch.py, which runs PyTorch on the same.",
 		"  goformer bench decode --config gpt2 --batch 1 --dtype int8\n"+
-			"  goformer bench decode --config gpt2 --batch 32 --prompt 64 --new 64 --json", stderr)
+			"  goformer bench decode --config gpt2 --batch 32 --prompt 64 --new 64 --json\n"+
+			"  goformer bench decode --config opus-mt-base --batch 32 --beam 4 --sentences 256 --dtype int8", stderr)
 	config := fs.String("config", "gpt2", "model shape: gpt2 (124M), gpt2-medium (355M) or opus-mt-base (a 74M Marian translator: beam search over Multi30k test sentences)")
 	batch := intFlag(fs, "batch", 1, 1, 1024, "rows decoded together (opus-mt-base: sentences, each with --beam rows)")
 	beam := intFlag(fs, "beam", 4, 1, 64, "opus-mt-base: beams per sentence")
