@@ -275,6 +275,7 @@ func benchEmbed(args []string, stdout, stderr io.Writer) error {
 	rounds := intFlag(fs, "rounds", 3, 1, 100, "timed passes; the best counts")
 	threads := intFlag(fs, "threads", runtime.GOMAXPROCS(0), 1, maxThreads, "worker threads")
 	asJSON := fs.Bool("json", false, "print one JSON object per batch size")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -282,6 +283,17 @@ func benchEmbed(args []string, stdout, stderr io.Writer) error {
 		return usagef("bench embed: --model and --data are required")
 	}
 	cpu.SetThreads(*threads)
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return usagef("bench embed: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	e, err := pipelines.LoadEmbedder(*dir)
 	if err != nil {
 		return usageError{"bench embed: " + err.Error()}
