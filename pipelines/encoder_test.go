@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/tensor"
 )
 
@@ -293,5 +294,54 @@ func TestTaggerMatchesTransformers(t *testing.T) {
 				t.Errorf("%s, %q, %s: entity %d is %+v, want %+v", c.Model, c.Text, c.Aggregation, i, e, w)
 			}
 		}
+	}
+}
+
+// TestRunBatchesBoundsPadding: batches hold at most the batch size, run
+// longest first, and end before a text that would make their padding more
+// than a quarter of their tokens; every text comes back in its place.
+func TestRunBatchesBoundsPadding(t *testing.T) {
+	e, err := LoadEmbedder(encoderDir("st-mean"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lengths := []int{8, 150, 97, 59, 97, 6, 59, 55, 52, 52, 20, 7, 8, 52, 53}
+	xs := make([]encoded, len(lengths))
+	for i, n := range lengths {
+		xs[i].ids = make([]int32, n)
+		xs[i].types = make([]int32, n)
+		xs[i].ids[0] = int32(i) // which text this is
+	}
+	var shapes [][2]int
+	out, err := e.in.runBatches(xs, 4, 1, func(g *autograd.Graph, ids, types []int32, batch, seqLen int, pad []bool) (*autograd.Var, error) {
+		shapes = append(shapes, [2]int{batch, seqLen})
+		real := 0
+		for _, p := range pad {
+			if !p {
+				real++
+			}
+		}
+		if batch > 4 || float64(batch*seqLen) > maxPadding*float64(real) && batch > 1 {
+			t.Errorf("a batch of %d × %d with %d real tokens", batch, seqLen, real)
+		}
+		v := tensor.New(batch, 1)
+		for r := range batch {
+			v.Data()[r] = float32(ids[r*seqLen])
+		}
+		return autograd.Constant(v), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range out {
+		if int(o[0]) != i {
+			t.Fatalf("row %d came back as text %v", i, o)
+		}
+	}
+	// Sorted: 150 97 | 97 59 | 59 55 53 52 | 52 52 | 20 | 8 8 7 6 (a third
+	// 52 would pad to 156 tokens for 124 real ones, an 8 after the 20 to 40
+	// for 28).
+	if want := [][2]int{{2, 150}, {2, 97}, {4, 59}, {2, 52}, {1, 20}, {4, 8}}; !slices.Equal(shapes, want) {
+		t.Errorf("batches %v, want %v", shapes, want)
 	}
 }
