@@ -14,6 +14,7 @@ import (
 
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/recipes"
+	"github.com/goformer/goformer/train"
 )
 
 // TimeIt calls f once to warm up, then in batches of calls lasting at least
@@ -195,32 +196,10 @@ func TrainLM(name string, cfg recipes.LMConfig, iters int, profile string) (Trai
 	if err != nil {
 		return TrainResult{}, err
 	}
-	for range 2 {
-		if _, err := s.Trainer.TrainStep(); err != nil {
-			return TrainResult{}, err
-		}
+	el, allocs, err := timeSteps(s.Trainer, iters, profile)
+	if err != nil {
+		return TrainResult{}, err
 	}
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return TrainResult{}, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return TrainResult{}, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	for range iters {
-		if _, err := s.Trainer.TrainStep(); err != nil {
-			return TrainResult{}, err
-		}
-	}
-	el := time.Since(start)
-	runtime.ReadMemStats(&after)
 	tokens := float64(cfg.Batch * cfg.Block)
 	params := s.Model.Params.Count()
 	n := float64(params - cfg.Block*cfg.Embd)
@@ -228,5 +207,37 @@ func TrainLM(name string, cfg recipes.LMConfig, iters int, profile string) (Trai
 	sec := el.Seconds() / float64(iters)
 	return TrainResult{Preset: name, Batch: cfg.Batch, Block: cfg.Block, Params: params, Threads: cpu.Threads(), Iters: iters,
 		MsPerStep: sec * 1e3, TokensPerS: tokens / sec, FLOPs: flops, GFLOPS: flops / sec / 1e9,
-		Allocs: float64(after.Mallocs-before.Mallocs) / float64(iters)}, nil
+		Allocs: allocs}, nil
+}
+
+// timeSteps runs 2 warm-up steps, then times iters steps of tr (CPU-profiled
+// into profile, if given) and counts their allocations per step.
+func timeSteps(tr *train.Trainer, iters int, profile string) (time.Duration, float64, error) {
+	for range 2 {
+		if _, err := tr.TrainStep(); err != nil {
+			return 0, 0, err
+		}
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return 0, 0, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	for range iters {
+		if _, err := tr.TrainStep(); err != nil {
+			return 0, 0, err
+		}
+	}
+	el := time.Since(start)
+	runtime.ReadMemStats(&after)
+	return el, float64(after.Mallocs-before.Mallocs) / float64(iters), nil
 }

@@ -4,10 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"runtime"
-	"runtime/pprof"
 	"strings"
-	"time"
 
 	"github.com/goformer/goformer/data"
 	"github.com/goformer/goformer/internal/cpu"
@@ -70,32 +67,10 @@ func TrainTranslation(name string, cfg recipes.TranslationConfig, iters int, pro
 			return TrainResult{}, err
 		}
 	}
-	for range 2 {
-		if _, err := s.Trainer.TrainStep(); err != nil {
-			return TrainResult{}, err
-		}
+	el, allocs, err := timeSteps(s.Trainer, iters, profile)
+	if err != nil {
+		return TrainResult{}, err
 	}
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return TrainResult{}, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return TrainResult{}, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	for range iters {
-		if _, err := s.Trainer.TrainStep(); err != nil {
-			return TrainResult{}, err
-		}
-	}
-	el := time.Since(start)
-	runtime.ReadMemStats(&after)
 	d, L, ffn := float64(cfg.DModel), float64(cfg.Layers), float64(cfg.FFN)
 	ffnMats := 2.0
 	if strings.HasPrefix(cfg.Activation, "gated") {
@@ -116,5 +91,5 @@ func TrainTranslation(name string, cfg recipes.TranslationConfig, iters int, pro
 	sec := el.Seconds() / float64(iters)
 	return TrainResult{Preset: name, Batch: cfg.MaxTokens, Params: s.Params(), Threads: cpu.Threads(), Iters: iters,
 		MsPerStep: sec * 1e3, TokensPerS: tokens / el.Seconds(), FLOPs: flops / float64(iters), GFLOPS: flops / el.Seconds() / 1e9,
-		Allocs: float64(after.Mallocs-before.Mallocs) / float64(iters)}, nil
+		Allocs: allocs}, nil
 }
