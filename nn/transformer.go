@@ -584,3 +584,37 @@ func (l *DecoderLayer) Forward(g *autograd.Graph, x, memory *autograd.Var, tgtPa
 	h = c.normIn(g, l.Norm3, x)
 	return c.residual(g, l.Norm3, x, l.FF.Forward(g, h))
 }
+
+// InitMimetic adds scale × identity to the attention's query and key
+// weights (mimetic initialisation, Trockman and Kolter 2023: trained
+// attention layers have W_Q W_Kᵀ close to a multiple of the identity).
+// From its first step such a head attends most to the tokens most like
+// its own — the same word elsewhere, and with sinusoidal positions its
+// neighbours — rather than uniformly. For a model trained from scratch.
+func (a *MultiHeadAttention) InitMimetic(scale float32) {
+	for _, w := range []*tensor.Tensor{a.Q.W.Value, a.K.W.Value} {
+		d, cols := w.Data(), w.Dim(1)
+		for i := 0; i < min(w.Dim(0), cols); i++ {
+			d[i*cols+i] += scale
+		}
+	}
+}
+
+// InitSinusoidal overwrites a learned position table [positions, d] with
+// the paper's sinusoidal encoding (interleaved), scaled so that each
+// element's root mean square is std (the size the embeddings beside it
+// were drawn with). The table stays a parameter: this only chooses where
+// training starts, with attention to a fixed offset easy to express.
+func (e *Embedding) InitSinusoidal(std float32) error {
+	w := e.W.Value
+	pe, err := Sinusoidal(w.Dim(0), w.Dim(1), Interleaved)
+	if err != nil {
+		return err
+	}
+	scale := std * float32(math.Sqrt2)
+	dst := w.Data()
+	for i, v := range pe.Data() {
+		dst[i] = v * scale
+	}
+	return nil
+}

@@ -481,3 +481,26 @@ func (m *Model) Hidden(ids, types []int32, batch, seqLen int, pad []bool) ([]flo
 	}
 	return x.Value.Data(), nil
 }
+
+// InitSinusoidalPositions overwrites the learned position embeddings with
+// the paper's sinusoidal encoding (nn.Embedding.InitSinusoidal), scaled
+// to initializer_range like the word embeddings. They stay parameters
+// that training updates and the checkpoint keeps (the model is still a
+// BERT): only where training starts changes. For a model from scratch.
+func (m *Model) InitSinusoidalPositions() error {
+	if err := m.pos.InitSinusoidal(m.Config.InitializerRange); err != nil {
+		return fmt.Errorf("bert: %w", err)
+	}
+	return nil
+}
+
+// InitMimeticAttention adds scale × identity to every layer's query and
+// key weights (nn.MultiHeadAttention.InitMimetic), so that attention
+// starts by matching like tokens — what a reader of the cloze questions
+// needs, and took a model from random weights many steps to find. For a
+// model from scratch.
+func (m *Model) InitMimeticAttention(scale float32) {
+	for _, l := range m.layers {
+		l.SelfAttn.InitMimetic(scale)
+	}
+}

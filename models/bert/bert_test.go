@@ -3,6 +3,7 @@ package bert
 import (
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/goformer/goformer/autograd"
@@ -105,5 +106,76 @@ func TestMatchesPyTorch(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestInitSinusoidalPositions checks the position table after
+// InitSinusoidalPositions: the paper's interleaved sines and cosines
+// scaled to the word embeddings' root mean square, and still a parameter
+// that is saved under its checkpoint name.
+func TestInitSinusoidalPositions(t *testing.T) {
+	cfg := Config{VocabSize: 50, HiddenSize: 16, NumHiddenLayers: 1, NumAttentionHeads: 2, IntermediateSize: 32, MaxPositionEmbeddings: 40}
+	m, err := New(cfg, QuestionAnswering, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.InitSinusoidalPositions(); err != nil {
+		t.Fatal(err)
+	}
+	w := m.Params.Get("bert.embeddings.position_embeddings.weight")
+	if w == nil {
+		t.Fatal("no bert.embeddings.position_embeddings.weight")
+	}
+	std := float64(m.Config.InitializerRange)
+	d := w.Value.Data()
+	var sum float64
+	for pos := 0; pos < 40; pos++ {
+		for i := 0; i < 8; i++ {
+			angle := float64(pos) / math.Pow(10000, float64(2*i)/16)
+			s, c := float64(d[pos*16+2*i]), float64(d[pos*16+2*i+1])
+			if math.Abs(s-math.Sin(angle)*std*math.Sqrt2) > 1e-7 || math.Abs(c-math.Cos(angle)*std*math.Sqrt2) > 1e-7 {
+				t.Fatalf("position %d pair %d: got (%g, %g)", pos, i, s, c)
+			}
+			sum += s*s + c*c
+		}
+	}
+	if rms := math.Sqrt(sum / (40 * 16)); math.Abs(rms-std) > 0.1*std {
+		t.Errorf("root mean square %g, want about initializer_range %g", rms, std)
+	}
+}
+
+// TestInitMimeticAttention checks that the identity is added to every
+// layer's query and key weights and to nothing else.
+func TestInitMimeticAttention(t *testing.T) {
+	cfg := Config{VocabSize: 50, HiddenSize: 16, NumHiddenLayers: 2, NumAttentionHeads: 2, IntermediateSize: 32, MaxPositionEmbeddings: 40}
+	before, err := New(cfg, QuestionAnswering, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := New(cfg, QuestionAnswering, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after.InitMimeticAttention(1.5)
+	changed := 0
+	for _, name := range before.Params.Names() {
+		b, a := before.Params.Get(name).Value, after.Params.Get(name).Value
+		bd, ad := b.Data(), a.Data()
+		qk := strings.HasSuffix(name, "attention.self.query.weight") || strings.HasSuffix(name, "attention.self.key.weight")
+		for i := range bd {
+			want := bd[i]
+			if qk && i/16 == i%16 {
+				want += 1.5
+			}
+			if ad[i] != want {
+				t.Fatalf("%s[%d]: got %g, want %g", name, i, ad[i], want)
+			}
+		}
+		if qk {
+			changed++
+		}
+	}
+	if changed != 4 {
+		t.Errorf("%d query and key weights changed, want 4", changed)
 	}
 }

@@ -397,3 +397,34 @@ func (m *Model) Greedy(src []int32, maxLen int) ([]int32, error) {
 // Training and saving still use the float32 weights. It returns the bytes
 // of the compact copies.
 func (m *Model) Quantize(dtype string) (int, error) { return m.Params.Quantize(dtype) }
+
+// InitMimeticAttention adds scale × identity to the query and key weights
+// of every attention of both stacks, the decoder's cross-attention
+// included (nn.MultiHeadAttention.InitMimetic): a decoder position then
+// starts out attending to the source tokens most like its own, the
+// copying a summariser needs. For a model from scratch.
+func (m *Model) InitMimeticAttention(scale float32) {
+	for _, l := range m.encoder {
+		l.SelfAttn.InitMimetic(scale)
+	}
+	for _, l := range m.decoder {
+		l.SelfAttn.InitMimetic(scale)
+		l.CrossAttn.InitMimetic(scale)
+	}
+}
+
+// InitSinusoidalPositions sets a BART model's learned position tables
+// (both stacks) to the sinusoidal encoding scaled to init_std
+// (nn.Embedding.InitSinusoidal); they stay parameters. Models with fixed
+// sinusoidal positions (Marian, Pegasus) have nothing to set.
+func (m *Model) InitSinusoidalPositions() error {
+	if !m.Config.Bart() {
+		return fmt.Errorf("seq2seq: %s has no learned positions to set", m.Config.ModelType)
+	}
+	for _, e := range []*nn.Embedding{m.encPos, m.decPos} {
+		if err := e.InitSinusoidal(m.Config.InitStd); err != nil {
+			return fmt.Errorf("seq2seq: %w", err)
+		}
+	}
+	return nil
+}
