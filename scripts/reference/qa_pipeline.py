@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Write the fixture of goformer's question-answering pipeline test.
 
-Usage: /usr/bin/python3 scripts/reference/qa_pipeline.py  (from the repository root,
-after `go test ./pipelines -run QuestionAnswererMatches -update` wrote
-pipelines/testdata/qa_inputs.json: the question's and the context's token ids,
-the context's offsets and word ids, the options)
+Usage: /usr/bin/python3 scripts/reference/qa_pipeline.py [--family roberta]  (from the
+repository root, after `go test ./pipelines -run QuestionAnswererMatches -update` wrote
+pipelines/testdata/qa_inputs.json (roberta_qa_inputs.json and the model roberta_qa/): the
+question's and the context's token ids, the context's offsets and word ids, the options)
 
 transformers' QuestionAnsweringPipeline, written from its code, on the
 BERT QA fixture (models/bert/testdata/qa, the PyTorch BERT of bert.py):
@@ -18,8 +18,12 @@ BERT QA fixture (models/bert/testdata/qa, the PyTorch BERT of bert.py):
     start <= end < start + max_answer_len, the top_k, those starting and ending
     in the context; each widened to its words (token_to_word, word_to_chars);
   - every window's answers sorted by score, the top_k kept.
-Writes pipelines/testdata/qa_answers.json: [{answer, score, start, end}]
-(start and end in characters of the context).
+For RoBERTa (--family roberta, the model pipelines/testdata/roberta_qa written by
+the Go test): <s> question </s></s> context </s>, one token type, positions
+counted from padding_idx + 1 (modeling_roberta's create_position_ids_from_input_ids),
+the window's budget max_seq_len - len(question) - 4.
+Writes pipelines/testdata/qa_answers.json (roberta_qa_answers.json):
+[{answer, score, start, end}] (start and end in characters of the context).
 """
 import json
 import os
@@ -30,16 +34,28 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bert  # noqa: E402
+import bert_families  # noqa: E402
 import st  # noqa: E402
 
 
 def main():
+    roberta = sys.argv[1:] == ["--family", "roberta"]
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-    with open(os.path.join(root, "pipelines", "testdata", "qa_inputs.json")) as f:
+    testdata = os.path.join(root, "pipelines", "testdata")
+    with open(os.path.join(testdata, "roberta_qa_inputs.json" if roberta else "qa_inputs.json")) as f:
         inp = json.load(f)
-    w = {k: v.double() for k, v in st.load(os.path.join(root, "models", "bert", "testdata", "qa", "model.safetensors")).items()}
+    if roberta:
+        model_dir = os.path.join(testdata, "roberta_qa")
+        with open(os.path.join(model_dir, "config.json")) as f:
+            cfg = json.load(f)
+        for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "layer_norm_eps", "pad_token_id"):
+            bert_families.CFG[k] = cfg[k]
+        assert cfg["hidden_act"] == "gelu"
+        w = {k.replace("roberta.", "bert.", 1): v.double() for k, v in st.load(os.path.join(model_dir, "model.safetensors")).items()}
+    else:
+        w = {k: v.double() for k, v in st.load(os.path.join(root, "models", "bert", "testdata", "qa", "model.safetensors")).items()}
     q, c = inp["question_ids"], inp["context_ids"]
-    budget = inp["max_seq_len"] - len(q) - 3
+    budget = inp["max_seq_len"] - len(q) - (4 if roberta else 3)
     stride = inp["doc_stride"]
     assert 0 < stride < budget
     spans, start = [], 0
@@ -59,12 +75,15 @@ def main():
     b2c[pos] = len(context)
     answers = []
     for s0, s1 in spans:
-        ids = [inp["cls"]] + q + [inp["sep"]] + c[s0:s1] + [inp["sep"]]
-        types = [0] * (len(q) + 2) + [1] * (s1 - s0 + 1)
-        ctx_at = len(q) + 2
+        sep = [inp["sep"], inp["sep"]] if roberta else [inp["sep"]]
+        ids = [inp["cls"]] + q + sep + c[s0:s1] + [inp["sep"]]
+        ctx_at = len(q) + 1 + len(sep)
+        types = [0] * len(ids) if roberta else [0] * ctx_at + [1] * (s1 - s0 + 1)
         bert.B, bert.T = 1, len(ids)
+        bert_families.B, bert_families.T = 1, len(ids)
         with torch.no_grad():
-            x = bert.encode(w, torch.tensor([ids]), torch.tensor([types]), torch.zeros(1, len(ids), dtype=torch.bool))
+            args = (w, torch.tensor([ids]), torch.tensor([types]), torch.zeros(1, len(ids), dtype=torch.bool))
+            x = bert_families.encode("roberta", *args) if roberta else bert.encode(*args)
             logits = (x @ w["qa_outputs.weight"].T + w["qa_outputs.bias"]).float().numpy()[0]
         start_, end_ = logits[:, 0], logits[:, 1]
         p_mask = np.array([0 if ctx_at <= j < ctx_at + (s1 - s0) else 1 for j in range(len(ids))])
@@ -93,7 +112,7 @@ def main():
             answers.append({"answer": context[b2c[bstart]:b2c[bend]], "score": float(cand[s, e]),
                             "start": b2c[bstart], "end": b2c[bend]})
     answers = sorted(answers, key=lambda a: a["score"], reverse=True)[: inp["top_k"]]
-    with open(os.path.join(root, "pipelines", "testdata", "qa_answers.json"), "w") as f:
+    with open(os.path.join(testdata, "roberta_qa_answers.json" if roberta else "qa_answers.json"), "w") as f:
         json.dump(answers, f, indent=1)
     print(len(spans), "windows;", answers)
 
