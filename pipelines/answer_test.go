@@ -145,75 +145,91 @@ func TestRobertaQuestionAnswerer(t *testing.T) {
 	}
 }
 
-// TestRobertaQuestionAnswererMatchesPipeline: for RoBERTa the answers,
-// scores and character spans are those scripts/reference/qa_pipeline.py
-// --family roberta computes from the same tokens and weights: <s> q
-// </s></s> c </s>, one token type, positions counted from padding_idx + 1,
-// windows whose budget leaves room for four special tokens, byte-level
-// BPE offsets (leading spaces trimmed) widened to words. The model
-// (testdata/roberta_qa, random weights drawn large enough that the spans'
-// scores differ) and the inputs are written by -update.
-func TestRobertaQuestionAnswererMatchesPipeline(t *testing.T) {
-	bt := &tokenizer.BPETrainer{VocabSize: 300, Special: []string{"<s>", "<pad>", "</s>", "<unk>", "<mask>"}}
-	bt.Add(qaContext)
-	tok, err := bt.Train()
-	if err != nil {
-		t.Fatal(err)
+// TestFamiliesQuestionAnswererMatchPipeline: for RoBERTa and DistilBERT the
+// answers, scores and character spans are those
+// scripts/reference/qa_pipeline.py --family F computes from the same tokens
+// and weights. RoBERTa: <s> q </s></s> c </s>, one token type, positions
+// counted from padding_idx + 1, a window budget that leaves room for four
+// special tokens, byte-level BPE offsets (leading spaces trimmed) widened
+// to words. DistilBERT: BERT's template, no token types, its own parameter
+// names. The models (testdata/<family>_qa, random weights drawn large
+// enough that the spans' scores differ) and the inputs are written by
+// -update.
+func TestFamiliesQuestionAnswererMatchPipeline(t *testing.T) {
+	for _, family := range []string{bert.FamilyRoBERTa, bert.FamilyDistilBERT} {
+		t.Run(family, func(t *testing.T) {
+			var tok interface {
+				QATokenizer
+				tokenizer.Tokenizer
+			}
+			cfg := bert.Config{ModelType: family, HiddenSize: 16, NumHiddenLayers: 2, NumAttentionHeads: 4, IntermediateSize: 32,
+				HiddenAct: "gelu", LayerNormEps: 1e-12, InitializerRange: 0.3}
+			if family == bert.FamilyRoBERTa {
+				bt := &tokenizer.BPETrainer{VocabSize: 300, Special: []string{"<s>", "<pad>", "</s>", "<unk>", "<mask>"}}
+				bt.Add(qaContext)
+				bpe, err := bt.Train()
+				if err != nil {
+					t.Fatal(err)
+				}
+				bpe.SetTemplate("<s>", "</s>")
+				tok, cfg.VocabSize, cfg.MaxPositionEmbeddings, cfg.PadTokenID = bpe, bpe.VocabSize(), 34, 1
+			} else {
+				wp := qaPipeline(t).Tokenizer.(*tokenizer.WordPiece)
+				tok, cfg.VocabSize, cfg.MaxPositionEmbeddings, cfg.PadTokenID = wp, wp.VocabSize(), 20, int(wp.Pad())
+			}
+			dir := filepath.Join("testdata", family+"_qa")
+			question := "bad cab?"
+			if *update {
+				m, err := bert.New(cfg, bert.QuestionAnswering, 7)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := m.Save(dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := bert.Load(dir, bert.QuestionAnswering)
+			if err != nil {
+				t.Fatal(err)
+			}
+			qa, err := NewQuestionAnswerer(m, tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			qa.Options = QAOptions{MaxSeqLen: 20, DocStride: 5, MaxAnswerLen: 4, TopK: 3, BatchWindows: 2}
+			if *update {
+				q, _ := tok.EncodeOffsets(question)
+				c, _ := tok.EncodeOffsets(qaContext)
+				b, _ := json.MarshalIndent(map[string]any{"question_ids": q.IDs, "context_ids": c.IDs, "offsets": c.Offsets, "words": c.Words,
+					"context": qaContext, "cls": qa.Template.CLS, "sep": qa.Template.SEP, "pad": qa.Template.Pad,
+					"max_seq_len": qa.Options.MaxSeqLen, "doc_stride": qa.Options.DocStride, "max_answer_len": qa.Options.MaxAnswerLen,
+					"top_k": qa.Options.TopK}, "", " ")
+				if err := os.WriteFile(filepath.Join("testdata", family+"_qa_inputs.json"), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := qa.Answer(question, qaContext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join("testdata", family+"_qa_answers.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []Answer
+			if err := json.Unmarshal(b, &want); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) || len(want) != 3 {
+				t.Fatalf("%d answers, the reference %d", len(got), len(want))
+			}
+			for i := range want {
+				g, w := got[i], want[i]
+				if g.Text != w.Text || g.Start != w.Start || g.End != w.End || math.Abs(g.Score-w.Score) > 1e-5*w.Score {
+					t.Errorf("answer %d: %+v, the reference %+v", i, g, w)
+				}
+			}
+			t.Logf("answers: %+v", got)
+		})
 	}
-	tok.SetTemplate("<s>", "</s>")
-	dir := filepath.Join("testdata", "roberta_qa")
-	question := "bad cab?"
-	if *update {
-		m, err := bert.New(bert.Config{ModelType: bert.FamilyRoBERTa, VocabSize: tok.VocabSize(), HiddenSize: 16, NumHiddenLayers: 2,
-			NumAttentionHeads: 4, IntermediateSize: 32, HiddenAct: "gelu", MaxPositionEmbeddings: 34, PadTokenID: 1,
-			LayerNormEps: 1e-12, InitializerRange: 0.3}, bert.QuestionAnswering, 7)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Save(dir); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m, err := bert.Load(dir, bert.QuestionAnswering)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qa, err := NewQuestionAnswerer(m, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qa.Options = QAOptions{MaxSeqLen: 20, DocStride: 5, MaxAnswerLen: 4, TopK: 3, BatchWindows: 2}
-	if *update {
-		q, _ := tok.EncodeOffsets(question)
-		c, _ := tok.EncodeOffsets(qaContext)
-		b, _ := json.MarshalIndent(map[string]any{"question_ids": q.IDs, "context_ids": c.IDs, "offsets": c.Offsets, "words": c.Words,
-			"context": qaContext, "cls": qa.Template.CLS, "sep": qa.Template.SEP, "pad": qa.Template.Pad,
-			"max_seq_len": qa.Options.MaxSeqLen, "doc_stride": qa.Options.DocStride, "max_answer_len": qa.Options.MaxAnswerLen,
-			"top_k": qa.Options.TopK}, "", " ")
-		if err := os.WriteFile(filepath.Join("testdata", "roberta_qa_inputs.json"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := qa.Answer(question, qaContext)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join("testdata", "roberta_qa_answers.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []Answer
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(want) || len(want) != 3 {
-		t.Fatalf("%d answers, the reference %d", len(got), len(want))
-	}
-	for i := range want {
-		g, w := got[i], want[i]
-		if g.Text != w.Text || g.Start != w.Start || g.End != w.End || math.Abs(g.Score-w.Score) > 1e-5*w.Score {
-			t.Errorf("answer %d: %+v, the reference %+v", i, g, w)
-		}
-	}
-	t.Logf("answers: %+v", got)
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Write the fixture of goformer's question-answering pipeline test.
 
-Usage: /usr/bin/python3 scripts/reference/qa_pipeline.py [--family roberta]  (from the
-repository root, after `go test ./pipelines -run QuestionAnswererMatches -update` wrote
-pipelines/testdata/qa_inputs.json (roberta_qa_inputs.json and the model roberta_qa/): the
+Usage: /usr/bin/python3 scripts/reference/qa_pipeline.py [--family roberta|distilbert]  (from
+the repository root, after `go test ./pipelines -run 'QuestionAnswererMatch' -update` wrote
+pipelines/testdata/qa_inputs.json (<family>_qa_inputs.json and the model <family>_qa/): the
 question's and the context's token ids, the context's offsets and word ids, the options)
 
 transformers' QuestionAnsweringPipeline, written from its code, on the
@@ -21,8 +21,9 @@ BERT QA fixture (models/bert/testdata/qa, the PyTorch BERT of bert.py):
 For RoBERTa (--family roberta, the model pipelines/testdata/roberta_qa written by
 the Go test): <s> question </s></s> context </s>, one token type, positions
 counted from padding_idx + 1 (modeling_roberta's create_position_ids_from_input_ids),
-the window's budget max_seq_len - len(question) - 4.
-Writes pipelines/testdata/qa_answers.json (roberta_qa_answers.json):
+the window's budget max_seq_len - len(question) - 4. For DistilBERT (--family
+distilbert, pipelines/testdata/distilbert_qa): BERT's template without token types.
+Writes pipelines/testdata/qa_answers.json (<family>_qa_answers.json):
 [{answer, score, start, end}] (start and end in characters of the context).
 """
 import json
@@ -39,19 +40,28 @@ import st  # noqa: E402
 
 
 def main():
-    roberta = sys.argv[1:] == ["--family", "roberta"]
+    family = sys.argv[2] if sys.argv[1:2] == ["--family"] else "bert"
+    assert family in ("bert", "roberta", "distilbert"), family
+    roberta = family == "roberta"
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
     testdata = os.path.join(root, "pipelines", "testdata")
-    with open(os.path.join(testdata, "roberta_qa_inputs.json" if roberta else "qa_inputs.json")) as f:
+    prefix = "" if family == "bert" else family + "_"
+    with open(os.path.join(testdata, prefix + "qa_inputs.json")) as f:
         inp = json.load(f)
-    if roberta:
-        model_dir = os.path.join(testdata, "roberta_qa")
+    if family != "bert":
+        model_dir = os.path.join(testdata, family + "_qa")
         with open(os.path.join(model_dir, "config.json")) as f:
             cfg = json.load(f)
-        for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "layer_norm_eps", "pad_token_id"):
-            bert_families.CFG[k] = cfg[k]
+        if family == "distilbert":  # its own config fields; LayerNorm eps fixed at 1e-12
+            cfg = dict(cfg, hidden_size=cfg["dim"], num_hidden_layers=cfg["n_layers"], num_attention_heads=cfg["n_heads"],
+                       intermediate_size=cfg["hidden_dim"], hidden_act=cfg["activation"], layer_norm_eps=1e-12)
+        for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                  "max_position_embeddings", "layer_norm_eps", "pad_token_id"):
+            bert_families.CFG[k] = bert.CFG[k] = cfg[k]
         assert cfg["hidden_act"] == "gelu"
-        w = {k.replace("roberta.", "bert.", 1): v.double() for k, v in st.load(os.path.join(model_dir, "model.safetensors")).items()}
+        # The family's parameter names → BERT's, which the encoders read.
+        names = {bert_families.rename(family, k): k for k in bert.params("qa", torch.Generator())}
+        w = {names[k]: v.double() for k, v in st.load(os.path.join(model_dir, "model.safetensors")).items()}
     else:
         w = {k: v.double() for k, v in st.load(os.path.join(root, "models", "bert", "testdata", "qa", "model.safetensors")).items()}
     q, c = inp["question_ids"], inp["context_ids"]
@@ -83,7 +93,7 @@ def main():
         bert_families.B, bert_families.T = 1, len(ids)
         with torch.no_grad():
             args = (w, torch.tensor([ids]), torch.tensor([types]), torch.zeros(1, len(ids), dtype=torch.bool))
-            x = bert_families.encode("roberta", *args) if roberta else bert.encode(*args)
+            x = bert.encode(*args) if family == "bert" else bert_families.encode(family, *args)
             logits = (x @ w["qa_outputs.weight"].T + w["qa_outputs.bias"]).float().numpy()[0]
         start_, end_ = logits[:, 0], logits[:, 1]
         p_mask = np.array([0 if ctx_at <= j < ctx_at + (s1 - s0) else 1 for j in range(len(ids))])
@@ -112,7 +122,7 @@ def main():
             answers.append({"answer": context[b2c[bstart]:b2c[bend]], "score": float(cand[s, e]),
                             "start": b2c[bstart], "end": b2c[bend]})
     answers = sorted(answers, key=lambda a: a["score"], reverse=True)[: inp["top_k"]]
-    with open(os.path.join(testdata, "roberta_qa_answers.json" if roberta else "qa_answers.json"), "w") as f:
+    with open(os.path.join(testdata, prefix + "qa_answers.json"), "w") as f:
         json.dump(answers, f, indent=1)
     print(len(spans), "windows;", answers)
 
