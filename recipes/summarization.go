@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -33,26 +34,32 @@ type SummarizationConfig struct {
 	// ScaleEmbedding multiplies token embeddings by √d_model (BART's
 	// scale_embedding; bart-large has it off). With learned positions
 	// initialised as small as the embeddings, scaling drowns them.
-	ScaleEmbedding bool      `json:"scale_embedding"`
-	Dropout        float32   `json:"dropout"`
-	InitStd        float32   `json:"init_std"`
-	LabelSmoothing float32   `json:"label_smoothing"`
-	MaxTokens      int       `json:"max_tokens"`     // padded tokens per batch
-	MaxSourceLen   int       `json:"max_source_len"` // documents are cut to this many tokens, <s> and </s> included
-	MaxTargetLen   int       `json:"max_target_len"` // training pairs with a longer summary are skipped
-	Steps          int       `json:"max_steps"`      //
-	MaxMinutes     float64   `json:"max_minutes"`    // stop after this much training time (0: none)
-	LR             float64   `json:"learning_rate"`  //
-	MinLR          float64   `json:"min_lr"`         //
-	Warmup         int       `json:"warmup_steps"`   //
-	Beta1          float32   `json:"beta1"`          //
-	Beta2          float32   `json:"beta2"`          //
-	WeightDecay    float32   `json:"weight_decay"`   //
-	ClipNorm       float64   `json:"grad_clip"`      //
-	EvalEvery      int       `json:"eval_interval"`  //
-	ValDocs        int       `json:"val_documents"`  // validation documents summarised (greedy) for ROUGE-L at each evaluation; 0: all
-	Seed           uint64    `json:"seed"`           //
-	Snapshots      []float64 `json:"snapshot_minutes,omitempty"`
+	ScaleEmbedding bool `json:"scale_embedding"`
+	// MimeticAttention, if not 0, is added times the identity to the query
+	// and key weights of every attention (self and cross) at the start;
+	// SinusoidalPositions starts the learned positions as sinusoids (see
+	// the encoder recipes; seq2seq.Model.InitMimeticAttention).
+	MimeticAttention    float32   `json:"mimetic_attention,omitempty"`
+	SinusoidalPositions bool      `json:"sinusoidal_positions,omitempty"`
+	Dropout             float32   `json:"dropout"`
+	InitStd             float32   `json:"init_std"`
+	LabelSmoothing      float32   `json:"label_smoothing"`
+	MaxTokens           int       `json:"max_tokens"`     // padded tokens per batch
+	MaxSourceLen        int       `json:"max_source_len"` // documents are cut to this many tokens, <s> and </s> included
+	MaxTargetLen        int       `json:"max_target_len"` // training pairs with a longer summary are skipped
+	Steps               int       `json:"max_steps"`      //
+	MaxMinutes          float64   `json:"max_minutes"`    // stop after this much training time (0: none)
+	LR                  float64   `json:"learning_rate"`  //
+	MinLR               float64   `json:"min_lr"`         //
+	Warmup              int       `json:"warmup_steps"`   //
+	Beta1               float32   `json:"beta1"`          //
+	Beta2               float32   `json:"beta2"`          //
+	WeightDecay         float32   `json:"weight_decay"`   //
+	ClipNorm            float64   `json:"grad_clip"`      //
+	EvalEvery           int       `json:"eval_interval"`  //
+	ValDocs             int       `json:"val_documents"`  // validation documents summarised (greedy) for ROUGE-L at each evaluation; 0: all
+	Seed                uint64    `json:"seed"`           //
+	Snapshots           []float64 `json:"snapshot_minutes,omitempty"`
 	// JSON Lines corpora (plain or gzip) with the document in TextField and
 	// its summary in SummaryField; empty: the built-in Debian descriptions.
 	Train        string `json:"train,omitempty"`
@@ -101,6 +108,8 @@ func (c *SummarizationConfig) Validate() error {
 		err = fmt.Errorf("label_smoothing must be in [0, 1), got %g", c.LabelSmoothing)
 	case c.MaxMinutes < 0 || c.ValDocs < 0:
 		err = fmt.Errorf("max_minutes and val_documents must be ≥ 0, got %g and %d", c.MaxMinutes, c.ValDocs)
+	case !(math.Abs(float64(c.MimeticAttention)) < 100):
+		err = fmt.Errorf("mimetic_attention must be in (-100, 100), got %g", c.MimeticAttention)
 	case (c.Train == "") != (c.Val == ""):
 		err = fmt.Errorf("train and val come together")
 	default:
@@ -217,6 +226,14 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 		BOSTokenID: 0, PadTokenID: 1, EOSTokenID: 2, DecoderStartTokenID: 2, ForcedBOSTokenID: &forcedBOS, ForcedEOSTokenID: &forcedEOS}, cfg.Seed)
 	if err != nil {
 		return nil, &ConfigError{err}
+	}
+	if !o.Resume {
+		model.InitMimeticAttention(cfg.MimeticAttention)
+		if cfg.SinusoidalPositions {
+			if err := model.InitSinusoidalPositions(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	task := &train.TranslationTask{Model: model, Parameters: model.Params.List(), Train: trainBatches, Val: valBatches, LabelSmoothing: cfg.LabelSmoothing}
 	tr, err := train.NewTrainer(train.Config{Steps: cfg.Steps, ClipNorm: cfg.ClipNorm, EvalEvery: cfg.EvalEvery,
