@@ -101,7 +101,7 @@ var EncoderPresets = map[string]EncoderConfig{
 		Dropout: 0.1, MaxSeqLen: 128, MaskProb: 0.15, WithSynopsis: true, MaxTokens: 8192, Steps: 440, MaxMinutes: 33,
 		LR: 5e-4, MinLR: 2e-5, Warmup: 50, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 110, Seed: 1},
 	// A reader from scratch within the hour: small (1.7M parameters, ~1 s a
-	// step here) so that it sees the training questions about six times,
+	// step here) so that it sees the training questions more than five times,
 	// with its attention started mimetically (W_Q, W_K = I + noise) and
 	// its positions sinusoidal, without which the neighbour-matching the
 	// cloze questions need had not appeared after 1,500 steps (val EM
