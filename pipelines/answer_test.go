@@ -51,20 +51,37 @@ func TestQuestionAnswererMatchesPipeline(t *testing.T) {
 	qa := qaPipeline(t)
 	question := "bad cab?"
 	if *update {
-		q, _ := qa.Tokenizer.EncodeOffsets(question)
-		c, _ := qa.Tokenizer.EncodeOffsets(qaContext)
-		wp := qa.Tokenizer.(*tokenizer.WordPiece)
-		b, _ := json.MarshalIndent(map[string]any{"question_ids": q.IDs, "context_ids": c.IDs, "offsets": c.Offsets, "words": c.Words,
-			"context": qaContext, "cls": wp.CLS(), "sep": wp.SEP(), "pad": wp.Pad(),
-			"max_seq_len": qa.Options.MaxSeqLen, "doc_stride": qa.Options.DocStride, "max_answer_len": qa.Options.MaxAnswerLen,
-			"top_k": qa.Options.TopK}, "", " ")
-		os.WriteFile(filepath.Join("testdata", "qa_inputs.json"), b, 0o644)
+		writeQAInputs(t, qa, question, "qa_inputs.json")
 	}
+	matchQAReference(t, qa, question, "qa_answers.json")
+}
+
+// writeQAInputs writes what scripts/reference/qa_pipeline.py reads: the
+// question's and the context's tokens, offsets and words, the template's
+// ids and the options.
+func writeQAInputs(t *testing.T, qa *QuestionAnswerer, question, file string) {
+	t.Helper()
+	q, _ := qa.Tokenizer.EncodeOffsets(question)
+	c, _ := qa.Tokenizer.EncodeOffsets(qaContext)
+	b, _ := json.MarshalIndent(map[string]any{"question_ids": q.IDs, "context_ids": c.IDs, "offsets": c.Offsets, "words": c.Words,
+		"context": qaContext, "cls": qa.Template.CLS, "sep": qa.Template.SEP, "pad": qa.Template.Pad,
+		"max_seq_len": qa.Options.MaxSeqLen, "doc_stride": qa.Options.DocStride, "max_answer_len": qa.Options.MaxAnswerLen,
+		"top_k": qa.Options.TopK}, "", " ")
+	if err := os.WriteFile(filepath.Join("testdata", file), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// matchQAReference answers question about qaContext and compares the
+// three answers with the reference's (testdata/file): text, character
+// span, score within 1e-5 relative; each span must point at its text.
+func matchQAReference(t *testing.T, qa *QuestionAnswerer, question, file string) {
+	t.Helper()
 	got, err := qa.Answer(question, qaContext)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join("testdata", "qa_answers.json"))
+	b, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,38 +215,9 @@ func TestFamiliesQuestionAnswererMatchPipeline(t *testing.T) {
 			}
 			qa.Options = QAOptions{MaxSeqLen: 20, DocStride: 5, MaxAnswerLen: 4, TopK: 3, BatchWindows: 2}
 			if *update {
-				q, _ := tok.EncodeOffsets(question)
-				c, _ := tok.EncodeOffsets(qaContext)
-				b, _ := json.MarshalIndent(map[string]any{"question_ids": q.IDs, "context_ids": c.IDs, "offsets": c.Offsets, "words": c.Words,
-					"context": qaContext, "cls": qa.Template.CLS, "sep": qa.Template.SEP, "pad": qa.Template.Pad,
-					"max_seq_len": qa.Options.MaxSeqLen, "doc_stride": qa.Options.DocStride, "max_answer_len": qa.Options.MaxAnswerLen,
-					"top_k": qa.Options.TopK}, "", " ")
-				if err := os.WriteFile(filepath.Join("testdata", family+"_qa_inputs.json"), b, 0o644); err != nil {
-					t.Fatal(err)
-				}
+				writeQAInputs(t, qa, question, family+"_qa_inputs.json")
 			}
-			got, err := qa.Answer(question, qaContext)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := os.ReadFile(filepath.Join("testdata", family+"_qa_answers.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want []Answer
-			if err := json.Unmarshal(b, &want); err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(want) || len(want) != 3 {
-				t.Fatalf("%d answers, the reference %d", len(got), len(want))
-			}
-			for i := range want {
-				g, w := got[i], want[i]
-				if g.Text != w.Text || g.Start != w.Start || g.End != w.End || math.Abs(g.Score-w.Score) > 1e-5*w.Score {
-					t.Errorf("answer %d: %+v, the reference %+v", i, g, w)
-				}
-			}
-			t.Logf("answers: %+v", got)
+			matchQAReference(t, qa, question, family+"_qa_answers.json")
 		})
 	}
 }
