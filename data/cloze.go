@@ -16,12 +16,12 @@ const ClozeBlank = "_____"
 var clozeStopWords = map[string]bool{}
 
 func init() {
-	for _, w := range strings.Fields(`about above after again against aren't because been before being below
+	for _, w := range strings.Fields(`about above after again against because been before being below
 		between both couldn didn does doesn doing down during each from further hadn hasn have haven having
 		here hers herself himself into isn itself just mightn more most mustn myself needn once only other
 		ours ourselves over same shan should shouldn some such than that their theirs them themselves then
 		there these they this those through under until very wasn were weren what when where which while
-		whom will with won't wouldn your yours yourself yourselves also`) {
+		whom will with wouldn your yours yourself yourselves also`) {
 		clozeStopWords[w] = true
 	}
 }

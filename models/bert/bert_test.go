@@ -111,8 +111,8 @@ func TestMatchesPyTorch(t *testing.T) {
 
 // TestInitSinusoidalPositions checks the position table after
 // InitSinusoidalPositions: the paper's interleaved sines and cosines
-// scaled to the word embeddings' root mean square, and still a parameter
-// that is saved under its checkpoint name.
+// scaled to the word embeddings' root mean square, in the parameter of
+// the checkpoint's name.
 func TestInitSinusoidalPositions(t *testing.T) {
 	cfg := Config{VocabSize: 50, HiddenSize: 16, NumHiddenLayers: 1, NumAttentionHeads: 2, IntermediateSize: 32, MaxPositionEmbeddings: 40}
 	m, err := New(cfg, QuestionAnswering, 1)
