@@ -7,7 +7,7 @@
 # Usage: scripts/results/debian-qa.sh NAME=RUN_DIR ...  (from the repository root), e.g. after
 #   go run ./cmd/goformer train --preset debian-qa --out runs/debian-qa 2> runs/debian-qa.stderr
 #   scripts/results/debian-qa.sh qa-hour=runs/debian-qa
-# (and for the pretraining recipe: mlm=runs/debian-mlm qa=runs/debian-qa-init).
+# (and for the pretraining recipe: mlm=runs/debian-mlm qa-pretrained=runs/debian-qa, with --init runs/debian-mlm/model).
 set -euo pipefail
 out=results/debian-qa
 mkdir -p "$out"
