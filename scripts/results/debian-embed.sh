@@ -4,8 +4,8 @@
 # split of the built-in Debian descriptions (2,045 synopses as queries against the 2,045
 # descriptions) for the run's best model, with BM25 over the same texts beside it, as JSON.
 # Usage: scripts/results/debian-embed.sh NAME:RUN [NAME:RUN ...]  (from the repository root, after
-#   go run ./cmd/goformer train --preset debian-mlm --out runs/debian-mlm 2> runs/debian-mlm.stderr
-#   go run ./cmd/goformer train --preset debian-embed --init runs/debian-mlm/model --out RUN 2> RUN.stderr)
+#   go run ./cmd/goformer train --preset debian-embed --out RUN 2> RUN.stderr
+# or, from the pretraining, after debian-mlm: ... --init runs/debian-mlm/model ...)
 set -euo pipefail
 out=results/debian-embed
 mkdir -p "$out"
