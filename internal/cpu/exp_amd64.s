@@ -119,10 +119,11 @@ mreduce:
 	VZEROUPPER
 	RET
 
-// GELU constants: Z10 = 0.044715, Z11 = -2·√(2/π), Z12 = 2, Z14 = √(2/π),
-// Z15 = 3·0.044715·√(2/π).
+// GELU constants: Z10 = 0.044715, Z11 = -2·√(2/π), Z12 = 2, Z13 = 80,
+// Z14 = √(2/π), Z15 = 3·0.044715·√(2/π).
 #define GELU_CONSTS \
 	MOVL $0x3d372713, R8; VPBROADCASTD R8, Z10 \
+	MOVL $0x42a00000, R8; VPBROADCASTD R8, Z13 \
 	MOVL $0xbfcc422a, R8; VPBROADCASTD R8, Z11 \
 	MOVL $0x40000000, R8; VPBROADCASTD R8, Z12 \
 	MOVL $0x3f4c422a, R8; VPBROADCASTD R8, Z14 \
@@ -145,12 +146,24 @@ mreduce:
 	GELU_S \
 	VMULPS Z7, Z5, Z9
 
-// GELU_BWD sets Z9 = dy·GELU'(x), dy in Z4. With s = σ(2u):
-// GELU'(x) = s + 2·x·s·(1-s)·√(2/π)(1 + 3·0.044715x²).
+// GELU_BWD sets Z9 = dy·GELU'(x), dy in Z4. With s = σ(2u) = 1/(1 + e),
+// e = exp(−2u): GELU'(x) = s + 2·x·s(1−s)·√(2/π)(1 + 3·0.044715x²), and
+// s(1−s) = s·(s·e) keeps its relative precision for large x, where s − s²
+// would lose it (1 − s is below s's rounding error there). −2u is first
+// capped at 80 (x < −10.3) so that e stays finite (s·e would be 0·∞): the
+// derivative there, below 1e-32, comes out of order 1e-35·|x|³, not 0.
 #define GELU_BWD \
-	GELU_S \
-	VMOVAPS Z7, Z18 \
-	VFNMADD231PS Z7, Z7, Z18 \
+	VMULPS Z5, Z5, Z6 \
+	VMULPS Z10, Z6, Z6 \
+	VFMADD213PS Z5, Z5, Z6 \
+	VMULPS Z11, Z6, Z0 \
+	VMINPS Z13, Z0, Z0 \
+	EXP16 \
+	VMOVAPS Z0, Z16 \
+	VADDPS Z29, Z0, Z0 \
+	VDIVPS Z0, Z29, Z7 \
+	VMULPS Z16, Z7, Z18 \
+	VMULPS Z7, Z18, Z18 \
 	VMULPS Z5, Z5, Z19 \
 	VFMADD213PS Z14, Z15, Z19 \
 	VMULPS Z18, Z19, Z19 \

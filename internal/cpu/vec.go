@@ -364,12 +364,21 @@ func GELUBackward(dx, x, dy []float32) {
 	geluBackwardGo(dx, x, dy)
 }
 
+// geluBackwardGo computes GELU'(x) = s + 2·x·s(1−s)·√(2/π)(1 + 3·0.044715x²)
+// with s = σ(2u) = 1/(1 + e), e = exp(−2u), as the assembly kernels do:
+// s(1−s) = s·(s·e) keeps its relative precision where s → 1, and s itself
+// where s → 0 (the form with tanh, 0.5·(1 + t), lost a quarter of the
+// value at x = −4.9). −2u is capped at 80 so that e stays finite.
 func geluBackwardGo(dx, x, dy []float32) {
 	for i, v := range x {
-		u := geluC * (v + geluK*v*v*v)
-		t := Tanh32(u)
+		m2u := -2 * geluC * (v + geluK*v*v*v)
+		if m2u > 80 {
+			m2u = 80
+		}
+		e := Exp32(m2u)
+		s := 1 / (1 + e)
 		du := geluC * (1 + 3*geluK*v*v)
-		dx[i] = dy[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*du)
+		dx[i] = dy[i] * (s + 2*(v*(s*(s*e)*du)))
 	}
 }
 
