@@ -176,6 +176,40 @@ func (g *Graph) narrowBackward(n *node) {
 	}
 }
 
+// ConcatRows stacks two matrices of the same width, a [m, c] over b [n, c],
+// as one [m+n, c] (PyTorch's torch.cat([a, b], dim=0)).
+func (g *Graph) ConcatRows(a, b *Var) *Var {
+	if g.failed("ConcatRows", a, b) {
+		return g.poison
+	}
+	if a.Value.Dims() != 2 || b.Value.Dims() != 2 || a.Shape()[1] != b.Shape()[1] {
+		return g.Fail(shapeErr("ConcatRows", "want two matrices of the same width", a, b))
+	}
+	m, n, c := a.Shape()[0], b.Shape()[0], a.Shape()[1]
+	out := g.newVar([]*Var{a, b}, m+n, c)
+	od := out.Value.Data()
+	copy(od, a.Value.Data())
+	copy(od[m*c:], b.Value.Data())
+	g.record(node{op: opConcatRows, out: out, in: [4]*Var{a, b}, rows: m, cols: c})
+	return out
+}
+
+func (g *Graph) concatRowsBackward(n *node) {
+	dout := n.out.Grad.Data()
+	split := n.rows * n.cols
+	for i, part := range [2][]float32{dout[:split], dout[split:]} {
+		if !n.needs(i) {
+			continue
+		}
+		dx, fresh := g.gradFor(n.in[i])
+		if fresh {
+			copy(dx, part)
+		} else {
+			cpu.Axpy(1, part, dx)
+		}
+	}
+}
+
 // GELU applies the tanh approximation of GELU (GPT-2's) elementwise.
 func (g *Graph) GELU(x *Var) *Var { return g.activation(opGELU, "GELU", x) }
 

@@ -162,4 +162,10 @@ func TestOpGradients(t *testing.T) {
 	}
 	checkGradients(t, "Narrow", func(g *Graph, in []*Var) *Var { return g.Narrow(in[0], 2, 3) },
 		[]*tensor.Tensor{randTensor(rng, 1, 2, 3, 7)}, false)
+	// Parts that are intermediate values (whose gradient starts here) and
+	// parameters (whose gradient accumulates), one of them used twice.
+	checkGradients(t, "ConcatRows", func(g *Graph, in []*Var) *Var {
+		parts := g.ConcatRows(g.Scale(in[0], 2), g.Scale(in[1], -1))
+		return g.Add(g.Linear(parts, in[2], nil), g.Linear(g.ConcatRows(in[0], in[0]), in[2], nil))
+	}, []*tensor.Tensor{randTensor(rng, 1, 3, 5), randTensor(rng, 1, 3, 5), randTensor(rng, 1, 4, 5)}, false)
 }

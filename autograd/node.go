@@ -33,6 +33,7 @@ const (
 	opTanh
 	opMeanPool
 	opNormalize
+	opConcatRows
 )
 
 // node is one recorded operation: which, its inputs and output, and what
@@ -80,6 +81,8 @@ func (g *Graph) backward(n *node) {
 		g.passBackward(n)
 	case opNarrow:
 		g.narrowBackward(n)
+	case opConcatRows:
+		g.concatRowsBackward(n)
 	case opLayerNorm:
 		g.layerNormBackward(n)
 	case opGELU, opGELUErf, opSiLU:

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -98,7 +99,14 @@ func NewBM25(docs []string) *BM25 {
 
 // Scores returns the query's BM25 score against every document, in order.
 func (b *BM25) Scores(query string) []float64 {
-	out := make([]float64, len(b.lengths))
+	return b.ScoresTo(make([]float64, len(b.lengths)), query)
+}
+
+// ScoresTo is Scores into out (one element per document), which it
+// returns.
+func (b *BM25) ScoresTo(out []float64, query string) []float64 {
+	out = out[:len(b.lengths)]
+	clear(out)
 	n := float64(len(b.lengths))
 	for _, t := range Terms(query) {
 		ps := b.postings[t]
@@ -113,4 +121,28 @@ func (b *BM25) Scores(query string) []float64 {
 		}
 	}
 	return out
+}
+
+// Best returns the indices of the k best scores (best first), among the
+// positive ones that keep allows; fewer when fewer qualify. Ties go to the
+// lower index.
+func Best(scores []float64, k int, keep func(i int) bool) []int {
+	if k < 1 {
+		return nil
+	}
+	top := make([]int, 0, k+1)
+	for d, s := range scores {
+		if s <= 0 || len(top) == k && s <= scores[top[k-1]] || !keep(d) {
+			continue
+		}
+		at := len(top)
+		for at > 0 && s > scores[top[at-1]] {
+			at--
+		}
+		top = slices.Insert(top, at, d)
+		if len(top) > k {
+			top = top[:k]
+		}
+	}
+	return top
 }

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/tensor"
@@ -14,9 +15,12 @@ type SentenceEncoder interface {
 }
 
 // PairBatch is B (query, document) pairs: row i of Queries goes with row i
-// of Docs.
+// of Docs. Negatives are more documents that answer no query of the batch
+// (hard negatives), which every query ranks too, in padded batches of
+// their own (rows alike in length, for little padding).
 type PairBatch struct {
 	Queries, Docs EncoderBatch
+	Negatives     []EncoderBatch
 }
 
 // ContrastiveTask trains a sentence encoder on pairs with in-batch
@@ -24,13 +28,17 @@ type PairBatch struct {
 // the scores of query i against every document of the batch are Scale ×
 // their cosine similarities, and the loss is the cross-entropy of picking
 // document i. With Symmetric, the documents also pick their queries and
-// the two losses are averaged.
+// the two losses are averaged. A batch's hard negatives join the documents
+// the queries rank (the (anchor, positive, negative) triplets of the same
+// loss); the documents pick among the queries only.
 type ContrastiveTask struct {
 	Model      SentenceEncoder
 	Parameters []*autograd.Var
 	Train, Val []PairBatch
-	Scale      float32 // 20 when 0, sentence-transformers' default
-	Symmetric  bool
+	// Sampler, when set, makes the training batches instead of Train.
+	Sampler   *PairSampler
+	Scale     float32 // 20 when 0, sentence-transformers' default
+	Symmetric bool
 
 	targets []int32
 }
@@ -41,7 +49,13 @@ func (t *ContrastiveTask) Params() []*autograd.Var { return t.Parameters }
 // Loss draws a batch of pairs and returns its in-batch ranking loss and
 // the number of pairs.
 func (t *ContrastiveTask) Loss(g *autograd.Graph, rng *tensor.RNG, split Split) (*autograd.Var, int, error) {
-	b, err := draw(t.Train, t.Val, split, rng)
+	var b *PairBatch
+	var err error
+	if t.Sampler != nil && split != ValSplit {
+		b = t.Sampler.Batch(rng)
+	} else {
+		b, err = draw(t.Train, t.Val, split, rng)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -63,6 +77,18 @@ func (t *ContrastiveTask) PairLoss(g *autograd.Graph, b *PairBatch) (*autograd.V
 	if err != nil {
 		return nil, err
 	}
+	cands := dv
+	for i := range b.Negatives {
+		n := &b.Negatives[i]
+		if n.B == 0 {
+			continue
+		}
+		nv, err := t.Model.Forward(g, n.IDs, n.Types, n.B, n.T, n.Pad)
+		if err != nil {
+			return nil, err
+		}
+		cands = g.ConcatRows(cands, nv)
+	}
 	if len(t.targets) < q.B {
 		t.targets = make([]int32, q.B)
 		for i := range t.targets {
@@ -74,10 +100,119 @@ func (t *ContrastiveTask) PairLoss(g *autograd.Graph, b *PairBatch) (*autograd.V
 		scale = 20
 	}
 	targets := t.targets[:q.B]
-	loss := g.CrossEntropy(g.Scale(g.Linear(qv, dv, nil), scale), targets, -1, 0)
+	loss := g.CrossEntropy(g.Scale(g.Linear(qv, cands, nil), scale), targets, -1, 0)
 	if t.Symmetric {
 		back := g.CrossEntropy(g.Scale(g.Linear(dv, qv, nil), scale), targets, -1, 0)
 		loss = g.Scale(g.Add(loss, back), 0.5)
 	}
 	return loss, g.Err()
+}
+
+// PairSampler draws training batches of pairs with varying company: each
+// batch is BatchPairs pairs in a row of the pairs sorted by document length
+// (so that the model cannot rank by length alone), from a random start, and
+// each pair brings one of its hard negatives (Negatives[i]: indices of other
+// pairs whose documents answer query i wrongly but closely, BM25's best,
+// say) drawn at random, unless that document is already in the batch. The
+// negatives come sorted by length in padded batches of NegativeRows (16
+// when 0).
+type PairSampler struct {
+	Queries, Docs [][]int32 // pair i: Queries[i], Docs[i]; sorted by len(Docs[i])
+	Negatives     [][]int   // may be nil, or have empty rows
+	BatchPairs    int
+	NegativeRows  int
+	Pad           int32
+
+	batch PairBatch
+	rows  [][]int32
+	in    map[int]bool
+}
+
+// Validate reports a sampler that cannot make a batch.
+func (s *PairSampler) Validate() error {
+	if len(s.Queries) != len(s.Docs) || s.BatchPairs < 2 || len(s.Docs) < s.BatchPairs {
+		return fmt.Errorf("train: %d queries and %d documents make no batch of %d pairs", len(s.Queries), len(s.Docs), s.BatchPairs)
+	}
+	if s.Negatives != nil && len(s.Negatives) != len(s.Docs) {
+		return fmt.Errorf("train: hard negatives for %d pairs of %d", len(s.Negatives), len(s.Docs))
+	}
+	for i, ns := range s.Negatives {
+		for _, j := range ns {
+			if j < 0 || j >= len(s.Docs) || j == i {
+				return fmt.Errorf("train: pair %d has hard negative %d (of %d pairs)", i, j, len(s.Docs))
+			}
+		}
+	}
+	return nil
+}
+
+// Batch draws the next batch; it reuses its buffers, so the batch is good
+// until the next call.
+func (s *PairSampler) Batch(rng *tensor.RNG) *PairBatch {
+	from := rng.IntN(len(s.Docs) - s.BatchPairs + 1)
+	window := s.BatchPairs
+	s.rows = s.rows[:0]
+	for i := from; i < from+window; i++ {
+		s.rows = append(s.rows, s.Queries[i])
+	}
+	fill(&s.batch.Queries, s.rows, s.Pad)
+	s.rows = append(s.rows[:0], s.Docs[from:from+window]...)
+	fill(&s.batch.Docs, s.rows, s.Pad)
+	s.rows = s.rows[:0]
+	s.batch.Negatives = s.batch.Negatives[:0]
+	if s.Negatives != nil {
+		if s.in == nil {
+			s.in = map[int]bool{}
+		}
+		clear(s.in)
+		for i := from; i < from+window; i++ {
+			s.in[i] = true
+		}
+		for i := from; i < from+window; i++ {
+			if ns := s.Negatives[i]; len(ns) > 0 {
+				if j := ns[rng.IntN(len(ns))]; !s.in[j] {
+					s.in[j] = true
+					s.rows = append(s.rows, s.Docs[j])
+				}
+			}
+		}
+	}
+	slices.SortFunc(s.rows, func(a, b []int32) int { return len(a) - len(b) })
+	per := s.NegativeRows
+	if per <= 0 {
+		per = 16
+	}
+	for from := 0; from < len(s.rows); from += per {
+		k := len(s.batch.Negatives)
+		if k < cap(s.batch.Negatives) {
+			s.batch.Negatives = s.batch.Negatives[:k+1]
+		} else {
+			s.batch.Negatives = append(s.batch.Negatives, EncoderBatch{})
+		}
+		fill(&s.batch.Negatives[k], s.rows[from:min(from+per, len(s.rows))], s.Pad)
+	}
+	return &s.batch
+}
+
+// fill lays rows out in b as one right-padded batch, reusing b's slices.
+func fill(b *EncoderBatch, rows [][]int32, pad int32) {
+	t := 0
+	for _, r := range rows {
+		t = max(t, len(r))
+	}
+	b.B, b.T = len(rows), t
+	n := len(rows) * t
+	if cap(b.IDs) < n {
+		b.IDs, b.Pad = make([]int32, n), make([]bool, n)
+	}
+	b.IDs, b.Pad = b.IDs[:n], b.Pad[:n]
+	for i, r := range rows {
+		copy(b.IDs[i*t:], r)
+		for j := range t {
+			b.Pad[i*t+j] = j >= len(r)
+			if j >= len(r) {
+				b.IDs[i*t+j] = pad
+			}
+		}
+	}
 }

@@ -1,0 +1,230 @@
+package train
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/tensor"
+)
+
+// lookupEncoder embeds each row as the normalised table row of its first
+// token: a sentence encoder whose vectors a test can compute by hand.
+type lookupEncoder struct{ table *autograd.Var }
+
+func (e lookupEncoder) Forward(g *autograd.Graph, ids, _ []int32, batch, seqLen int, _ []bool) (*autograd.Var, error) {
+	first := make([]int32, batch)
+	for i := range first {
+		first[i] = ids[i*seqLen]
+	}
+	return g.Normalize(g.Embedding(e.table, first, 1, batch)), g.Err()
+}
+
+// oneTokenRows is a batch of one-token rows.
+func oneTokenRows(ids ...int32) EncoderBatch {
+	return EncoderBatch{B: len(ids), T: 1, IDs: ids, Pad: make([]bool, len(ids))}
+}
+
+// referenceRankingLoss is sentence-transformers' MultipleNegativesRankingLoss
+// (and its symmetric variant) in float64: scores = scale · cos(query i,
+// candidate j) over the candidates [documents; negatives], cross-entropy
+// of candidate i; the symmetric one adds the documents' cross-entropy of
+// picking query i among the queries (the positives' columns transposed)
+// and halves the sum.
+func referenceRankingLoss(table []float32, dim int, queries, docs, negs []int32, scale float64, symmetric bool) float64 {
+	vec := func(id int32) []float64 {
+		v := make([]float64, dim)
+		var n float64
+		for k := range v {
+			v[k] = float64(table[int(id)*dim+k])
+			n += v[k] * v[k]
+		}
+		for k := range v {
+			v[k] /= math.Sqrt(n)
+		}
+		return v
+	}
+	cos := func(a, b int32) float64 {
+		var s float64
+		for k, x := range vec(a) {
+			s += x * vec(b)[k]
+		}
+		return s
+	}
+	ce := func(row []float64, target int) float64 {
+		m := slices.Max(row)
+		var z float64
+		for _, x := range row {
+			z += math.Exp(x - m)
+		}
+		return m + math.Log(z) - row[target]
+	}
+	cands := append(slices.Clone(docs), negs...)
+	var forward, backward float64
+	for i, q := range queries {
+		row := make([]float64, len(cands))
+		for j, c := range cands {
+			row[j] = scale * cos(q, c)
+		}
+		forward += ce(row, i)
+		col := make([]float64, len(queries))
+		for j, q2 := range queries {
+			col[j] = scale * cos(docs[i], q2)
+		}
+		backward += ce(col, i)
+	}
+	n := float64(len(queries))
+	if symmetric {
+		return (forward/n + backward/n) / 2
+	}
+	return forward / n
+}
+
+// TestPairLossMatchesSentenceTransformers checks the ranking loss, with
+// and without hard negatives and the symmetric term, against the
+// reference written from sentence-transformers' losses, and its gradient
+// against finite differences.
+func TestPairLossMatchesSentenceTransformers(t *testing.T) {
+	const vocab, dim = 9, 5
+	rng := tensor.NewRNG(3)
+	table := tensor.New(vocab, dim)
+	for i := range table.Data() {
+		table.Data()[i] = float32(rng.Normal())
+	}
+	queries, docs, negs := []int32{0, 1, 2}, []int32{3, 4, 5}, []int32{6, 8}
+	for _, symmetric := range []bool{false, true} {
+		for _, withNegs := range []bool{false, true} {
+			b := PairBatch{Queries: oneTokenRows(queries...), Docs: oneTokenRows(docs...)}
+			var useNegs []int32
+			if withNegs {
+				useNegs = negs
+				b.Negatives = []EncoderBatch{oneTokenRows(negs[:1]...), oneTokenRows(negs[1:]...)}
+			}
+			loss := func(grad bool) (float64, []float32) {
+				param := autograd.NewParam("table", table)
+				task := &ContrastiveTask{Model: lookupEncoder{param}, Scale: 7, Symmetric: symmetric}
+				g := autograd.NewGraph(1)
+				g.NoGrad = !grad
+				l, err := task.PairLoss(g, &b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if grad {
+					if err := g.Backward(l); err != nil {
+						t.Fatal(err)
+					}
+					return float64(l.Value.Data()[0]), slices.Clone(param.Grad.Data())
+				}
+				return float64(l.Value.Data()[0]), nil
+			}
+			got, grad := loss(true)
+			want := referenceRankingLoss(table.Data(), dim, queries, docs, useNegs, 7, symmetric)
+			if math.Abs(got-want) > 1e-5*math.Max(1, want) {
+				t.Errorf("symmetric %v, negatives %v: loss %.7f, sentence-transformers' %.7f", symmetric, withNegs, got, want)
+			}
+			const h = 1e-2
+			for i := range table.Data() {
+				orig := table.Data()[i]
+				table.Data()[i] = orig + h
+				lp, _ := loss(false)
+				table.Data()[i] = orig - h
+				lm, _ := loss(false)
+				table.Data()[i] = orig
+				if num := (lp - lm) / (2 * h); math.Abs(num-float64(grad[i])) > 2e-3*math.Max(1, math.Abs(num)) {
+					t.Errorf("symmetric %v, negatives %v: d loss / d table[%d] = %.5f, finite differences %.5f", symmetric, withNegs, i, grad[i], num)
+				}
+			}
+		}
+	}
+}
+
+// TestPairSampler: each batch is BatchPairs pairs in a row, padded; each
+// negative is one of a batch pair's candidates and never a document of
+// the batch; the same generator state gives the same batch.
+func TestPairSampler(t *testing.T) {
+	const n = 12
+	s := &PairSampler{BatchPairs: 4, NegativeRows: 2, Pad: -1, Negatives: make([][]int, n)}
+	for i := range n {
+		s.Queries = append(s.Queries, []int32{int32(100 + i)})
+		doc := make([]int32, 1+i/3) // sorted by length
+		for k := range doc {
+			doc[k] = int32(i)
+		}
+		s.Docs = append(s.Docs, doc)
+		s.Negatives[i] = []int{(i + 1) % n, (i + 5) % n}
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	twin := &PairSampler{Queries: s.Queries, Docs: s.Docs, Negatives: s.Negatives, BatchPairs: 4, NegativeRows: 2, Pad: -1}
+	rng, again := tensor.NewRNG(9), tensor.NewRNG(9)
+	sawNegatives := false
+	for range 50 {
+		b := s.Batch(rng)
+		q, d := b.Queries, b.Docs
+		from := int(q.IDs[0]) - 100
+		var negs []int32
+		lastLen := 0
+		for _, nb := range b.Negatives {
+			if nb.B < 1 || nb.B > 2 {
+				t.Fatalf("a batch of %d negatives, want 1 or 2", nb.B)
+			}
+			for r := range nb.B {
+				length := nb.T
+				for length > 0 && nb.Pad[r*nb.T+length-1] {
+					length--
+				}
+				if length != len(s.Docs[nb.IDs[r*nb.T]]) || length < lastLen {
+					t.Fatalf("negative %d: %d tokens after %d, want its document's %d, sorted", nb.IDs[r*nb.T], length, lastLen, len(s.Docs[nb.IDs[r*nb.T]]))
+				}
+				lastLen = length
+				negs = append(negs, nb.IDs[r*nb.T])
+			}
+		}
+		if q.B != 4 || d.B != 4 || q.T != 1 || len(negs) > 4 {
+			t.Fatalf("batch of %d queries, %d documents, %d negatives (T %d)", q.B, d.B, len(negs), q.T)
+		}
+		for i := range 4 {
+			if q.IDs[i] != int32(100+from+i) || d.IDs[i*d.T] != int32(from+i) {
+				t.Fatalf("row %d: query %d, document %d; want pairs %d.. in a row", i, q.IDs[i], d.IDs[i*d.T], from)
+			}
+			for k := range d.T {
+				if pad := k >= len(s.Docs[from+i]); d.Pad[i*d.T+k] != pad || pad && d.IDs[i*d.T+k] != -1 {
+					t.Fatalf("document row %d, position %d: pad %v, id %d", i, k, d.Pad[i*d.T+k], d.IDs[i*d.T+k])
+				}
+			}
+		}
+		for _, id := range negs {
+			j := int(id)
+			if j >= from && j < from+4 {
+				t.Fatalf("negative %d is a document of the batch %d..%d", j, from, from+3)
+			}
+			ok := false
+			for i := from; i < from+4; i++ {
+				ok = ok || slices.Contains(s.Negatives[i], j)
+			}
+			if !ok {
+				t.Fatalf("negative %d is no candidate of pairs %d..%d", j, from, from+3)
+			}
+			sawNegatives = true
+		}
+		b2 := twin.Batch(again)
+		var negs2 []int32
+		for _, nb := range b2.Negatives {
+			for r := range nb.B {
+				negs2 = append(negs2, nb.IDs[r*nb.T])
+			}
+		}
+		if !slices.Equal(b2.Queries.IDs, q.IDs) || !slices.Equal(negs2, negs) {
+			t.Fatal("the same generator state drew another batch")
+		}
+	}
+	if !sawNegatives {
+		t.Fatal("no batch had a hard negative")
+	}
+	s.Negatives[3] = []int{3}
+	if s.Validate() == nil {
+		t.Fatal("a pair that is its own negative passed Validate")
+	}
+}
