@@ -251,7 +251,7 @@ func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, e
 			return nil, &ConfigError{err}
 		}
 		save = emb.Save
-		trainB, err := pairBatches(emb, "train", cfg)
+		trainPairs, err := debianPairs(emb, "train", cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -259,13 +259,15 @@ func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, e
 		if err != nil {
 			return nil, err
 		}
-		ct := &train.ContrastiveTask{Model: emb, Parameters: model.Params.List(), Train: trainB, Val: valB, Scale: cfg.Scale, Symmetric: cfg.Symmetric}
+		ct := &train.ContrastiveTask{Model: emb, Parameters: model.Params.List(), Val: valB, Scale: cfg.Scale, Symmetric: cfg.Symmetric}
 		if cfg.HardNegatives > 0 {
 			start := time.Now()
-			if ct.Sampler, err = hardNegativeSampler(emb, cfg); err != nil {
+			if ct.Sampler, err = hardNegativeSampler(trainPairs, cfg, emb.Pad()); err != nil {
 				return nil, err
 			}
-			o.logf("%d training pairs, each with up to %d hard negatives (BM25's best wrong descriptions), in %.1fs\n", len(ct.Sampler.Docs), cfg.HardNegatives, time.Since(start).Seconds())
+			o.logf("%d training pairs, each with up to %d hard negatives (BM25's best wrong descriptions), in %.1fs\n", len(trainPairs), cfg.HardNegatives, time.Since(start).Seconds())
+		} else if ct.Train, err = cutPairs(trainPairs, "train", cfg, emb.Pad()); err != nil {
+			return nil, err
 		}
 		task = ct
 		valDocs, err := data.Debian("valid")
@@ -290,7 +292,7 @@ func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, e
 			return r.RecallAt1, nil
 		}
 		o.logf("training a sentence encoder (%d layers, hidden %d, %.2fM parameters) on %d batches of %d (synopsis, description) pairs\n",
-			model.Config.NumHiddenLayers, model.Config.HiddenSize, float64(model.Params.Count())/1e6, len(trainB), cfg.BatchPairs)
+			model.Config.NumHiddenLayers, model.Config.HiddenSize, float64(model.Params.Count())/1e6, len(trainPairs)/cfg.BatchPairs, cfg.BatchPairs)
 	case "mlm":
 		trainB, valB, err := mlmBatches(cfg, tok, special)
 		if err != nil {
@@ -640,6 +642,11 @@ func pairBatches(emb *pipelines.Embedder, split string, cfg EncoderConfig) ([]tr
 	if err != nil {
 		return nil, err
 	}
+	return cutPairs(pairs, split, cfg, emb.Pad())
+}
+
+// cutPairs cuts pairs, in their order, into padded batches of batch_pairs.
+func cutPairs(pairs []textPair, split string, cfg EncoderConfig, pad int32) ([]train.PairBatch, error) {
 	var out []train.PairBatch
 	for from := 0; from+cfg.BatchPairs <= len(pairs); from += cfg.BatchPairs {
 		group := pairs[from : from+cfg.BatchPairs]
@@ -647,7 +654,7 @@ func pairBatches(emb *pipelines.Embedder, split string, cfg EncoderConfig) ([]tr
 		for i, p := range group {
 			qs[i], ds[i] = p.q, p.d
 		}
-		out = append(out, train.PairBatch{Queries: padBatch(qs, emb.Pad()), Docs: padBatch(ds, emb.Pad())})
+		out = append(out, train.PairBatch{Queries: padBatch(qs, pad), Docs: padBatch(ds, pad)})
 	}
 	if len(out) == 0 {
 		return nil, configErrorf("%s: %d pairs make no batch of %d", split, len(pairs), cfg.BatchPairs)
@@ -655,19 +662,15 @@ func pairBatches(emb *pipelines.Embedder, split string, cfg EncoderConfig) ([]tr
 	return out, nil
 }
 
-// hardNegativeSampler makes the training batches of a hard_negatives run:
-// the training pairs sorted by length, and for each synopsis the
+// hardNegativeSampler makes the training batches of a hard_negatives run
+// from the training pairs (sorted by length): for each synopsis the
 // hard_negatives other descriptions BM25 (over the whole description
 // texts) ranks best for it, those with the right description's very text
 // left out.
-func hardNegativeSampler(emb *pipelines.Embedder, cfg EncoderConfig) (*train.PairSampler, error) {
-	pairs, err := debianPairs(emb, "train", cfg)
-	if err != nil {
-		return nil, err
-	}
+func hardNegativeSampler(pairs []textPair, cfg EncoderConfig, pad int32) (*train.PairSampler, error) {
 	queries, texts := make([]string, len(pairs)), make([]string, len(pairs))
 	s := &train.PairSampler{Queries: make([][]int32, len(pairs)), Docs: make([][]int32, len(pairs)),
-		BatchPairs: cfg.BatchPairs, Pad: emb.Pad()}
+		BatchPairs: cfg.BatchPairs, Pad: pad}
 	for i, p := range pairs {
 		queries[i], texts[i], s.Queries[i], s.Docs[i] = p.synopsis, p.text, p.q, p.d
 	}
@@ -680,16 +683,7 @@ func hardNegativeSampler(emb *pipelines.Embedder, cfg EncoderConfig) (*train.Pai
 
 // padBatch lays sequences out as one right-padded batch.
 func padBatch(seqs [][]int32, pad int32) train.EncoderBatch {
-	t := 0
-	for _, s := range seqs {
-		t = max(t, len(s))
-	}
-	b := train.EncoderBatch{B: len(seqs), T: t, IDs: make([]int32, len(seqs)*t), Pad: make([]bool, len(seqs)*t)}
-	for i, s := range seqs {
-		copy(b.IDs[i*t:], s)
-		for j := len(s); j < t; j++ {
-			b.IDs[i*t+j], b.Pad[i*t+j] = pad, true
-		}
-	}
+	var b train.EncoderBatch
+	b.Fill(seqs, pad)
 	return b
 }

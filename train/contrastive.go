@@ -124,8 +124,8 @@ type PairSampler struct {
 	Pad           int32
 
 	batch PairBatch
-	rows  [][]int32
-	in    map[int]bool
+	rows  [][]int32 // this batch's negatives
+	taken []int     // and their pair indices
 }
 
 // Validate reports a sampler that cannot make a batch.
@@ -150,30 +150,17 @@ func (s *PairSampler) Validate() error {
 // until the next call.
 func (s *PairSampler) Batch(rng *tensor.RNG) *PairBatch {
 	from := rng.IntN(len(s.Docs) - s.BatchPairs + 1)
-	window := s.BatchPairs
-	s.rows = s.rows[:0]
-	for i := from; i < from+window; i++ {
-		s.rows = append(s.rows, s.Queries[i])
-	}
-	fill(&s.batch.Queries, s.rows, s.Pad)
-	s.rows = append(s.rows[:0], s.Docs[from:from+window]...)
-	fill(&s.batch.Docs, s.rows, s.Pad)
-	s.rows = s.rows[:0]
-	s.batch.Negatives = s.batch.Negatives[:0]
-	if s.Negatives != nil {
-		if s.in == nil {
-			s.in = map[int]bool{}
-		}
-		clear(s.in)
-		for i := from; i < from+window; i++ {
-			s.in[i] = true
-		}
-		for i := from; i < from+window; i++ {
-			if ns := s.Negatives[i]; len(ns) > 0 {
-				if j := ns[rng.IntN(len(ns))]; !s.in[j] {
-					s.in[j] = true
-					s.rows = append(s.rows, s.Docs[j])
-				}
+	to := from + s.BatchPairs
+	s.batch.Queries.Fill(s.Queries[from:to], s.Pad)
+	s.batch.Docs.Fill(s.Docs[from:to], s.Pad)
+	s.rows, s.taken = s.rows[:0], s.taken[:0]
+	for i := from; i < to && s.Negatives != nil; i++ {
+		if ns := s.Negatives[i]; len(ns) > 0 {
+			// a document of the batch, or one taken already, would be a right
+			// answer or a column twice
+			if j := ns[rng.IntN(len(ns))]; (j < from || j >= to) && !slices.Contains(s.taken, j) {
+				s.taken = append(s.taken, j)
+				s.rows = append(s.rows, s.Docs[j])
 			}
 		}
 	}
@@ -182,6 +169,7 @@ func (s *PairSampler) Batch(rng *tensor.RNG) *PairBatch {
 	if per <= 0 {
 		per = 16
 	}
+	s.batch.Negatives = s.batch.Negatives[:0]
 	for from := 0; from < len(s.rows); from += per {
 		k := len(s.batch.Negatives)
 		if k < cap(s.batch.Negatives) {
@@ -189,13 +177,14 @@ func (s *PairSampler) Batch(rng *tensor.RNG) *PairBatch {
 		} else {
 			s.batch.Negatives = append(s.batch.Negatives, EncoderBatch{})
 		}
-		fill(&s.batch.Negatives[k], s.rows[from:min(from+per, len(s.rows))], s.Pad)
+		s.batch.Negatives[k].Fill(s.rows[from:min(from+per, len(s.rows))], s.Pad)
 	}
 	return &s.batch
 }
 
-// fill lays rows out in b as one right-padded batch, reusing b's slices.
-func fill(b *EncoderBatch, rows [][]int32, pad int32) {
+// Fill lays rows out in b as one right-padded batch (Types and the other
+// per-token fields left nil), reusing b's IDs and Pad.
+func (b *EncoderBatch) Fill(rows [][]int32, pad int32) {
 	t := 0
 	for _, r := range rows {
 		t = max(t, len(r))
