@@ -21,6 +21,12 @@ type AttentionOptions struct {
 	Bias *Var
 	// Scale multiplies q·kᵀ; 0 means 1/√d (T5 uses 1). Attention only.
 	Scale float32
+	// KeyLen, if not 0, is the number of keys: the first KeyLen positions
+	// of each row of k and v, which hold more (a KV cache laid out at its
+	// capacity, so that a step appends in place). Tk is then KeyLen, and
+	// KeyPad has batch × KeyLen entries. Inference only: k and v must not
+	// need gradients. Attention only.
+	KeyLen int
 }
 
 // Attention is multi-head scaled dot-product attention (flash attention)
@@ -36,10 +42,17 @@ func (g *Graph) Attention(q, k, v *Var, heads int, opt AttentionOptions) *Var {
 		return g.Fail(shapeErr("Attention", fmt.Sprintf("want q [batch, Tq, heads·d] and k, v [batch, Tk, heads·d] with %d heads", heads), q, k, v))
 	}
 	b, tq, tk, hd := q.Value.Dim(0), q.Value.Dim(1), k.Value.Dim(1), q.Value.Dim(2)
+	kvStride := 0
+	if opt.KeyLen != 0 {
+		if opt.KeyLen < 0 || opt.KeyLen > tk {
+			return g.Fail(shapeErr("Attention", fmt.Sprintf("KeyLen %d: want 1..Tk", opt.KeyLen), q, k, v))
+		}
+		kvStride, tk = tk*hd, opt.KeyLen
+	}
 	if opt.KeyPad != nil && len(opt.KeyPad) != b*tk {
 		return g.Fail(fmt.Errorf("autograd.Attention: key padding mask has %d entries, want batch×Tk = %d", len(opt.KeyPad), b*tk))
 	}
-	a := cpu.Attention{Batch: b, Heads: heads, Tq: tq, Tk: tk, Dim: hd / heads, Causal: opt.Causal, KeyPad: opt.KeyPad, SeqMajor: true, Scale: opt.Scale}
+	a := cpu.Attention{Batch: b, Heads: heads, Tq: tq, Tk: tk, Dim: hd / heads, Causal: opt.Causal, KeyPad: opt.KeyPad, SeqMajor: true, Scale: opt.Scale, KVStride: kvStride}
 	if opt.Bias != nil {
 		if g.failed("Attention", opt.Bias) {
 			return g.poison
@@ -50,12 +63,32 @@ func (g *Graph) Attention(q, k, v *Var, heads int, opt AttentionOptions) *Var {
 		a.RelBias = opt.Bias.Value.Data()
 	}
 	out := g.newVar([]*Var{q, k, v, opt.Bias}, b, tq, hd)
+	kd, vd := k.Value.Data(), v.Value.Data()
+	if kvStride != 0 {
+		if out.RequiresGrad {
+			return g.Fail(fmt.Errorf("autograd.Attention: KeyLen is for inference (a graph with NoGrad, or inputs without gradients)"))
+		}
+		if g.KeepAttention { // the plain path reads contiguous keys
+			kd, vd = packRows(kd, b, tk*hd, kvStride), packRows(vd, b, tk*hd, kvStride)
+			a.KVStride = 0
+		}
+	}
 	if g.KeepAttention {
-		return g.keepAttention(out, a, q.Value.Data(), k.Value.Data(), v.Value.Data())
+		return g.keepAttention(out, a, q.Value.Data(), kd, vd)
 	}
 	lse := g.arena.alloc(b * heads * tq)
-	a.Forward(out.Value.Data(), lse, q.Value.Data(), k.Value.Data(), v.Value.Data())
+	a.Forward(out.Value.Data(), lse, q.Value.Data(), kd, vd)
 	g.record(node{op: opAttention, out: out, in: [4]*Var{q, k, v, opt.Bias}, lse: lse, attn: a})
+	return out
+}
+
+// packRows copies the first n elements of each of rows rows stride apart
+// into a contiguous slice.
+func packRows(x []float32, rows, n, stride int) []float32 {
+	out := make([]float32, rows*n)
+	for r := range rows {
+		copy(out[r*n:(r+1)*n], x[r*stride:r*stride+n])
+	}
 	return out
 }
 

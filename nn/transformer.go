@@ -54,6 +54,7 @@ func (m *MultiHeadAttention) Forward(g *autograd.Graph, x, memory *autograd.Var,
 		d := lastDim(qkv) / 3
 		q, k, v := g.Narrow(qkv, 0, d), g.Narrow(qkv, d, d), g.Narrow(qkv, 2*d, d)
 		k, v, opt.KeyPad = cache.Append(g, k, v, opt.KeyPad)
+		opt.KeyLen = cache.Len()
 		return m.O.Forward(g, g.Attention(q, k, v, m.Heads, opt))
 	}
 	q := m.Q.Forward(g, x)
@@ -63,6 +64,7 @@ func (m *MultiHeadAttention) Forward(g *autograd.Graph, x, memory *autograd.Var,
 		k, v = m.K.Forward(g, x), m.V.Forward(g, x)
 		if cache != nil {
 			k, v, opt.KeyPad = cache.Append(g, k, v, opt.KeyPad)
+			opt.KeyLen = cache.Len()
 		}
 	case cache == nil:
 		k, v = m.K.Forward(g, memory), m.V.Forward(g, memory)
@@ -71,6 +73,7 @@ func (m *MultiHeadAttention) Forward(g *autograd.Graph, x, memory *autograd.Var,
 			cache.Append(g, m.K.Forward(g, memory), m.V.Forward(g, memory), nil)
 		}
 		k, v = g.Input(cache.kt), g.Input(cache.vt)
+		opt.KeyLen = cache.Len()
 	}
 	return m.O.Forward(g, g.Attention(q, k, v, m.Heads, opt))
 }
@@ -83,15 +86,17 @@ func lastDim(v *autograd.Var) int {
 }
 
 // KVCache keeps one attention layer's keys and values between decoding
-// steps, compact as [rows, n, d] so that the flash attention kernel reads
-// them as it reads any keys. It grows by copying into a second buffer
-// (ping-pong), which is also how beam search reorders it: after Reorder,
-// row r continues the history of row parents[r]. A cache of one row that
-// is not reordered grows in place, without the copy.
+// steps as [rows, maxLen, d]: each row at its capacity, the first Len()
+// positions filled, so that a step writes its new positions in place and
+// the flash attention kernel reads the rows where they are
+// (AttentionOptions.KeyLen). Beam search's reordering (row r continues
+// the history of row parents[r]) gathers the rows into a second buffer
+// (ping-pong); nothing else copies the cache.
 type KVCache struct {
 	rows, n, d, maxLen int
 	k, v               [2][]float32 // rows × maxLen × d each
 	pad                [2][]bool    // rows × maxLen: padded cached positions; nil while there are none
+	padOut             []bool       // rows × n: the padding mask Append returns
 	cur                int
 	parents            []int
 	kt, vt             *tensor.Tensor
@@ -113,6 +118,13 @@ func (c *KVCache) Len() int { return c.n }
 // next Append on (beam search); nil keeps every row's own history.
 func (c *KVCache) Reorder(parents []int) { c.parents = parents }
 
+// rebind points the tensors Append returns at the current buffers.
+func (c *KVCache) rebind() {
+	size := c.rows * c.maxLen * c.d
+	c.kt.Rebind(c.k[c.cur][:size], c.rows, c.maxLen, c.d)
+	c.vt.Rebind(c.v[c.cur][:size], c.rows, c.maxLen, c.d)
+}
+
 // Keep keeps the given rows (increasing indices) as rows 0, 1, … and
 // drops the others, in place: a batch of decoding whose finished rows stop
 // costing work.
@@ -122,25 +134,25 @@ func (c *KVCache) Keep(rows []int) error {
 			return fmt.Errorf("nn.KVCache: Keep needs increasing rows in 0..%d, got %v", c.rows-1, rows)
 		}
 	}
-	n, d := c.n, c.d
 	if c.parents != nil {
 		return fmt.Errorf("nn.KVCache: Keep after Reorder and before Append")
 	}
+	n, d, l, cur := c.n, c.d, c.maxLen, c.cur
 	if n > 0 {
-		cur := c.cur
 		for i, r := range rows {
 			if i != r {
-				copy(c.k[cur][i*n*d:(i+1)*n*d], c.k[cur][r*n*d:(r+1)*n*d])
-				copy(c.v[cur][i*n*d:(i+1)*n*d], c.v[cur][r*n*d:(r+1)*n*d])
+				copy(c.k[cur][i*l*d:(i*l+n)*d], c.k[cur][r*l*d:(r*l+n)*d])
+				copy(c.v[cur][i*l*d:(i*l+n)*d], c.v[cur][r*l*d:(r*l+n)*d])
 				if c.pad[cur] != nil {
-					copy(c.pad[cur][i*n:(i+1)*n], c.pad[cur][r*n:(r+1)*n])
+					copy(c.pad[cur][i*l:i*l+n], c.pad[cur][r*l:r*l+n])
 				}
 			}
 		}
-		c.kt.Rebind(c.k[cur][:len(rows)*n*d], len(rows), n, d)
-		c.vt.Rebind(c.v[cur][:len(rows)*n*d], len(rows), n, d)
 	}
 	c.rows = len(rows)
+	if n > 0 {
+		c.rebind()
+	}
 	return nil
 }
 
@@ -148,7 +160,8 @@ func (c *KVCache) Keep(rows []int) error {
 // max(c.Len(), o.Len()) positions, the rows of the shorter side
 // left-padded with masked positions (a request joining a running batch of
 // decoding, whose positions are each row's own). c keeps its capacity,
-// which must hold the result. Neither may have a pending Reorder.
+// which must hold the result; its rows move only when o is longer (to the
+// right, within their place). Neither may have a pending Reorder.
 func (c *KVCache) Merge(o *KVCache) error {
 	if o.d != c.d || c.parents != nil || o.parents != nil {
 		return fmt.Errorf("nn.KVCache: Merge needs caches of one width (%d, %d) without a pending Reorder", c.d, o.d)
@@ -160,39 +173,60 @@ func (c *KVCache) Merge(o *KVCache) error {
 	if n > c.maxLen {
 		return fmt.Errorf("nn.KVCache: Merge of %d positions into a cache of %d", n, c.maxLen)
 	}
-	// The merged rows go to the second buffer (kept from earlier steps
-	// when it is large enough: a server merges often); the current one
-	// stays as its partner.
-	next := 1 - c.cur
-	k, v := growFloats(c.k[next], rows*c.maxLen*d), growFloats(c.v[next], rows*c.maxLen*d)
-	pad := growBools(c.pad[next], rows*c.maxLen)
-	clear(pad)
-	put := func(src *KVCache, first int) {
-		skip := n - src.n
-		for r := 0; r < src.rows; r++ {
-			dst := first + r
-			for j := 0; j < skip; j++ {
-				pad[dst*n+j] = true
-			}
-			clear(k[dst*n*d : (dst*n+skip)*d]) // masked, but finite
-			clear(v[dst*n*d : (dst*n+skip)*d])
-			if src.n == 0 {
-				continue
-			}
-			copy(k[(dst*n+skip)*d:(dst+1)*n*d], src.k[src.cur][r*src.n*d:(r+1)*src.n*d])
-			copy(v[(dst*n+skip)*d:(dst+1)*n*d], src.v[src.cur][r*src.n*d:(r+1)*src.n*d])
-			if src.pad[src.cur] != nil {
-				copy(pad[dst*n+skip:(dst+1)*n], src.pad[src.cur][r*src.n:(r+1)*src.n])
+	l, cur := c.maxLen, c.cur
+	keep := c.rows * l // the entries of c's rows that hold data
+	if c.n == 0 {
+		keep = 0
+	}
+	c.k[cur], c.v[cur] = growKeep(c.k[cur], rows*l*d, keep*d), growKeep(c.v[cur], rows*l*d, keep*d)
+	if c.pad[cur] == nil {
+		c.pad[cur] = make([]bool, rows*l)
+	} else {
+		c.pad[cur] = growKeep(c.pad[cur], rows*l, keep)
+	}
+	k, v, pad := c.k[cur], c.v[cur], c.pad[cur]
+	// c's rows shift right by n − c.n (a row's positions move within its
+	// place, so copy's overlapping move is safe), then o's rows follow.
+	if skip := n - c.n; skip > 0 && c.n > 0 {
+		for r := 0; r < c.rows; r++ {
+			base := r * l
+			copy(k[(base+skip)*d:(base+n)*d], k[base*d:(base+c.n)*d])
+			copy(v[(base+skip)*d:(base+n)*d], v[base*d:(base+c.n)*d])
+			copy(pad[base+skip:base+n], pad[base:base+c.n])
+		}
+	}
+	if skip := n - c.n; skip > 0 {
+		for r := 0; r < c.rows; r++ {
+			base := r * l
+			clear(k[base*d : (base+skip)*d]) // masked, but finite
+			clear(v[base*d : (base+skip)*d])
+			for j := range skip {
+				pad[base+j] = true
 			}
 		}
 	}
-	put(c, 0)
-	put(o, c.rows)
-	c.k[next], c.v[next], c.pad[next] = k, v, pad
-	c.pad[c.cur] = growBools(c.pad[c.cur], rows*c.maxLen)
-	c.cur, c.rows, c.n = next, rows, n
-	c.kt.Rebind(k[:rows*n*d], rows, n, d)
-	c.vt.Rebind(v[:rows*n*d], rows, n, d)
+	skip, ol := n-o.n, o.maxLen
+	for r := 0; r < o.rows; r++ {
+		base := (c.rows + r) * l
+		clear(k[base*d : (base+skip)*d])
+		clear(v[base*d : (base+skip)*d])
+		for j := range skip {
+			pad[base+j] = true
+		}
+		if o.n == 0 {
+			clear(pad[base+skip : base+n])
+			continue
+		}
+		copy(k[(base+skip)*d:(base+n)*d], o.k[o.cur][r*ol*d:(r*ol+o.n)*d])
+		copy(v[(base+skip)*d:(base+n)*d], o.v[o.cur][r*ol*d:(r*ol+o.n)*d])
+		if o.pad[o.cur] != nil {
+			copy(pad[base+skip:base+n], o.pad[o.cur][r*ol:r*ol+o.n])
+		} else {
+			clear(pad[base+skip : base+n])
+		}
+	}
+	c.rows, c.n = rows, n
+	c.rebind()
 	return nil
 }
 
@@ -203,11 +237,11 @@ func (c *KVCache) TrimLeft() int {
 	if p == nil || c.n == 0 || c.rows == 0 {
 		return 0
 	}
-	n, d := c.n, c.d
+	n, d, l := c.n, c.d, c.maxLen
 	drop := n
 	for r := 0; r < c.rows && drop > 0; r++ {
 		j := 0
-		for j < drop && p[r*n+j] {
+		for j < drop && p[r*l+j] {
 			j++
 		}
 		drop = j
@@ -216,14 +250,14 @@ func (c *KVCache) TrimLeft() int {
 		return 0
 	}
 	m := n - drop
+	k, v := c.k[c.cur], c.v[c.cur]
 	for r := 0; r < c.rows; r++ {
-		copy(c.k[c.cur][r*m*d:(r+1)*m*d], c.k[c.cur][(r*n+drop)*d:(r+1)*n*d])
-		copy(c.v[c.cur][r*m*d:(r+1)*m*d], c.v[c.cur][(r*n+drop)*d:(r+1)*n*d])
-		copy(p[r*m:(r+1)*m], p[r*n+drop:(r+1)*n])
+		base := r * l
+		copy(k[base*d:(base+m)*d], k[(base+drop)*d:(base+n)*d])
+		copy(v[base*d:(base+m)*d], v[(base+drop)*d:(base+n)*d])
+		copy(p[base:base+m], p[base+drop:base+n])
 	}
 	c.n = m
-	c.kt.Rebind(c.k[c.cur][:c.rows*m*d], c.rows, m, d)
-	c.vt.Rebind(c.v[c.cur][:c.rows*m*d], c.rows, m, d)
 	return drop
 }
 
@@ -243,6 +277,17 @@ func growBools(b []bool, n int) []bool {
 	return b[:n]
 }
 
+// growKeep returns b with length n, keeping its first keep elements when it
+// has to reallocate.
+func growKeep[T any](b []T, n, keep int) []T {
+	if cap(b) >= n {
+		return b[:n]
+	}
+	out := make([]T, n)
+	copy(out, b[:min(keep, len(b))])
+	return out
+}
+
 // Cap returns the number of positions the cache can hold.
 func (c *KVCache) Cap() int { return c.maxLen }
 
@@ -259,7 +304,9 @@ func (c *KVCache) Bytes() int {
 
 // Append adds the keys and values of t new positions per row (k, v [rows,
 // t, d]; pad marks padded new positions, [rows × t], or nil) and returns
-// all cached keys, values and their padding mask (nil when nothing is
+// the cache's keys and values, [rows, Cap(), d] of which the first Len()
+// positions of each row are filled (pass AttentionOptions.KeyLen =
+// Len()), and their padding mask, [rows × Len()] (nil when nothing is
 // padded).
 func (c *KVCache) Append(g *autograd.Graph, k, v *autograd.Var, pad []bool) (keys, values *autograd.Var, keyPad []bool) {
 	if err := g.Err(); err != nil {
@@ -282,53 +329,49 @@ func (c *KVCache) Append(g *autograd.Graph, k, v *autograd.Var, pad []bool) (key
 		p := g.Fail(fmt.Errorf("nn.KVCache: padding mask of %d entries for %d rows × %d positions", len(pad), c.rows, t))
 		return p, p, nil
 	}
-	if pad != nil && c.pad[0] == nil {
-		c.pad[0], c.pad[1] = make([]bool, c.rows*c.maxLen), make([]bool, c.rows*c.maxLen)
+	n, d, l, size := c.n, c.d, c.maxLen, c.rows*c.maxLen*c.d
+	if pad != nil && c.pad[c.cur] == nil {
+		c.pad[c.cur] = make([]bool, c.rows*l) // earlier positions: none padded
 	}
-	n, d, next := c.n, c.d, 1-c.cur
-	if n == 0 || c.rows == 1 && c.parents == nil {
-		next = c.cur // nothing to reorder: the prefix stays where it is
+	if c.parents != nil && n > 0 {
+		// Gather each row's history from its parent into the other buffer.
+		next := 1 - c.cur
+		c.k[next], c.v[next] = growFloats(c.k[next], size), growFloats(c.v[next], size)
+		if c.pad[c.cur] != nil {
+			c.pad[next] = growBools(c.pad[next], c.rows*l)
+		}
+		for r, p := range c.parents {
+			copy(c.k[next][r*l*d:(r*l+n)*d], c.k[c.cur][p*l*d:(p*l+n)*d])
+			copy(c.v[next][r*l*d:(r*l+n)*d], c.v[c.cur][p*l*d:(p*l+n)*d])
+			if c.pad[c.cur] != nil {
+				copy(c.pad[next][r*l:r*l+n], c.pad[c.cur][p*l:p*l+n])
+			}
+		}
+		c.cur = next
 	}
-	if len(c.k[next]) < c.rows*c.maxLen*d {
-		c.k[next], c.v[next] = growFloats(c.k[next], c.rows*c.maxLen*d), growFloats(c.v[next], c.rows*c.maxLen*d)
-	}
-	if c.pad[0] != nil && len(c.pad[next]) < c.rows*c.maxLen {
-		c.pad[next] = growBools(c.pad[next], c.rows*c.maxLen)
+	if len(c.k[c.cur]) < size {
+		c.k[c.cur], c.v[c.cur] = growKeep(c.k[c.cur], size, size), growKeep(c.v[c.cur], size, size)
 	}
 	kd, vd := k.Value.Data(), v.Value.Data()
+	kb, vb := c.k[c.cur], c.v[c.cur]
 	for r := 0; r < c.rows; r++ {
-		p := r
-		if c.parents != nil {
-			p = c.parents[r]
-		}
-		// Row r of the next buffer: the n cached positions of row p, then
-		// the t new positions of row r.
-		for i, buf := range [2]*[2][]float32{&c.k, &c.v} {
-			src := [2][]float32{kd, vd}[i]
-			dst := buf[next][r*(n+t)*d : (r+1)*(n+t)*d]
-			if next != c.cur {
-				copy(dst[:n*d], buf[c.cur][p*n*d:(p+1)*n*d])
-			}
-			copy(dst[n*d:], src[r*t*d:(r+1)*t*d])
-		}
-		if c.pad[0] != nil {
-			dst := c.pad[next][r*(n+t) : (r+1)*(n+t)]
-			if next != c.cur {
-				copy(dst[:n], c.pad[c.cur][p*n:(p+1)*n])
-			}
+		copy(kb[(r*l+n)*d:(r*l+n+t)*d], kd[r*t*d:(r+1)*t*d])
+		copy(vb[(r*l+n)*d:(r*l+n+t)*d], vd[r*t*d:(r+1)*t*d])
+	}
+	c.n, c.parents = n+t, nil
+	if p := c.pad[c.cur]; p != nil {
+		c.padOut = growBools(c.padOut, c.rows*c.n)
+		for r := 0; r < c.rows; r++ {
 			if pad != nil {
-				copy(dst[n:], pad[r*t:(r+1)*t])
+				copy(p[r*l+n:r*l+n+t], pad[r*t:(r+1)*t])
 			} else {
-				clear(dst[n:])
+				clear(p[r*l+n : r*l+n+t])
 			}
+			copy(c.padOut[r*c.n:(r+1)*c.n], p[r*l:r*l+c.n])
 		}
+		keyPad = c.padOut
 	}
-	c.cur, c.n, c.parents = next, n+t, nil
-	c.kt.Rebind(c.k[next][:c.rows*c.n*d], c.rows, c.n, d)
-	c.vt.Rebind(c.v[next][:c.rows*c.n*d], c.rows, c.n, d)
-	if c.pad[0] != nil {
-		keyPad = c.pad[next][:c.rows*c.n]
-	}
+	c.rebind()
 	return g.Input(c.kt), g.Input(c.vt), keyPad
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,10 +89,11 @@ type lmRow struct {
 }
 
 // rowBytes is the KV cache memory one row takes at the decoder's capacity:
-// keys and values, two buffers each (they grow by copying), every layer.
+// keys and values, every layer (the caches grow in place; their second
+// buffer is for beam search, which the server does not run).
 func (l *lm) rowBytes() int64 {
 	c := l.m.Config
-	return int64(c.NLayer) * 2 * 2 * int64(c.NPositions) * int64(c.NEmbd) * 4
+	return int64(c.NLayer) * 2 * int64(c.NPositions) * int64(c.NEmbd) * 4
 }
 
 // run is the scheduler: admit, step, emit, drop, until stop.
@@ -237,34 +239,57 @@ func (l *lm) admit(dec *gpt.Decoder, rows []*lmRow) (*gpt.Decoder, []*lmRow, err
 	if len(join) == 0 {
 		return dec, rows, nil
 	}
-	prompts := make([][]int32, len(join))
-	for i, r := range join {
-		prompts[i] = r.prompt
-	}
-	var err error
-	if dec == nil {
-		longest := 0
-		for _, p := range prompts {
-			longest = max(longest, len(p))
+	// The prompts are prefilled in groups of similar length (each group is
+	// left-padded to its longest prompt, and a padded position costs what
+	// a real one does), their rows appended group by group.
+	sort.SliceStable(join, func(a, b int) bool { return len(join[a].prompt) < len(join[b].prompt) })
+	groups := prefillGroups(join)
+	for gi, group := range groups {
+		prompts := make([][]int32, len(group))
+		for i, r := range group {
+			prompts[i] = r.prompt
 		}
-		dec, err = l.m.NewDecoder(prompts, 1, ctxLen-longest+1)
-	} else {
-		err = dec.Join(prompts)
-	}
-	if err != nil {
-		for _, r := range join {
-			r.send(lmEvent{done: true, err: err})
+		var err error
+		if dec == nil {
+			longest := len(prompts[len(prompts)-1])
+			dec, err = l.m.NewDecoder(prompts, 1, ctxLen-longest+1)
+		} else {
+			err = dec.Join(prompts)
 		}
-		if len(rows) == 0 {
-			dec = nil
+		if err != nil {
+			for _, g := range groups[gi:] {
+				for _, r := range g {
+					r.send(lmEvent{done: true, err: err})
+				}
+			}
+			if len(rows) == 0 && dec != nil {
+				dec.Release()
+				dec = nil
+			}
+			return dec, rows, err
 		}
-		return dec, rows, err
-	}
-	starts := dec.Starts()
-	for i, r := range join {
-		rows = append(rows, &lmRow{req: r, feed: starts[len(starts)-len(join)+i]})
+		starts := dec.Starts()
+		for i, r := range group {
+			rows = append(rows, &lmRow{req: r, feed: starts[len(starts)-len(group)+i]})
+		}
 	}
 	return dec, rows, nil
+}
+
+// prefillGroups splits requests sorted by prompt length into runs whose
+// padding to their longest prompt adds at most a quarter to their tokens.
+func prefillGroups(sorted []*lmReq) [][]*lmReq {
+	var groups [][]*lmReq
+	start, tokens := 0, 0
+	for i, r := range sorted {
+		n := len(r.prompt)
+		if i > start && 4*(i+1-start)*n > 5*(tokens+n) {
+			groups = append(groups, sorted[start:i])
+			start, tokens = i, 0
+		}
+		tokens += n
+	}
+	return append(groups, sorted[start:])
 }
 
 // stringOrList is a JSON string or list of strings.
@@ -513,7 +538,10 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 		if _, err := w.Write(buf); err != nil {
 			return err
 		}
-		if flusher != nil {
+		// Flush when no other event waits: under load the chunks of
+		// several steps go out in one write, at once when the client is
+		// the only one.
+		if flusher != nil && len(events) == 0 {
 			flusher.Flush()
 		}
 		return nil

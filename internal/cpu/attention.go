@@ -49,6 +49,11 @@ type Attention struct {
 	// buffer such as a fused [T, 3·Heads·Dim] QKV projection; 0 means
 	// Heads·Dim. out and dout are always [Batch, Tq, Heads·Dim].
 	InStride int
+	// KVStride, with SeqMajor, is the distance between the batch rows of k
+	// and v when each row holds more than Tk positions: a KV cache whose
+	// rows are laid out at their capacity, of which the first Tk positions
+	// are filled. 0 means Tk rows of q's stride. Forward passes only.
+	KVStride int
 }
 
 // Tile sizes: a 64×128 score tile (32 KiB) and its probability twin stay in
@@ -83,12 +88,24 @@ func (a *Attention) headIn(b, h, t int) (base, stride int) {
 	return a.head(b, h, t)
 }
 
+// kvHead is headIn for k and v, which may be KVStride apart.
+func (a *Attention) kvHead(b, h int) (base, stride int) {
+	if a.KVStride != 0 {
+		_, stride = a.headIn(0, h, a.Tk)
+		return b*a.KVStride + h*a.Dim, stride
+	}
+	return a.headIn(b, h, a.Tk)
+}
+
 func (a *Attention) check(op string, tensors ...namedLen) {
 	if a.Batch < 0 || a.Heads < 0 || a.Tq < 0 || a.Tk < 0 || a.Dim < 1 {
 		panic(fmt.Sprintf("cpu.Attention.%s: bad sizes batch=%d heads=%d tq=%d tk=%d dim=%d", op, a.Batch, a.Heads, a.Tq, a.Tk, a.Dim))
 	}
 	if a.InStride != 0 && (!a.SeqMajor || a.InStride < a.Heads*a.Dim) {
 		panic(fmt.Sprintf("cpu.Attention.%s: InStride %d needs SeqMajor and at least heads×dim = %d", op, a.InStride, a.Heads*a.Dim))
+	}
+	if a.KVStride != 0 && (!a.SeqMajor || a.KVStride < a.kvRowLen() || op != "Forward" && op != "ForwardPlain") {
+		panic(fmt.Sprintf("cpu.Attention.%s: KVStride %d needs SeqMajor, a forward pass and at least Tk rows (%d elements)", op, a.KVStride, a.kvRowLen()))
 	}
 	if a.KeyPad != nil && len(a.KeyPad) != a.Batch*a.Tk {
 		panic(fmt.Sprintf("cpu.Attention.%s: KeyPad has %d entries, want batch×tk = %d", op, len(a.KeyPad), a.Batch*a.Tk))
@@ -108,8 +125,22 @@ type namedLen struct {
 	have, want int
 }
 
-func (a *Attention) qLen() int   { return a.Batch * a.Heads * a.Tq * a.Dim }
-func (a *Attention) kLen() int   { return a.inLen(a.Tk) }
+func (a *Attention) qLen() int { return a.Batch * a.Heads * a.Tq * a.Dim }
+func (a *Attention) kLen() int {
+	if a.KVStride != 0 && a.Batch > 0 {
+		return (a.Batch-1)*a.KVStride + a.kvRowLen()
+	}
+	return a.inLen(a.Tk)
+}
+
+// kvRowLen is the extent of one batch row of k or v.
+func (a *Attention) kvRowLen() int {
+	if a.Tk == 0 {
+		return 0
+	}
+	_, stride := a.headIn(0, 0, a.Tk)
+	return (a.Tk-1)*stride + a.Heads*a.Dim
+}
 func (a *Attention) qInLen() int { return a.inLen(a.Tq) }
 
 // inLen is the length q, k or v (with t rows) must have.
@@ -322,7 +353,7 @@ func (j *attnJob) forwardBlock(sc *attnScratch, b, h, i0 int) {
 	d := a.Dim
 	rows := min(attnBr, a.Tq-i0)
 	qb, qs := a.headIn(b, h, a.Tq)
-	kb, ks := a.headIn(b, h, a.Tk)
+	kb, ks := a.kvHead(b, h)
 	ob, os := a.head(b, h, a.Tq)
 	m, l, acc := sc.m[:rows], sc.l[:rows], sc.acc[:rows*d]
 	for r := range m {
@@ -375,7 +406,7 @@ func (j *attnJob) backwardHead(sc *attnScratch, b, h int) {
 	a := &j.a
 	d := a.Dim
 	qb, qs := a.headIn(b, h, a.Tq)
-	kb, ks := a.headIn(b, h, a.Tk)
+	kb, ks := a.kvHead(b, h)
 	ob, os := a.head(b, h, a.Tq)
 	lb := (b*a.Heads + h) * a.Tq
 	var dbias []float32
@@ -504,7 +535,7 @@ func (j *attnJob) decodePart(sc *attnScratch, part int) {
 		return
 	}
 	qb, _ := a.headIn(b, h, 1)
-	kb, ks := a.headIn(b, h, a.Tk)
+	kb, ks := a.kvHead(b, h)
 	q := j.q[qb : qb+a.Dim]
 	s := sc.m[:k1-k0]
 	for c := range s {

@@ -14,6 +14,9 @@ func (a *Attention) ForwardPlain(out, probs, q, k, v []float32) {
 	for b := 0; b < a.Batch; b++ {
 		qb, qs, qh := a.headLayout(b, a.Tq)
 		kb, ks, kh := a.headLayout(b, a.Tk)
+		if a.KVStride != 0 {
+			kb = b * a.KVStride
+		}
 		pb := b * a.Heads * tt
 		SgemmStridedBatched(false, true, a.Tq, a.Tk, a.Dim, a.scale(), q[qb:], qs, qh, k[kb:], ks, kh, 0, probs[pb:], a.Tk, tt, a.Heads)
 		for h := 0; h < a.Heads; h++ {

@@ -339,3 +339,65 @@ func TestFlashAttentionStridedInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestFlashAttentionKVStride checks keys and values read from rows laid
+// out at a cache's capacity (KVStride) against the same keys packed
+// contiguously: the decoding path (one query), the blocked path, and the
+// plain reference, with padding and the causal mask; and that the unused
+// capacity is never read (it holds NaN).
+func TestFlashAttentionKVStride(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, tq := range []int{1, 3, 70} {
+		for _, tk := range []int{tq, 131} {
+			const b, h, d, spare = 3, 2, 24, 7
+			c := h * d
+			q, k, v := randSlice(rng, b*tq*c), randSlice(rng, b*tk*c), randSlice(rng, b*tk*c)
+			stride := (tk + spare) * c
+			ks, vs := make([]float32, b*stride), make([]float32, b*stride)
+			for i := range ks {
+				ks[i], vs[i] = float32(math.NaN()), float32(math.NaN())
+			}
+			for r := 0; r < b; r++ {
+				copy(ks[r*stride:], k[r*tk*c:(r+1)*tk*c])
+				copy(vs[r*stride:], v[r*tk*c:(r+1)*tk*c])
+			}
+			pad := make([]bool, b*tk)
+			pad[tk] = true         // row 1's first key
+			pad[3*tk-1] = tq != tk // row 2's last key
+			packed := &Attention{Batch: b, Heads: h, Tq: tq, Tk: tk, Dim: d, Causal: true, SeqMajor: true, KeyPad: pad}
+			strided := *packed
+			strided.KVStride = stride
+			out1, lse1 := make([]float32, b*tq*c), make([]float32, b*h*tq)
+			out2, lse2 := make([]float32, b*tq*c), make([]float32, b*h*tq)
+			packed.Forward(out1, lse1, q, k, v)
+			strided.Forward(out2, lse2, q, ks, vs)
+			for i := range out1 {
+				if out1[i] != out2[i] || math.IsNaN(float64(out2[i])) {
+					t.Fatalf("tq=%d tk=%d: out[%d] %g packed vs %g strided", tq, tk, i, out1[i], out2[i])
+				}
+			}
+			for i := range lse1 {
+				if lse1[i] != lse2[i] {
+					t.Fatalf("tq=%d tk=%d: lse[%d] %g packed vs %g strided", tq, tk, i, lse1[i], lse2[i])
+				}
+			}
+			p1, p2 := make([]float32, b*h*tq*tk), make([]float32, b*h*tq*tk)
+			out3, out4 := make([]float32, b*tq*c), make([]float32, b*tq*c)
+			packed.ForwardPlain(out3, p1, q, k, v)
+			strided.ForwardPlain(out4, p2, q, ks, vs)
+			for i := range out3 {
+				if out3[i] != out4[i] || math.Abs(float64(out3[i]-out1[i])) > 1e-5 {
+					t.Fatalf("tq=%d tk=%d: plain out[%d] %g packed vs %g strided (flash %g)", tq, tk, i, out3[i], out4[i], out1[i])
+				}
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Backward with KVStride did not panic")
+		}
+	}()
+	a := &Attention{Batch: 1, Heads: 1, Tq: 2, Tk: 2, Dim: 4, SeqMajor: true, KVStride: 12}
+	x := make([]float32, 12)
+	a.Backward(x, x, x, x, x, x, x, x, x)
+}

@@ -127,6 +127,7 @@ d4loop8:
 	CMPQ CX, $8
 	JLT d4reduce
 	VMOVUPS (DI), Y4
+	PREFETCHT1 4096(DI)
 	VFMADD231PS (SI), Y4, Y0
 	VFMADD231PS (R9), Y4, Y1
 	VFMADD231PS (R10), Y4, Y2
@@ -192,6 +193,7 @@ d8loop8:
 	CMPQ CX, $8
 	JLT d8reduce
 	VMOVUPS (DI), Y8
+	PREFETCHT1 4096(DI) // w streams from memory when it is a model's weights: ask early, into L2
 	VFMADD231PS (SI), Y8, Y0
 	VFMADD231PS (SI)(R8*1), Y8, Y1
 	VFMADD231PS (SI)(R8*2), Y8, Y2

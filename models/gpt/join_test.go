@@ -15,9 +15,11 @@ func TestJoinKeepMatchesSolo(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := m.Config.VocabSize
-	prompts := [][]int32{{3, 17, 5, 9, 30}, {1, 2, 3, 4, 5, 6, 7}, {11}}
-	joinAt := []int{0, 3, 5}   // the step at which each prompt joins
-	leaveAt := []int{8, 12, 9} // the step before which it leaves
+	// Prompt 3 is longer than the running rows' history when it joins (they
+	// move right), prompts 1 and 2 shorter (they are padded).
+	prompts := [][]int32{{3, 17, 5, 9, 30}, {1, 2, 3, 4, 5, 6, 7}, {11}, {2, 4, 6, 8, 10, 12, 14, 16, 18}}
+	joinAt := []int{0, 3, 5, 1}   // the step at which each prompt joins
+	leaveAt := []int{8, 12, 9, 6} // the step before which it leaves
 	// Solo: each prompt alone, greedy, its logits at every step.
 	next := func(row []float32) int32 {
 		best := 0

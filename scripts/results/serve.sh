@@ -7,7 +7,8 @@
 #   models: runs/shakespeare-char-small/model and runs/multi30k-de-en/model; OUT=DIR writes elsewhere,
 #   SOAK_SECONDS=0 skips the soak; BIG_GPT=DIR also loads that model (the shakespeare-char preset's
 #   6-layer, 384-wide GPT: `goformer train --preset shakespeare-char --batch 16 --steps 1 --out D`
-#   makes one) and measures completions on it at concurrency 1 and 8 into completions-big.jsonl)
+#   makes one) and measures completions on it at concurrency 1 and 8 into completions-big.jsonl;
+#   TRANSLATOR_DIR "-" leaves the translator out)
 set -euo pipefail
 gpt=$1 mt=$2
 soak=${SOAK_SECONDS:-600}
@@ -16,13 +17,16 @@ mkdir -p "$out"
 go build -o /tmp/goformer-results ./cmd/goformer
 big=()
 if [ -n "${BIG_GPT:-}" ]; then big=(--model big="$BIG_GPT"); fi
-/tmp/goformer-results serve --model shakespeare="$gpt" --model de-en="$mt" "${big[@]}" --addr 127.0.0.1:8791 --max-queue 256 > /tmp/serve-results.out 2> /tmp/serve-results.log &
+if [ "$mt" != - ]; then big+=(--model de-en="$mt"); fi
+/tmp/goformer-results serve --model shakespeare="$gpt" "${big[@]}" --addr 127.0.0.1:8791 --max-queue 256 > /tmp/serve-results.out 2> /tmp/serve-results.log &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:8791/readyz > /dev/null && break; sleep 0.2; done
 b=(/tmp/goformer-results bench serve --url http://127.0.0.1:8791 --json)
 "${b[@]}" --model shakespeare --max-tokens 32 --concurrency 1,8,64 --requests 192 | tee "$out/completions.jsonl"
-"${b[@]}" --model de-en --endpoint translate --concurrency 1,8,64 --requests 192 | tee "$out/translate.jsonl"
+if [ "$mt" != - ]; then
+  "${b[@]}" --model de-en --endpoint translate --concurrency 1,8,64 --requests 192 | tee "$out/translate.jsonl"
+fi
 if [ -n "${BIG_GPT:-}" ]; then
   "${b[@]}" --model big --max-tokens 32 --concurrency 1,8 --requests 96 | tee "$out/completions-big.jsonl"
 fi
