@@ -85,6 +85,20 @@ func TestVecTwins(t *testing.T) {
 						t.Fatalf("dot8 (asm %v) n=%d row %d: %g, dot4 %g", asm, n, r, e[r], want)
 					}
 				}
+				// Two weight rows (n+3 apart) at once: each exactly as dot8.
+				w2 := scaledSlice(rng, 2*n+3, 3)
+				var s16 [16]float32
+				var e0, e1 [8]float32
+				withVecAsm(asm, func() {
+					dot8x2(a8, n+7, w2, n+3, n, &s16)
+					dot8(a8, n+7, w2[:n], &e0)
+					dot8(a8, n+7, w2[n+3:], &e1)
+				})
+				for r := range 8 {
+					if s16[r] != e0[r] || s16[8+r] != e1[r] {
+						t.Fatalf("dot8x2 (asm %v, kernel %v) n=%d row %d: %g, %g; dot8 %g, %g", asm, hasDot8x2, n, r, s16[r], s16[8+r], e0[r], e1[r])
+					}
+				}
 			}
 		}
 		if n == 0 {

@@ -63,6 +63,14 @@ func dot8Go(a []float32, lda int, w []float32, out *[8]float32) {
 	}
 }
 
+func dot8x2Go(a []float32, lda int, w []float32, ldw, n int, out *[16]float32) {
+	var e [8]float32
+	dot8(a, lda, w[:n], &e)
+	copy(out[:8], e[:])
+	dot8(a, lda, w[ldw:ldw+n], &e)
+	copy(out[8:], e[:])
+}
+
 func dotGo(x, y []float32) float32 {
 	var s [8]float32
 	n := len(x) &^ 7

@@ -2,6 +2,8 @@
 
 package cpu
 
+import "golang.org/x/sys/cpu"
+
 //go:noescape
 func axpyAVX2(alpha float32, x, y *float32, n int)
 
@@ -45,6 +47,25 @@ func dot8(a []float32, lda int, w []float32, out *[8]float32) {
 		return
 	}
 	dot8Go(a, lda, w, out)
+}
+
+//go:noescape
+func dot8x2AVX512(a *float32, lda int, w *float32, ldw int, n int, out *[16]float32)
+
+// hasDot8x2 says dot8x2 has its assembly kernel (it needs AVX-512VL's
+// sixteen more vector registers).
+var hasDot8x2 = hasAVX512 && cpu.X86.HasAVX512VL
+
+// dot8x2 is dot8 for two weight rows, w and w[ldw:], which share each load
+// of a's rows: out[c*8+r] is row r against weight row c, each exactly as
+// dot8 gives it.
+func dot8x2(a []float32, lda int, w []float32, ldw, n int, out *[16]float32) {
+	if useVecAsm && hasDot8x2 && n > 0 {
+		_, _ = a[7*lda+n-1], w[ldw+n-1]
+		dot8x2AVX512(&a[0], lda, &w[0], ldw, n, out)
+		return
+	}
+	dot8x2Go(a, lda, w, ldw, n, out)
 }
 
 func dot(x, y []float32) float32 {

@@ -27,3 +27,7 @@ func geluVec(y, x []float32) bool { return false }
 func geluErfVec(y, x []float32) bool { return false }
 
 func geluBackwardVec(dx, x, dy []float32) bool { return false }
+
+func dot8x2(a []float32, lda int, w []float32, ldw, n int, out *[16]float32) {
+	dot8x2Go(a, lda, w, ldw, n, out)
+}
