@@ -1,10 +1,15 @@
 package recipes
 
 import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/goformer/goformer/metrics"
+	"github.com/goformer/goformer/pipelines"
 )
 
 // TestHardNegatives: each query's negatives are BM25's best other texts,
@@ -44,5 +49,62 @@ func TestHardNegatives(t *testing.T) {
 	}
 	if !slices.Equal(got[0], []int{2, 4}) || len(got[3]) != 0 || !slices.Equal(got[1], []int{4, 2}) {
 		t.Errorf("negatives %v", got)
+	}
+}
+
+// TestTrainEncoderEmbed runs the search model's quick preset end to end
+// (its WordPiece, the pairs with their hard negatives, 20 steps of the
+// sampler and the ranking loss) and checks what a user gets: a
+// sentence-transformers directory that the embedding pipeline loads, whose
+// vectors are unit length, and a validation Recall@1 far above chance
+// (0.5% over its 200 descriptions), which a broken loss, sampler or
+// pooling would not reach.
+func TestTrainEncoderEmbed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the whole Debian split (about 20 s)")
+	}
+	cfg := EncoderPresets["debian-embed-quick"]
+	if cfg.HardNegatives == 0 {
+		t.Fatal("the quick preset should cover the hard-negative path")
+	}
+	res, err := TrainEncoder(context.Background(), cfg, Options{Out: filepath.Join(t.TempDir(), "run")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Last().Step != cfg.Steps || res.Best == nil {
+		t.Fatalf("last step %d of %d, best %+v", res.Last().Step, cfg.Steps, res.Best)
+	}
+	// The ranking loss falls (an untrained encoder already ranks by the
+	// words two texts share: Recall@1 17.5 here, against 21.5 after the 20
+	// steps, so the loss is the sharper check: 2.87 → 2.88 with a learning
+	// rate of 1e-12, 2.85 → 2.28 trained).
+	h := res.History
+	first := (h[0].Loss + h[1].Loss + h[2].Loss) / 3
+	last := (h[len(h)-1].Loss + h[len(h)-2].Loss + h[len(h)-3].Loss) / 3
+	t.Logf("loss %.3f over the first three steps, %.3f over the last three; best val Recall@1 %.2f", first, last, res.Best.Best)
+	if !(last < 0.9*first) || res.Best.Best < 5 || res.Best.Best > 100 {
+		t.Errorf("loss %.3f → %.3f, best validation Recall@1 %.2f: the encoder did not learn", first, last, res.Best.Best)
+	}
+	for _, f := range []string{"modules.json", "sentence_bert_config.json", "1_Pooling/config.json", "config.json", "tokenizer.json", "model.safetensors"} {
+		if _, err := os.Stat(filepath.Join(res.ModelDir, f)); err != nil {
+			t.Errorf("the model directory lacks %s: %v", f, err)
+		}
+	}
+	e, err := pipelines.LoadEmbedder(res.ModelDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vecs, err := e.Embed([]string{"converter from ABC to MIDI", "a web server"})
+	if err != nil || len(vecs) != 2 {
+		t.Fatalf("%d vectors, %v", len(vecs), err)
+	}
+	for i, v := range vecs {
+		var n float64
+		for _, x := range v {
+			n += float64(x) * float64(x)
+		}
+		if math.Abs(n-1) > 1e-4 {
+			t.Errorf("vector %d has squared norm %g, want 1 (Normalize)", i, n)
+		}
 	}
 }
