@@ -56,9 +56,8 @@ func TestHardNegatives(t *testing.T) {
 // (its WordPiece, the pairs with their hard negatives, 20 steps of the
 // sampler and the ranking loss) and checks what a user gets: a
 // sentence-transformers directory that the embedding pipeline loads, whose
-// vectors are unit length, and a validation Recall@1 far above chance
-// (0.5% over its 200 descriptions), which a broken loss, sampler or
-// pooling would not reach.
+// vectors are unit length, and a ranking loss that falls, which a broken
+// loss, sampler or backward pass would not give.
 func TestTrainEncoderEmbed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on the whole Debian split (about 20 s)")
