@@ -187,17 +187,12 @@ func (c *KVCache) Merge(o *KVCache) error {
 	k, v, pad := c.k[cur], c.v[cur], c.pad[cur]
 	// c's rows shift right by n − c.n (a row's positions move within its
 	// place, so copy's overlapping move is safe), then o's rows follow.
-	if skip := n - c.n; skip > 0 && c.n > 0 {
+	if skip := n - c.n; skip > 0 {
 		for r := 0; r < c.rows; r++ {
 			base := r * l
 			copy(k[(base+skip)*d:(base+n)*d], k[base*d:(base+c.n)*d])
 			copy(v[(base+skip)*d:(base+n)*d], v[base*d:(base+c.n)*d])
 			copy(pad[base+skip:base+n], pad[base:base+c.n])
-		}
-	}
-	if skip := n - c.n; skip > 0 {
-		for r := 0; r < c.rows; r++ {
-			base := r * l
 			clear(k[base*d : (base+skip)*d]) // masked, but finite
 			clear(v[base*d : (base+skip)*d])
 			for j := range skip {

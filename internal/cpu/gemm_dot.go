@@ -13,7 +13,13 @@ import "sync"
 // and the dot products stay ahead up to 64 rows (k = 384, Zen 4: at 64
 // rows 152 against 125 GFLOPS with W in cache, 147 against 73 streaming W
 // from memory; at 96 the packed GEMM is faster in cache).
-var dotRows = map[bool]int{false: 32, true: 64}[hasDot8x2]
+var dotRows = 32
+
+func init() {
+	if hasDot8x2 {
+		dotRows = 64
+	}
+}
 
 // dotJob computes C = alpha·A·Bᵀ + beta·C as m·n dot products of length k,
 // over column blocks of C.

@@ -367,10 +367,13 @@ d82loop8:
 	SUBQ $8, CX
 	JMP d82loop8
 d82reduce:
-	// w row 0: reduce, then the tail, from saved pointers.
+	// Each weight row in turn: reduce its accumulators (Y0–Y7; row 1's
+	// are moved there for the second pass), add the tail, store eight sums.
 	MOVQ SI, R12
 	MOVQ R10, R13
 	MOVQ CX, AX
+	MOVQ $2, BX
+d82final:
 	REDUCE8(Y0, X0, X9)
 	REDUCE8(Y1, X1, X9)
 	REDUCE8(Y2, X2, X9)
@@ -379,9 +382,9 @@ d82reduce:
 	REDUCE8(Y5, X5, X9)
 	REDUCE8(Y6, X6, X9)
 	REDUCE8(Y7, X7, X9)
-d82tail0:
+d82tail:
 	TESTQ CX, CX
-	JZ d82store0
+	JZ d82store
 	VMOVSS (DI), X8
 	VFMADD231SS (SI), X8, X0
 	VFMADD231SS (SI)(R8*1), X8, X1
@@ -395,8 +398,8 @@ d82tail0:
 	ADDQ $4, SI
 	ADDQ $4, R10
 	DECQ CX
-	JMP d82tail0
-d82store0:
+	JMP d82tail
+d82store:
 	VMOVSS X0, (DX)
 	VMOVSS X1, 4(DX)
 	VMOVSS X2, 8(DX)
@@ -405,7 +408,8 @@ d82store0:
 	VMOVSS X5, 20(DX)
 	VMOVSS X6, 24(DX)
 	VMOVSS X7, 28(DX)
-	// w row 1: its accumulators back into Y0–Y7, the same reduction.
+	DECQ BX
+	JZ d82done
 	VMOVAPS Y16, Y0
 	VMOVAPS Y17, Y1
 	VMOVAPS Y18, Y2
@@ -414,42 +418,12 @@ d82store0:
 	VMOVAPS Y21, Y5
 	VMOVAPS Y22, Y6
 	VMOVAPS Y23, Y7
+	MOVQ R11, DI // w row 1's tail
 	MOVQ R12, SI
 	MOVQ R13, R10
 	MOVQ AX, CX
-	REDUCE8(Y0, X0, X9)
-	REDUCE8(Y1, X1, X9)
-	REDUCE8(Y2, X2, X9)
-	REDUCE8(Y3, X3, X9)
-	REDUCE8(Y4, X4, X9)
-	REDUCE8(Y5, X5, X9)
-	REDUCE8(Y6, X6, X9)
-	REDUCE8(Y7, X7, X9)
-d82tail1:
-	TESTQ CX, CX
-	JZ d82store1
-	VMOVSS (R11), X8
-	VFMADD231SS (SI), X8, X0
-	VFMADD231SS (SI)(R8*1), X8, X1
-	VFMADD231SS (SI)(R8*2), X8, X2
-	VFMADD231SS (SI)(R9*1), X8, X3
-	VFMADD231SS (R10), X8, X4
-	VFMADD231SS (R10)(R8*1), X8, X5
-	VFMADD231SS (R10)(R8*2), X8, X6
-	VFMADD231SS (R10)(R9*1), X8, X7
-	ADDQ $4, R11
-	ADDQ $4, SI
-	ADDQ $4, R10
-	DECQ CX
-	JMP d82tail1
-d82store1:
-	VMOVSS X0, 32(DX)
-	VMOVSS X1, 36(DX)
-	VMOVSS X2, 40(DX)
-	VMOVSS X3, 44(DX)
-	VMOVSS X4, 48(DX)
-	VMOVSS X5, 52(DX)
-	VMOVSS X6, 56(DX)
-	VMOVSS X7, 60(DX)
+	ADDQ $32, DX
+	JMP d82final
+d82done:
 	VZEROUPPER
 	RET
