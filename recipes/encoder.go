@@ -97,6 +97,13 @@ type EncoderConfig struct {
 	// HardNegatives other training descriptions BM25 ranks best for it
 	// (leaving out those with the right description's very text).
 	HardNegatives int `json:"hard_negatives,omitempty"`
+	// CropQueries > 0 (with the batches drawn afresh, as HardNegatives
+	// draws them) replaces that share of a batch's synopses by a random
+	// span of their own description, CropTokens[0]..CropTokens[1] tokens of
+	// whole words (4..16 when unset): pairs that never repeat, matched only
+	// by the words they share (train.PairSampler.Crop).
+	CropQueries float64 `json:"crop_queries,omitempty"`
+	CropTokens  [2]int  `json:"crop_tokens,omitzero"`
 	// Init is the pretrained model directory a qa or embed run starts from
 	// ("" for none: a model from scratch with its own WordPiece).
 	Init      string    `json:"init,omitempty"`
@@ -158,6 +165,8 @@ func (c *EncoderConfig) Validate() error {
 		err = fmt.Errorf("embed: group_by must be length or source, got %q", c.GroupBy)
 	case c.Task == "embed" && (c.QueryLen < 3 || c.BatchPairs < 2 || c.Scale < 0 || c.ValQueries < 0 || c.HardNegatives < 0):
 		err = fmt.Errorf("embed: query_len must be at least 3, batch_pairs at least 2, scale, val_queries and hard_negatives ≥ 0 (got %d, %d, %g, %d, %d)", c.QueryLen, c.BatchPairs, c.Scale, c.ValQueries, c.HardNegatives)
+	case c.Task == "embed" && (c.CropQueries < 0 || c.CropQueries > 1 || c.CropTokens != [2]int{} && (c.CropTokens[0] < 1 || c.CropTokens[1] < c.CropTokens[0])):
+		err = fmt.Errorf("embed: crop_queries must be in [0, 1] and crop_tokens [min, max] with 1 ≤ min ≤ max (got %g, %v)", c.CropQueries, c.CropTokens)
 	case c.Task != "embed" && c.HardNegatives != 0:
 		err = fmt.Errorf("hard_negatives is for embed runs")
 	case c.Hidden < 2 || c.Heads < 1 || c.Hidden%c.Heads != 0 || c.Layers < 1 || c.FFN < 1:
@@ -260,12 +269,17 @@ func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, e
 			return nil, err
 		}
 		ct := &train.ContrastiveTask{Model: emb, Parameters: model.Params.List(), Val: valB, Scale: cfg.Scale, Symmetric: cfg.Symmetric}
-		if cfg.HardNegatives > 0 {
+		if cfg.HardNegatives > 0 || cfg.CropQueries > 0 {
 			start := time.Now()
-			if ct.Sampler, err = hardNegativeSampler(trainPairs, cfg, emb.Pad()); err != nil {
+			if ct.Sampler, err = hardNegativeSampler(trainPairs, cfg, emb.Pad(), tok); err != nil {
 				return nil, err
 			}
-			o.logf("%d training pairs, each with up to %d hard negatives (BM25's best wrong descriptions), in %.1fs\n", len(trainPairs), cfg.HardNegatives, time.Since(start).Seconds())
+			if cfg.HardNegatives > 0 {
+				o.logf("%d training pairs, each with up to %d hard negatives (BM25's best wrong descriptions), in %.1fs\n", len(trainPairs), cfg.HardNegatives, time.Since(start).Seconds())
+			}
+			if s := ct.Sampler; s.Crop > 0 {
+				o.logf("%.0f%% of the synopses replaced by a span of %d..%d tokens of their description\n", 100*s.Crop, s.CropMin, s.CropMax)
+			}
 		} else if ct.Train, err = cutPairs(trainPairs, "train", cfg, emb.Pad()); err != nil {
 			return nil, err
 		}
@@ -666,15 +680,28 @@ func cutPairs(pairs []textPair, split string, cfg EncoderConfig, pad int32) ([]t
 // from the training pairs (sorted by length): for each synopsis the
 // hard_negatives other descriptions BM25 (over the whole description
 // texts) ranks best for it, those with the right description's very text
-// left out.
-func hardNegativeSampler(pairs []textPair, cfg EncoderConfig, pad int32) (*train.PairSampler, error) {
+// left out; with crop_queries, that share of the synopses cropped from
+// their descriptions.
+func hardNegativeSampler(pairs []textPair, cfg EncoderConfig, pad int32, tok *tokenizer.WordPiece) (*train.PairSampler, error) {
 	queries, texts := make([]string, len(pairs)), make([]string, len(pairs))
 	s := &train.PairSampler{Queries: make([][]int32, len(pairs)), Docs: make([][]int32, len(pairs)),
 		BatchPairs: cfg.BatchPairs, Pad: pad}
 	for i, p := range pairs {
 		queries[i], texts[i], s.Queries[i], s.Docs[i] = p.synopsis, p.text, p.q, p.d
 	}
-	s.Negatives = hardNegatives(queries, texts, cfg.HardNegatives)
+	if cfg.HardNegatives > 0 {
+		s.Negatives = hardNegatives(queries, texts, cfg.HardNegatives)
+	}
+	if cfg.CropQueries > 0 {
+		s.Crop, s.CropMin, s.CropMax = cfg.CropQueries, cfg.CropTokens[0], cfg.CropTokens[1]
+		if cfg.CropTokens == [2]int{} {
+			s.CropMin, s.CropMax = 4, 16
+		}
+		s.Continues = make([]bool, tok.VocabSize())
+		for id := range s.Continues {
+			s.Continues[id] = strings.HasPrefix(tok.Token(int32(id)), "##")
+		}
+	}
 	if err := s.Validate(); err != nil {
 		return nil, configErrorf("%v", err)
 	}

@@ -123,9 +123,25 @@ type PairSampler struct {
 	NegativeRows  int
 	Pad           int32
 
-	batch PairBatch
-	rows  [][]int32 // this batch's negatives
-	taken []int     // and their pair indices
+	// Crop, when above 0, is the share of a batch's queries replaced by a
+	// random span of their own document: the independent cropping of
+	// Contriever (Izacard et al., 2021), the document left whole. The data
+	// never repeats such a pair, and only the words the two texts share can
+	// match them, which is what a search model needs for the rare words
+	// (names, acronyms) that BM25 matches and a small encoder trained on
+	// the real pairs alone misses. A span is CropMin..CropMax tokens of the
+	// document's body, between its first and last tokens ([CLS] and [SEP],
+	// which the crop keeps around it), begun and ended at word boundaries
+	// (Continues[id]: token id continues a word, WordPiece's "##").
+	Crop             float64
+	CropMin, CropMax int
+	Continues        []bool
+
+	batch   PairBatch
+	queries [][]int32 // this batch's queries
+	crops   [][]int32 // buffers of its cropped queries
+	rows    [][]int32 // this batch's negatives
+	taken   []int     // and their pair indices
 }
 
 // Validate reports a sampler that cannot make a batch.
@@ -135,6 +151,16 @@ func (s *PairSampler) Validate() error {
 	}
 	if s.Negatives != nil && len(s.Negatives) != len(s.Docs) {
 		return fmt.Errorf("train: hard negatives for %d pairs of %d", len(s.Negatives), len(s.Docs))
+	}
+	if s.Crop < 0 || s.Crop > 1 || s.Crop > 0 && (s.CropMin < 1 || s.CropMax < s.CropMin || s.Continues == nil) {
+		return fmt.Errorf("train: crop %g of the queries with spans of %d..%d tokens (%d continuation flags): want a share in [0, 1], 1 ≤ min ≤ max and the flags", s.Crop, s.CropMin, s.CropMax, len(s.Continues))
+	}
+	for i, d := range s.Docs {
+		for _, id := range d {
+			if s.Crop > 0 && (id < 0 || int(id) >= len(s.Continues)) {
+				return fmt.Errorf("train: document %d has token %d, outside the %d continuation flags", i, id, len(s.Continues))
+			}
+		}
 	}
 	for i, ns := range s.Negatives {
 		for _, j := range ns {
@@ -151,7 +177,22 @@ func (s *PairSampler) Validate() error {
 func (s *PairSampler) Batch(rng *tensor.RNG) *PairBatch {
 	from := rng.IntN(len(s.Docs) - s.BatchPairs + 1)
 	to := from + s.BatchPairs
-	s.batch.Queries.Fill(s.Queries[from:to], s.Pad)
+	queries := s.Queries[from:to]
+	if s.Crop > 0 {
+		s.queries = append(s.queries[:0], queries...)
+		for len(s.crops) < len(queries) {
+			s.crops = append(s.crops, nil)
+		}
+		for i := range s.queries {
+			if float64(rng.Float32()) < s.Crop {
+				if c, ok := s.crop(s.crops[i][:0], s.Docs[from+i], rng); ok {
+					s.crops[i], s.queries[i] = c, c
+				}
+			}
+		}
+		queries = s.queries
+	}
+	s.batch.Queries.Fill(queries, s.Pad)
 	s.batch.Docs.Fill(s.Docs[from:to], s.Pad)
 	s.rows, s.taken = s.rows[:0], s.taken[:0]
 	for i := from; i < to && s.Negatives != nil; i++ {
@@ -180,6 +221,29 @@ func (s *PairSampler) Batch(rng *tensor.RNG) *PairBatch {
 		s.batch.Negatives[k].Fill(s.rows[from:min(from+per, len(s.rows))], s.Pad)
 	}
 	return &s.batch
+}
+
+// crop appends to out a random span of doc's body, between doc's first and
+// last tokens, of CropMin..CropMax tokens widened to whole words; false
+// when the body is shorter than CropMin.
+func (s *PairSampler) crop(out, doc []int32, rng *tensor.RNG) ([]int32, bool) {
+	if len(doc) < s.CropMin+2 {
+		return out, false
+	}
+	body := doc[1 : len(doc)-1]
+	n := min(s.CropMax, len(body))
+	span := s.CropMin + rng.IntN(n-s.CropMin+1)
+	start := rng.IntN(len(body) - span + 1)
+	end := start + span
+	for start > 0 && s.Continues[body[start]] {
+		start--
+	}
+	for end < len(body) && s.Continues[body[end]] {
+		end++
+	}
+	out = append(out, doc[0])
+	out = append(out, body[start:end]...)
+	return append(out, doc[len(doc)-1]), true
 }
 
 // Fill lays rows out in b as one right-padded batch (Types and the other

@@ -228,3 +228,85 @@ func TestPairSampler(t *testing.T) {
 		t.Fatal("a pair that is its own negative passed Validate")
 	}
 }
+
+// TestPairSamplerCrop: about Crop of the queries become a span of their
+// own document's body, whole words of CropMin.. tokens (CropMax widened to
+// word ends at most), between the document's first and last tokens; the
+// others stay the pair's query; a bad setting fails Validate.
+func TestPairSamplerCrop(t *testing.T) {
+	const n, vocab = 40, 64
+	// ids 32.. continue a word
+	cont := make([]bool, vocab)
+	for id := 32; id < vocab; id++ {
+		cont[id] = true
+	}
+	rng := tensor.NewRNG(3)
+	s := &PairSampler{BatchPairs: 8, Pad: -1, Crop: 0.5, CropMin: 3, CropMax: 6, Continues: cont}
+	for i := range n {
+		s.Queries = append(s.Queries, []int32{1, int32(2 + i%20), 0})
+		doc := []int32{1}
+		for range 5 + i/2 { // sorted by length
+			doc = append(doc, int32(2+rng.IntN(vocab-2)))
+		}
+		doc[1] = int32(2 + rng.IntN(30)) // the body begins a word
+		s.Docs = append(s.Docs, append(doc, 0))
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	crops, total := 0, 0
+	for range 200 {
+		b := s.Batch(rng)
+		q := b.Queries
+		from := -1
+		for i := range n - 7 { // the batch's pairs, by their documents
+			if slices.Equal(b.Docs.IDs[:len(s.Docs[i])], s.Docs[i]) && (b.Docs.T == len(s.Docs[i]) || b.Docs.Pad[len(s.Docs[i])]) {
+				from = i
+				break
+			}
+		}
+		if from < 0 {
+			t.Fatal("the first document of a batch is no pair's")
+		}
+		for r := range q.B {
+			row := q.IDs[r*q.T : (r+1)*q.T]
+			k := q.T
+			for k > 0 && q.Pad[r*q.T+k-1] {
+				k--
+			}
+			row = row[:k]
+			total++
+			if slices.Equal(row, s.Queries[from+r]) {
+				continue
+			}
+			crops++
+			doc := s.Docs[from+r]
+			body, span := doc[1:len(doc)-1], row[1:len(row)-1]
+			at := -1
+			for i := 0; i+len(span) <= len(body); i++ {
+				if slices.Equal(body[i:i+len(span)], span) {
+					at = i
+					break
+				}
+			}
+			switch {
+			case row[0] != doc[0] || row[len(row)-1] != doc[len(doc)-1] || at < 0:
+				t.Fatalf("query %v is neither pair %d's query nor a span of its document %v", row, from+r, doc)
+			case len(span) < s.CropMin:
+				t.Fatalf("span %v shorter than %d", span, s.CropMin)
+			case cont[span[0]] || at+len(span) < len(body) && cont[body[at+len(span)]]:
+				t.Fatalf("span %v of %v cuts a word", span, body)
+			}
+		}
+	}
+	if share := float64(crops) / float64(total); share < 0.4 || share > 0.6 {
+		t.Fatalf("%d of %d queries cropped, want about half", crops, total)
+	}
+	for _, bad := range []PairSampler{{Crop: 1.5, CropMin: 3, CropMax: 6, Continues: cont}, {Crop: 0.5, CropMin: 7, CropMax: 6, Continues: cont},
+		{Crop: 0.5, CropMin: 3, CropMax: 6}, {Crop: 0.5, CropMin: 3, CropMax: 6, Continues: cont[:10]}} {
+		bad.Queries, bad.Docs, bad.BatchPairs = s.Queries, s.Docs, 8
+		if bad.Validate() == nil {
+			t.Fatalf("crop %g, spans %d..%d, %d flags passed Validate", bad.Crop, bad.CropMin, bad.CropMax, len(bad.Continues))
+		}
+	}
+}
