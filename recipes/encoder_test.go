@@ -2,14 +2,17 @@ package recipes
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/goformer/goformer/metrics"
 	"github.com/goformer/goformer/pipelines"
+	"github.com/goformer/goformer/tokenizer"
 )
 
 // TestHardNegatives: each query's negatives are BM25's best other texts,
@@ -104,6 +107,58 @@ func TestTrainEncoderEmbed(t *testing.T) {
 		}
 		if math.Abs(n-1) > 1e-4 {
 			t.Errorf("vector %d has squared norm %g, want 1 (Normalize)", i, n)
+		}
+	}
+}
+
+// TestCropSampler: with crop_queries the sampler knows which WordPiece
+// tokens continue a word (exactly those with "##"), so its spans keep
+// words whole; a bad crop setting fails the config's Validate.
+func TestCropSampler(t *testing.T) {
+	tr := &tokenizer.WordPieceTrainer{VocabSize: 120}
+	texts := []string{"a converter from abc notation to midi files", "a small fast web server written in c",
+		"documentation for the json parsing library", "an ancient warfare strategy game with campaigns"}
+	for _, s := range texts {
+		if err := tr.Add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := tr.Train()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := EncoderPresets["debian-embed-quick"]
+	cfg.HardNegatives, cfg.CropQueries, cfg.BatchPairs = 0, 0.5, 2
+	var pairs []textPair
+	for i, s := range texts {
+		q, _ := tok.Encode(fmt.Sprintf("package %d", i))
+		d, _ := tok.Encode(s)
+		pairs = append(pairs, textPair{q: q, d: d, synopsis: fmt.Sprint(i), text: s})
+	}
+	s, err := hardNegativeSampler(pairs, cfg, tok.Pad(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Crop != 0.5 || s.CropMin != 4 || s.CropMax != 16 || s.Negatives != nil {
+		t.Fatalf("crop %g of %d..%d tokens, negatives %v", s.Crop, s.CropMin, s.CropMax, s.Negatives)
+	}
+	cont := 0
+	for id, c := range s.Continues {
+		if c != strings.HasPrefix(tok.Token(int32(id)), "##") {
+			t.Fatalf("token %d %q: continues %v", id, tok.Token(int32(id)), c)
+		}
+		if c {
+			cont++
+		}
+	}
+	if cont == 0 {
+		t.Fatal("no token continues a word: the check above checked nothing")
+	}
+	for _, bad := range []EncoderConfig{{CropQueries: 1.5}, {CropQueries: 0.5, CropTokens: [2]int{5, 4}}, {CropQueries: -1}} {
+		c := EncoderPresets["debian-embed-quick"]
+		c.CropQueries, c.CropTokens = bad.CropQueries, bad.CropTokens
+		if c.Validate() == nil {
+			t.Errorf("crop_queries %g, crop_tokens %v passed Validate", c.CropQueries, c.CropTokens)
 		}
 	}
 }
