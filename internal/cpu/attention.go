@@ -538,10 +538,7 @@ func (j *attnJob) decodePart(sc *attnScratch, part int) {
 	kb, ks := a.kvHead(b, h)
 	q := j.q[qb : qb+a.Dim]
 	s := sc.m[:k1-k0]
-	for c := range s {
-		off := kb + (k0+c)*ks
-		s[c] = j.scale * dot(q, j.k[off:off+a.Dim])
-	}
+	dots(q, j.k[kb+k0*ks:], ks, j.scale, s)
 	if a.RelBias != nil { // Tq = 1: key j has offset j
 		axpy(1, a.RelBias[h*a.Tk+k0:h*a.Tk+k1], s)
 	}
@@ -557,12 +554,7 @@ func (j *attnJob) decodePart(sc *attnScratch, part int) {
 		return
 	}
 	out[0], out[1] = m, expShiftSum(s, m)
-	for c, p := range s {
-		if p != 0 {
-			off := kb + (k0+c)*ks
-			axpy(p, j.v[off:off+a.Dim], o)
-		}
-	}
+	axpys(s, j.v[kb+k0*ks:], ks, o)
 }
 
 var partials struct {

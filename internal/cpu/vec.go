@@ -50,6 +50,22 @@ func Dot(x, y []float32) float32 {
 	return dot(x, y[:len(x)])
 }
 
+// dotsGo is dots' Go twin: dot per key.
+func dotsGo(q, k []float32, ks int, scale float32, out []float32) {
+	for c := range out {
+		out[c] = scale * dot(q, k[c*ks:c*ks+len(q)])
+	}
+}
+
+// axpysGo is axpys' Go twin: axpy per key.
+func axpysGo(p, v []float32, ks int, o []float32) {
+	for c, pc := range p {
+		if pc != 0 {
+			axpy(pc, v[c*ks:c*ks+len(o)], o)
+		}
+	}
+}
+
 // dot4Go is dot4's Go twin.
 func dot4Go(a []float32, lda int, w []float32, out *[4]float32) {
 	for r := range out {

@@ -68,6 +68,37 @@ func dot8x2(a []float32, lda int, w []float32, ldw, n int, out *[16]float32) {
 	dot8x2Go(a, lda, w, ldw, n, out)
 }
 
+//go:noescape
+func dotsAVX2(q, k *float32, ks, n, d int, scale float32, out *float32)
+
+// dots sets out[c] to scale·dot(q, k[c*ks:c*ks+len(q)]) for c < len(out):
+// one query's attention scores against keys ks floats apart, each exactly
+// as dot gives it, in one call.
+func dots(q, k []float32, ks int, scale float32, out []float32) {
+	if useVecAsm && len(out) > 0 && len(q) > 0 {
+		_ = k[(len(out)-1)*ks+len(q)-1]
+		dotsAVX2(&q[0], &k[0], ks, len(out), len(q), scale, &out[0])
+		return
+	}
+	dotsGo(q, k, ks, scale, out)
+}
+
+//go:noescape
+func axpysAVX2(p, v *float32, ks, n int, o *float32, d int)
+
+// axpys adds p[c]·v[c*ks:c*ks+len(o)] to o for each c < len(p) in order,
+// skipping those with p[c] = 0: one query's attention output from its
+// probabilities, each element exactly as successive axpy calls give it,
+// with o kept in registers across the keys.
+func axpys(p, v []float32, ks int, o []float32) {
+	if useVecAsm && len(p) > 0 && len(o) > 0 {
+		_ = v[(len(p)-1)*ks+len(o)-1]
+		axpysAVX2(&p[0], &v[0], ks, len(p), &o[0], len(o))
+		return
+	}
+	axpysGo(p, v, ks, o)
+}
+
 func dot(x, y []float32) float32 {
 	if useVecAsm && len(x) > 0 {
 		return dotAVX2(&x[0], &y[0], len(x))

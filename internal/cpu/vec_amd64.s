@@ -427,3 +427,203 @@ d82store:
 d82done:
 	VZEROUPPER
 	RET
+
+// func dotsAVX2(q, k *float32, ks, n, d int, scale float32, out *float32)
+// out[c] = scale·(q·k[c*ks : c*ks+d]) for c < n: one query's attention
+// scores against n keys ks floats apart, each dot product formed exactly
+// as dotAVX2 forms it (four accumulators over blocks of 32, then blocks of
+// 8 into the first, summed pairwise, REDUCE8, then the tail), without a
+// call per key.
+TEXT ·dotsAVX2(SB), NOSPLIT, $0-56
+	MOVQ q+0(FP), R8
+	MOVQ k+8(FP), R9
+	MOVQ ks+16(FP), R10
+	SHLQ $2, R10
+	MOVQ n+24(FP), R11
+	MOVQ d+32(FP), R12
+	VMOVSS scale+40(FP), X8
+	MOVQ out+48(FP), DX
+skey:
+	TESTQ R11, R11
+	JZ sdone
+	MOVQ R8, SI
+	MOVQ R9, DI
+	MOVQ R12, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+sloop32:
+	CMPQ CX, $32
+	JLT sloop8
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VMOVUPS 64(SI), Y6
+	VMOVUPS 96(SI), Y7
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP sloop32
+sloop8:
+	CMPQ CX, $8
+	JLT sreduce
+	VMOVUPS (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP sloop8
+sreduce:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	REDUCE8(Y0, X0, X1)
+sloop1:
+	TESTQ CX, CX
+	JZ sstore
+	VMOVSS (SI), X1
+	VFMADD231SS (DI), X1, X0
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JMP sloop1
+sstore:
+	VMULSS X0, X8, X0
+	VMOVSS X0, (DX)
+	ADDQ $4, DX
+	ADDQ R10, R9
+	DECQ R11
+	JMP skey
+sdone:
+	VZEROUPPER
+	RET
+
+// func axpysAVX2(p, v *float32, ks, n int, o *float32, d int)
+// o[i] += Σ_c p[c]·v[c*ks+i] for i < d, keys c < n in order, those with
+// p[c] = 0 skipped: one query's attention output from its probabilities,
+// each element exactly as successive axpyAVX2 calls give it (one fused
+// multiply-add per key), with o held in registers across the keys, 64
+// floats at a time, then 8, then one.
+TEXT ·axpysAVX2(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), R8
+	MOVQ v+8(FP), R9
+	MOVQ ks+16(FP), R10
+	SHLQ $2, R10
+	MOVQ n+24(FP), R11
+	MOVQ o+32(FP), DX
+	MOVQ d+40(FP), R12
+	VXORPS X9, X9, X9
+apass64:
+	CMPQ R12, $64
+	JLT apass8
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VMOVUPS 128(DX), Y4
+	VMOVUPS 160(DX), Y5
+	VMOVUPS 192(DX), Y6
+	VMOVUPS 224(DX), Y7
+	MOVQ R8, SI
+	MOVQ R9, DI
+	MOVQ R11, CX
+akey64:
+	TESTQ CX, CX
+	JZ astore64
+	VMOVSS (SI), X8
+	VUCOMISS X9, X8
+	JNE ause64
+	JPS ause64
+	JMP anext64
+ause64:
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS (DI), Y8, Y0
+	VFMADD231PS 32(DI), Y8, Y1
+	VFMADD231PS 64(DI), Y8, Y2
+	VFMADD231PS 96(DI), Y8, Y3
+	VFMADD231PS 128(DI), Y8, Y4
+	VFMADD231PS 160(DI), Y8, Y5
+	VFMADD231PS 192(DI), Y8, Y6
+	VFMADD231PS 224(DI), Y8, Y7
+anext64:
+	ADDQ $4, SI
+	ADDQ R10, DI
+	DECQ CX
+	JMP akey64
+astore64:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
+	ADDQ $256, DX
+	ADDQ $256, R9
+	SUBQ $64, R12
+	JMP apass64
+apass8:
+	CMPQ R12, $8
+	JLT apass1
+	VMOVUPS (DX), Y0
+	MOVQ R8, SI
+	MOVQ R9, DI
+	MOVQ R11, CX
+akey8:
+	TESTQ CX, CX
+	JZ astore8
+	VMOVSS (SI), X8
+	VUCOMISS X9, X8
+	JNE ause8
+	JPS ause8
+	JMP anext8
+ause8:
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS (DI), Y8, Y0
+anext8:
+	ADDQ $4, SI
+	ADDQ R10, DI
+	DECQ CX
+	JMP akey8
+astore8:
+	VMOVUPS Y0, (DX)
+	ADDQ $32, DX
+	ADDQ $32, R9
+	SUBQ $8, R12
+	JMP apass8
+apass1:
+	TESTQ R12, R12
+	JZ adone
+	VMOVSS (DX), X0
+	MOVQ R8, SI
+	MOVQ R9, DI
+	MOVQ R11, CX
+akey1:
+	TESTQ CX, CX
+	JZ astore1
+	VMOVSS (SI), X8
+	VUCOMISS X9, X8
+	JNE ause1
+	JPS ause1
+	JMP anext1
+ause1:
+	VFMADD231SS (DI), X8, X0
+anext1:
+	ADDQ $4, SI
+	ADDQ R10, DI
+	DECQ CX
+	JMP akey1
+astore1:
+	VMOVSS X0, (DX)
+	ADDQ $4, DX
+	ADDQ $4, R9
+	DECQ R12
+	JMP apass1
+adone:
+	VZEROUPPER
+	RET

@@ -8,6 +8,10 @@ func axpy(alpha float32, x, y []float32) { axpyGo(alpha, x, y) }
 
 func dot(x, y []float32) float32 { return dotGo(x, y) }
 
+func dots(q, k []float32, ks int, scale float32, out []float32) { dotsGo(q, k, ks, scale, out) }
+
+func axpys(p, v []float32, ks int, o []float32) { axpysGo(p, v, ks, o) }
+
 func dot4(a []float32, lda int, w []float32, out *[4]float32) { dot4Go(a, lda, w, out) }
 
 func dot8(a []float32, lda int, w []float32, out *[8]float32) { dot8Go(a, lda, w, out) }

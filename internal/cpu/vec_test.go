@@ -422,3 +422,48 @@ func BenchmarkExpShiftSum(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1024, "ns/elem")
 }
+
+// TestDotsAxpys: one query's scores against keys ks apart (dots) and its
+// output from their probabilities (axpys) are, key by key, exactly dot and
+// axpy: the decoding step's attention gives the same bits as before it had
+// its own kernels. Zero probabilities are skipped (a NaN in their value
+// row would otherwise spread); widths straddle the kernels' blocks of 64,
+// 32, 8 and 1.
+func TestDotsAxpys(t *testing.T) {
+	bothVecPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		for _, d := range []int{1, 7, 8, 31, 32, 40, 64, 65, 72, 128, 200} {
+			for _, n := range []int{1, 2, 5, 17} {
+				ks := d + 3
+				q, k := scaledSlice(rng, d, 2), scaledSlice(rng, (n-1)*ks+d, 2)
+				got, want := make([]float32, n), make([]float32, n)
+				dots(q, k, ks, 0.3, got)
+				for c := range want {
+					want[c] = 0.3 * dot(q, k[c*ks:c*ks+d])
+				}
+				for c := range got {
+					if got[c] != want[c] {
+						t.Fatalf("dots d=%d n=%d key %d: %g, dot %g", d, n, c, got[c], want[c])
+					}
+				}
+				p := scaledSlice(rng, n, 1)
+				p[n/2] = 0
+				v := append([]float32(nil), k...)
+				v[(n/2)*ks] = float32(math.NaN())
+				o, ow := scaledSlice(rng, d, 1), make([]float32, d)
+				copy(ow, o)
+				axpys(p, v, ks, o)
+				for c, pc := range p {
+					if pc != 0 {
+						axpy(pc, v[c*ks:c*ks+d], ow)
+					}
+				}
+				for i := range o {
+					if o[i] != ow[i] {
+						t.Fatalf("axpys d=%d n=%d [%d]: %g, axpy per key %g", d, n, i, o[i], ow[i])
+					}
+				}
+			}
+		}
+	})
+}

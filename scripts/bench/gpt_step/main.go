@@ -1,33 +1,68 @@
 // Command gpt_step times a GPT decoding step with 1 and 8 rows (KV cache,
 // a prompt of 8 tokens, 32 steps, best of 30) and the prefill of the
-// prompts: go run ./scripts/bench/gpt_step MODEL_DIR
+// prompts: go run ./scripts/bench/gpt_step [-cpuprofile FILE] [-rows 1,8]
+// MODEL_DIR. The profile covers the timed loops only.
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/goformer/goformer/models/gpt"
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: gpt_step MODEL_DIR")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the timed loops to this file")
+	rowList := flag.String("rows", "1,8", "the batch sizes to time, comma-separated")
+	repeats := flag.Int("repeats", 30, "timed runs of 32 steps per batch size (the best is reported)")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: gpt_step [-cpuprofile FILE] [-rows 1,8] [-repeats 30] MODEL_DIR")
 		os.Exit(2)
 	}
-	m, err := gpt.Load(os.Args[1])
+	var batches []int
+	for _, f := range strings.Split(*rowList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "gpt_step: -rows: %q is not a batch size\n", f)
+			os.Exit(2)
+		}
+		batches = append(batches, n)
+	}
+	m, err := gpt.Load(flag.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	for _, rows := range []int{1, 8} {
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}()
+	}
+	for _, rows := range batches {
 		prompts := make([][]int32, rows)
 		for i := range prompts {
 			prompts[i] = []int32{1, 2, 3, 4, 5, 6, 7, 8}
 		}
 		best, pre := time.Duration(1<<62), time.Duration(1<<62)
-		for range 30 {
+		for range *repeats {
 			t0 := time.Now()
 			dec, err := m.NewDecoder(prompts, 1, 32)
 			if err != nil {
