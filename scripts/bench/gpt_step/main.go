@@ -1,7 +1,7 @@
 // Command gpt_step times a GPT decoding step with 1 and 8 rows (KV cache,
 // a prompt of 8 tokens, 32 steps, best of 30) and the prefill of the
 // prompts: go run ./scripts/bench/gpt_step [-cpuprofile FILE] [-rows 1,8]
-// MODEL_DIR. The profile covers the timed loops only.
+// [-prompt 8] MODEL_DIR. The profile covers the timed loops only.
 package main
 
 import (
@@ -20,9 +20,14 @@ func main() {
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the timed loops to this file")
 	rowList := flag.String("rows", "1,8", "the batch sizes to time, comma-separated")
 	repeats := flag.Int("repeats", 30, "timed runs of 32 steps per batch size (the best is reported)")
+	promptLen := flag.Int("prompt", 8, "prompt tokens per row (the steps attend to these and the steps before)")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: gpt_step [-cpuprofile FILE] [-rows 1,8] [-repeats 30] MODEL_DIR")
+		fmt.Fprintln(os.Stderr, "usage: gpt_step [-cpuprofile FILE] [-rows 1,8] [-repeats 30] [-prompt 8] MODEL_DIR")
+		os.Exit(2)
+	}
+	if *promptLen < 1 {
+		fmt.Fprintln(os.Stderr, "gpt_step: -prompt must be at least 1")
 		os.Exit(2)
 	}
 	var batches []int
@@ -59,7 +64,10 @@ func main() {
 	for _, rows := range batches {
 		prompts := make([][]int32, rows)
 		for i := range prompts {
-			prompts[i] = []int32{1, 2, 3, 4, 5, 6, 7, 8}
+			prompts[i] = make([]int32, *promptLen)
+			for k := range prompts[i] {
+				prompts[i][k] = int32(1 + k%7)
+			}
 		}
 		best, pre := time.Duration(1<<62), time.Duration(1<<62)
 		for range *repeats {
@@ -81,6 +89,6 @@ func main() {
 			best = min(best, time.Since(t))
 			dec.Release()
 		}
-		fmt.Printf("rows %d: %.3f ms/step, prefill %.3f ms\n", rows, best.Seconds()*1000/32, pre.Seconds()*1000)
+		fmt.Printf("rows %d, prompt %d: %.3f ms/step, prefill %.3f ms\n", rows, *promptLen, best.Seconds()*1000/32, pre.Seconds()*1000)
 	}
 }
