@@ -1,6 +1,7 @@
 package gpt
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -40,8 +41,18 @@ func lastLogits(t *testing.T, m *Model, seq []int32) []float32 {
 // TestDecoderMatchesFullRecompute decodes a batch of prompts of different
 // lengths (left-padded in the prefill) greedily with the KV cache and, row
 // by row, by recomputing the whole prefix each step: the logits agree to
-// float32 rounding at every step and the tokens are the same.
+// float32 rounding at every step and the tokens are the same. The prefill
+// runs whole, in chunks of two positions and of one (prefillTokens).
 func TestDecoderMatchesFullRecompute(t *testing.T) {
+	for _, tokens := range []int{512, 6, 1} {
+		saved := prefillTokens
+		prefillTokens = tokens
+		t.Run(fmt.Sprintf("prefill-%d", tokens), testDecoderMatchesFullRecompute)
+		prefillTokens = saved
+	}
+}
+
+func testDecoderMatchesFullRecompute(t *testing.T) {
 	m := sharpModel(t)
 	prompts := [][]int32{{3, 17, 5}, {9}, {1, 2, 3, 4, 5, 6}}
 	dec, err := m.NewDecoder(prompts, 1, 30)

@@ -66,23 +66,42 @@ func (m *Model) NewDecoder(prompts [][]int32, copies, maxNew int) (*Decoder, err
 		return d, nil
 	}
 	// Prefill: row r is pre-len(p)+1 pads, then p without its last token,
-	// at positions 0.. from the first real token.
-	ids, pos, pad := make([]int32, rows*pre), make([]int32, rows*pre), make([]bool, rows*pre)
-	for r := range rows {
-		p := prompts[r/copies]
-		skip := pre - (len(p) - 1)
-		for j := range pre {
-			if j < skip {
-				pad[r*pre+j] = true // id 0 and position 0: finite values, masked out
-				continue
+	// at positions 0.. from the first real token; in chunks of positions
+	// of about prefillTokens tokens in all, the graph rewound between
+	// them. A graph without a tape still keeps every value it made until
+	// it is reset (about 700 KB a token for GPT-2 small), so eight prompts
+	// of 512 tokens at once held 2.9 GB; a chunk's queries attend to the
+	// cache of the chunks before and causally among themselves.
+	chunk := max(1, prefillTokens/rows)
+	n := min(chunk, pre)
+	ids, pos, pad := make([]int32, rows*n), make([]int32, rows*n), make([]bool, rows*n)
+	for from := 0; from < pre; from += chunk {
+		n = min(chunk, pre-from)
+		for r := range rows {
+			p := prompts[r/copies]
+			skip := pre - (len(p) - 1)
+			for i := range n {
+				j, k := from+i, r*n+i
+				if j < skip {
+					// id 0 and position 0: finite values, masked out
+					ids[k], pos[k], pad[k] = 0, 0, true
+					continue
+				}
+				ids[k], pos[k], pad[k] = p[j-skip], int32(j-skip), false
 			}
-			ids[r*pre+j], pos[r*pre+j] = p[j-skip], int32(j-skip)
+		}
+		g.Reset()
+		m.forward(g, ids[:rows*n], pos[:rows*n], rows, n, pad[:rows*n], d.caches, false)
+		if err := g.Err(); err != nil {
+			return d, err
 		}
 	}
-	g.Reset()
-	m.forward(g, ids, pos, rows, pre, pad, d.caches, false)
-	return d, g.Err()
+	return d, nil
 }
+
+// prefillTokens bounds the tokens (rows × positions) a decoder's prefill
+// runs at once; a variable so that tests can make it small.
+var prefillTokens = 512
 
 // Release hands the decoder's graph (and the memory its steps used) back
 // to the model for the next decoder; the decoder must not be used after.
