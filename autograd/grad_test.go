@@ -13,6 +13,16 @@ import (
 // values and returns its output.
 type forwardFn func(g *Graph, in []*Var) *Var
 
+// spread holds the values −n/20, …, n/20 (0.1 apart) in a random order.
+func spread(rng *rand.Rand, shape ...int) *tensor.Tensor {
+	t := tensor.New(shape...)
+	n := t.Len()
+	for i, p := range rng.Perm(n) {
+		t.Data()[i] = float32(p)*0.1 - float32(n)/20
+	}
+	return t
+}
+
 func randTensor(rng *rand.Rand, scale float32, shape ...int) *tensor.Tensor {
 	t := tensor.New(shape...)
 	for i := range t.Data() {
@@ -119,6 +129,12 @@ func TestOpGradients(t *testing.T) {
 		{"MeanPool padded", func(g *Graph, in []*Var) *Var {
 			return g.MeanPool(in[0], []bool{false, false, true, false, true, true, false, false, false})
 		}, []*tensor.Tensor{randTensor(rng, 1, 3, 3, 4)}, false},
+		// values 0.1 apart (a permutation), so no two tie within a step
+		{"MaxPool padded", func(g *Graph, in []*Var) *Var {
+			return g.MaxPool(in[0], []bool{false, false, true, false, true, true, false, false, false})
+		}, []*tensor.Tensor{spread(rng, 3, 3, 4)}, false},
+		{"MaxPool", func(g *Graph, in []*Var) *Var { return g.MaxPool(in[0], nil) },
+			[]*tensor.Tensor{spread(rng, 2, 5, 3)}, false},
 		{"MeanPool", func(g *Graph, in []*Var) *Var { return g.MeanPool(in[0], nil) },
 			[]*tensor.Tensor{randTensor(rng, 1, 2, 3, 4)}, false},
 		{"Normalize", func(g *Graph, in []*Var) *Var { return g.Normalize(in[0]) },

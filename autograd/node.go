@@ -32,6 +32,7 @@ const (
 	opRelativeBias
 	opTanh
 	opMeanPool
+	opMaxPool
 	opNormalize
 	opConcatRows
 )
@@ -54,7 +55,7 @@ type node struct {
 	eps   float32 // CrossEntropy's label smoothing
 
 	mean, rstd []float32 // LayerNorm, RMSNorm: per-row statistics of the forward pass
-	mask       []float32 // MeanPool: per-position weights
+	mask       []float32 // MeanPool: per-position weights; MaxPool: each maximum's position (−1: padding)
 	kept       []uint32  // Dropout: one bit per element, set where it was kept (scaled by scale)
 	probs      []float32 // CrossEntropy: softmax of the logits
 	lse        []float32 // Attention: per-query log-sum-exp
@@ -93,6 +94,8 @@ func (g *Graph) backward(n *node) {
 		g.tanhBackward(n)
 	case opMeanPool:
 		g.meanPoolBackward(n)
+	case opMaxPool:
+		g.maxPoolBackward(n)
 	case opNormalize:
 		g.normalizeBackward(n)
 	case opDropout:

@@ -119,3 +119,62 @@ func (g *Graph) normalizeBackward(n *node) {
 	}
 	g.accumulate(n.in[0], 1, dx)
 }
+
+// MaxPool is sentence-transformers' max pooling: x [batch, seqLen, width]
+// → [batch, width], each feature's largest value over the positions, the
+// padded positions (pad[b*seqLen+j]) counting as −1e9 as that library
+// sets them. The gradient goes to the position that gave each maximum
+// (the first of equal ones); to none where it was padding.
+func (g *Graph) MaxPool(x *Var, pad []bool) *Var {
+	if g.failed("MaxPool", x) {
+		return g.poison
+	}
+	s := x.Shape()
+	if len(s) != 3 || pad != nil && len(pad) != s[0]*s[1] {
+		return g.Fail(fmt.Errorf("MaxPool: input %v with a mask of %d; want [batch, seqLen, width] and batch × seqLen", s, len(pad)))
+	}
+	b, t, w := s[0], s[1], s[2]
+	out := g.newVar([]*Var{x}, b, w)
+	od, xd := out.Value.Data(), x.Value.Data()
+	// from[r*w+i]: the position the maximum came from, −1 when padding
+	// (exact in float32 for any sequence length a model reads)
+	from := g.arena.alloc(b * w)
+	for r := range b {
+		for i := range w {
+			m, at, found := float32(0), -1, false
+			for j := range t {
+				v, padded := xd[(r*t+j)*w+i], pad != nil && pad[r*t+j]
+				if padded {
+					v = -1e9
+				}
+				if !found || v > m {
+					m, at, found = v, j, true
+					if padded {
+						at = -1
+					}
+				}
+			}
+			od[r*w+i] = m
+			from[r*w+i] = float32(at)
+		}
+	}
+	g.record(node{op: opMaxPool, out: out, in: [4]*Var{x}, mask: from, rows: t, cols: w})
+	return out
+}
+
+func (g *Graph) maxPoolBackward(n *node) {
+	if !n.needs(0) {
+		return
+	}
+	dout := n.out.Grad.Data()
+	t, w := n.rows, n.cols
+	dx := g.arena.alloc(n.in[0].Value.Len())
+	clear(dx)
+	for k, at := range n.mask {
+		if at >= 0 {
+			r, i := k/w, k%w
+			dx[(r*t+int(at))*w+i] = dout[k]
+		}
+	}
+	g.accumulate(n.in[0], 1, dx)
+}

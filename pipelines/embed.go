@@ -50,6 +50,23 @@ func (p Pooling) modes() int {
 	return n
 }
 
+// describe names the pooling modes in use, for messages.
+func (p Pooling) describe() string {
+	var names []string
+	for _, m := range []struct {
+		on   bool
+		name string
+	}{{p.CLS, "cls"}, {p.Max, "max"}, {p.Mean, "mean"}, {p.MeanSqrtLen, "mean-sqrt-len"}, {p.WeightedMean, "weighted-mean"}, {p.LastToken, "last-token"}} {
+		if m.on {
+			names = append(names, m.name)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, " + ")
+}
+
 // module is one entry of modules.json.
 type module struct {
 	Idx  int    `json:"idx"`
@@ -284,8 +301,9 @@ func (e *Embedder) Save(dir string) error {
 }
 
 // Forward embeds a batch of inputs on g: the encoder, the pooling and the
-// normalisation, [batch, Dimension()]. Mean and CLS pooling record their
-// gradients (training); the other modes are for inference only.
+// normalisation, [batch, Dimension()]. Mean, max and CLS pooling, one of
+// them, record their gradients (training); the other modes, and several
+// modes at once, are for inference only.
 func (e *Embedder) Forward(g *autograd.Graph, ids, types []int32, batch, seqLen int, pad []bool) (*autograd.Var, error) {
 	x, err := e.Model.Encode(g, ids, types, batch, seqLen, pad)
 	if err != nil {
@@ -296,14 +314,12 @@ func (e *Embedder) Forward(g *autograd.Graph, ids, types []int32, batch, seqLen 
 	if p.CLS {
 		parts = append(parts, e.Model.First(g, x))
 	}
-	if p.Max || p.MeanSqrtLen || p.LastToken {
-		if !g.NoGrad {
-			return nil, fmt.Errorf("pipelines: max, mean-sqrt-len and last-token pooling are for inference only")
-		}
+	if (p.MeanSqrtLen || p.LastToken || p.modes() > 1) && !g.NoGrad {
+		return nil, fmt.Errorf("pipelines: training needs one pooling mode of mean, max or CLS, not %s", p.describe())
 	}
 	h := e.Model.Config.HiddenSize
 	if p.Max {
-		parts = append(parts, g.Input(poolMax(x.Value.Data(), pad, batch, seqLen, h)))
+		parts = append(parts, g.MaxPool(x, pad))
 	}
 	if p.Mean {
 		parts = append(parts, g.MeanPool(x, pad))
@@ -328,27 +344,6 @@ func (e *Embedder) Forward(g *autograd.Graph, ids, types []int32, batch, seqLen 
 		out = g.Normalize(out)
 	}
 	return out, g.Err()
-}
-
-// poolMax is sentence-transformers' max pooling: padding set to −1e9, the
-// largest value of each feature.
-func poolMax(x []float32, pad []bool, b, t, h int) *tensor.Tensor {
-	out := tensor.New(b, h)
-	o := out.Data()
-	for r := range b {
-		for i := range h {
-			m := float32(math.Inf(-1))
-			for j := range t {
-				v := x[(r*t+j)*h+i]
-				if pad != nil && pad[r*t+j] {
-					v = -1e9
-				}
-				m = max(m, v)
-			}
-			o[r*h+i] = m
-		}
-	}
-	return out
 }
 
 // poolMeanSqrt is the sum over the tokens divided by √(their number).

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/goformer/goformer/autograd"
@@ -343,5 +344,53 @@ func TestRunBatchesBoundsPadding(t *testing.T) {
 	// for 28).
 	if want := [][2]int{{2, 150}, {2, 97}, {4, 59}, {2, 52}, {1, 20}, {4, 8}}; !slices.Equal(shapes, want) {
 		t.Errorf("batches %v, want %v", shapes, want)
+	}
+}
+
+// TestEmbedderTrainsWithOnePooling: with a tape, max pooling (as mean and
+// CLS) records its gradient — the encoder's weights get one — and several
+// modes at once are refused by name instead of training nothing.
+func TestEmbedderTrainsWithOnePooling(t *testing.T) {
+	e, err := LoadEmbedder(encoderDir("st-maxmean"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _, err := e.Tokens("a converter from ABC to MIDI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forward := func() (*autograd.Graph, *autograd.Var, error) {
+		g := autograd.NewGraph(1)
+		v, err := e.Forward(g, ids, nil, 1, len(ids), nil)
+		return g, v, err
+	}
+	if _, _, err := forward(); err == nil || !strings.Contains(err.Error(), "max + mean") {
+		t.Fatalf("training with max and mean pooling: %v, want a refusal naming them", err)
+	}
+	e.Pooling.Mean = false
+	g, v, err := forward()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ones := tensor.New(v.Shape()...)
+	for i := range ones.Data() {
+		ones.Data()[i] = float32(i%3) - 1
+	}
+	if err := g.BackwardWithGrad(v, ones); err != nil {
+		t.Fatal(err)
+	}
+	grads := 0
+	for _, p := range e.Model.Params.List() {
+		if p.Grad != nil {
+			for _, x := range p.Grad.Data() {
+				if x != 0 {
+					grads++
+					break
+				}
+			}
+		}
+	}
+	if grads == 0 {
+		t.Fatal("max pooling passed no gradient to the encoder")
 	}
 }

@@ -103,7 +103,10 @@ type EncoderConfig struct {
 	// whole words (4..16 when unset): pairs that never repeat, matched only
 	// by the words they share (train.PairSampler.Crop).
 	CropQueries float64 `json:"crop_queries,omitempty"`
-	CropTokens  [2]int  `json:"crop_tokens,omitzero"`
+	// Pooling (embed) is how token vectors become the sentence vector:
+	// "mean" (the default), "max" or "cls", as the saved 1_Pooling says.
+	Pooling    string `json:"pooling,omitempty"`
+	CropTokens [2]int `json:"crop_tokens,omitzero"`
 	// Init is the pretrained model directory a qa or embed run starts from
 	// ("" for none: a model from scratch with its own WordPiece).
 	Init      string    `json:"init,omitempty"`
@@ -167,6 +170,8 @@ func (c *EncoderConfig) Validate() error {
 		err = fmt.Errorf("embed: query_len must be at least 3, batch_pairs at least 2, scale, val_queries and hard_negatives ≥ 0 (got %d, %d, %g, %d, %d)", c.QueryLen, c.BatchPairs, c.Scale, c.ValQueries, c.HardNegatives)
 	case c.Task == "embed" && (c.CropQueries < 0 || c.CropQueries > 1 || c.CropTokens != [2]int{} && (c.CropTokens[0] < 1 || c.CropTokens[1] < c.CropTokens[0])):
 		err = fmt.Errorf("embed: crop_queries must be in [0, 1] and crop_tokens [min, max] with 1 ≤ min ≤ max (got %g, %v)", c.CropQueries, c.CropTokens)
+	case c.Task == "embed" && c.Pooling != "" && c.Pooling != "mean" && c.Pooling != "max" && c.Pooling != "cls":
+		err = fmt.Errorf("embed: pooling must be mean, max or cls, got %q", c.Pooling)
 	case c.Task != "embed" && c.HardNegatives != 0:
 		err = fmt.Errorf("hard_negatives is for embed runs")
 	case c.Hidden < 2 || c.Heads < 1 || c.Hidden%c.Heads != 0 || c.Layers < 1 || c.FFN < 1:
@@ -258,6 +263,12 @@ func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, e
 		emb, err := pipelines.NewEmbedder(model, tok, min(cfg.MaxSeqLen, model.Config.MaxPositionEmbeddings))
 		if err != nil {
 			return nil, &ConfigError{err}
+		}
+		switch cfg.Pooling {
+		case "max":
+			emb.Pooling.Mean, emb.Pooling.Max = false, true
+		case "cls":
+			emb.Pooling.Mean, emb.Pooling.CLS = false, true
 		}
 		save = emb.Save
 		trainPairs, err := debianPairs(emb, "train", cfg)
