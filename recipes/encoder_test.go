@@ -162,3 +162,16 @@ func TestCropSampler(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbedPoolingConfig: the embed task's pooling is mean, max or cls,
+// and anything else is refused by name.
+func TestEmbedPoolingConfig(t *testing.T) {
+	for pooling, ok := range map[string]bool{"": true, "mean": true, "max": true, "cls": true, "sum": false, "Max": false} {
+		c := EncoderPresets["debian-embed-quick"]
+		c.Pooling = pooling
+		err := c.Validate()
+		if (err == nil) != ok || err != nil && !strings.Contains(err.Error(), "pooling") {
+			t.Errorf("pooling %q: %v", pooling, err)
+		}
+	}
+}
