@@ -10,14 +10,10 @@ import (
 // sentence-transformers' mean pooling does, giving [batch, width]. A row
 // that is all padding pools to zeros.
 func (g *Graph) MeanPool(x *Var, pad []bool) *Var {
-	if g.failed("MeanPool", x) {
-		return g.poison
+	b, t, w, bad := g.poolDims("MeanPool", x, pad)
+	if bad != nil {
+		return bad
 	}
-	s := x.Shape()
-	if len(s) != 3 || pad != nil && len(pad) != s[0]*s[1] {
-		return g.Fail(fmt.Errorf("MeanPool: input %v with a mask of %d; want [batch, seqLen, width] and batch × seqLen", s, len(pad)))
-	}
-	b, t, w := s[0], s[1], s[2]
 	weights := g.arena.alloc(b * t)
 	for r := range b {
 		n := 0
@@ -120,42 +116,55 @@ func (g *Graph) normalizeBackward(n *node) {
 	g.accumulate(n.in[0], 1, dx)
 }
 
+// poolDims checks a pooling op's input, x [batch, seqLen, width] with pad
+// nil or batch × seqLen, and returns its sizes, or the poisoned output.
+func (g *Graph) poolDims(op string, x *Var, pad []bool) (b, t, w int, poisoned *Var) {
+	if g.failed(op, x) {
+		return 0, 0, 0, g.poison
+	}
+	s := x.Shape()
+	if len(s) != 3 || pad != nil && len(pad) != s[0]*s[1] {
+		return 0, 0, 0, g.Fail(fmt.Errorf("%s: input %v with a mask of %d; want [batch, seqLen, width] and batch × seqLen", op, s, len(pad)))
+	}
+	return s[0], s[1], s[2], nil
+}
+
 // MaxPool is sentence-transformers' max pooling: x [batch, seqLen, width]
 // → [batch, width], each feature's largest value over the positions, the
 // padded positions (pad[b*seqLen+j]) counting as −1e9 as that library
 // sets them. The gradient goes to the position that gave each maximum
 // (the first of equal ones); to none where it was padding.
 func (g *Graph) MaxPool(x *Var, pad []bool) *Var {
-	if g.failed("MaxPool", x) {
-		return g.poison
+	b, t, w, bad := g.poolDims("MaxPool", x, pad)
+	if bad != nil {
+		return bad
 	}
-	s := x.Shape()
-	if len(s) != 3 || pad != nil && len(pad) != s[0]*s[1] {
-		return g.Fail(fmt.Errorf("MaxPool: input %v with a mask of %d; want [batch, seqLen, width] and batch × seqLen", s, len(pad)))
-	}
-	b, t, w := s[0], s[1], s[2]
 	out := g.newVar([]*Var{x}, b, w)
 	od, xd := out.Value.Data(), x.Value.Data()
 	// from[r*w+i]: the position the maximum came from, −1 when padding
 	// (exact in float32 for any sequence length a model reads)
 	from := g.arena.alloc(b * w)
+	if t == 0 {
+		clear(od)
+		for i := range from {
+			from[i] = -1
+		}
+	}
 	for r := range b {
-		for i := range w {
-			m, at, found := float32(0), -1, false
-			for j := range t {
-				v, padded := xd[(r*t+j)*w+i], pad != nil && pad[r*t+j]
+		o, f := od[r*w:(r+1)*w], from[r*w:(r+1)*w]
+		for j := range t { // a position's features in a row, running maxima
+			padded := pad != nil && pad[r*t+j]
+			for i, v := range xd[(r*t+j)*w : (r*t+j+1)*w] {
 				if padded {
 					v = -1e9
 				}
-				if !found || v > m {
-					m, at, found = v, j, true
+				if j == 0 || v > o[i] {
+					o[i], f[i] = v, float32(j)
 					if padded {
-						at = -1
+						f[i] = -1
 					}
 				}
 			}
-			od[r*w+i] = m
-			from[r*w+i] = float32(at)
 		}
 	}
 	g.record(node{op: opMaxPool, out: out, in: [4]*Var{x}, mask: from, rows: t, cols: w})
