@@ -53,59 +53,6 @@ done:
 	VZEROUPPER
 	RET
 
-// func dotAVX2(x, y *float32, n int) float32
-// Four vector accumulators (32 partial sums), summed pairwise at the end.
-TEXT ·dotAVX2(SB), NOSPLIT, $0-28
-	MOVQ x+0(FP), SI
-	MOVQ y+8(FP), DI
-	MOVQ n+16(FP), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-dloop32:
-	CMPQ CX, $32
-	JLT dloop8
-	VMOVUPS (SI), Y4
-	VMOVUPS 32(SI), Y5
-	VMOVUPS 64(SI), Y6
-	VMOVUPS 96(SI), Y7
-	VFMADD231PS (DI), Y4, Y0
-	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
-	ADDQ $128, SI
-	ADDQ $128, DI
-	SUBQ $32, CX
-	JMP dloop32
-dloop8:
-	CMPQ CX, $8
-	JLT dreduce
-	VMOVUPS (SI), Y4
-	VFMADD231PS (DI), Y4, Y0
-	ADDQ $32, SI
-	ADDQ $32, DI
-	SUBQ $8, CX
-	JMP dloop8
-dreduce:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	REDUCE8(Y0, X0, X1)
-dloop1:
-	TESTQ CX, CX
-	JZ ddone
-	VMOVSS (SI), X1
-	VFMADD231SS (DI), X1, X0
-	ADDQ $4, SI
-	ADDQ $4, DI
-	DECQ CX
-	JMP dloop1
-ddone:
-	VMOVSS X0, ret+24(FP)
-	VZEROUPPER
-	RET
-
 // func dot4AVX2(a *float32, lda int, w *float32, n int, out *[4]float32)
 // out[r] = Σ_p a[r*lda+p]·w[p] for r < 4: four dot products that share
 // each load of w.
@@ -430,10 +377,10 @@ d82done:
 
 // func dotsAVX2(q, k *float32, ks, n, d int, scale float32, out *float32)
 // out[c] = scale·(q·k[c*ks : c*ks+d]) for c < n: one query's attention
-// scores against n keys ks floats apart, each dot product formed exactly
-// as dotAVX2 forms it (four accumulators over blocks of 32, then blocks of
-// 8 into the first, summed pairwise, REDUCE8, then the tail), without a
-// call per key.
+// scores against n keys ks floats apart, without a call per key; with
+// n = 1 and scale 1, dot itself. Each dot product: four accumulators over
+// blocks of 32, then blocks of 8 into the first, summed pairwise, REDUCE8,
+// then the tail one at a time.
 TEXT ·dotsAVX2(SB), NOSPLIT, $0-56
 	MOVQ q+0(FP), R8
 	MOVQ k+8(FP), R9
