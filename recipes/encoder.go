@@ -282,7 +282,7 @@ func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, e
 		ct := &train.ContrastiveTask{Model: emb, Parameters: model.Params.List(), Val: valB, Scale: cfg.Scale, Symmetric: cfg.Symmetric}
 		if cfg.HardNegatives > 0 || cfg.CropQueries > 0 {
 			start := time.Now()
-			if ct.Sampler, err = hardNegativeSampler(trainPairs, cfg, emb.Pad(), tok); err != nil {
+			if ct.Sampler, err = pairSampler(trainPairs, cfg, emb.Pad(), tok); err != nil {
 				return nil, err
 			}
 			if cfg.HardNegatives > 0 {
@@ -687,13 +687,13 @@ func cutPairs(pairs []textPair, split string, cfg EncoderConfig, pad int32) ([]t
 	return out, nil
 }
 
-// hardNegativeSampler makes the training batches of a hard_negatives run
-// from the training pairs (sorted by length): for each synopsis the
-// hard_negatives other descriptions BM25 (over the whole description
-// texts) ranks best for it, those with the right description's very text
-// left out; with crop_queries, that share of the synopses cropped from
-// their descriptions.
-func hardNegativeSampler(pairs []textPair, cfg EncoderConfig, pad int32, tok *tokenizer.WordPiece) (*train.PairSampler, error) {
+// pairSampler makes the training batches of a hard_negatives or
+// crop_queries run from the training pairs (sorted by length): with
+// hard_negatives, for each synopsis the hard_negatives other descriptions
+// BM25 (over the whole description texts) ranks best for it, those with
+// the right description's very text left out; with crop_queries, that
+// share of the synopses cropped from their descriptions.
+func pairSampler(pairs []textPair, cfg EncoderConfig, pad int32, tok *tokenizer.WordPiece) (*train.PairSampler, error) {
 	queries, texts := make([]string, len(pairs)), make([]string, len(pairs))
 	s := &train.PairSampler{Queries: make([][]int32, len(pairs)), Docs: make([][]int32, len(pairs)),
 		BatchPairs: cfg.BatchPairs, Pad: pad}

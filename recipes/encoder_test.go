@@ -135,7 +135,7 @@ func TestCropSampler(t *testing.T) {
 		d, _ := tok.Encode(s)
 		pairs = append(pairs, textPair{q: q, d: d, synopsis: fmt.Sprint(i), text: s})
 	}
-	s, err := hardNegativeSampler(pairs, cfg, tok.Pad(), tok)
+	s, err := pairSampler(pairs, cfg, tok.Pad(), tok)
 	if err != nil {
 		t.Fatal(err)
 	}
