@@ -85,6 +85,7 @@ func (m *Memory) Keep(rows []int) error {
 type CrossDecoding struct {
 	Mem    *Memory
 	Caches []*LayerCache
+	joined bool // rows have joined: their histories are left-padded
 	rows   int
 	step   int
 	maxLen int
@@ -108,10 +109,69 @@ func (s *CrossDecoding) Keep(rows []int) error {
 			return err
 		}
 	}
-	if err := s.Mem.Keep(rows); err != nil {
-		return err
+	if s.Mem != nil {
+		if err := s.Mem.Keep(rows); err != nil {
+			return err
+		}
 	}
 	s.rows = len(rows)
+	if s.joined {
+		// Positions that every remaining row has padded (the history of
+		// rows that have left) cost attention work for nothing.
+		for _, c := range s.Caches {
+			c.Self.TrimLeft()
+			if c.Cross != nil {
+				c.Cross.TrimLeft()
+			}
+		}
+	}
+	return nil
+}
+
+// Memory returns the encoder output and its padding mask for the next
+// step: nil once the cross-attention caches hold them (after a Join).
+func (s *CrossDecoding) Memory() (*autograd.Var, []bool) {
+	if s.Mem == nil {
+		return nil, nil
+	}
+	return s.Mem.Value, s.Mem.Pad
+}
+
+// Join appends the rows of o, a decoder of new sources that has not
+// stepped, after those of s (continuous batching: sentences join a running
+// batch between steps). Each layer's cross-attention cache must hold its
+// memory (fill computes it); the self-attention histories of the shorter
+// side are left-padded with masked positions, and so are the shorter
+// sources. The rows then step together, each at its own position.
+func (s *CrossDecoding) Join(o *CrossDecoding, fill func(*CrossDecoding) error) error {
+	if o.step != 0 {
+		return fmt.Errorf("Join: the joining decoder has already taken %d steps", o.step)
+	}
+	for _, d := range []*CrossDecoding{s, o} {
+		if d.Mem != nil {
+			if err := fill(d); err != nil {
+				return err
+			}
+		}
+	}
+	for i, c := range s.Caches {
+		oc := o.Caches[i]
+		if c.Cross != nil {
+			if oc.Cross == nil || oc.Cross.Len() == 0 || c.Cross.Len() == 0 {
+				return fmt.Errorf("Join: layer %d: the cross-attention caches are not filled", i)
+			}
+			c.Cross.Grow(max(c.Cross.Len(), oc.Cross.Len()))
+			if err := c.Cross.Merge(oc.Cross); err != nil {
+				return err
+			}
+		}
+		if err := c.Self.Merge(oc.Self); err != nil {
+			return err
+		}
+	}
+	s.rows += o.rows
+	s.Mem, o.Mem = nil, nil
+	s.joined = true
 	return nil
 }
 
@@ -133,8 +193,8 @@ func (s *CrossDecoding) Begin(tokens []int32, parents []int, vocab int) (pos int
 			return 0, fmt.Errorf("Step: token %d outside the vocabulary of %d", t, vocab)
 		}
 	}
-	if s.step >= s.maxLen {
-		return 0, fmt.Errorf("the decoder's %d steps are used up", s.maxLen)
+	if len(s.Caches) > 0 && s.Caches[0].Self.Len() >= s.Caches[0].Self.Cap() {
+		return 0, fmt.Errorf("the decoder's %d steps are used up", s.Caches[0].Self.Cap())
 	}
 	if s.step == 0 {
 		parents = nil // nothing cached to reorder
@@ -143,6 +203,26 @@ func (s *CrossDecoding) Begin(tokens []int32, parents []int, vocab int) (pos int
 		c.Reorder(parents)
 	}
 	return s.step, nil
+}
+
+// Steps returns the number of steps taken.
+func (s *CrossDecoding) Steps() int { return s.step }
+
+// Len returns the positions the self-attention caches hold (the longest
+// row's history, the others left-padded to it).
+func (s *CrossDecoding) Len() int {
+	if len(s.Caches) == 0 {
+		return 0
+	}
+	return s.Caches[0].Self.Len()
+}
+
+// Cap returns the positions the self-attention caches can hold.
+func (s *CrossDecoding) Cap() int {
+	if len(s.Caches) == 0 {
+		return 0
+	}
+	return s.Caches[0].Self.Cap()
 }
 
 // End counts a step that Begin started.

@@ -60,6 +60,18 @@ func (m *MultiHeadAttention) Forward(g *autograd.Graph, x, memory *autograd.Var,
 	q := m.Q.Forward(g, x)
 	var k, v *autograd.Var
 	switch {
+	case cache != nil && cache.cross:
+		// The keys and values of the memory, and its padding mask, are
+		// computed once and kept by the cache (which rows may since have
+		// joined and left: the cache's mask is the one that fits).
+		if cache.Len() == 0 {
+			if memory == nil {
+				return g.Fail(fmt.Errorf("nn.MultiHeadAttention: cross-attention with an empty cache needs the memory"))
+			}
+			cache.Append(g, m.K.Forward(g, memory), m.V.Forward(g, memory), opt.KeyPad)
+		}
+		k, v = g.Input(cache.kt), g.Input(cache.vt)
+		opt.KeyLen, opt.KeyPad = cache.Len(), cache.mask()
 	case memory == nil:
 		k, v = m.K.Forward(g, x), m.V.Forward(g, x)
 		if cache != nil {
@@ -69,11 +81,7 @@ func (m *MultiHeadAttention) Forward(g *autograd.Graph, x, memory *autograd.Var,
 	case cache == nil:
 		k, v = m.K.Forward(g, memory), m.V.Forward(g, memory)
 	default:
-		if cache.Len() == 0 {
-			cache.Append(g, m.K.Forward(g, memory), m.V.Forward(g, memory), nil)
-		}
-		k, v = g.Input(cache.kt), g.Input(cache.vt)
-		opt.KeyLen = cache.Len()
+		return g.Fail(fmt.Errorf("nn.MultiHeadAttention: a memory with a self-attention cache"))
 	}
 	return m.O.Forward(g, g.Attention(q, k, v, m.Heads, opt))
 }
@@ -97,6 +105,7 @@ type KVCache struct {
 	k, v               [2][]float32 // rows × maxLen × d each
 	pad                [2][]bool    // rows × maxLen: padded cached positions; nil while there are none
 	padOut             []bool       // rows × n: the padding mask Append returns
+	cross              bool         // holds an encoder memory's keys and values (LayerCache.Cross)
 	cur                int
 	parents            []int
 	kt, vt             *tensor.Tensor
@@ -109,6 +118,16 @@ type KVCache struct {
 // are appended once).
 func NewKVCache(rows, maxLen, d int) *KVCache {
 	return &KVCache{rows: rows, d: d, maxLen: maxLen, kt: new(tensor.Tensor), vt: new(tensor.Tensor)}
+}
+
+// NewCrossKVCache returns an empty cache for a cross-attention's keys and
+// values of an encoder memory and its padding mask: computed by the first
+// Forward that passes the memory, sized by it (Grow before a Merge with a
+// longer one), then read by every later step.
+func NewCrossKVCache(rows, d int) *KVCache {
+	c := NewKVCache(rows, 0, d)
+	c.cross = true
+	return c
 }
 
 // Len returns the number of positions cached.
@@ -281,6 +300,50 @@ func growKeep[T any](b []T, n, keep int) []T {
 	out := make([]T, n)
 	copy(out, b[:min(keep, len(b))])
 	return out
+}
+
+// mask returns the padding mask of the cached positions, [rows × Len()],
+// or nil when none is padded.
+func (c *KVCache) mask() []bool {
+	p := c.pad[c.cur]
+	if p == nil {
+		return nil
+	}
+	c.padOut = growBools(c.padOut, c.rows*c.n)
+	for r := 0; r < c.rows; r++ {
+		copy(c.padOut[r*c.n:(r+1)*c.n], p[r*c.maxLen:r*c.maxLen+c.n])
+	}
+	return c.padOut
+}
+
+// Grow raises the cache's capacity to maxLen positions per row, keeping
+// what it holds (a cross-attention cache that a longer source is about to
+// join through Merge). A smaller maxLen does nothing.
+func (c *KVCache) Grow(maxLen int) {
+	if maxLen <= c.maxLen {
+		return
+	}
+	l, n, d := c.maxLen, c.n, c.d
+	if n == 0 || c.rows == 0 {
+		c.maxLen = maxLen
+		c.k, c.v, c.pad = [2][]float32{}, [2][]float32{}, [2][]bool{}
+		return
+	}
+	k, v := make([]float32, c.rows*maxLen*d), make([]float32, c.rows*maxLen*d)
+	var pad []bool
+	if old := c.pad[c.cur]; old != nil {
+		pad = make([]bool, c.rows*maxLen)
+		for r := 0; r < c.rows; r++ {
+			copy(pad[r*maxLen:r*maxLen+n], old[r*l:r*l+n])
+		}
+	}
+	for r := 0; r < c.rows; r++ {
+		copy(k[r*maxLen*d:(r*maxLen+n)*d], c.k[c.cur][r*l*d:(r*l+n)*d])
+		copy(v[r*maxLen*d:(r*maxLen+n)*d], c.v[c.cur][r*l*d:(r*l+n)*d])
+	}
+	c.k, c.v, c.pad = [2][]float32{k}, [2][]float32{v}, [2][]bool{pad}
+	c.cur, c.maxLen = 0, maxLen
+	c.rebind()
 }
 
 // Cap returns the number of positions the cache can hold.
@@ -568,7 +631,7 @@ type LayerCache struct {
 func (l *DecoderLayer) NewCache(rows, maxLen int) *LayerCache {
 	c := &LayerCache{Self: NewKVCache(rows, maxLen, l.Cfg.D)}
 	if l.CrossAttn != nil {
-		c.Cross = NewKVCache(rows, 0, l.Cfg.D) // sized by the encoder output on first use
+		c.Cross = NewCrossKVCache(rows, l.Cfg.D)
 	}
 	return c
 }
@@ -621,6 +684,19 @@ func (l *DecoderLayer) Forward(g *autograd.Graph, x, memory *autograd.Var, tgtPa
 	}
 	h = c.normIn(g, l.Norm3, x)
 	return c.residual(g, l.Norm3, x, l.FF.Forward(g, h))
+}
+
+// FillCross computes the cross-attention keys and values of memory [rows,
+// srcLen, d] into c.Cross, with srcPad (or nil) as their mask, as the first
+// decoding step would (before a Join, which merges filled caches). A
+// filled cache is left as it is.
+func (l *DecoderLayer) FillCross(g *autograd.Graph, memory *autograd.Var, srcPad []bool, c *LayerCache) error {
+	if l.CrossAttn == nil || c.Cross == nil || c.Cross.Len() > 0 {
+		return nil
+	}
+	a := l.CrossAttn
+	c.Cross.Append(g, a.K.Forward(g, memory), a.V.Forward(g, memory), srcPad)
+	return g.Err()
 }
 
 // InitMimetic adds scale × identity to the attention's query and key

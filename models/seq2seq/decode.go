@@ -17,6 +17,8 @@ type Decoder struct {
 	keep              *autograd.Graph // encoder output and cross-attention keys/values
 	g                 *autograd.Graph // one step's work, reset at each step
 	*nn.CrossDecoding                 // memory, caches, rows, steps
+	pos               []int           // after a Join: each row's next position
+	posIDs            []int32         // BART: this step's position ids
 }
 
 // NewDecoder encodes src (one id slice per sentence, EOS included, no
@@ -57,6 +59,52 @@ func (d *Decoder) Keep(rows []int) error {
 	if err := d.CrossDecoding.Keep(rows); err != nil {
 		return fmt.Errorf("seq2seq: %w", err)
 	}
+	if d.pos != nil {
+		for i, r := range rows {
+			d.pos[i] = d.pos[r]
+		}
+		d.pos = d.pos[:len(rows)]
+	}
+	return nil
+}
+
+// Join adds sources (as NewDecoder takes them) to the batch between steps,
+// one row each after the running rows (continuous batching: a server's
+// requests join the batch it is decoding). A new row starts at position 0
+// (its first token is decoder_start_token_id) while the others go on from
+// theirs; the self-attention caches hold max(history) positions, the
+// shorter histories left-padded and masked. Beam search's reordering is
+// not available once rows have joined.
+func (d *Decoder) Join(src [][]int32) error {
+	tmp, err := d.m.NewDecoder(src, 1, 1)
+	if err != nil {
+		return err
+	}
+	if d.pos == nil {
+		d.pos = make([]int, d.Rows())
+		for i := range d.pos {
+			d.pos[i] = d.Steps()
+		}
+	}
+	fill := func(c *nn.CrossDecoding) error {
+		g := d.g
+		g.Reset()
+		mem, pad := c.Memory()
+		for i, l := range d.m.decoder {
+			if err := l.FillCross(g, mem, pad, c.Caches[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := d.CrossDecoding.Join(tmp.CrossDecoding, fill); err != nil {
+		return fmt.Errorf("seq2seq: %w", err)
+	}
+	d.keep.Reset() // the encoder outputs now live in the cross-attention caches
+	tmp.keep.Reset()
+	for range src {
+		d.pos = append(d.pos, 0)
+	}
 	return nil
 }
 
@@ -71,10 +119,23 @@ func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
 	}
 	g := d.g
 	g.Reset()
-	logits := d.m.decode(g, d.Mem.Value, tokens, d.Rows(), pos, 1, nil, d.Mem.Pad, d.Caches)
+	mem, pad := d.Memory()
+	var y *autograd.Var
+	if d.pos == nil {
+		y = d.m.embed(g, tokens, d.Rows(), pos, 1, true)
+	} else {
+		if parents != nil {
+			return nil, fmt.Errorf("seq2seq: Step: beam search's reordering in a batch that rows have joined")
+		}
+		y = d.m.embedAt(g, tokens, d.pos, &d.posIDs)
+	}
+	logits := d.m.decodeFrom(g, y, mem, nil, pad, d.Caches)
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
 	d.End()
+	for i := range d.pos {
+		d.pos[i]++
+	}
 	return logits.Value.Data(), nil
 }

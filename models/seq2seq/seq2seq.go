@@ -328,7 +328,38 @@ func (m *Model) Decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, bat
 // decode is the decoder over target positions from..from+t-1, with the
 // layers' caches when decoding incrementally (nil otherwise).
 func (m *Model) decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, batch, from, t int, tgtPad, srcPad []bool, caches []*nn.LayerCache) *autograd.Var {
-	y := m.embed(g, tgt, batch, from, t, true)
+	return m.decodeFrom(g, m.embed(g, tgt, batch, from, t, true), memory, tgtPad, srcPad, caches)
+}
+
+// embedAt is the decoder's embed for one new token per row, row r at
+// position pos[r] (rows that joined a batch at different steps).
+func (m *Model) embedAt(g *autograd.Graph, ids []int32, pos []int, posIDs *[]int32) *autograd.Var {
+	batch := len(ids)
+	for _, p := range pos {
+		if p >= m.Config.MaxPositionEmbeddings {
+			return g.Fail(fmt.Errorf("seq2seq: position %d exceeds max_position_embeddings %d", p, m.Config.MaxPositionEmbeddings))
+		}
+	}
+	x := m.shared.Forward(g, ids, batch, 1)
+	if m.Config.Bart() {
+		ids := (*posIDs)[:0]
+		for _, p := range pos {
+			ids = append(ids, int32(p+bartOffset))
+		}
+		*posIDs = ids
+		return g.Dropout(m.decEmbNorm.Forward(g, g.Add(x, m.decPos.Forward(g, ids, batch, 1))), m.Config.Dropout)
+	}
+	d := m.Config.DModel
+	t := tensor.New(batch, 1, d)
+	td, table := t.Data(), m.positions.Data()
+	for r, p := range pos {
+		copy(td[r*d:(r+1)*d], table[p*d:(p+1)*d])
+	}
+	return g.Dropout(g.Add(x, autograd.Constant(t)), m.Config.Dropout)
+}
+
+// decodeFrom runs the decoder's layers on embedded targets y.
+func (m *Model) decodeFrom(g *autograd.Graph, y, memory *autograd.Var, tgtPad, srcPad []bool, caches []*nn.LayerCache) *autograd.Var {
 	for i, l := range m.decoder {
 		var c *nn.LayerCache
 		if caches != nil {

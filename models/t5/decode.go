@@ -44,7 +44,7 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 	inner := m.Config.NumHeads * m.Config.DKV
 	var caches []*nn.LayerCache
 	for range m.decoder {
-		caches = append(caches, &nn.LayerCache{Self: nn.NewKVCache(rows, maxLen, inner), Cross: nn.NewKVCache(rows, 0, inner)})
+		caches = append(caches, &nn.LayerCache{Self: nn.NewKVCache(rows, maxLen, inner), Cross: nn.NewCrossKVCache(rows, inner)})
 	}
 	dec.CrossDecoding = nn.NewCrossDecoding(nn.NewMemory(memory, pad, copies), caches, rows, maxLen)
 	return dec, nil
