@@ -1,0 +1,75 @@
+package generate
+
+import "fmt"
+
+// Row decodes one sentence greedily, or by sampling, one step at a time,
+// for a scheduler that decodes many sentences in one batch which rows join
+// and leave between steps (a server's continuous batching). At each step
+// Next takes the row's logits and says which token to feed next, or that
+// the sentence has ended; Out holds the tokens generated so far, without
+// the start token and without EOS. A row gives the tokens that Search
+// (transformers' semantics: NewRow) or Sample (fairseq's: NewSampleRow)
+// give for its sentence decoded alone.
+type Row struct {
+	Out     []int32
+	Start   int32 // the first token to feed (decoder_start_token_id)
+	hf      *Options
+	maxNew  int
+	eos     int32
+	sampler *Sampler
+}
+
+// NewRow returns a row decoded with o's logits processors and length
+// limits, greedily or with o.Sampler (shared by the rows given the same
+// o), as Search decodes it. Beam search (NumBeams > 1) is refused: its
+// rows are not independent.
+func (o Options) NewRow(vocab int) (*Row, error) {
+	if o.NumBeams < 1 {
+		o.NumBeams = 1
+	}
+	if o.NumBeams > 1 {
+		return nil, fmt.Errorf("generate: a Row decodes one hypothesis; num_beams is %d", o.NumBeams)
+	}
+	if err := o.Validate(vocab); err != nil {
+		return nil, err
+	}
+	return &Row{Start: o.Start, hf: &o, maxNew: o.maxNew(), eos: o.EOS, sampler: o.Sampler}, nil
+}
+
+// NewSampleRow returns a row decoded as Sample decodes it: the most likely
+// token (or one drawn from s, if not nil) at each step, until EOS or
+// maxLen tokens.
+func NewSampleRow(start, eos int32, maxLen int, s *Sampler) (*Row, error) {
+	if s != nil {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return &Row{Start: start, maxNew: maxLen, eos: eos, sampler: s}, nil
+}
+
+// Next takes the row's logits for its latest step (the processors may
+// change them) and returns the token to feed at the next step, with done
+// when the sentence has ended instead: EOS (not kept in Out) or the length
+// limit (the last token kept).
+func (r *Row) Next(logits []float32) (tok int32, done bool) {
+	if r.maxNew < 1 {
+		return r.eos, true
+	}
+	if r.hf != nil {
+		r.hf.process(logits, r.Out)
+	}
+	if r.sampler != nil {
+		tok = r.sampler.Next(logits)
+	} else {
+		tok = argmax(logits)
+	}
+	if tok == r.eos {
+		return tok, true
+	}
+	r.Out = append(r.Out, tok)
+	return tok, len(r.Out) >= r.maxNew
+}
+
+// Remaining returns the most steps the row may still take.
+func (r *Row) Remaining() int { return max(r.maxNew-len(r.Out), 0) }

@@ -1,0 +1,142 @@
+package generate
+
+import (
+	"hash/fnv"
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/goformer/goformer/tensor"
+)
+
+// historyDecoder is a RowDecoder whose logits depend on each row's
+// sentence and the tokens it has been fed: what a real decoder's do.
+type historyDecoder struct {
+	vocab int
+	sent  []int
+	hist  [][]int32
+}
+
+func (d *historyDecoder) logits(sent int, hist []int32) []float32 {
+	out := make([]float32, d.vocab)
+	for j := range out {
+		h := fnv.New32a()
+		h.Write([]byte{byte(sent), byte(j)})
+		for _, t := range hist {
+			h.Write([]byte{byte(t)})
+		}
+		out[j] = float32(h.Sum32()%1000) / 100
+	}
+	out[1] += float32(len(hist)) / 2 // EOS (1) grows likelier with length
+	return out
+}
+
+func (d *historyDecoder) Step(tokens []int32, parents []int) ([]float32, error) {
+	var out []float32
+	for r, t := range tokens {
+		d.hist[r] = append(d.hist[r], t)
+		out = append(out, d.logits(d.sent[r], d.hist[r])...)
+	}
+	return out, nil
+}
+
+func (d *historyDecoder) Keep(rows []int) error {
+	var sent []int
+	var hist [][]int32
+	for _, r := range rows {
+		sent, hist = append(sent, d.sent[r]), append(hist, d.hist[r])
+	}
+	d.sent, d.hist = sent, hist
+	return nil
+}
+
+// TestRowMatchesSearchAndSample: a sentence decoded step by step through
+// Row gives the tokens Search (transformers' processors: no repeated
+// 2-gram, a minimum length, forced BOS and EOS) and Sample (greedy and
+// seeded sampling) give it.
+func TestRowMatchesSearchAndSample(t *testing.T) {
+	const vocab = 23
+	drive := func(sent int, row *Row) []int32 {
+		d := &historyDecoder{vocab: vocab, sent: []int{sent}, hist: [][]int32{nil}}
+		feed := row.Start
+		for step := 0; step < 100; step++ {
+			logits, _ := d.Step([]int32{feed}, nil)
+			tok, done := row.Next(logits)
+			if done {
+				return row.Out
+			}
+			feed = tok
+		}
+		t.Fatal("the row never ended")
+		return nil
+	}
+	opts := []Options{
+		{MaxNewTokens: 9, Start: 0, EOS: 1, ForcedBOS: -1, ForcedEOS: -1},
+		{MaxLength: 12, MinLength: 6, NoRepeatNgramSize: 2, Start: 0, EOS: 1, ForcedBOS: 5, ForcedEOS: 7, BadWords: []int32{3}},
+		{MaxNewTokens: 15, Start: 2, EOS: 1, ForcedBOS: -1, ForcedEOS: -1, Sampler: &Sampler{Temperature: 0.8, TopP: 0.9}},
+	}
+	ended := 0
+	for i, o := range opts {
+		for sent := range 6 {
+			want, err := Search(&historyDecoder{vocab: vocab, sent: []int{sent}, hist: [][]int32{nil}}, 1, vocab, withSeed(o, sent))
+			if err != nil {
+				t.Fatal(err)
+			}
+			row, err := withSeed(o, sent).NewRow(vocab)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := drive(sent, row)
+			if !reflect.DeepEqual(got, want[0]) {
+				t.Errorf("options %d, sentence %d: Row gives %v, Search %v", i, sent, got, want[0])
+			}
+			if len(got) < o.maxNew() {
+				ended++
+			}
+		}
+	}
+	if ended == 0 {
+		t.Error("no sentence ended by EOS: the test does not check that path")
+	}
+	for _, s := range []*Sampler{nil, {Temperature: 1.2, TopK: 5}} {
+		for sent := range 6 {
+			fresh := seeded(s, sent)
+			want, err := Sample(&historyDecoder{vocab: vocab, sent: []int{sent}, hist: [][]int32{nil}}, 1, SearchConfig{Vocab: vocab, Start: 0, EOS: 1, MaxLen: 8}, fresh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh = seeded(s, sent)
+			row, err := NewSampleRow(0, 1, 8, fresh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := drive(sent, row); !reflect.DeepEqual(got, want[0]) {
+				t.Errorf("sampler %v, sentence %d: Row gives %v, Sample %v", s, sent, got, want[0])
+			}
+		}
+	}
+	if _, err := (Options{NumBeams: 2, Start: 0, EOS: 1}).NewRow(vocab); err == nil {
+		t.Error("a Row with 2 beams was accepted")
+	}
+	row, _ := NewSampleRow(0, 1, 0, nil)
+	if tok, done := row.Next([]float32{0, 0, math.MaxFloat32}); !done || len(row.Out) != 0 || tok != 1 {
+		t.Errorf("a row of at most 0 tokens: Next = %d, %v with %v", tok, done, row.Out)
+	}
+}
+
+// seeded returns a copy of s with a random stream of its own from seed
+// (nil for nil).
+func seeded(s *Sampler, seed int) *Sampler {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.RNG = tensor.NewRNG(uint64(seed) + 1)
+	return &c
+}
+
+// withSeed is o with seeded(o.Sampler, seed).
+func withSeed(o Options, seed int) Options {
+	o.Sampler = seeded(o.Sampler, seed)
+	return o
+}
