@@ -124,28 +124,9 @@ func checkVocab(dir string, tok Seq2SeqTokenizer, m Seq2SeqModel) error {
 // translation. A line too long for the model is an error naming it, found
 // before any decoding starts.
 func (t *Translator) Translate(lines []string) ([]string, error) {
-	var src [][]int32
-	var at []int
-	bos, _, maxLen := t.Model.SourceFormat()
-	limit := maxLen - 1 // room for EOS
-	if bos >= 0 {
-		limit--
-	}
-	for i, l := range lines {
-		if strings.TrimSpace(l) == "" {
-			continue
-		}
-		if len(l) > 64*limit { // no tokenizer makes fewer tokens than bytes/64: refuse before encoding
-			return nil, fmt.Errorf("line %d has %d bytes; the model reads at most %d tokens", i+1, len(l), limit)
-		}
-		ids, err := t.Tokenizer.Encode(t.Prefix + l)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", i+1, err)
-		}
-		if len(ids) > limit {
-			return nil, fmt.Errorf("line %d has %d tokens; the model reads at most %d", i+1, len(ids), limit)
-		}
-		src, at = append(src, ids), append(at, i)
+	src, at, err := t.encodeLines(lines)
+	if err != nil {
+		return nil, err
 	}
 	text, err := t.TranslateIDs(src)
 	if err != nil {
@@ -156,6 +137,33 @@ func (t *Translator) Translate(lines []string) ([]string, error) {
 		out[i] = text[j]
 	}
 	return out, nil
+}
+
+// encodeLines tokenizes the lines that are not empty (their indices in
+// at), refusing one too long for the model.
+func (t *Translator) encodeLines(lines []string) (src [][]int32, at []int, err error) {
+	bos, _, maxLen := t.Model.SourceFormat()
+	limit := maxLen - 1 // room for EOS
+	if bos >= 0 {
+		limit--
+	}
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		if len(l) > 64*limit { // no tokenizer makes fewer tokens than bytes/64: refuse before encoding
+			return nil, nil, fmt.Errorf("line %d has %d bytes; the model reads at most %d tokens", i+1, len(l), limit)
+		}
+		ids, err := t.Tokenizer.Encode(t.Prefix + l)
+		if err != nil {
+			return nil, nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		if len(ids) > limit {
+			return nil, nil, fmt.Errorf("line %d has %d tokens; the model reads at most %d", i+1, len(ids), limit)
+		}
+		src, at = append(src, ids), append(at, i)
+	}
+	return src, at, nil
 }
 
 // TranslateIDs translates tokenized sentences (without EOS) and returns

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/goformer/goformer/attention"
 	"github.com/goformer/goformer/models/bert"
+	s2s "github.com/goformer/goformer/models/seq2seq"
 	"github.com/goformer/goformer/models/t5"
 	"github.com/goformer/goformer/pipelines"
 	"github.com/goformer/goformer/tokenizer"
@@ -142,10 +144,12 @@ func (w *worker) run(stop <-chan struct{}) {
 // generated answer.
 type seq2seq struct {
 	*worker
-	typ string
-	tr  *pipelines.Translator
-	sum *pipelines.Summarizer
-	t2t *pipelines.Text2Text
+	typ     string
+	tr      *pipelines.Translator
+	sum     *pipelines.Summarizer
+	t2t     *pipelines.Text2Text
+	stream  *stream    // greedy and sampled translate and summarize (not T5), nil else
+	modelMu sync.Mutex // held while the model runs (the worker's batches, the stream's steps)
 }
 
 func newSeq2Seq(name, dir, typ string, s *Server) (*seq2seq, error) {
@@ -173,8 +177,96 @@ func newSeq2Seq(name, dir, typ string, s *Server) (*seq2seq, error) {
 	if err := quantize(tr.Model, s.cfg.DType); err != nil {
 		return nil, err
 	}
-	m.worker = &worker{queue: newQueue[*taskReq](name, s), do: m.do}
+	m.worker = &worker{queue: newQueue[*taskReq](name, s), do: func(batch []*taskReq) {
+		m.modelMu.Lock()
+		defer m.modelMu.Unlock()
+		m.do(batch)
+	}}
+	if sm, ok := tr.Model.(*s2s.Model); ok {
+		m.stream = newStream(sm, m, name, s)
+	}
 	return m, nil
+}
+
+// run runs the worker and, beside it, the stream's scheduler.
+func (m *seq2seq) run(stop <-chan struct{}) {
+	if m.stream == nil {
+		m.worker.run(stop)
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.stream.run(stop)
+	}()
+	m.worker.run(stop)
+	<-done
+}
+
+func (m *seq2seq) queueLen() int {
+	n := m.worker.queueLen()
+	if m.stream != nil {
+		n += m.stream.queueLen()
+	}
+	return n
+}
+
+// translator is the model's translator with a request's options.
+func (m *seq2seq) translator(o taskOptions) *pipelines.Translator {
+	t := *m.tr
+	if o.Beams != nil {
+		t.Options.Beam = *o.Beams
+	}
+	if t.Generation != nil {
+		g := *t.Generation
+		applyGen(&g.NumBeams, &g.MaxNewTokens, &g.LengthPenalty, &g.NoRepeatNgramSize, o)
+		t.Generation = &g
+	} else if o.LengthPenalty != nil {
+		t.Options.LengthPenalty = *o.LengthPenalty
+	}
+	if t.Options.LengthPenalty == 0 && t.Generation == nil {
+		t.Options.LengthPenalty = 0.6
+	}
+	return &t
+}
+
+// summarizer is the model's summarizer with a request's options.
+func (m *seq2seq) summarizer(o taskOptions) *pipelines.Summarizer {
+	s := *m.sum
+	g := s.Options.Generation
+	applyGen(&g.NumBeams, &g.MaxNewTokens, &g.LengthPenalty, &g.NoRepeatNgramSize, o)
+	s.Options.Generation = g
+	return &s
+}
+
+// submitStream queues a translate or summarize request's texts as rows of
+// the stream when its options decode without beams; ok is false when they
+// do not (the worker decodes it).
+func (m *seq2seq) submitStream(req *taskReq) (ok bool, err error) {
+	if m.stream == nil {
+		return false, nil
+	}
+	var src []pipelines.StepSource
+	var text func([]int32) (string, error)
+	switch req.endpoint {
+	case "translate":
+		t := m.translator(req.opts)
+		src, ok, err = t.StepSources(req.texts)
+		text = t.Text
+	case "summarize":
+		s := m.summarizer(req.opts)
+		src, _, ok, err = s.StepSources(req.texts)
+		text = s.Text
+	default:
+		return false, nil
+	}
+	if err != nil {
+		return false, badRequest("text", "%v", err)
+	}
+	if !ok {
+		return false, nil
+	}
+	return true, m.stream.submit(req, src, text)
 }
 
 func (m *seq2seq) kind() string { return "seq2seq" }
@@ -207,27 +299,9 @@ func (m *seq2seq) do(batch []*taskReq) {
 	var err error
 	switch batch[0].endpoint {
 	case "translate":
-		t := *m.tr
-		if o.Beams != nil {
-			t.Options.Beam = *o.Beams
-		}
-		if t.Generation != nil {
-			g := *t.Generation
-			applyGen(&g.NumBeams, &g.MaxNewTokens, &g.LengthPenalty, &g.NoRepeatNgramSize, o)
-			t.Generation = &g
-		} else if o.LengthPenalty != nil {
-			t.Options.LengthPenalty = *o.LengthPenalty
-		}
-		if t.Options.LengthPenalty == 0 && t.Generation == nil {
-			t.Options.LengthPenalty = 0.6
-		}
-		out, err = t.Translate(texts)
+		out, err = m.translator(o).Translate(texts)
 	case "summarize":
-		s := *m.sum
-		g := s.Options.Generation
-		applyGen(&g.NumBeams, &g.MaxNewTokens, &g.LengthPenalty, &g.NoRepeatNgramSize, o)
-		s.Options.Generation = g
-		out, err = s.Summarize(texts)
+		out, err = m.summarizer(o).Summarize(texts)
 	case "answer":
 		t := *m.t2t
 		applyGen(&t.Generation.NumBeams, &t.Generation.MaxNewTokens, &t.Generation.LengthPenalty, &t.Generation.NoRepeatNgramSize, o)
@@ -380,13 +454,27 @@ func (s *Server) task(endpoint string) func(w http.ResponseWriter, r *http.Reque
 			req.texts = *body.Text
 		}
 		var wk *worker
+		var res taskResult
+		streamed := false
 		switch x := m.(type) {
 		case *seq2seq:
 			wk = x.worker
+			if streamed, err = x.submitStream(req); err != nil {
+				return err
+			}
 		case *qa:
 			wk = x.worker
 		}
-		res, err := wk.await(req)
+		if streamed {
+			select {
+			case res = <-req.result:
+				err = res.err
+			case <-req.ctx.Done():
+				err = &apiError{status: http.StatusServiceUnavailable, message: "the request ran out of time before it finished"}
+			}
+		} else {
+			res, err = wk.await(req)
+		}
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,260 @@
+package serve
+
+import (
+	"fmt"
+
+	s2s "github.com/goformer/goformer/models/seq2seq"
+	"github.com/goformer/goformer/pipelines"
+)
+
+// stream decodes an encoder-decoder's greedy (or sampled) translate and
+// summarize requests with continuous batching, as lm does for language
+// models: each text is a row that joins the running batch at the next
+// step (s2s.Decoder.Join: its source encoded, its cross-attention
+// keys and values merged in, its decoder at position 0 while the others
+// go on) and leaves it when it ends. Requests that search with beams go
+// to the seq2seq's worker, a batch at a time.
+type stream struct {
+	*queue[*streamRow]
+	m      *s2s.Model
+	owner  *seq2seq // holds the model's lock
+	rowCap int      // positions a decoder's self-attention caches hold
+}
+
+// streamRow is one text of a request, decoded as a row of the batch.
+type streamRow struct {
+	job   *streamJob
+	index int // which text of its request
+	src   pipelines.StepSource
+	feed  int32
+}
+
+// streamJob is a request whose texts decode as rows.
+type streamJob struct {
+	req  *taskReq
+	text func([]int32) (string, error) // a row's tokens as the pipeline writes them
+	out  []string
+	left int
+	err  error
+}
+
+// finish records a row's output, answering the request when it is whole.
+func (j *streamJob) finish(index int, out []int32) {
+	if j.err != nil {
+		return
+	}
+	text, err := j.text(out)
+	if err != nil {
+		j.fail(err)
+		return
+	}
+	j.out[index] = text
+	if j.left--; j.left == 0 {
+		j.req.result <- taskResult{out: j.out}
+	}
+}
+
+// fail answers the request with err, once.
+func (j *streamJob) fail(err error) {
+	if j.err == nil {
+		j.err = err
+		j.req.result <- taskResult{err: err}
+	}
+}
+
+func newStream(m *s2s.Model, owner *seq2seq, name string, s *Server) *stream {
+	return &stream{queue: newQueue[*streamRow](name, s), m: m, owner: owner, rowCap: m.Config.MaxPositionEmbeddings}
+}
+
+// rowBytes is the KV cache memory one row takes at the decoder's capacity:
+// self-attention keys and values at rowCap positions and the
+// cross-attention ones of a source as long as the model reads.
+func (st *stream) rowBytes() int64 {
+	c := st.m.Config
+	return int64(c.DecoderLayers) * 2 * int64(st.rowCap+c.MaxPositionEmbeddings) * int64(c.DModel) * 4
+}
+
+// submit queues the rows of a request (all of them, or none: 429); rows
+// whose text needs no decoding (an empty line) are answered at once.
+func (st *stream) submit(req *taskReq, src []pipelines.StepSource, text func([]int32) (string, error)) error {
+	job := &streamJob{req: req, text: text, out: make([]string, len(src))}
+	var rows []*streamRow
+	for i, s := range src {
+		if s.Input == nil {
+			continue
+		}
+		if n := s.Row.Remaining(); n > st.m.Config.MaxPositionEmbeddings {
+			return badRequest("max_new_tokens", "%d new tokens exceed the model's %d positions", n, st.m.Config.MaxPositionEmbeddings)
+		}
+		rows = append(rows, &streamRow{job: job, index: i, src: s})
+	}
+	job.left = len(rows)
+	if len(rows) == 0 {
+		req.result <- taskResult{out: job.out}
+		return nil
+	}
+	st.mu.Lock()
+	if len(st.pending)+len(rows) > max(st.s.cfg.MaxQueue, len(rows)) && len(st.pending) > 0 {
+		st.mu.Unlock()
+		return &apiError{status: 429, message: fmt.Sprintf("the queue of %s is full (%d requests); retry later", st.name, st.s.cfg.MaxQueue), retry: 1}
+	}
+	st.pending = append(st.pending, rows...)
+	st.gauge()
+	st.mu.Unlock()
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// run is the scheduler: admit, step, pick each row's token, drop the
+// rows that have ended, until stop.
+func (st *stream) run(stop <-chan struct{}) {
+	var dec *s2s.Decoder
+	var rows []*streamRow
+	met := st.s.metrics
+	tokens, occupancy := met.tokens.WithLabelValues(st.name), met.batchSize.WithLabelValues(st.name)
+	v := st.m.Config.VocabSize
+	for {
+		if len(rows) == 0 {
+			dec = nil
+			if st.queueLen() == 0 {
+				select {
+				case <-stop:
+					return
+				case <-st.wake:
+				}
+			}
+		}
+		select {
+		case <-stop:
+			for _, r := range rows {
+				r.job.fail(fmt.Errorf("the server stopped"))
+			}
+			return
+		default:
+		}
+		var err error
+		st.owner.modelMu.Lock()
+		dec, rows, err = st.admit(dec, rows)
+		st.owner.modelMu.Unlock()
+		if err != nil {
+			st.s.cfg.Logger.Error("admitting requests", "model", st.name, "error", err)
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		feed := make([]int32, len(rows))
+		for i, r := range rows {
+			feed[i] = r.feed
+		}
+		occupancy.Observe(float64(len(rows)))
+		st.owner.modelMu.Lock()
+		logits, err := dec.Step(feed, nil)
+		st.owner.modelMu.Unlock()
+		if err != nil {
+			for _, r := range rows {
+				r.job.fail(err)
+			}
+			rows = nil
+			continue
+		}
+		var keep []int
+		for i, r := range rows {
+			switch {
+			case r.job.err != nil: // another of its rows failed
+				continue
+			case r.job.req.ctx.Err() != nil: // gone: drop it
+				r.job.fail(r.job.req.ctx.Err())
+				continue
+			}
+			tok, done := r.src.Row.Next(logits[i*v : (i+1)*v])
+			tokens.Inc()
+			if done {
+				r.job.finish(r.index, r.src.Row.Out)
+				continue
+			}
+			r.feed = tok
+			keep = append(keep, i)
+		}
+		if len(keep) < len(rows) {
+			next := make([]*streamRow, len(keep))
+			for j, i := range keep {
+				next[j] = rows[i]
+			}
+			if len(keep) > 0 {
+				st.owner.modelMu.Lock()
+				err := dec.Keep(keep)
+				st.owner.modelMu.Unlock()
+				if err != nil {
+					for _, r := range next {
+						r.job.fail(err)
+					}
+					next = nil
+				}
+			}
+			rows = next
+		}
+		met.rows.WithLabelValues(st.name).Set(float64(len(rows)))
+	}
+}
+
+// admit moves waiting rows into the batch, in order, while they fit: rows,
+// KV memory, and positions (the caches' history and every row's remaining
+// steps within their capacity). A row that does not fit yet waits, and
+// those behind it too.
+func (st *stream) admit(dec *s2s.Decoder, rows []*streamRow) (*s2s.Decoder, []*streamRow, error) {
+	st.mu.Lock()
+	cfg := st.s.cfg
+	n, need := 0, 0
+	if dec != nil {
+		n = dec.Len()
+	}
+	for _, r := range rows {
+		need = max(need, r.src.Row.Remaining())
+	}
+	var join []*streamRow
+	for len(st.pending) > 0 {
+		r := st.pending[0]
+		if r.job.err != nil || r.job.req.ctx.Err() != nil {
+			r.job.fail(r.job.req.ctx.Err())
+			st.pending = st.pending[1:]
+			continue
+		}
+		total := len(rows) + len(join) + 1
+		need2 := max(need, r.src.Row.Remaining())
+		if total > cfg.MaxRows || int64(total)*st.rowBytes() > cfg.KVBudget && total > 1 || n+need2 > st.rowCap && total > 1 {
+			break
+		}
+		join = append(join, r)
+		need = need2
+		st.pending = st.pending[1:]
+	}
+	st.gauge()
+	st.mu.Unlock()
+	if len(join) == 0 {
+		return dec, rows, nil
+	}
+	src := make([][]int32, len(join))
+	for i, r := range join {
+		src[i] = r.src.Input
+		r.feed = r.src.Row.Start
+	}
+	var err error
+	if dec == nil {
+		dec, err = st.m.NewDecoder(src, 1, st.rowCap)
+	} else {
+		err = dec.Join(src)
+	}
+	if err != nil {
+		for _, r := range join {
+			r.job.fail(err)
+		}
+		if len(rows) == 0 {
+			dec = nil
+		}
+		return dec, rows, err
+	}
+	return dec, append(rows, join...), nil
+}
