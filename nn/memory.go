@@ -225,5 +225,17 @@ func (s *CrossDecoding) Cap() int {
 	return s.Caches[0].Self.Cap()
 }
 
+// CacheBytes returns the memory the self- and cross-attention caches hold.
+func (s *CrossDecoding) CacheBytes() int {
+	n := 0
+	for _, c := range s.Caches {
+		n += c.Self.Bytes()
+		if c.Cross != nil {
+			n += c.Cross.Bytes()
+		}
+	}
+	return n
+}
+
 // End counts a step that Begin started.
 func (s *CrossDecoding) End() { s.step++ }

@@ -197,6 +197,11 @@ func (st *stream) run(stop <-chan struct{}) {
 			rows = next
 		}
 		met.rows.WithLabelValues(st.name).Set(float64(len(rows)))
+		if len(rows) > 0 {
+			met.cache.WithLabelValues(st.name).Set(float64(dec.CacheBytes()))
+		} else {
+			met.cache.WithLabelValues(st.name).Set(0)
+		}
 	}
 }
 

@@ -73,8 +73,8 @@ func (o taskOptions) check() error {
 
 // worker runs a model's task requests one batch at a time: the first
 // waiting request and those behind it with the same endpoint and options,
-// up to the row limit. (Iteration-level batching, as the language models
-// have, needs per-row positions in the encoder-decoders; it is not here.)
+// up to the row limit. (An encoder-decoder's greedy and sampled texts go
+// to its stream instead, which batches per step.)
 type worker struct {
 	*queue[*taskReq]
 	do func(batch []*taskReq)
