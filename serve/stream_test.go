@@ -143,6 +143,12 @@ func TestStreamMatchesPipelines(t *testing.T) {
 			if shared := (count - count0) - (single - single0); shared < 10 {
 				t.Errorf("%g steps while requested together, %g of them with several rows; want texts decoded together", count-count0, shared)
 			}
+			if tc.endpoint == "summarize" {
+				code, out, _ := post(t, ts.URL+"/v1/summarize", map[string]any{"model": "m", "text": texts[0], "beams": 1, "max_new_tokens": 200})
+				if e, _ := out["error"].(map[string]any); code != 400 || e == nil || e["param"] != "max_new_tokens" {
+					t.Errorf("200 new tokens from 64 positions: %d %v", code, out)
+				}
+			}
 			// Several texts in one request, one of them empty (translate:
 			// an empty translation), and a request with beams (the worker).
 			if tc.endpoint == "translate" {
