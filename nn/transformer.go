@@ -691,11 +691,22 @@ func (l *DecoderLayer) Forward(g *autograd.Graph, x, memory *autograd.Var, tgtPa
 // decoding step would (before a Join, which merges filled caches). A
 // filled cache is left as it is.
 func (l *DecoderLayer) FillCross(g *autograd.Graph, memory *autograd.Var, srcPad []bool, c *LayerCache) error {
-	if l.CrossAttn == nil || c.Cross == nil || c.Cross.Len() > 0 {
+	if l.CrossAttn == nil || c.Cross == nil {
 		return nil
 	}
-	a := l.CrossAttn
-	c.Cross.Append(g, a.K.Forward(g, memory), a.V.Forward(g, memory), srcPad)
+	return l.CrossAttn.FillCross(g, memory, srcPad, c.Cross)
+}
+
+// FillCross computes the keys and values of memory [rows, srcLen, d] into
+// the cross-attention cache c, with srcPad (or nil) as their mask, as
+// Forward does on its first call with c. A filled cache is left as it is.
+func (m *MultiHeadAttention) FillCross(g *autograd.Graph, memory *autograd.Var, srcPad []bool, c *KVCache) error {
+	if !c.cross || m.K == nil {
+		return fmt.Errorf("nn.MultiHeadAttention: FillCross needs a cross-attention cache and separate key and value projections")
+	}
+	if c.Len() == 0 {
+		c.Append(g, m.K.Forward(g, memory), m.V.Forward(g, memory), srcPad)
+	}
 	return g.Err()
 }
 

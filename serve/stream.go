@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	s2s "github.com/goformer/goformer/models/seq2seq"
+	"github.com/goformer/goformer/models/t5"
 	"github.com/goformer/goformer/pipelines"
 )
 
@@ -16,9 +17,21 @@ import (
 // to the seq2seq's worker, a batch at a time.
 type stream struct {
 	*queue[*streamRow]
-	m      *s2s.Model
-	owner  *seq2seq // holds the model's lock
-	rowCap int      // positions a decoder's self-attention caches hold
+	owner      *seq2seq // holds the model's lock
+	newDecoder func(src [][]int32, maxLen int) (joinDecoder, error)
+	vocab      int
+	rowCap     int   // positions a decoder's self-attention caches hold, and a row's most steps
+	rowBytes   int64 // KV cache memory one row takes at rowCap (self and cross attention)
+}
+
+// joinDecoder is an encoder-decoder's incremental decoder that rows join
+// and leave between steps (seq2seq.Decoder, t5.Decoder).
+type joinDecoder interface {
+	Step(tokens []int32, parents []int) ([]float32, error)
+	Keep(rows []int) error
+	Join(src [][]int32) error
+	Len() int
+	CacheBytes() int
 }
 
 // streamRow is one text of a request, decoded as a row of the batch.
@@ -62,16 +75,29 @@ func (j *streamJob) fail(err error) {
 	}
 }
 
-func newStream(m *s2s.Model, owner *seq2seq, name string, s *Server) *stream {
-	return &stream{queue: newQueue[*streamRow](name, s), m: m, owner: owner, rowCap: m.Config.MaxPositionEmbeddings}
-}
-
-// rowBytes is the KV cache memory one row takes at the decoder's capacity:
-// self-attention keys and values at rowCap positions and the
-// cross-attention ones of a source as long as the model reads.
-func (st *stream) rowBytes() int64 {
-	c := st.m.Config
-	return int64(c.DecoderLayers) * 2 * int64(st.rowCap+c.MaxPositionEmbeddings) * int64(c.DModel) * 4
+// newStream returns the stream of an encoder-decoder whose decoder rows
+// can join (seq2seq and T5 models), or nil.
+func newStream(model any, owner *seq2seq, name string, s *Server) *stream {
+	st := &stream{queue: newQueue[*streamRow](name, s), owner: owner}
+	// A row's KV cache: self-attention keys and values at rowCap
+	// positions, cross-attention ones of a source as long as the model
+	// reads, every decoder layer.
+	switch m := model.(type) {
+	case *s2s.Model:
+		c := m.Config
+		st.vocab, st.rowCap = c.VocabSize, c.MaxPositionEmbeddings
+		st.rowBytes = int64(c.DecoderLayers) * 2 * int64(st.rowCap+c.MaxPositionEmbeddings) * int64(c.DModel) * 4
+		st.newDecoder = func(src [][]int32, maxLen int) (joinDecoder, error) { return m.NewDecoder(src, 1, maxLen) }
+	case *t5.Model:
+		c := m.Config
+		_, _, srcLen := m.SourceFormat()
+		st.vocab, st.rowCap = c.VocabSize, srcLen // relative positions: any length; a row's steps as its source's
+		st.rowBytes = int64(c.DecoderLayers()) * 2 * int64(st.rowCap+srcLen) * int64(c.NumHeads*c.DKV) * 4
+		st.newDecoder = func(src [][]int32, maxLen int) (joinDecoder, error) { return m.NewDecoder(src, 1, maxLen) }
+	default:
+		return nil
+	}
+	return st
 }
 
 // submit queues the rows of a request (all of them, or none: 429); rows
@@ -83,8 +109,8 @@ func (st *stream) submit(req *taskReq, src []pipelines.StepSource, text func([]i
 		if s.Input == nil {
 			continue
 		}
-		if n := s.Row.Remaining(); n > st.m.Config.MaxPositionEmbeddings {
-			return badRequest("max_new_tokens", "%d new tokens exceed the model's %d positions", n, st.m.Config.MaxPositionEmbeddings)
+		if n := s.Row.Remaining(); n > st.rowCap {
+			return badRequest("max_new_tokens", "%d new tokens exceed the model's %d positions", n, st.rowCap)
 		}
 		rows = append(rows, &streamRow{job: job, index: i, src: s})
 	}
@@ -111,11 +137,11 @@ func (st *stream) submit(req *taskReq, src []pipelines.StepSource, text func([]i
 // run is the scheduler: admit, step, pick each row's token, drop the
 // rows that have ended, until stop.
 func (st *stream) run(stop <-chan struct{}) {
-	var dec *s2s.Decoder
+	var dec joinDecoder
 	var rows []*streamRow
 	met := st.s.metrics
 	tokens, occupancy := met.tokens.WithLabelValues(st.name), met.batchSize.WithLabelValues(st.name)
-	v := st.m.Config.VocabSize
+	v := st.vocab
 	for {
 		if len(rows) == 0 {
 			dec = nil
@@ -209,7 +235,7 @@ func (st *stream) run(stop <-chan struct{}) {
 // KV memory, and positions (the caches' history and every row's remaining
 // steps within their capacity). A row that does not fit yet waits, and
 // those behind it too.
-func (st *stream) admit(dec *s2s.Decoder, rows []*streamRow) (*s2s.Decoder, []*streamRow, error) {
+func (st *stream) admit(dec joinDecoder, rows []*streamRow) (joinDecoder, []*streamRow, error) {
 	st.mu.Lock()
 	cfg := st.s.cfg
 	n, need := 0, 0
@@ -229,7 +255,7 @@ func (st *stream) admit(dec *s2s.Decoder, rows []*streamRow) (*s2s.Decoder, []*s
 		}
 		total := len(rows) + len(join) + 1
 		need2 := max(need, r.src.Row.Remaining())
-		if total > cfg.MaxRows || int64(total)*st.rowBytes() > cfg.KVBudget && total > 1 || n+need2 > st.rowCap && total > 1 {
+		if total > cfg.MaxRows || int64(total)*st.rowBytes > cfg.KVBudget && total > 1 || n+need2 > st.rowCap && total > 1 {
 			break
 		}
 		join = append(join, r)
@@ -248,7 +274,7 @@ func (st *stream) admit(dec *s2s.Decoder, rows []*streamRow) (*s2s.Decoder, []*s
 	}
 	var err error
 	if dec == nil {
-		dec, err = st.m.NewDecoder(src, 1, st.rowCap)
+		dec, err = st.newDecoder(src, st.rowCap)
 	} else {
 		err = dec.Join(src)
 	}

@@ -59,8 +59,8 @@ func tinySeq2Seq(t testing.TB, modelType string) string {
 // TestStreamMatchesPipelines: translate and summarize requests sent
 // together, which join and leave one running batch at different steps,
 // get what the pipelines give each text alone (greedy, the translator's
-// fairseq-style length limit; the summariser's forced BOS/EOS and
-// max_new_tokens), the batch did hold several rows at once, and a request
+// fairseq-style length limit; BART's forced BOS/EOS and max_new_tokens;
+// T5's relative positions), the batch did hold several rows at once, and a request
 // with beams still goes through the batch worker.
 func TestStreamMatchesPipelines(t *testing.T) {
 	for _, tc := range []struct {
@@ -70,9 +70,13 @@ func TestStreamMatchesPipelines(t *testing.T) {
 		{"pegasus", "translate", "translations", nil},
 		{"marian", "translate", "translations", nil},
 		{"bart", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 1}},
+		{"t5", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 1}},
 	} {
 		t.Run(tc.modelType+"-"+tc.endpoint, func(t *testing.T) {
-			dir := tinySeq2Seq(t, tc.modelType)
+			dir := filepath.Join("..", "models", "t5", "testdata", "t5-small")
+			if tc.modelType != "t5" {
+				dir = tinySeq2Seq(t, tc.modelType)
+			}
 			texts := []string{"ein hund", "zwei männer spielen fußball durch den schnee", "a dog runs", "läuft", "ein hund läuft durch den schnee, zwei männer spielen", "den"}
 			want := make([]string, len(texts))
 			switch tc.endpoint {
@@ -143,7 +147,7 @@ func TestStreamMatchesPipelines(t *testing.T) {
 			if shared := (count - count0) - (single - single0); shared < 10 {
 				t.Errorf("%g steps while requested together, %g of them with several rows; want texts decoded together", count-count0, shared)
 			}
-			if tc.endpoint == "summarize" {
+			if tc.modelType == "bart" { // 64 positions
 				code, out, _ := post(t, ts.URL+"/v1/summarize", map[string]any{"model": "m", "text": texts[0], "beams": 1, "max_new_tokens": 200})
 				if e, _ := out["error"].(map[string]any); code != 400 || e == nil || e["param"] != "max_new_tokens" {
 					t.Errorf("200 new tokens from 64 positions: %d %v", code, out)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/goformer/goformer/attention"
 	"github.com/goformer/goformer/models/bert"
-	s2s "github.com/goformer/goformer/models/seq2seq"
 	"github.com/goformer/goformer/models/t5"
 	"github.com/goformer/goformer/pipelines"
 	"github.com/goformer/goformer/tokenizer"
@@ -148,7 +147,7 @@ type seq2seq struct {
 	tr      *pipelines.Translator
 	sum     *pipelines.Summarizer
 	t2t     *pipelines.Text2Text
-	stream  *stream    // greedy and sampled translate and summarize (not T5), nil else
+	stream  *stream    // greedy and sampled translate and summarize
 	modelMu sync.Mutex // held while the model runs (the worker's batches, the stream's steps)
 }
 
@@ -182,9 +181,7 @@ func newSeq2Seq(name, dir, typ string, s *Server) (*seq2seq, error) {
 		defer m.modelMu.Unlock()
 		m.do(batch)
 	}}
-	if sm, ok := tr.Model.(*s2s.Model); ok {
-		m.stream = newStream(sm, m, name, s)
-	}
+	m.stream = newStream(tr.Model, m, name, s)
 	return m, nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/generate"
+	"github.com/goformer/goformer/internal/fixture"
 	"github.com/goformer/goformer/tensor"
 )
 
@@ -203,87 +204,10 @@ func TestDecoderJoinMatchesAlone(t *testing.T) {
 	for _, mt := range []string{"marian", "pegasus", "bart"} {
 		t.Run(mt, func(t *testing.T) {
 			m := tinyModel(t, mt)
-			v := m.Config.VocabSize
 			src := [][]int32{{5, 9, 12, 7, 1}, {3, 1}, {20, 21, 22, 23, 24, 25, 26, 27, 1}, {8, 8, 1}}
-			feed := func(s, step int) int32 { // the token source s feeds at its step
-				if step == 0 {
-					return 2
-				}
-				return int32((step*7 + s*5) % v)
-			}
-			const steps = 7
-			alone := make([][][]float32, len(src)) // [source][step] logits
-			for s := range src {
-				dec, err := m.NewDecoder(src[s:s+1], 1, steps)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for step := range steps {
-					logits, err := dec.Step([]int32{feed(s, step)}, nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					alone[s] = append(alone[s], append([]float32(nil), logits...))
-				}
-			}
-			// Source 0 starts; 1 and 2 join after its second step; 0 leaves
-			// after its fifth; 3 joins then. Each row runs all its steps.
-			dec, err := m.NewDecoder(src[:1], 1, 16)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows := []int{0}    // the source of each row
-			at := map[int]int{} // steps each source has taken
-			for round := 0; len(rows) > 0; round++ {
-				switch round {
-				case 2:
-					if err := dec.Join(src[1:3]); err != nil {
-						t.Fatal(err)
-					}
-					rows = append(rows, 1, 2)
-				case 5:
-					if err := dec.Join(src[3:4]); err != nil {
-						t.Fatal(err)
-					}
-					rows = append(rows, 3)
-				}
-				tokens := make([]int32, len(rows))
-				for i, s := range rows {
-					tokens[i] = feed(s, at[s])
-				}
-				logits, err := dec.Step(tokens, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var keep []int
-				for i, s := range rows {
-					got, want := logits[i*v:(i+1)*v], alone[s][at[s]]
-					for j := range want {
-						if d := math.Abs(float64(got[j] - want[j])); d > 1e-5*(1+math.Abs(float64(want[j]))) {
-							t.Fatalf("round %d: source %d at its step %d: logit %d = %g, decoded alone %g", round, s, at[s], j, got[j], want[j])
-						}
-					}
-					at[s]++
-					if at[s] < steps {
-						keep = append(keep, i)
-					}
-				}
-				if len(keep) < len(rows) && len(keep) > 0 {
-					if err := dec.Keep(keep); err != nil {
-						t.Fatal(err)
-					}
-				}
-				next := []int{}
-				for _, i := range keep {
-					next = append(next, rows[i])
-				}
-				rows = next
-			}
-			for s := range src {
-				if at[s] != steps {
-					t.Errorf("source %d took %d steps, want %d", s, at[s], steps)
-				}
-			}
+			fixture.CheckJoin(t, func(src [][]int32, maxLen int) (fixture.JoinDecoder, error) {
+				return m.NewDecoder(src, 1, maxLen)
+			}, src, m.Config.VocabSize, 2)
 		})
 	}
 }

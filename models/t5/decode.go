@@ -19,6 +19,7 @@ type Decoder struct {
 	g                 *autograd.Graph // one step's work, reset at each step
 	*nn.CrossDecoding                 // memory, caches, rows, steps
 	buckets           []int32         // this step's relative-position buckets
+	joined            bool            // rows have joined: no beam reordering
 }
 
 // NewDecoder encodes src (one id slice per source, EOS included, no
@@ -60,18 +61,57 @@ func (d *Decoder) Keep(rows []int) error {
 	return nil
 }
 
+// Join adds sources (as NewDecoder takes them) to the batch between steps,
+// one row each after the running rows (continuous batching): a new row's
+// first token is decoder_start_token_id, its history left-padded to the
+// others' and masked. T5's positions are relative, so nothing else
+// changes. Beam search's reordering is not available once rows have
+// joined.
+func (d *Decoder) Join(src [][]int32) error {
+	tmp, err := d.m.NewDecoder(src, 1, 1)
+	if err != nil {
+		return err
+	}
+	fill := func(c *nn.CrossDecoding) error {
+		g := d.g
+		g.Reset()
+		mem, pad := c.Memory()
+		for i, b := range d.m.decoder {
+			if err := b.cross.FillCross(g, mem, pad, c.Caches[i].Cross); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := d.CrossDecoding.Join(tmp.CrossDecoding, fill); err != nil {
+		return fmt.Errorf("t5: %w", err)
+	}
+	d.keep.Reset()
+	tmp.keep.Reset()
+	d.joined = true
+	return nil
+}
+
 // Step feeds one token per row (the first step: decoder_start_token_id)
 // and returns the logits of the next token, rows × vocab_size, valid until
 // the next call. If parents is not nil, row r first takes over the history
 // of row parents[r] (beam search's reordering).
 func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
+	if parents != nil && d.joined {
+		return nil, fmt.Errorf("t5: Step: beam search's reordering in a batch that rows have joined")
+	}
 	pos, err := d.Begin(tokens, parents, d.m.Config.VocabSize)
 	if err != nil {
 		return nil, fmt.Errorf("t5: %w", err)
 	}
+	// The relative bias depends on distances only, and every row's
+	// history ends at the caches' last position (after a Join, the
+	// shorter ones left-padded): the new token is at the caches' length.
+	pos = d.Len()
 	g := d.g
 	g.Reset()
-	logits := d.m.decode(g, d.Mem.Value, tokens, d.Rows(), pos, 1, nil, d.Mem.Pad, d.Caches, &d.buckets)
+	mem, pad := d.Memory()
+	logits := d.m.decode(g, mem, tokens, d.Rows(), pos, 1, nil, pad, d.Caches, &d.buckets)
 	if err := g.Err(); err != nil {
 		return nil, err
 	}

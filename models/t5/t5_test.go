@@ -237,3 +237,21 @@ func TestSaveLoadBitIdentical(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderJoinMatchesAlone: sources that join a running batch between
+// steps and rows that leave it get the logits their source gets decoded
+// alone (the relative bias follows each row's left-padded history).
+func TestDecoderJoinMatchesAlone(t *testing.T) {
+	for _, name := range variants {
+		t.Run(name, func(t *testing.T) {
+			m, err := Load(filepath.Join("testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := [][]int32{{5, 9, 33, 7, 1}, {12, 1}, {40, 41, 42, 43, 44, 45, 46, 47, 1}, {8, 8, 1}}
+			fixture.CheckJoin(t, func(src [][]int32, maxLen int) (fixture.JoinDecoder, error) {
+				return m.NewDecoder(src, 1, maxLen)
+			}, src, m.Config.VocabSize, 0)
+		})
+	}
+}
