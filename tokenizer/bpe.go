@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -13,7 +14,7 @@ import (
 // ByteBPE is GPT-2's byte-level byte-pair encoding: text is split into
 // words by GPT-2's pattern, each word's UTF-8 bytes are mapped to printable
 // characters, and the merges are applied by rank. It encodes any UTF-8 text
-// and decodes back to the same bytes.
+// and decodes back to the same bytes. Encode and Decode are safe for concurrent use.
 type ByteBPE struct {
 	vocab   map[string]int32
 	tokens  []string // id → token
@@ -22,7 +23,8 @@ type ByteBPE struct {
 	byteID  [256]int32             // each byte's token id; -1 if the vocabulary lacks it
 	byteEnc [256]rune
 	byteDec map[rune]byte
-	cache   map[string][]int32
+	cache   map[string][]int32 // words already encoded, guarded by cacheMu
+	cacheMu sync.RWMutex
 	merges  [][2]string // in rank order, for saving
 
 	special    []string // special tokens, matched whole in the text
@@ -398,7 +400,10 @@ func (t *ByteBPE) ID(token string) (int32, bool) {
 // encodeOrdinary appends the ids of text, which holds no special tokens.
 func (t *ByteBPE) encodeOrdinary(out []int32, text string) ([]int32, error) {
 	for _, w := range SplitGPT2(text) {
-		if ids, ok := t.cache[w]; ok {
+		t.cacheMu.RLock()
+		ids, ok := t.cache[w]
+		t.cacheMu.RUnlock()
+		if ok {
 			out = append(out, ids...)
 			continue
 		}
@@ -407,8 +412,12 @@ func (t *ByteBPE) encodeOrdinary(out []int32, text string) ([]int32, error) {
 		if out, err = t.bpe(out, w); err != nil {
 			return nil, err
 		}
-		if len(t.cache) < 1<<16 && len(w) <= 256 { // short words only: the cache stays small
-			t.cache[w] = append([]int32(nil), out[start:]...)
+		if len(w) <= 256 { // short words only: the cache stays small
+			t.cacheMu.Lock()
+			if len(t.cache) < 1<<16 {
+				t.cache[w] = append([]int32(nil), out[start:]...)
+			}
+			t.cacheMu.Unlock()
 		}
 	}
 	return out, nil
