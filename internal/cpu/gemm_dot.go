@@ -42,6 +42,9 @@ func sgemmDot(pool *Pool, m, n, k int, alpha float32, a []float32, lda int, b []
 	if pool != nil && pool.Threads() > 1 {
 		if want := min(pool.Threads(), 2*m*n*k/minPartFlops); want > 1 {
 			j.colsPer = (n + want - 1) / want
+			if m < 4 {
+				j.colsPer = (j.colsPer + 7) &^ 7 // fewRows takes weight rows eight at a time
+			}
 			j.parts = (n + j.colsPer - 1) / j.colsPer
 		}
 	}
@@ -80,14 +83,12 @@ func (j *dotJob) Do(part int) {
 			}
 		}
 	}
+	if j.m < 4 {
+		j.fewRows(j0, j1)
+		return
+	}
 	for ; jj < j1; jj++ {
 		w := j.b[jj*j.ldb : jj*j.ldb+k]
-		if j.m < 4 {
-			for i := 0; i < j.m; i++ {
-				j.set(i, jj, dot(j.a[i*j.lda:i*j.lda+k], w))
-			}
-			continue
-		}
 		// Eight rows, then four (rowsFrom), share each load of w.
 		i := 0
 		for ; i+8 <= j.m; i += 8 {
@@ -99,6 +100,40 @@ func (j *dotJob) Do(part int) {
 		j.rowsFrom(i, jj, &four)
 	}
 }
+
+// fewRows computes columns [j0, j1) for fewer than four rows of A: eight
+// weight rows at a time (the last eight taken together even when they
+// overlap the group before, or copied beside zero rows when B has fewer
+// than eight), each against every row of A while they are in cache.
+func (j *dotJob) fewRows(j0, j1 int) {
+	var eight [8]float32
+	k, b, ldb, n := j.k, j.b, j.ldb, j.n
+	if n < 8 {
+		buf := fewRowsScratch.Get().(*[]float32)
+		defer fewRowsScratch.Put(buf)
+		if cap(*buf) < 8*k {
+			*buf = make([]float32, 8*k)
+		}
+		w := (*buf)[:8*k]
+		clear(w)
+		for c := range n {
+			copy(w[c*k:(c+1)*k], b[c*ldb:c*ldb+k])
+		}
+		b, ldb, n = w, k, 8
+	}
+	for jj := j0; jj < j1; jj += 8 {
+		c0 := min(jj, n-8)
+		w := b[c0*ldb:]
+		for i := 0; i < j.m; i++ {
+			dot1x8(j.a[i*j.lda:], w, ldb, k, &eight)
+			for c := jj; c < min(jj+8, j1); c++ {
+				j.set(i, c, eight[c-c0])
+			}
+		}
+	}
+}
+
+var fewRowsScratch = sync.Pool{New: func() any { return new([]float32) }}
 
 // rowsFrom sets rows i.. of column jj (m ≥ 4), four at a time; the last
 // four are taken together even when they overlap the group before (a

@@ -331,3 +331,30 @@ func TestSgemmAllocatesNothing(t *testing.T) {
 		t.Fatalf("Sgemm allocates %v times per call after the first", allocs)
 	}
 }
+
+// TestSgemmDotRowsIndependent: in a product with a transposed B and few
+// rows (a decoding step's projections, sgemmDot), each row of C is
+// bit-identical to the same row computed alone, whatever the number of
+// rows beside it — so that a sequence decodes to the same tokens alone or
+// in a batch that others join and leave.
+func TestSgemmDotRowsIndependent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, k := range []int{1, 7, 64, 389} {
+		for _, n := range []int{1, 2, 5, 33} {
+			for m := 1; m <= 19; m++ {
+				a, b := randSlice(rng, m*k), randSlice(rng, n*k)
+				c := make([]float32, m*n)
+				Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+				for i := 0; i < m; i++ {
+					one := make([]float32, n)
+					Sgemm(false, true, 1, n, k, 1, a[i*k:(i+1)*k], k, b, k, 0, one, n)
+					for j := range one {
+						if math.Float32bits(one[j]) != math.Float32bits(c[i*n+j]) {
+							t.Fatalf("m=%d n=%d k=%d: row %d col %d: alone %g, among %d rows %g", m, n, k, i, j, one[j], m, c[i*n+j])
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -69,6 +69,28 @@ func TestVecTwins(t *testing.T) {
 					t.Fatalf("dot4 n=%d row %d: asm %g, Go %g", n, r, fa[r], fg[r])
 				}
 			}
+			// One row against eight weight rows: each sum exactly as dot4
+			// gives it with the roles swapped (rows of a as weights, y as
+			// the activation row), in assembly and in Go.
+			a8w := scaledSlice(rng, 7*(n+7)+n, 3)
+			for _, asm := range []bool{true, false} {
+				var o8 [8]float32
+				var lo, hi [4]float32
+				withVecAsm(asm, func() {
+					dot1x8(y, a8w, n+7, n, &o8)
+					dot4(a8w, n+7, y, &lo)
+					dot4(a8w[4*(n+7):], n+7, y, &hi)
+				})
+				for c := range o8 {
+					want := lo[c%4]
+					if c >= 4 {
+						want = hi[c-4]
+					}
+					if math.Float32bits(o8[c]) != math.Float32bits(want) {
+						t.Fatalf("dot1x8 (asm %v) n=%d column %d: %g, dot4 %g", asm, n, c, o8[c], want)
+					}
+				}
+			}
 			// Eight rows at once: each row exactly as dot4 gives it, in
 			// assembly and in Go.
 			a8 := scaledSlice(rng, 7*(n+7)+n, 3)

@@ -73,6 +73,12 @@ func dot4Go(a []float32, lda int, w []float32, out *[4]float32) {
 	}
 }
 
+func dot1x8Go(a []float32, w []float32, ldw, n int, out *[8]float32) {
+	for c := range out {
+		out[c] = dotGo(a[:n], w[c*ldw:c*ldw+n])
+	}
+}
+
 func dot8Go(a []float32, lda int, w []float32, out *[8]float32) {
 	for r := range out {
 		out[r] = dotGo(a[r*lda:r*lda+len(w)], w)

@@ -34,6 +34,22 @@ func dot4(a []float32, lda int, w []float32, out *[4]float32) {
 }
 
 //go:noescape
+func dot1x8AVX2(a *float32, w *float32, ldw int, n int, out *[8]float32)
+
+// dot1x8 sets out[c] to the dot product of a (n values) with weight row c
+// (rows ldw apart), for c < 8: the weight rows share each load of a, and
+// each sum is formed as dot4 forms a row's.
+func dot1x8(a []float32, w []float32, ldw, n int, out *[8]float32) {
+	if useVecAsm && n > 0 {
+		_ = a[n-1]
+		_ = w[7*ldw+n-1]
+		dot1x8AVX2(&a[0], &w[0], ldw, n, out)
+		return
+	}
+	dot1x8Go(a, w, ldw, n, out)
+}
+
+//go:noescape
 func dot8AVX2(a *float32, lda int, w *float32, n int, out *[8]float32)
 
 // dot8 is dot4 for eight rows.

@@ -574,3 +574,91 @@ astore1:
 adone:
 	VZEROUPPER
 	RET
+
+// func dot1x8AVX2(a *float32, w *float32, ldw int, n int, out *[8]float32)
+// out[c] = Σ_p a[p]·w[c*ldw+p] for c < 8: one activation row against eight
+// weight rows (a matrix-vector product, eight outputs at a time; eight
+// independent accumulators keep both FMA pipes busy), each sum formed
+// exactly as dot4AVX2 forms a row's (one accumulator of eight lanes,
+// REDUCE8, then the tail), so that a row's result does not depend on how
+// many rows are multiplied with it.
+// Eight short row streams defeat the hardware prefetcher, so the next
+// eight rows (contiguous when ldw = n, as a Linear's weight is) are
+// prefetched as one stream, 256 bytes per 32 consumed from each row.
+TEXT ·dot1x8AVX2(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ ldw+16(FP), BX
+	SHLQ $2, BX
+	MOVQ n+24(FP), CX
+	MOVQ out+32(FP), DX
+	LEAQ (BX)(BX*2), R8  // 3 rows
+	LEAQ (DI)(BX*4), R10 // row 4
+	LEAQ (R10)(BX*4), R12 // row 8: the next block, prefetched as one stream
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+d18loop8:
+	CMPQ CX, $8
+	JLT d18reduce
+	VMOVUPS (SI), Y8
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 128(R12)
+	PREFETCHT0 192(R12)
+	VFMADD231PS (DI), Y8, Y0
+	VFMADD231PS (DI)(BX*1), Y8, Y1
+	VFMADD231PS (DI)(BX*2), Y8, Y2
+	VFMADD231PS (DI)(R8*1), Y8, Y3
+	VFMADD231PS (R10), Y8, Y4
+	VFMADD231PS (R10)(BX*1), Y8, Y5
+	VFMADD231PS (R10)(BX*2), Y8, Y6
+	VFMADD231PS (R10)(R8*1), Y8, Y7
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R10
+	ADDQ $256, R12
+	SUBQ $8, CX
+	JMP d18loop8
+d18reduce:
+	REDUCE8(Y0, X0, X9)
+	REDUCE8(Y1, X1, X9)
+	REDUCE8(Y2, X2, X9)
+	REDUCE8(Y3, X3, X9)
+	REDUCE8(Y4, X4, X9)
+	REDUCE8(Y5, X5, X9)
+	REDUCE8(Y6, X6, X9)
+	REDUCE8(Y7, X7, X9)
+d18loop1:
+	TESTQ CX, CX
+	JZ d18done
+	VMOVSS (SI), X8
+	VFMADD231SS (DI), X8, X0
+	VFMADD231SS (DI)(BX*1), X8, X1
+	VFMADD231SS (DI)(BX*2), X8, X2
+	VFMADD231SS (DI)(R8*1), X8, X3
+	VFMADD231SS (R10), X8, X4
+	VFMADD231SS (R10)(BX*1), X8, X5
+	VFMADD231SS (R10)(BX*2), X8, X6
+	VFMADD231SS (R10)(R8*1), X8, X7
+	ADDQ $4, SI
+	ADDQ $4, DI
+	ADDQ $4, R10
+	DECQ CX
+	JMP d18loop1
+d18done:
+	VMOVSS X0, (DX)
+	VMOVSS X1, 4(DX)
+	VMOVSS X2, 8(DX)
+	VMOVSS X3, 12(DX)
+	VMOVSS X4, 16(DX)
+	VMOVSS X5, 20(DX)
+	VMOVSS X6, 24(DX)
+	VMOVSS X7, 28(DX)
+	VZEROUPPER
+	RET

@@ -16,6 +16,8 @@ func dot4(a []float32, lda int, w []float32, out *[4]float32) { dot4Go(a, lda, w
 
 func dot8(a []float32, lda int, w []float32, out *[8]float32) { dot8Go(a, lda, w, out) }
 
+func dot1x8(a []float32, w []float32, ldw, n int, out *[8]float32) { dot1x8Go(a, w, ldw, n, out) }
+
 func expShiftSum(x []float32, shift float32) float32 { return expShiftSumGo(x, shift) }
 
 func maxOf(x []float32) float32 { return maxGo(x) }
