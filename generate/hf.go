@@ -222,6 +222,9 @@ func SearchBatches(src [][]int32, vocab int, o Options, batchRows int, newDecode
 			return nil, err
 		}
 		res, err := Search(dec, len(batch), vocab, o)
+		if r, ok := dec.(interface{ Release() }); ok {
+			r.Release() // its memory serves the next batch's decoder
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -32,6 +32,7 @@ type joinDecoder interface {
 	Join(src [][]int32) error
 	Len() int
 	CacheBytes() int
+	Release()
 }
 
 // streamRow is one text of a request, decoded as a row of the batch.
@@ -144,6 +145,9 @@ func (st *stream) run(stop <-chan struct{}) {
 	v := st.vocab
 	for {
 		if len(rows) == 0 {
+			if dec != nil {
+				dec.Release()
+			}
 			dec = nil
 			if st.queueLen() == 0 {
 				select {
@@ -282,7 +286,8 @@ func (st *stream) admit(dec joinDecoder, rows []*streamRow) (joinDecoder, []*str
 		for _, r := range join {
 			r.job.fail(err)
 		}
-		if len(rows) == 0 {
+		if len(rows) == 0 && dec != nil {
+			dec.Release()
 			dec = nil
 		}
 		return dec, rows, err

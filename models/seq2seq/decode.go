@@ -35,15 +35,15 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 	if err != nil {
 		return nil, fmt.Errorf("seq2seq: %w", err)
 	}
-	keep := autograd.NewGraph(0)
-	keep.NoGrad = true
+	keep := m.graph()
 	memory, err := m.Encode(keep, ids, len(src), s, pad)
 	if err != nil {
+		keep.Reset()
+		m.graphs.Put(keep)
 		return nil, err
 	}
 	rows := len(src) * copies
-	dec := &Decoder{m: m, keep: keep, g: autograd.NewGraph(0)}
-	dec.g.NoGrad = true
+	dec := &Decoder{m: m, keep: keep, g: m.graph()}
 	var caches []*nn.LayerCache
 	for _, l := range m.decoder {
 		caches = append(caches, l.NewCache(rows, maxLen))
@@ -66,6 +66,18 @@ func (d *Decoder) Keep(rows []int) error {
 		d.pos = d.pos[:len(rows)]
 	}
 	return nil
+}
+
+// Release hands the decoder's graphs, with their memory, back to the model
+// for the decoders after it; the decoder is not used again.
+func (d *Decoder) Release() {
+	for _, g := range []*autograd.Graph{d.keep, d.g} {
+		if g != nil {
+			g.Reset()
+			d.m.graphs.Put(g)
+		}
+	}
+	d.keep, d.g = nil, nil
 }
 
 // Join adds sources (as NewDecoder takes them) to the batch between steps,
@@ -97,11 +109,11 @@ func (d *Decoder) Join(src [][]int32) error {
 		}
 		return nil
 	}
+	defer tmp.Release()
 	if err := d.CrossDecoding.Join(tmp.CrossDecoding, fill); err != nil {
 		return fmt.Errorf("seq2seq: %w", err)
 	}
 	d.keep.Reset() // the encoder outputs now live in the cross-attention caches
-	tmp.keep.Reset()
 	for range src {
 		d.pos = append(d.pos, 0)
 	}

@@ -86,6 +86,7 @@ func (m *Model) Translate(src [][]int32, opt TranslateOptions) ([][]int32, error
 		} else {
 			res, err = generate.BeamSearch(dec, len(batch), cfg)
 		}
+		dec.Release()
 		if err != nil {
 			return nil, err
 		}
