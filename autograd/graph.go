@@ -29,6 +29,7 @@ package autograd
 import (
 	"fmt"
 	"runtime/debug"
+	"sync"
 
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/tensor"
@@ -201,6 +202,29 @@ func (g *Graph) failed(op string, inputs ...*Var) bool {
 // NewGraph returns an empty graph whose dropout draws from a generator
 // seeded with seed.
 func NewGraph(seed uint64) *Graph { return &Graph{rng: tensor.NewRNG(seed)} }
+
+// GraphPool keeps tapeless graphs, with the memory their arenas hold,
+// between the decoders that use them one after another (a server starts a
+// decoder for every request that joins a batch). The zero value is ready.
+type GraphPool struct{ p sync.Pool }
+
+// Get returns a graph without a tape (NoGrad) from the pool, or a new one.
+func (p *GraphPool) Get() *Graph {
+	if g, ok := p.p.Get().(*Graph); ok {
+		return g
+	}
+	g := NewGraph(0)
+	g.NoGrad = true
+	return g
+}
+
+// Put resets g and keeps it for a later Get; nil is ignored.
+func (p *GraphPool) Put(g *Graph) {
+	if g != nil {
+		g.Reset()
+		p.p.Put(g)
+	}
+}
 
 // RNG returns the generator dropout uses (to save and restore its state).
 func (g *Graph) RNG() *tensor.RNG { return g.rng }

@@ -172,3 +172,21 @@ func TestArenaIsBoundedByTheLargestStep(t *testing.T) {
 		t.Fatalf("a step of a size seen before allocates %v times", allocs)
 	}
 }
+
+// TestGraphPool: a pooled graph comes back without a tape and empty, and
+// Put ignores nil.
+func TestGraphPool(t *testing.T) {
+	var p GraphPool
+	g := p.Get()
+	if !g.NoGrad {
+		t.Fatal("a pooled graph records a tape")
+	}
+	x := g.Input(tensor.New(2, 3))
+	_ = g.Add(x, x)
+	p.Put(g)
+	p.Put(nil)
+	h := p.Get()
+	if !h.NoGrad || len(h.nodes) != 0 || h.nvars != 0 {
+		t.Fatalf("a graph back from the pool: NoGrad %v, %d nodes, %d vars", h.NoGrad, len(h.nodes), h.nvars)
+	}
+}

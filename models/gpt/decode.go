@@ -45,11 +45,7 @@ func (m *Model) NewDecoder(prompts [][]int32, copies, maxNew int) (*Decoder, err
 		return nil, fmt.Errorf("gpt: a prompt of %d tokens and %d new ones exceed the model's context of %d positions", longest, maxNew, m.Config.NPositions)
 	}
 	rows := len(prompts) * copies
-	g, _ := m.graphs.Get().(*autograd.Graph)
-	if g == nil {
-		g = autograd.NewGraph(0)
-		g.NoGrad = true
-	}
+	g := m.graphs.Get()
 	d := &Decoder{m: m, g: g, rows: rows, next: make([]int32, rows), starts: make([]int32, rows),
 		pos: make([]int32, rows), left: maxNew}
 	// The cache holds the padded prefix and then one position per step.
@@ -111,7 +107,6 @@ func (d *Decoder) Release() {
 	if d.g == nil {
 		return
 	}
-	d.g.Reset()
 	d.m.graphs.Put(d.g)
 	d.g = nil
 }

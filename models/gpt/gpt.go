@@ -12,7 +12,6 @@ package gpt
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/models/hfdir"
@@ -143,7 +142,7 @@ type Model struct {
 	zeroBiases map[string]int
 	// graphs keeps decoders' graphs, with their arenas, between decoders
 	// (Decoder.Release): a server starts one per admission.
-	graphs sync.Pool
+	graphs autograd.GraphPool
 }
 
 // New returns a model with GPT-2's initialisation: weights N(0, 0.02²), the

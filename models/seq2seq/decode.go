@@ -35,15 +35,14 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 	if err != nil {
 		return nil, fmt.Errorf("seq2seq: %w", err)
 	}
-	keep := m.graph()
+	keep := m.graphs.Get()
 	memory, err := m.Encode(keep, ids, len(src), s, pad)
 	if err != nil {
-		keep.Reset()
 		m.graphs.Put(keep)
 		return nil, err
 	}
 	rows := len(src) * copies
-	dec := &Decoder{m: m, keep: keep, g: m.graph()}
+	dec := &Decoder{m: m, keep: keep, g: m.graphs.Get()}
 	var caches []*nn.LayerCache
 	for _, l := range m.decoder {
 		caches = append(caches, l.NewCache(rows, maxLen))
@@ -71,12 +70,8 @@ func (d *Decoder) Keep(rows []int) error {
 // Release hands the decoder's graphs, with their memory, back to the model
 // for the decoders after it; the decoder is not used again.
 func (d *Decoder) Release() {
-	for _, g := range []*autograd.Graph{d.keep, d.g} {
-		if g != nil {
-			g.Reset()
-			d.m.graphs.Put(g)
-		}
-	}
+	d.m.graphs.Put(d.keep)
+	d.m.graphs.Put(d.g)
 	d.keep, d.g = nil, nil
 }
 

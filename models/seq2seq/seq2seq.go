@@ -21,7 +21,6 @@ package seq2seq
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/models/hfdir"
@@ -189,17 +188,7 @@ type Model struct {
 	biasVar    *autograd.Var
 	// graphs keeps decoders' graphs, with their arenas, between decoders
 	// (Decoder.Release): a server starts one per join.
-	graphs sync.Pool
-}
-
-// graph returns a tapeless graph from the pool, or a new one.
-func (m *Model) graph() *autograd.Graph {
-	if g, ok := m.graphs.Get().(*autograd.Graph); ok {
-		return g
-	}
-	g := autograd.NewGraph(0)
-	g.NoGrad = true
-	return g
+	graphs autograd.GraphPool
 }
 
 // New returns a model with the given configuration, initialised as

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/models/hfdir"
@@ -253,17 +252,7 @@ type Model struct {
 	buckets map[[4]int][]int32 // by {Tq, Tk, past, decoder}: kept while a graph may read them
 	// graphs keeps decoders' graphs, with their arenas, between decoders
 	// (Decoder.Release): a server starts one per join.
-	graphs sync.Pool
-}
-
-// graph returns a tapeless graph from the pool, or a new one.
-func (m *Model) graph() *autograd.Graph {
-	if g, ok := m.graphs.Get().(*autograd.Graph); ok {
-		return g
-	}
-	g := autograd.NewGraph(0)
-	g.NoGrad = true
-	return g
+	graphs autograd.GraphPool
 }
 
 // block is one T5Block: self-attention, cross-attention (decoder only)
