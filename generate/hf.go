@@ -325,21 +325,87 @@ func (h *hypotheses) done(best float64, curLen, maxLength int, e EarlyStopping) 
 	return h.worst >= best/math.Pow(float64(curLen), h.alpha)
 }
 
+// beamSentence is one sentence's beam search as transformers runs it: its
+// beams' histories and summed log-probabilities, and its finished
+// hypotheses.
+type beamSentence struct {
+	scores []float64
+	hist   [][]int32
+	hyps   hypotheses
+	cands  []candidate
+}
+
+func newBeamSentence(k int, alpha float64) *beamSentence {
+	st := &beamSentence{scores: make([]float64, k), hist: make([][]int32, k), hyps: hypotheses{k: k, alpha: alpha}, cands: make([]candidate, 0, 2*k*k+1)}
+	for j := 1; j < k; j++ {
+		st.scores[j] = -1e9 // transformers: only the first beam is live at the start
+	}
+	return st
+}
+
+// step takes the sentence's k rows of logits at generation step gen and
+// sets the next token of each beam and the beam (0..k-1) it continues, or
+// reports that the sentence is done. scratch holds vocab values.
+func (st *beamSentence) step(o *Options, logits []float32, vocab, gen int, scratch []float32, tokens []int32, parents []int) (done bool, err error) {
+	k, maxNew := o.NumBeams, o.maxNew()
+	cands := st.cands[:0]
+	for j := 0; j < k; j++ {
+		row := logits[j*vocab : (j+1)*vocab]
+		lse := float32(logSumExp(row, scratch))
+		for c, x := range row {
+			scratch[c] = x - lse
+		}
+		o.process(scratch, st.hist[j])
+		for _, c := range topK(scratch, 2*k) {
+			cands = insertCandidate(cands, candidate{row: j, token: int32(c), logp: float64(scratch[c]) + st.scores[j]}, 2*k)
+		}
+	}
+	st.cands = cands
+	nextHist, nextScores := make([][]int32, 0, k), make([]float64, 0, k)
+	for rank, c := range cands {
+		if c.token == o.EOS {
+			if rank < k {
+				st.hyps.add(st.hist[c.row], c.logp)
+			}
+			continue
+		}
+		parents[len(nextHist)] = c.row
+		tokens[len(nextHist)] = c.token
+		h := st.hist[c.row]
+		nextHist = append(nextHist, append(h[:len(h):len(h)], c.token))
+		nextScores = append(nextScores, c.logp)
+		if len(nextHist) == k {
+			break
+		}
+	}
+	if len(nextHist) < k {
+		return false, fmt.Errorf("generate: fewer than %d live beams (the vocabulary is too small for the beam)", k)
+	}
+	done = st.hyps.done(cands[0].logp, 1+gen, maxNew+1, o.EarlyStopping)
+	st.hist, st.scores = nextHist, nextScores
+	if !done && gen+1 == maxNew { // out of room: the running beams end here
+		for j := 0; j < k; j++ {
+			st.hyps.add(st.hist[j], st.scores[j])
+		}
+		done = true
+	}
+	return done, nil
+}
+
+// best returns the best finished hypothesis (nil if none).
+func (st *beamSentence) best() []int32 {
+	if len(st.hyps.beams) > 0 {
+		return st.hyps.beams[0].tokens
+	}
+	return nil
+}
+
 func beamHF(dec RowDecoder, sentences, vocab int, o *Options) ([][]int32, error) {
 	k, V, maxNew := o.NumBeams, vocab, o.maxNew()
-	type state struct {
-		scores []float64
-		hist   [][]int32
-		hyps   hypotheses
-	}
-	states := make([]*state, sentences)
+	states := make([]*beamSentence, sentences)
 	active := make([]int, sentences)
 	for s := range states {
-		st := &state{scores: make([]float64, k), hist: make([][]int32, k), hyps: hypotheses{k: k, alpha: o.LengthPenalty}}
-		for j := 1; j < k; j++ {
-			st.scores[j] = -1e9 // transformers: only the first beam is live at the start
-		}
-		states[s], active[s] = st, s
+		states[s], active[s] = newBeamSentence(k, o.LengthPenalty), s
 	}
 	tokens := make([]int32, sentences*k)
 	for i := range tokens {
@@ -348,7 +414,6 @@ func beamHF(dec RowDecoder, sentences, vocab int, o *Options) ([][]int32, error)
 	parents := make([]int, sentences*k)
 	var useParents []int
 	scratch := make([]float32, V)
-	cands := make([]candidate, 0, 2*k*k+1)
 	for gen := 0; gen < maxNew && len(active) > 0; gen++ {
 		rows := len(active) * k
 		logits, err := dec.Step(tokens[:rows], useParents)
@@ -360,47 +425,13 @@ func beamHF(dec RowDecoder, sentences, vocab int, o *Options) ([][]int32, error)
 		}
 		var keepSent []int // positions in active of the sentences still running
 		for i, s := range active {
-			st := states[s]
-			cands = cands[:0]
-			for j := 0; j < k; j++ {
-				row := logits[(i*k+j)*V : (i*k+j+1)*V]
-				lse := float32(logSumExp(row, scratch))
-				for c, x := range row {
-					scratch[c] = x - lse
-				}
-				o.process(scratch, st.hist[j])
-				for _, c := range topK(scratch, 2*k) {
-					cands = insertCandidate(cands, candidate{row: j, token: int32(c), logp: float64(scratch[c]) + st.scores[j]}, 2*k)
-				}
-			}
-			nextHist, nextScores := make([][]int32, 0, k), make([]float64, 0, k)
 			base := len(keepSent) * k // the sentence's first row after dropping
-			for rank, c := range cands {
-				if c.token == o.EOS {
-					if rank < k {
-						st.hyps.add(st.hist[c.row], c.logp)
-					}
-					continue
-				}
-				parents[base+len(nextHist)] = i*k + c.row
-				tokens[base+len(nextHist)] = c.token
-				h := st.hist[c.row]
-				nextHist = append(nextHist, append(h[:len(h):len(h)], c.token))
-				nextScores = append(nextScores, c.logp)
-				if len(nextHist) == k {
-					break
-				}
+			done, err := states[s].step(o, logits[i*k*V:(i+1)*k*V], V, gen, scratch, tokens[base:base+k], parents[base:base+k])
+			if err != nil {
+				return nil, err
 			}
-			if len(nextHist) < k {
-				return nil, fmt.Errorf("generate: fewer than %d live beams (the vocabulary is too small for the beam)", k)
-			}
-			done := st.hyps.done(cands[0].logp, 1+gen, maxNew+1, o.EarlyStopping)
-			st.hist, st.scores = nextHist, nextScores
-			if !done && gen+1 == maxNew { // out of room: the running beams end here
-				for j := 0; j < k; j++ {
-					st.hyps.add(st.hist[j], st.scores[j])
-				}
-				done = true
+			for j := range k {
+				parents[base+j] += i * k // the row it continues, before dropping
 			}
 			if !done {
 				keepSent = append(keepSent, i)
@@ -436,9 +467,7 @@ func beamHF(dec RowDecoder, sentences, vocab int, o *Options) ([][]int32, error)
 	}
 	out := make([][]int32, sentences)
 	for s, st := range states {
-		if len(st.hyps.beams) > 0 {
-			out[s] = st.hyps.beams[0].tokens
-		}
+		out[s] = st.best()
 	}
 	return out, nil
 }
