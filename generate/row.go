@@ -73,3 +73,62 @@ func (r *Row) Next(logits []float32) (tok int32, done bool) {
 
 // Remaining returns the most steps the row may still take.
 func (r *Row) Remaining() int { return max(r.maxNew-len(r.Out), 0) }
+
+// BeamRow is one sentence's beam search a step at a time (transformers'
+// semantics, as Search runs it) for a scheduler whose batch sentences join
+// and leave between steps: the sentence owns NumBeams consecutive rows of
+// the batch. At each step Next takes those rows' logits and gives each
+// row's next token and the row (0..Beams()-1) whose history it continues,
+// or says that the sentence has ended; Out is then its best hypothesis.
+type BeamRow struct {
+	o       Options
+	vocab   int
+	gen     int
+	st      *beamSentence
+	scratch []float32
+	ended   bool
+}
+
+// NewBeamRow returns a sentence's beam search with o's settings
+// (NumBeams ≥ 2; early stopping, length penalty and processors as Search
+// applies them).
+func (o Options) NewBeamRow(vocab int) (*BeamRow, error) {
+	if o.EarlyStopping == "" {
+		o.EarlyStopping = StopHeuristic
+	}
+	if o.NumBeams < 2 {
+		return nil, fmt.Errorf("generate: a BeamRow needs num_beams ≥ 2, got %d", o.NumBeams)
+	}
+	if o.Sampler != nil {
+		return nil, fmt.Errorf("generate: sampling with beams (beam_sample) is not supported")
+	}
+	if err := o.Validate(vocab); err != nil {
+		return nil, err
+	}
+	return &BeamRow{o: o, vocab: vocab, st: newBeamSentence(o.NumBeams, o.LengthPenalty), scratch: make([]float32, vocab)}, nil
+}
+
+// Beams returns the number of rows the sentence takes.
+func (b *BeamRow) Beams() int { return b.o.NumBeams }
+
+// Start returns the first token of every row (decoder_start_token_id).
+func (b *BeamRow) Start() int32 { return b.o.Start }
+
+// Next takes the logits of the sentence's rows (Beams() × vocab) and sets
+// tokens and parents (Beams() each) for the next step, or returns done.
+func (b *BeamRow) Next(logits []float32, tokens []int32, parents []int) (done bool, err error) {
+	if b.ended {
+		return true, nil
+	}
+	done, err = b.st.step(&b.o, logits, b.vocab, b.gen, b.scratch, tokens, parents)
+	b.gen++
+	b.ended = done || err != nil
+	return done, err
+}
+
+// Out returns the best finished hypothesis, without the start token and
+// EOS.
+func (b *BeamRow) Out() []int32 { return b.st.best() }
+
+// Remaining returns the most steps the sentence may still take.
+func (b *BeamRow) Remaining() int { return max(b.o.maxNew()-b.gen, 0) }

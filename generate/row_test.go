@@ -32,6 +32,13 @@ func (d *historyDecoder) logits(sent int, hist []int32) []float32 {
 }
 
 func (d *historyDecoder) Step(tokens []int32, parents []int) ([]float32, error) {
+	if parents != nil { // row r continues the history of row parents[r]
+		hist := make([][]int32, len(parents))
+		for r, p := range parents {
+			hist[r] = append([]int32(nil), d.hist[p]...)
+		}
+		d.hist = hist
+	}
 	var out []float32
 	for r, t := range tokens {
 		d.hist[r] = append(d.hist[r], t)
@@ -139,4 +146,60 @@ func seeded(s *Sampler, seed int) *Sampler {
 func withSeed(o Options, seed int) Options {
 	o.Sampler = seeded(o.Sampler, seed)
 	return o
+}
+
+// TestBeamRowMatchesSearch: a sentence's beam search run a step at a time
+// through BeamRow (its rows' tokens and parents fed back to the decoder)
+// gives the hypothesis Search gives it, for each early-stopping rule and
+// with processors.
+func TestBeamRowMatchesSearch(t *testing.T) {
+	const vocab = 23
+	for _, o := range []Options{
+		{NumBeams: 3, MaxNewTokens: 9, Start: 0, EOS: 1, ForcedBOS: -1, ForcedEOS: -1, LengthPenalty: 1},
+		{NumBeams: 4, MaxLength: 12, MinLength: 4, NoRepeatNgramSize: 2, Start: 0, EOS: 1, ForcedBOS: 5, ForcedEOS: 7, LengthPenalty: 2, EarlyStopping: StopEarly},
+		{NumBeams: 2, MaxNewTokens: 15, Start: 2, EOS: 1, ForcedBOS: -1, ForcedEOS: -1, LengthPenalty: 0.5, EarlyStopping: StopNever},
+		{NumBeams: 3, MaxNewTokens: 3, Start: 0, EOS: 1, ForcedBOS: -1, ForcedEOS: -1, LengthPenalty: 1, EarlyStopping: StopNever}, // ends at the length limit
+	} {
+		for sent := range 6 {
+			k := o.NumBeams
+			sents := make([]int, k)
+			for i := range sents {
+				sents[i] = sent
+			}
+			want, err := Search(&historyDecoder{vocab: vocab, sent: sents, hist: make([][]int32, k)}, 1, vocab, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := o.NewBeamRow(vocab)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := &historyDecoder{vocab: vocab, sent: sents, hist: make([][]int32, k)}
+			tokens, parents := make([]int32, k), make([]int, k)
+			for i := range tokens {
+				tokens[i] = b.Start()
+			}
+			var use []int
+			for step := 0; ; step++ {
+				if step > 100 {
+					t.Fatal("the beam search never ended")
+				}
+				logits, _ := d.Step(tokens, use)
+				done, err := b.Next(logits, tokens, parents)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if done {
+					break
+				}
+				use = parents
+			}
+			if !reflect.DeepEqual(b.Out(), want[0]) {
+				t.Errorf("%d beams, sentence %d: BeamRow gives %v, Search %v", k, sent, b.Out(), want[0])
+			}
+		}
+	}
+	if _, err := (Options{NumBeams: 1, Start: 0, EOS: 1}).NewBeamRow(vocab); err == nil {
+		t.Error("a BeamRow with one beam was accepted")
+	}
 }
