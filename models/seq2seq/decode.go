@@ -80,10 +80,16 @@ func (d *Decoder) Release() {
 // requests join the batch it is decoding). A new row starts at position 0
 // (its first token is decoder_start_token_id) while the others go on from
 // theirs; the self-attention caches hold max(history) positions, the
-// shorter histories left-padded and masked. Beam search's reordering is
-// not available once rows have joined.
-func (d *Decoder) Join(src [][]int32) error {
-	tmp, err := d.m.NewDecoder(src, 1, 1)
+// shorter histories left-padded and masked. Beam search's reordering
+// (Step's parents) is then only among rows at the same position: a
+// sentence's beams.
+func (d *Decoder) Join(src [][]int32) error { return d.JoinCopies(src, 1) }
+
+// JoinCopies is Join with copies rows per source (the beams of a beam
+// search: rows i·copies … (i+1)·copies−1 of the new ones read source i),
+// each source encoded once.
+func (d *Decoder) JoinCopies(src [][]int32, copies int) error {
+	tmp, err := d.m.NewDecoder(src, copies, 1)
 	if err != nil {
 		return err
 	}
@@ -109,7 +115,7 @@ func (d *Decoder) Join(src [][]int32) error {
 		return fmt.Errorf("seq2seq: %w", err)
 	}
 	d.keep.Reset() // the encoder outputs now live in the cross-attention caches
-	for range src {
+	for range len(src) * copies {
 		d.pos = append(d.pos, 0)
 	}
 	return nil
@@ -120,6 +126,15 @@ func (d *Decoder) Join(src [][]int32) error {
 // the next call. If parents is not nil, row r first takes over the history
 // of row parents[r] (beam search's reordering).
 func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
+	if parents != nil && d.pos != nil {
+		// Rows that joined at different steps reorder only among rows at
+		// their own position (a sentence's beams).
+		for r, p := range parents {
+			if p >= 0 && p < len(d.pos) && r < len(d.pos) && d.pos[p] != d.pos[r] {
+				return nil, fmt.Errorf("seq2seq: Step: row %d (position %d) cannot continue row %d (position %d): a sentence's beams reorder among themselves", r, d.pos[r], p, d.pos[p])
+			}
+		}
+	}
 	pos, err := d.Begin(tokens, parents, d.m.Config.VocabSize)
 	if err != nil {
 		return nil, fmt.Errorf("seq2seq: %w", err)
@@ -131,9 +146,6 @@ func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
 	if d.pos == nil {
 		y = d.m.embed(g, tokens, d.Rows(), pos, 1, true)
 	} else {
-		if parents != nil {
-			return nil, fmt.Errorf("seq2seq: Step: beam search's reordering in a batch that rows have joined")
-		}
 		y = d.m.embedAt(g, tokens, d.pos, &d.posIDs)
 	}
 	logits := d.m.decodeFrom(g, y, mem, nil, pad, d.Caches)

@@ -208,6 +208,9 @@ func TestDecoderJoinMatchesAlone(t *testing.T) {
 			fixture.CheckJoin(t, func(src [][]int32, maxLen int) (fixture.JoinDecoder, error) {
 				return m.NewDecoder(src, 1, maxLen)
 			}, src, m.Config.VocabSize, 2)
+			fixture.CheckJoinBeams(t, func(src [][]int32, copies, maxLen int) (fixture.BeamDecoder, error) {
+				return m.NewDecoder(src, copies, maxLen)
+			}, src, m.Config.VocabSize, 2)
 		})
 	}
 }

@@ -19,7 +19,6 @@ type Decoder struct {
 	g                 *autograd.Graph // one step's work, reset at each step
 	*nn.CrossDecoding                 // memory, caches, rows, steps
 	buckets           []int32         // this step's relative-position buckets
-	joined            bool            // rows have joined: no beam reordering
 }
 
 // NewDecoder encodes src (one id slice per source, EOS included, no
@@ -72,10 +71,15 @@ func (d *Decoder) Release() {
 // one row each after the running rows (continuous batching): a new row's
 // first token is decoder_start_token_id, its history left-padded to the
 // others' and masked. T5's positions are relative, so nothing else
-// changes. Beam search's reordering is not available once rows have
-// joined.
-func (d *Decoder) Join(src [][]int32) error {
-	tmp, err := d.m.NewDecoder(src, 1, 1)
+// changes; beam search's reordering (Step's parents) must stay among a
+// sentence's rows.
+func (d *Decoder) Join(src [][]int32) error { return d.JoinCopies(src, 1) }
+
+// JoinCopies is Join with copies rows per source (the beams of a beam
+// search: rows i·copies … (i+1)·copies−1 of the new ones read source i),
+// each source encoded once.
+func (d *Decoder) JoinCopies(src [][]int32, copies int) error {
+	tmp, err := d.m.NewDecoder(src, copies, 1)
 	if err != nil {
 		return err
 	}
@@ -95,7 +99,6 @@ func (d *Decoder) Join(src [][]int32) error {
 		return fmt.Errorf("t5: %w", err)
 	}
 	d.keep.Reset() // the encoder outputs now live in the cross-attention caches
-	d.joined = true
 	return nil
 }
 
@@ -104,9 +107,6 @@ func (d *Decoder) Join(src [][]int32) error {
 // the next call. If parents is not nil, row r first takes over the history
 // of row parents[r] (beam search's reordering).
 func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
-	if parents != nil && d.joined {
-		return nil, fmt.Errorf("t5: Step: beam search's reordering in a batch that rows have joined")
-	}
 	pos, err := d.Begin(tokens, parents, d.m.Config.VocabSize)
 	if err != nil {
 		return nil, fmt.Errorf("t5: %w", err)

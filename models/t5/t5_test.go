@@ -252,6 +252,9 @@ func TestDecoderJoinMatchesAlone(t *testing.T) {
 			fixture.CheckJoin(t, func(src [][]int32, maxLen int) (fixture.JoinDecoder, error) {
 				return m.NewDecoder(src, 1, maxLen)
 			}, src, m.Config.VocabSize, 0)
+			fixture.CheckJoinBeams(t, func(src [][]int32, copies, maxLen int) (fixture.BeamDecoder, error) {
+				return m.NewDecoder(src, copies, maxLen)
+			}, src, m.Config.VocabSize, 0)
 		})
 	}
 }
