@@ -554,7 +554,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 			if req.Stream {
 				return ctx.Err()
 			}
-			return &apiError{status: http.StatusServiceUnavailable, message: "the request ran out of time before it finished"}
+			return unfinished(ctx)
 		}
 		c := comps[ev.index]
 		if c.done {

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -89,8 +90,18 @@ func (w *worker) await(req *taskReq) (taskResult, error) {
 	case res := <-req.result:
 		return res, res.err
 	case <-req.ctx.Done():
-		return taskResult{}, &apiError{status: http.StatusServiceUnavailable, message: "the request ran out of time before it finished"}
+		return taskResult{}, unfinished(req.ctx)
 	}
+}
+
+// unfinished is the error of a request whose context ended before its
+// result: its time limit (503), or its client gone (the status is logged;
+// no one reads the answer).
+func unfinished(ctx context.Context) *apiError {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return &apiError{status: http.StatusServiceUnavailable, message: "the client closed the request before it finished"}
+	}
+	return &apiError{status: http.StatusServiceUnavailable, message: "the request ran out of time before it finished"}
 }
 
 // modelName is the model a request named, or the only one served.
@@ -467,7 +478,7 @@ func (s *Server) task(endpoint string) func(w http.ResponseWriter, r *http.Reque
 			case res = <-req.result:
 				err = res.err
 			case <-req.ctx.Done():
-				err = &apiError{status: http.StatusServiceUnavailable, message: "the request ran out of time before it finished"}
+				err = unfinished(req.ctx)
 			}
 		} else {
 			res, err = wk.await(req)
@@ -556,7 +567,7 @@ func (s *Server) attention(w http.ResponseWriter, r *http.Request) error {
 			}
 			res = out.attention
 		case <-r.Context().Done():
-			return &apiError{status: http.StatusServiceUnavailable, message: "the request ran out of time before it finished"}
+			return unfinished(r.Context())
 		}
 	}
 	writeJSON(w, http.StatusOK, res)
