@@ -14,13 +14,60 @@ import (
 // that needs no decoding (an empty line: an empty translation).
 type StepSource struct {
 	Input []int32
-	Row   *generate.Row
+	Row   *generate.Row     // greedy or sampled decoding, or nil
+	Beam  *generate.BeamRow // beam search (its Beams() rows), or nil
+}
+
+// Rows returns the rows the text takes in a batch (its beams, or one).
+func (s StepSource) Rows() int {
+	if s.Beam != nil {
+		return s.Beam.Beams()
+	}
+	return 1
+}
+
+// Start returns the first token of its rows.
+func (s StepSource) Start() int32 {
+	if s.Beam != nil {
+		return s.Beam.Start()
+	}
+	return s.Row.Start
+}
+
+// Remaining returns the most steps it may still take.
+func (s StepSource) Remaining() int {
+	if s.Beam != nil {
+		return s.Beam.Remaining()
+	}
+	return s.Row.Remaining()
+}
+
+// Out returns its output so far: for a beam search that has ended, the
+// best hypothesis.
+func (s StepSource) Out() []int32 {
+	if s.Beam != nil {
+		return s.Beam.Out()
+	}
+	return s.Row.Out
+}
+
+// stepRow returns a text's greedy (or sampled) or beam decoding for o.
+func stepRow(o generate.Options, vocab int) (StepSource, error) {
+	var s StepSource
+	var err error
+	if o.NumBeams > 1 {
+		s.Beam, err = o.NewBeamRow(vocab)
+	} else {
+		s.Row, err = o.NewRow(vocab)
+	}
+	return s, err
 }
 
 // StepSources prepares lines as Translate decodes them, for a caller that
-// steps the model itself (seq2seq.Decoder, Join); each row gives the
-// tokens that Translate gives its line alone. ok is false when the
-// settings search with beams, which only Translate does.
+// steps the model itself (seq2seq.Decoder, Join); each gives the tokens
+// that Translate gives its line alone. ok is false when the settings are
+// a fairseq-style beam search (a model trained here with Beam > 1), which
+// only Translate runs; transformers' beam search (Generation) is stepped.
 func (t *Translator) StepSources(lines []string) (src []StepSource, ok bool, err error) {
 	enc, at, err := t.encodeLines(lines)
 	if err != nil {
@@ -36,10 +83,7 @@ func (t *Translator) StepSources(lines []string) (src []StepSource, ok bool, err
 			if t.Generation != nil {
 				o = *t.Generation
 			}
-			if o.NumBeams > 1 {
-				return nil, false, nil
-			}
-			if s.Row, err = o.NewRow(vocab); err != nil {
+			if s, err = stepRow(o, vocab); err != nil {
 				return nil, false, err
 			}
 			s.Input = frame(t.Model, ids)
@@ -78,15 +122,11 @@ func (t *Translator) Text(out []int32) (string, error) {
 	return strings.TrimSpace(strings.ReplaceAll(text[0], "\n", " ")), nil
 }
 
-// StepSources prepares documents as Summarize decodes them, for a caller
-// that steps the model itself; truncated counts the documents cut to the
-// model's source length. ok is false when the settings search with beams,
-// which only Summarize does.
+// StepSources prepares documents as Summarize decodes them, greedily or
+// with beams, for a caller that steps the model itself; truncated counts
+// the documents cut to the model's source length. ok is always true.
 func (s *Summarizer) StepSources(docs []string) (src []StepSource, truncated int, ok bool, err error) {
 	o := s.Options.Generation
-	if o.NumBeams > 1 {
-		return nil, 0, false, nil
-	}
 	src = make([]StepSource, len(docs))
 	for i, d := range docs {
 		ids, cut, err := s.Encode(d)
@@ -96,11 +136,12 @@ func (s *Summarizer) StepSources(docs []string) (src []StepSource, truncated int
 		if cut {
 			truncated++
 		}
-		row, err := o.NewRow(s.Model.VocabSize())
+		row, err := stepRow(o, s.Model.VocabSize())
 		if err != nil {
 			return nil, 0, false, err
 		}
-		src[i] = StepSource{Input: ids, Row: row}
+		row.Input = ids
+		src[i] = row
 	}
 	return src, truncated, true, nil
 }

@@ -18,7 +18,7 @@ import (
 type stream struct {
 	*queue[*streamRow]
 	owner      *seq2seq // holds the model's lock
-	newDecoder func(src [][]int32, maxLen int) (joinDecoder, error)
+	newDecoder func(src [][]int32, copies, maxLen int) (joinDecoder, error)
 	vocab      int
 	rowCap     int   // positions a decoder's self-attention caches hold, and a row's most steps
 	rowBytes   int64 // KV cache memory one row takes at rowCap (self and cross attention)
@@ -30,17 +30,20 @@ type joinDecoder interface {
 	Step(tokens []int32, parents []int) ([]float32, error)
 	Keep(rows []int) error
 	Join(src [][]int32) error
+	JoinCopies(src [][]int32, copies int) error
 	Len() int
 	CacheBytes() int
 	Release()
 }
 
-// streamRow is one text of a request, decoded as a row of the batch.
+// streamRow is one text of a request, decoded as a row of the batch, or as
+// several consecutive rows (its beams).
 type streamRow struct {
-	job   *streamJob
-	index int // which text of its request
-	src   pipelines.StepSource
-	feed  int32
+	job     *streamJob
+	index   int // which text of its request
+	src     pipelines.StepSource
+	feed    []int32 // the next token of each of its rows
+	parents []int   // beams: the row (of its own) each continues; nil: each its own
 }
 
 // streamJob is a request whose texts decode as rows.
@@ -88,13 +91,13 @@ func newStream(model any, owner *seq2seq, name string, s *Server) *stream {
 		c := m.Config
 		st.vocab, st.rowCap = c.VocabSize, c.MaxPositionEmbeddings
 		st.rowBytes = int64(c.DecoderLayers) * 2 * int64(st.rowCap+c.MaxPositionEmbeddings) * int64(c.DModel) * 4
-		st.newDecoder = func(src [][]int32, maxLen int) (joinDecoder, error) { return m.NewDecoder(src, 1, maxLen) }
+		st.newDecoder = func(src [][]int32, copies, maxLen int) (joinDecoder, error) { return m.NewDecoder(src, copies, maxLen) }
 	case *t5.Model:
 		c := m.Config
 		_, _, srcLen := m.SourceFormat()
 		st.vocab, st.rowCap = c.VocabSize, srcLen // relative positions: any length; a row's steps as its source's
 		st.rowBytes = int64(c.DecoderLayers()) * 2 * int64(st.rowCap+srcLen) * int64(c.NumHeads*c.DKV) * 4
-		st.newDecoder = func(src [][]int32, maxLen int) (joinDecoder, error) { return m.NewDecoder(src, 1, maxLen) }
+		st.newDecoder = func(src [][]int32, copies, maxLen int) (joinDecoder, error) { return m.NewDecoder(src, copies, maxLen) }
 	default:
 		return nil
 	}
@@ -110,7 +113,7 @@ func (st *stream) submit(req *taskReq, src []pipelines.StepSource, text func([]i
 		if s.Input == nil {
 			continue
 		}
-		if n := s.Row.Remaining(); n > st.rowCap {
+		if n := s.Remaining(); n > st.rowCap {
 			return badRequest("max_new_tokens", "%d new tokens exceed the model's %d positions", n, st.rowCap)
 		}
 		rows = append(rows, &streamRow{job: job, index: i, src: s})
@@ -175,13 +178,29 @@ func (st *stream) run(stop <-chan struct{}) {
 		if len(rows) == 0 {
 			continue
 		}
-		feed := make([]int32, len(rows))
-		for i, r := range rows {
-			feed[i] = r.feed
+		// Each text's rows in turn; beams reorder among their own rows.
+		var feed []int32
+		var parents []int
+		beams := false
+		for _, r := range rows {
+			beams = beams || r.parents != nil
 		}
-		occupancy.Observe(float64(len(rows)))
+		for _, r := range rows {
+			at := len(feed)
+			feed = append(feed, r.feed...)
+			if beams {
+				for j := range r.feed {
+					if r.parents != nil {
+						parents = append(parents, at+r.parents[j])
+					} else {
+						parents = append(parents, at+j)
+					}
+				}
+			}
+		}
+		occupancy.Observe(float64(len(feed)))
 		st.owner.modelMu.Lock()
-		logits, err := dec.Step(feed, nil)
+		logits, err := dec.Step(feed, parents)
 		st.owner.modelMu.Unlock()
 		if err != nil {
 			for _, r := range rows {
@@ -190,29 +209,45 @@ func (st *stream) run(stop <-chan struct{}) {
 			rows = nil
 			continue
 		}
-		var keep []int
-		for i, r := range rows {
+		var keep []int // decoder rows
+		var next []*streamRow
+		at := 0
+		for _, r := range rows {
+			w := len(r.feed)
+			lg := logits[at*v : (at+w)*v]
+			first := at
+			at += w
 			switch {
-			case r.job.err != nil: // another of its rows failed
+			case r.job.err != nil: // another of its texts failed
 				continue
 			case r.job.req.ctx.Err() != nil: // gone: drop it
 				r.job.fail(r.job.req.ctx.Err())
 				continue
 			}
-			tok, done := r.src.Row.Next(logits[i*v : (i+1)*v])
 			tokens.Inc()
+			var done bool
+			if b := r.src.Beam; b != nil {
+				if r.parents == nil {
+					r.parents = make([]int, w)
+				}
+				done, err = b.Next(lg, r.feed, r.parents)
+				if err != nil {
+					r.job.fail(err)
+					continue
+				}
+			} else {
+				r.feed[0], done = r.src.Row.Next(lg)
+			}
 			if done {
-				r.job.finish(r.index, r.src.Row.Out)
+				r.job.finish(r.index, r.src.Out())
 				continue
 			}
-			r.feed = tok
-			keep = append(keep, i)
-		}
-		if len(keep) < len(rows) {
-			next := make([]*streamRow, len(keep))
-			for j, i := range keep {
-				next[j] = rows[i]
+			for j := range w {
+				keep = append(keep, first+j)
 			}
+			next = append(next, r)
+		}
+		if len(keep) < len(feed) {
 			if len(keep) > 0 {
 				st.owner.modelMu.Lock()
 				err := dec.Keep(keep)
@@ -224,8 +259,8 @@ func (st *stream) run(stop <-chan struct{}) {
 					next = nil
 				}
 			}
-			rows = next
 		}
+		rows = next
 		met.rows.WithLabelValues(st.name).Set(float64(len(rows)))
 		if len(rows) > 0 {
 			met.cache.WithLabelValues(st.name).Set(float64(dec.CacheBytes()))
@@ -242,12 +277,13 @@ func (st *stream) run(stop <-chan struct{}) {
 func (st *stream) admit(dec joinDecoder, rows []*streamRow) (joinDecoder, []*streamRow, error) {
 	st.mu.Lock()
 	cfg := st.s.cfg
-	n, need := 0, 0
+	n, need, width := 0, 0, 0
 	if dec != nil {
 		n = dec.Len()
 	}
 	for _, r := range rows {
-		need = max(need, r.src.Row.Remaining())
+		need = max(need, r.src.Remaining())
+		width += r.src.Rows()
 	}
 	var join []*streamRow
 	for len(st.pending) > 0 {
@@ -257,13 +293,14 @@ func (st *stream) admit(dec joinDecoder, rows []*streamRow) (joinDecoder, []*str
 			st.pending = st.pending[1:]
 			continue
 		}
-		total := len(rows) + len(join) + 1
-		need2 := max(need, r.src.Row.Remaining())
-		if total > cfg.MaxRows || int64(total)*st.rowBytes > cfg.KVBudget && total > 1 || n+need2 > st.rowCap && total > 1 {
+		first := len(rows)+len(join) == 0
+		width2 := width + r.src.Rows()
+		need2 := max(need, r.src.Remaining())
+		if !first && (width2 > cfg.MaxRows || int64(width2)*st.rowBytes > cfg.KVBudget || n+need2 > st.rowCap) {
 			break
 		}
 		join = append(join, r)
-		need = need2
+		width, need = width2, need2
 		st.pending = st.pending[1:]
 	}
 	st.gauge()
@@ -271,26 +308,38 @@ func (st *stream) admit(dec joinDecoder, rows []*streamRow) (joinDecoder, []*str
 	if len(join) == 0 {
 		return dec, rows, nil
 	}
-	src := make([][]int32, len(join))
-	for i, r := range join {
-		src[i] = r.src.Input
-		r.feed = r.src.Row.Start
-	}
+	// Texts with as many rows each join together.
 	var err error
-	if dec == nil {
-		dec, err = st.newDecoder(src, st.rowCap)
-	} else {
-		err = dec.Join(src)
-	}
-	if err != nil {
-		for _, r := range join {
-			r.job.fail(err)
+	for i := 0; i < len(join) && err == nil; {
+		w := join[i].src.Rows()
+		var src [][]int32
+		j := i
+		for ; j < len(join) && join[j].src.Rows() == w; j++ {
+			src = append(src, join[j].src.Input)
 		}
-		if len(rows) == 0 && dec != nil {
-			dec.Release()
-			dec = nil
+		if dec == nil {
+			dec, err = st.newDecoder(src, w, st.rowCap)
+		} else {
+			err = dec.JoinCopies(src, w)
 		}
-		return dec, rows, err
+		if err != nil {
+			for _, r := range join[i:] {
+				r.job.fail(err)
+			}
+			break
+		}
+		for _, r := range join[i:j] {
+			r.feed = make([]int32, w)
+			for k := range r.feed {
+				r.feed[k] = r.src.Start()
+			}
+			rows = append(rows, r)
+		}
+		i = j
 	}
-	return dec, append(rows, join...), nil
+	if len(rows) == 0 && dec != nil {
+		dec.Release()
+		dec = nil
+	}
+	return dec, rows, err
 }

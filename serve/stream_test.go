@@ -60,7 +60,8 @@ func tinySeq2Seq(t testing.TB, modelType string) string {
 // together, which join and leave one running batch at different steps,
 // get what the pipelines give each text alone (greedy, the translator's
 // fairseq-style length limit; BART's forced BOS/EOS and max_new_tokens;
-// T5's relative positions), the batch did hold several rows at once, and a request
+// T5's relative positions; beam search, each text's beams reordering among
+// their own rows), the batch did hold several rows at once, and a request
 // with beams still goes through the batch worker.
 func TestStreamMatchesPipelines(t *testing.T) {
 	for _, tc := range []struct {
@@ -71,8 +72,10 @@ func TestStreamMatchesPipelines(t *testing.T) {
 		{"marian", "translate", "translations", nil},
 		{"bart", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 1}},
 		{"t5", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 1}},
+		{"bart", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 3}},
+		{"t5", "summarize", "summaries", map[string]any{"max_new_tokens": 9, "beams": 2}},
 	} {
-		t.Run(tc.modelType+"-"+tc.endpoint, func(t *testing.T) {
+		t.Run(fmt.Sprint(tc.modelType, "-", tc.endpoint, "-beams", tc.opts["beams"]), func(t *testing.T) {
 			dir := filepath.Join("..", "models", "t5", "testdata", "t5-small")
 			if tc.modelType != "t5" {
 				dir = tinySeq2Seq(t, tc.modelType)
@@ -97,7 +100,7 @@ func TestStreamMatchesPipelines(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s.Options.Generation.MaxNewTokens, s.Options.Generation.NumBeams = 12, 1
+				s.Options.Generation.MaxNewTokens, s.Options.Generation.NumBeams = tc.opts["max_new_tokens"].(int), tc.opts["beams"].(int)
 				for i, x := range texts {
 					out, err := s.Summarize([]string{x})
 					if err != nil {
@@ -147,7 +150,7 @@ func TestStreamMatchesPipelines(t *testing.T) {
 			if shared := (count - count0) - (single - single0); shared < 10 {
 				t.Errorf("%g steps while requested together, %g of them with several rows; want texts decoded together", count-count0, shared)
 			}
-			if tc.modelType == "bart" { // 64 positions
+			if tc.modelType == "bart" && tc.opts["beams"] == 1 { // 64 positions
 				code, out, _ := post(t, ts.URL+"/v1/summarize", map[string]any{"model": "m", "text": texts[0], "beams": 1, "max_new_tokens": 200})
 				if e, _ := out["error"].(map[string]any); code != 400 || e == nil || e["param"] != "max_new_tokens" {
 					t.Errorf("200 new tokens from 64 positions: %d %v", code, out)
