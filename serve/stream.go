@@ -8,13 +8,14 @@ import (
 	"github.com/goformer/goformer/pipelines"
 )
 
-// stream decodes an encoder-decoder's greedy (or sampled) translate and
-// summarize requests with continuous batching, as lm does for language
-// models: each text is a row that joins the running batch at the next
-// step (s2s.Decoder.Join: its source encoded, its cross-attention
-// keys and values merged in, its decoder at position 0 while the others
-// go on) and leaves it when it ends. Requests that search with beams go
-// to the seq2seq's worker, a batch at a time.
+// stream decodes an encoder-decoder's translate and summarize requests
+// (greedy, sampled, or transformers' beam search) with continuous
+// batching, as lm does for language models: each text is a row, or its
+// beams, that joins the running batch at the next step (JoinCopies: its
+// source encoded once, its cross-attention keys and values merged in, its
+// decoder at position 0 while the others go on) and leaves it when it
+// ends. A fairseq-style beam search (a translator trained here) goes to
+// the seq2seq's worker, a batch at a time.
 type stream struct {
 	*queue[*streamRow]
 	owner      *seq2seq // holds the model's lock

@@ -158,7 +158,7 @@ type seq2seq struct {
 	tr      *pipelines.Translator
 	sum     *pipelines.Summarizer
 	t2t     *pipelines.Text2Text
-	stream  *stream    // greedy and sampled translate and summarize
+	stream  *stream    // translate and summarize, but a fairseq-style beam search
 	modelMu sync.Mutex // held while the model runs (the worker's batches, the stream's steps)
 }
 
