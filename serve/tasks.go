@@ -248,8 +248,8 @@ func (m *seq2seq) summarizer(o taskOptions) *pipelines.Summarizer {
 }
 
 // submitStream queues a translate or summarize request's texts as rows of
-// the stream when its options decode without beams; ok is false when they
-// do not (the worker decodes it).
+// the stream; ok is false when the stream cannot decode them (T5's answer,
+// a fairseq-style beam search: the worker decodes it).
 func (m *seq2seq) submitStream(req *taskReq) (ok bool, err error) {
 	if m.stream == nil {
 		return false, nil
