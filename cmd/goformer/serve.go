@@ -40,8 +40,9 @@ func (m modelFlags) Set(v string) error {
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("goformer serve",
 		"Serves models over HTTP: POST /v1/completions (OpenAI's completions API, streamed with \"stream\": true, for\n"+
-			"GPT models, decoded with continuous batching), POST /v1/translate, /v1/summarize, /v1/answer (encoder-\n"+
-			"decoders, T5, extractive QA models), POST /v1/attention, GET /v1/models, /healthz, /readyz, /metrics\n"+
+			"GPT models), POST /v1/translate, /v1/summarize, /v1/answer (encoder-decoders, T5, extractive QA models;\n"+
+			"GPT and encoder-decoder requests are decoded with continuous batching: they join the running batch\n"+
+			"at the next step), POST /v1/attention, GET /v1/models, /healthz, /readyz, /metrics\n"+
 			"(Prometheus) and / (a playground page). Loopback only unless --addr says otherwise. SIGTERM or SIGINT\n"+
 			"drains: new requests get 503, those in flight finish (within --grace), then it exits 0.",
 		"  goformer serve --model runs/shakespeare-char-small/model\n"+
