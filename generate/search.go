@@ -149,27 +149,19 @@ func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, er
 	if math.IsNaN(cfg.LengthPenalty) || math.IsInf(cfg.LengthPenalty, 0) {
 		return nil, fmt.Errorf("generate: length penalty %g is not a number", cfg.LengthPenalty)
 	}
-	rows := sentences * k
 	V := cfg.Vocab
-	scores := make([]float64, rows) // cumulative log-probabilities of the running beams
-	for r := range scores {
-		if r%k != 0 {
-			scores[r] = math.Inf(-1) // at the start every beam is the same: keep one
-		}
+	states := make([]*gnmtSentence, sentences)
+	for s := range states {
+		states[s] = newGNMTSentence(k)
 	}
-	hist := make([][]int32, rows)
+	rows := sentences * k
 	tokens := make([]int32, rows)
 	if err := cfg.startTokens(tokens, k); err != nil {
 		return nil, err
 	}
 	parents := make([]int, rows)
 	var useParents []int
-	finished := make([][]hypothesis, sentences)
-	done := make([]bool, sentences)
 	scratch := make([]float32, V)
-	cands := make([]candidate, 0, 2*k*k)
-	nextHist := make([][]int32, rows)
-	nextScores := make([]float64, rows)
 	for step := 0; step <= cfg.MaxLen; step++ {
 		logits, err := dec.Step(tokens, useParents)
 		if err != nil {
@@ -179,102 +171,137 @@ func BeamSearch(dec StepDecoder, sentences int, cfg SearchConfig) ([][]int32, er
 			return nil, fmt.Errorf("generate: decoder returned %d logits for %d rows × vocabulary %d", len(logits), rows, V)
 		}
 		allDone := true
-		for s := 0; s < sentences; s++ {
+		for s, st := range states {
 			base := s * k
-			if done[s] {
+			if st.done {
+				// A finished sentence's rows go on, fed the filler.
 				for j := 0; j < k; j++ {
 					parents[base+j], tokens[base+j] = base+j, cfg.filler()
-					nextHist[base+j], nextScores[base+j] = hist[base+j], math.Inf(-1)
 				}
 				continue
 			}
-			if step == cfg.MaxLen { // out of room: every running beam ends with EOS
-				for j := 0; j < k; j++ {
-					r := base + j
-					parents[r], tokens[r] = r, cfg.filler()
-					nextHist[r], nextScores[r] = hist[r], math.Inf(-1)
-					if math.IsInf(scores[r], -1) {
-						continue
-					}
-					row := logits[r*V : (r+1)*V]
-					h := hist[r]
-					lp := 0.0 // a model without EOS ends its hypotheses at the limit as they are
-					if cfg.EOS >= 0 {
-						lp = float64(row[cfg.EOS]) - logSumExp(row, scratch)
-					}
-					finished[s] = addHypothesis(finished[s], hypothesis{tokens: h, score: (scores[r] + lp) / lengthPenalty(len(h)+1, cfg.LengthPenalty)}, k)
-				}
-				done[s] = true
-				continue
-			}
-			// The 2k best extensions over the sentence's k beams.
-			cands = cands[:0]
+			st.step(&cfg, logits[base*V:(base+k)*V], step, scratch, tokens[base:base+k], parents[base:base+k])
 			for j := 0; j < k; j++ {
-				r := base + j
-				if math.IsInf(scores[r], -1) {
-					continue
-				}
-				row := logits[r*V : (r+1)*V]
-				lse := logSumExp(row, scratch)
-				for _, c := range topK(row, 2*k) {
-					cands = insertCandidate(cands, candidate{row: r, token: int32(c), logp: scores[r] + float64(row[c]) - lse}, 2*k)
-				}
+				parents[base+j] += base
 			}
-			next := 0
-			for _, c := range cands {
-				if next == k {
-					break
-				}
-				if c.token == cfg.EOS {
-					h := hist[c.row]
-					finished[s] = addHypothesis(finished[s], hypothesis{tokens: h, score: c.logp / lengthPenalty(len(h)+1, cfg.LengthPenalty)}, k)
-					continue
-				}
-				r := base + next
-				parents[r], tokens[r] = c.row, c.token
-				nextHist[r] = append(hist[c.row][:len(hist[c.row]):len(hist[c.row])], c.token)
-				nextScores[r] = c.logp
-				next++
-			}
-			for ; next < k; next++ {
-				r := base + next
-				parents[r], tokens[r] = base, cfg.filler()
-				nextHist[r], nextScores[r] = hist[base], math.Inf(-1)
-			}
-			// Is the sentence finished?
-			switch {
-			case len(finished[s]) >= k && cfg.EarlyStopping:
-				done[s] = true
-			case len(finished[s]) >= k:
-				// The best running beam, at its most favourable length
-				// penalty (the longest possible), cannot beat the worst
-				// finished hypothesis: stop.
-				best := math.Inf(-1)
-				for j := 0; j < k; j++ {
-					best = math.Max(best, nextScores[base+j])
-				}
-				if best/lengthPenalty(cfg.MaxLen+1, cfg.LengthPenalty) <= finished[s][len(finished[s])-1].score {
-					done[s] = true
-				}
-			}
-			if !done[s] {
+			if !st.done {
 				allDone = false
 			}
 		}
-		hist, nextHist = nextHist, hist
-		copy(scores, nextScores)
 		useParents = parents
 		if allDone {
 			break
 		}
 	}
 	out := make([][]int32, sentences)
-	for s := range out {
-		if len(finished[s]) > 0 {
-			out[s] = finished[s][0].tokens
-		}
+	for s, st := range states {
+		out[s] = st.best()
 	}
 	return out, nil
+}
+
+// gnmtSentence is one sentence's beam search as BeamSearch runs it (GNMT's
+// length penalty): its beams' histories and cumulative log-probabilities
+// (−∞ for a beam that is not running) and its finished hypotheses.
+type gnmtSentence struct {
+	scores     []float64
+	hist       [][]int32
+	nextHist   [][]int32
+	nextScores []float64
+	finished   []hypothesis
+	cands      []candidate
+	done       bool
+}
+
+func newGNMTSentence(k int) *gnmtSentence {
+	st := &gnmtSentence{scores: make([]float64, k), hist: make([][]int32, k), nextHist: make([][]int32, k), nextScores: make([]float64, k), cands: make([]candidate, 0, 2*k*k)}
+	for j := 1; j < k; j++ {
+		st.scores[j] = math.Inf(-1) // at the start every beam is the same: keep one
+	}
+	return st
+}
+
+// step takes the sentence's k rows of logits at the given step and sets
+// the next token of each beam and the beam (0..k-1) whose history it
+// continues; st.done says the sentence has ended.
+func (st *gnmtSentence) step(cfg *SearchConfig, logits []float32, step int, scratch []float32, tokens []int32, parents []int) {
+	k, V := cfg.Beam, cfg.Vocab
+	if step == cfg.MaxLen { // out of room: every running beam ends with EOS
+		for j := 0; j < k; j++ {
+			parents[j], tokens[j] = j, cfg.filler()
+			if math.IsInf(st.scores[j], -1) {
+				continue
+			}
+			row := logits[j*V : (j+1)*V]
+			h := st.hist[j]
+			lp := 0.0 // a model without EOS ends its hypotheses at the limit as they are
+			if cfg.EOS >= 0 {
+				lp = float64(row[cfg.EOS]) - logSumExp(row, scratch)
+			}
+			st.finished = addHypothesis(st.finished, hypothesis{tokens: h, score: (st.scores[j] + lp) / lengthPenalty(len(h)+1, cfg.LengthPenalty)}, k)
+		}
+		st.done = true
+		return
+	}
+	// The 2k best extensions over the sentence's k beams.
+	cands := st.cands[:0]
+	for j := 0; j < k; j++ {
+		if math.IsInf(st.scores[j], -1) {
+			continue
+		}
+		row := logits[j*V : (j+1)*V]
+		lse := logSumExp(row, scratch)
+		for _, c := range topK(row, 2*k) {
+			cands = insertCandidate(cands, candidate{row: j, token: int32(c), logp: st.scores[j] + float64(row[c]) - lse}, 2*k)
+		}
+	}
+	st.cands = cands
+	next := 0
+	for _, c := range cands {
+		if next == k {
+			break
+		}
+		if c.token == cfg.EOS {
+			h := st.hist[c.row]
+			st.finished = addHypothesis(st.finished, hypothesis{tokens: h, score: c.logp / lengthPenalty(len(h)+1, cfg.LengthPenalty)}, k)
+			continue
+		}
+		parents[next], tokens[next] = c.row, c.token
+		h := st.hist[c.row]
+		st.nextHist[next] = append(h[:len(h):len(h)], c.token)
+		st.nextScores[next] = c.logp
+		next++
+	}
+	for ; next < k; next++ {
+		parents[next], tokens[next] = 0, cfg.filler()
+		st.nextHist[next], st.nextScores[next] = st.hist[0], math.Inf(-1)
+	}
+	// Is the sentence finished?
+	switch {
+	case len(st.finished) >= k && cfg.EarlyStopping:
+		st.done = true
+	case len(st.finished) >= k:
+		// The best running beam, at its most favourable length penalty
+		// (the longest possible), cannot beat the worst finished
+		// hypothesis: stop.
+		best := math.Inf(-1)
+		for j := 0; j < k; j++ {
+			best = math.Max(best, st.nextScores[j])
+		}
+		if best/lengthPenalty(cfg.MaxLen+1, cfg.LengthPenalty) <= st.finished[len(st.finished)-1].score {
+			st.done = true
+		}
+	}
+	st.hist, st.nextHist = st.nextHist, st.hist
+	copy(st.scores, st.nextScores)
+}
+
+// best returns the best finished hypothesis (nil if none).
+func (st *gnmtSentence) best() []int32 {
+	if len(st.finished) > 0 {
+		return st.finished[0].tokens
+	}
+	return nil
 }
 
 // logSumExp returns log Σ exp(x) (the log-softmax of x[i] is x[i] minus
