@@ -1,6 +1,9 @@
 package generate
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Row decodes one sentence greedily, or by sampling, one step at a time,
 // for a scheduler that decodes many sentences in one batch which rows join
@@ -84,7 +87,9 @@ type BeamRow struct {
 	o       Options
 	vocab   int
 	gen     int
-	st      *beamSentence
+	st      *beamSentence // transformers' search, or
+	gnmt    *gnmtSentence // BeamSearch's (cfg)
+	cfg     SearchConfig
 	scratch []float32
 	ended   bool
 }
@@ -108,11 +113,33 @@ func (o Options) NewBeamRow(vocab int) (*BeamRow, error) {
 	return &BeamRow{o: o, vocab: vocab, st: newBeamSentence(o.NumBeams, o.LengthPenalty), scratch: make([]float32, vocab)}, nil
 }
 
+// NewBeamRow returns a sentence's beam search as BeamSearch runs it
+// (GNMT's length penalty; cfg.Beam ≥ 2; cfg.Starts is not used).
+func (cfg SearchConfig) NewBeamRow() (*BeamRow, error) {
+	if cfg.Beam < 2 || cfg.Beam > cfg.Vocab {
+		return nil, fmt.Errorf("generate: a BeamRow needs a beam between 2 and the vocabulary's %d, got %d", cfg.Vocab, cfg.Beam)
+	}
+	if math.IsNaN(cfg.LengthPenalty) || math.IsInf(cfg.LengthPenalty, 0) {
+		return nil, fmt.Errorf("generate: length penalty %g is not a number", cfg.LengthPenalty)
+	}
+	return &BeamRow{cfg: cfg, vocab: cfg.Vocab, gnmt: newGNMTSentence(cfg.Beam), scratch: make([]float32, cfg.Vocab)}, nil
+}
+
 // Beams returns the number of rows the sentence takes.
-func (b *BeamRow) Beams() int { return b.o.NumBeams }
+func (b *BeamRow) Beams() int {
+	if b.gnmt != nil {
+		return b.cfg.Beam
+	}
+	return b.o.NumBeams
+}
 
 // Start returns the first token of every row (decoder_start_token_id).
-func (b *BeamRow) Start() int32 { return b.o.Start }
+func (b *BeamRow) Start() int32 {
+	if b.gnmt != nil {
+		return b.cfg.Start
+	}
+	return b.o.Start
+}
 
 // Next takes the logits of the sentence's rows (Beams() × vocab) and sets
 // tokens and parents (Beams() each) for the next step, or returns done.
@@ -120,7 +147,12 @@ func (b *BeamRow) Next(logits []float32, tokens []int32, parents []int) (done bo
 	if b.ended {
 		return true, nil
 	}
-	done, err = b.st.step(&b.o, logits, b.vocab, b.gen, b.scratch, tokens, parents)
+	if b.gnmt != nil {
+		b.gnmt.step(&b.cfg, logits, b.gen, b.scratch, tokens, parents)
+		done = b.gnmt.done
+	} else {
+		done, err = b.st.step(&b.o, logits, b.vocab, b.gen, b.scratch, tokens, parents)
+	}
 	b.gen++
 	b.ended = done || err != nil
 	return done, err
@@ -128,7 +160,17 @@ func (b *BeamRow) Next(logits []float32, tokens []int32, parents []int) (done bo
 
 // Out returns the best finished hypothesis, without the start token and
 // EOS.
-func (b *BeamRow) Out() []int32 { return b.st.best() }
+func (b *BeamRow) Out() []int32 {
+	if b.gnmt != nil {
+		return b.gnmt.best()
+	}
+	return b.st.best()
+}
 
 // Remaining returns the most steps the sentence may still take.
-func (b *BeamRow) Remaining() int { return max(b.o.maxNew()-b.gen, 0) }
+func (b *BeamRow) Remaining() int {
+	if b.gnmt != nil {
+		return max(b.cfg.MaxLen+1-b.gen, 0)
+	}
+	return max(b.o.maxNew()-b.gen, 0)
+}

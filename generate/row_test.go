@@ -203,3 +203,54 @@ func TestBeamRowMatchesSearch(t *testing.T) {
 		t.Error("a BeamRow with one beam was accepted")
 	}
 }
+
+// TestBeamRowMatchesBeamSearch: the same for BeamSearch's settings (GNMT's
+// length penalty, early stopping or not, a model without EOS).
+func TestBeamRowMatchesBeamSearch(t *testing.T) {
+	const vocab = 23
+	for _, cfg := range []SearchConfig{
+		{Vocab: vocab, Start: 0, EOS: 1, MaxLen: 8, Beam: 3, LengthPenalty: 0.6, EarlyStopping: true},
+		{Vocab: vocab, Start: 0, EOS: 1, MaxLen: 12, Beam: 4, LengthPenalty: 1},
+		{Vocab: vocab, Start: 2, EOS: 1, MaxLen: 3, Beam: 2, LengthPenalty: 0.6},
+		{Vocab: vocab, Start: 2, EOS: -1, MaxLen: 5, Beam: 3, LengthPenalty: 0.6},
+	} {
+		for sent := range 5 {
+			k := cfg.Beam
+			sents := make([]int, k)
+			for i := range sents {
+				sents[i] = sent
+			}
+			want, err := BeamSearch(&historyDecoder{vocab: vocab, sent: sents, hist: make([][]int32, k)}, 1, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := cfg.NewBeamRow()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := &historyDecoder{vocab: vocab, sent: sents, hist: make([][]int32, k)}
+			tokens, parents := make([]int32, k), make([]int, k)
+			for i := range tokens {
+				tokens[i] = b.Start()
+			}
+			var use []int
+			for step := 0; ; step++ {
+				if step > 100 {
+					t.Fatal("the beam search never ended")
+				}
+				logits, _ := d.Step(tokens, use)
+				done, err := b.Next(logits, tokens, parents)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if done {
+					break
+				}
+				use = parents
+			}
+			if !reflect.DeepEqual(b.Out(), want[0]) {
+				t.Errorf("%d beams, max %d, sentence %d: BeamRow gives %v, BeamSearch %v", k, cfg.MaxLen, sent, b.Out(), want[0])
+			}
+		}
+	}
+}

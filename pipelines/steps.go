@@ -63,11 +63,10 @@ func stepRow(o generate.Options, vocab int) (StepSource, error) {
 	return s, err
 }
 
-// StepSources prepares lines as Translate decodes them, for a caller that
-// steps the model itself (seq2seq.Decoder, Join); each gives the tokens
-// that Translate gives its line alone. ok is false when the settings are
-// a fairseq-style beam search (a model trained here with Beam > 1), which
-// only Translate runs; transformers' beam search (Generation) is stepped.
+// StepSources prepares lines as Translate decodes them (greedy, sampled or
+// with beams), for a caller that steps the model itself (seq2seq.Decoder,
+// JoinCopies); each gives the tokens that Translate gives its line alone.
+// ok is always true.
 func (t *Translator) StepSources(lines []string) (src []StepSource, ok bool, err error) {
 	enc, at, err := t.encodeLines(lines)
 	if err != nil {
@@ -89,9 +88,6 @@ func (t *Translator) StepSources(lines []string) (src []StepSource, ok bool, err
 			s.Input = frame(t.Model, ids)
 		} else {
 			opt := t.Options
-			if opt.Beam > 1 {
-				return nil, false, nil
-			}
 			// Translate's framing and length limit, for one sentence.
 			c := fairseq.Config
 			eos := int32(c.EOSTokenID)
@@ -103,7 +99,14 @@ func (t *Translator) StepSources(lines []string) (src []StepSource, ok bool, err
 				a, b = 1.5, 10
 			}
 			maxLen := min(int(a*float64(len(ids)))+b, c.MaxPositionEmbeddings-1)
-			if s.Row, err = generate.NewSampleRow(int32(c.DecoderStartTokenID), eos, maxLen, opt.Sampler); err != nil {
+			if opt.Beam > 1 {
+				cfg := generate.SearchConfig{Vocab: vocab, Start: int32(c.DecoderStartTokenID), EOS: eos,
+					MaxLen: maxLen, Beam: opt.Beam, LengthPenalty: opt.LengthPenalty, EarlyStopping: true}
+				s.Beam, err = cfg.NewBeamRow()
+			} else {
+				s.Row, err = generate.NewSampleRow(int32(c.DecoderStartTokenID), eos, maxLen, opt.Sampler)
+			}
+			if err != nil {
 				return nil, false, err
 			}
 			s.Input = ids

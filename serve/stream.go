@@ -9,13 +9,11 @@ import (
 )
 
 // stream decodes an encoder-decoder's translate and summarize requests
-// (greedy, sampled, or transformers' beam search) with continuous
-// batching, as lm does for language models: each text is a row, or its
-// beams, that joins the running batch at the next step (JoinCopies: its
-// source encoded once, its cross-attention keys and values merged in, its
-// decoder at position 0 while the others go on) and leaves it when it
-// ends. A fairseq-style beam search (a translator trained here) goes to
-// the seq2seq's worker, a batch at a time.
+// (greedy, sampled, or with beams) with continuous batching, as lm does
+// for language models: each text is a row, or its beams, that joins the
+// running batch at the next step (JoinCopies: its source encoded once,
+// its cross-attention keys and values merged in, its decoder at position 0
+// while the others go on) and leaves it when it ends.
 type stream struct {
 	*queue[*streamRow]
 	owner      *seq2seq // holds the model's lock

@@ -60,8 +60,8 @@ func tinySeq2Seq(t testing.TB, modelType string) string {
 // together, which join and leave one running batch at different steps,
 // get what the pipelines give each text alone (greedy, the translator's
 // fairseq-style length limit; BART's forced BOS/EOS and max_new_tokens;
-// T5's relative positions; beam search, each text's beams reordering among
-// their own rows), the batch did hold several rows at once, and a request
+// T5's relative positions; beam search, transformers' and fairseq's, each
+// text's beams reordering among their own rows), the batch did hold several rows at once, and a request
 // with beams still goes through the batch worker.
 func TestStreamMatchesPipelines(t *testing.T) {
 	for _, tc := range []struct {
@@ -73,6 +73,7 @@ func TestStreamMatchesPipelines(t *testing.T) {
 		{"bart", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 1}},
 		{"t5", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 1}},
 		{"bart", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 3}},
+		{"pegasus", "translate", "translations", map[string]any{"beams": 2}},
 		{"t5", "summarize", "summaries", map[string]any{"max_new_tokens": 9, "beams": 2}},
 	} {
 		t.Run(fmt.Sprint(tc.modelType, "-", tc.endpoint, "-beams", tc.opts["beams"]), func(t *testing.T) {
@@ -87,6 +88,9 @@ func TestStreamMatchesPipelines(t *testing.T) {
 				tr, err := pipelines.LoadTranslator(dir)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if beams, ok := tc.opts["beams"].(int); ok {
+					tr.Options.Beam, tr.Options.LengthPenalty = beams, 0.6 // the server's default α
 				}
 				for i, x := range texts {
 					out, err := tr.Translate([]string{x})
@@ -163,9 +167,9 @@ func TestStreamMatchesPipelines(t *testing.T) {
 				if list, _ := out["translations"].([]any); code != 200 || !reflect.DeepEqual(list, []any{want[0], "", want[2]}) {
 					t.Errorf("three lines: %d %v, want %q", code, out, []string{want[0], "", want[2]})
 				}
-				code, out, _ = post(t, ts.URL+"/v1/translate", map[string]any{"model": "m", "text": texts[1], "beams": 2})
+				code, out, _ = post(t, ts.URL+"/v1/translate", map[string]any{"model": "m", "text": texts[1], "beams": 3})
 				if list, _ := out["translations"].([]any); code != 200 || len(list) != 1 {
-					t.Errorf("beams 2: %d %v", code, out)
+					t.Errorf("beams 3: %d %v", code, out)
 				}
 			}
 		})

@@ -73,8 +73,8 @@ func (o taskOptions) check() error {
 
 // worker runs a model's task requests one batch at a time: the first
 // waiting request and those behind it with the same endpoint and options,
-// up to the row limit. (An encoder-decoder's greedy and sampled texts go
-// to its stream instead, which batches per step.)
+// up to the row limit. (An encoder-decoder's translate and summarize
+// texts go to its stream instead, which batches per step.)
 type worker struct {
 	*queue[*taskReq]
 	do func(batch []*taskReq)
@@ -158,7 +158,7 @@ type seq2seq struct {
 	tr      *pipelines.Translator
 	sum     *pipelines.Summarizer
 	t2t     *pipelines.Text2Text
-	stream  *stream    // translate and summarize, but a fairseq-style beam search
+	stream  *stream    // translate and summarize
 	modelMu sync.Mutex // held while the model runs (the worker's batches, the stream's steps)
 }
 
@@ -248,8 +248,7 @@ func (m *seq2seq) summarizer(o taskOptions) *pipelines.Summarizer {
 }
 
 // submitStream queues a translate or summarize request's texts as rows of
-// the stream; ok is false when the stream cannot decode them (T5's answer,
-// a fairseq-style beam search: the worker decodes it).
+// the stream; ok is false for other endpoints (the worker decodes them).
 func (m *seq2seq) submitStream(req *taskReq) (ok bool, err error) {
 	if m.stream == nil {
 		return false, nil
