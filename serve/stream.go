@@ -31,6 +31,7 @@ type joinDecoder interface {
 	Join(src [][]int32) error
 	JoinCopies(src [][]int32, copies int) error
 	Len() int
+	Cap() int
 	CacheBytes() int
 	Release()
 }
@@ -295,7 +296,11 @@ func (st *stream) admit(dec joinDecoder, rows []*streamRow) (joinDecoder, []*str
 		first := len(rows)+len(join) == 0
 		width2 := width + r.src.Rows()
 		need2 := max(need, r.src.Remaining())
-		if !first && (width2 > cfg.MaxRows || int64(width2)*st.rowBytes > cfg.KVBudget || n+need2 > st.rowCap) {
+		limit := st.rowCap
+		if dec != nil {
+			limit = dec.Cap()
+		}
+		if !first && (width2 > cfg.MaxRows || int64(width2)*st.rowBytes > cfg.KVBudget || n+need2 > limit) {
 			break
 		}
 		join = append(join, r)
@@ -317,7 +322,11 @@ func (st *stream) admit(dec joinDecoder, rows []*streamRow) (joinDecoder, []*str
 			src = append(src, join[j].src.Input)
 		}
 		if dec == nil {
-			dec, err = st.newDecoder(src, w, st.rowCap)
+			// Caches as long as twice the longest text in view needs (at
+			// least 64 positions): a model's whole context, allocated and
+			// cleared for every decoder, cost more than short requests'
+			// decoding. Later texts that would not fit wait for a new one.
+			dec, err = st.newDecoder(src, w, min(st.rowCap, max(64, 2*need)))
 		} else {
 			err = dec.JoinCopies(src, w)
 		}

@@ -192,6 +192,7 @@ func benchServe(args []string, stdout, stderr io.Writer) error {
 	requests := intFlag(fs, "requests", 64, 1, 1<<20, "requests per concurrency level")
 	maxTokens := intFlag(fs, "max-tokens", 64, 1, 1<<16, "completions: max_tokens")
 	temp := floatFlag(fs, "temperature", 0.8, 0, 2, "completions: temperature")
+	beams := intFlag(fs, "beams", 0, 0, 16, "translate: beams per request (0: the model's default)")
 	promptFile := fs.String("prompts", "", "a file of prompts (or sentences), one per line (default: built in)")
 	apiKey := fs.String("api-key", "", "the server's API key")
 	asJSON := fs.Bool("json", false, "print one JSON object per level")
@@ -234,7 +235,7 @@ func benchServe(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, c := range conc {
 		r, err := bench.Serve(context.Background(), bench.ServeLoad{URL: *url, Model: *model, Endpoint: *endpoint, Prompts: prompts,
-			MaxTokens: *maxTokens, Temperature: *temp, Concurrency: c, Requests: *requests, APIKey: *apiKey})
+			MaxTokens: *maxTokens, Temperature: *temp, Beams: *beams, Concurrency: c, Requests: *requests, APIKey: *apiKey})
 		if err != nil {
 			return fmt.Errorf("bench serve: %w", err)
 		}

@@ -23,6 +23,7 @@ type ServeLoad struct {
 	Prompts     []string
 	MaxTokens   int // completions
 	Temperature float64
+	Beams       int // translate: the request's beams (0: the model's default)
 	Concurrency int // clients, each sending its next request when the last ends
 	Requests    int // requests in all
 	APIKey      string
@@ -119,7 +120,11 @@ func (l *ServeLoad) one(ctx context.Context, client *http.Client, prompt string)
 	case "completions":
 		body = map[string]any{"model": l.Model, "prompt": prompt, "max_tokens": l.MaxTokens, "temperature": l.Temperature, "stream": true}
 	case "translate":
-		body = map[string]any{"model": l.Model, "text": prompt}
+		req := map[string]any{"model": l.Model, "text": prompt}
+		if l.Beams > 0 {
+			req["beams"] = l.Beams
+		}
+		body = req
 	default:
 		return 0, 0, fmt.Errorf("bench: endpoint %q (want completions or translate)", l.Endpoint)
 	}
