@@ -88,13 +88,12 @@ type CrossDecoding struct {
 	joined bool // rows have joined: their histories are left-padded
 	rows   int
 	step   int
-	maxLen int
 }
 
-// NewCrossDecoding holds mem and caches for rows rows and up to maxLen
-// steps.
-func NewCrossDecoding(mem *Memory, caches []*LayerCache, rows, maxLen int) *CrossDecoding {
-	return &CrossDecoding{Mem: mem, Caches: caches, rows: rows, maxLen: maxLen}
+// NewCrossDecoding holds mem and caches (whose self-attention capacity
+// bounds the steps) for rows rows.
+func NewCrossDecoding(mem *Memory, caches []*LayerCache, rows int) *CrossDecoding {
+	return &CrossDecoding{Mem: mem, Caches: caches, rows: rows}
 }
 
 // Rows returns the number of rows decoded in parallel.
@@ -139,17 +138,22 @@ func (s *CrossDecoding) Memory() (*autograd.Var, []bool) {
 
 // Join appends the rows of o, a decoder of new sources that has not
 // stepped, after those of s (continuous batching: sentences join a running
-// batch between steps). Each layer's cross-attention cache must hold its
-// memory (fill computes it); the self-attention histories of the shorter
-// side are left-padded with masked positions, and so are the shorter
-// sources. The rows then step together, each at its own position.
-func (s *CrossDecoding) Join(o *CrossDecoding, fill func(*CrossDecoding) error) error {
+// batch between steps). Each layer's cross-attention cache is filled
+// first from its decoder's memory (cross[i] is layer i's attention; g is a
+// scratch graph, reset); the self-attention histories of the shorter side
+// are left-padded with masked positions, and so are the shorter sources.
+// The rows then step together, each at its own position.
+func (s *CrossDecoding) Join(o *CrossDecoding, g *autograd.Graph, cross []*MultiHeadAttention) error {
 	if o.step != 0 {
 		return fmt.Errorf("Join: the joining decoder has already taken %d steps", o.step)
 	}
 	for _, d := range []*CrossDecoding{s, o} {
-		if d.Mem != nil {
-			if err := fill(d); err != nil {
+		if d.Mem == nil {
+			continue
+		}
+		g.Reset()
+		for i, a := range cross {
+			if err := a.FillCross(g, d.Mem.Value, d.Mem.Pad, d.Caches[i].Cross); err != nil {
 				return err
 			}
 		}

@@ -686,17 +686,6 @@ func (l *DecoderLayer) Forward(g *autograd.Graph, x, memory *autograd.Var, tgtPa
 	return c.residual(g, l.Norm3, x, l.FF.Forward(g, h))
 }
 
-// FillCross computes the cross-attention keys and values of memory [rows,
-// srcLen, d] into c.Cross, with srcPad (or nil) as their mask, as the first
-// decoding step would (before a Join, which merges filled caches). A
-// filled cache is left as it is.
-func (l *DecoderLayer) FillCross(g *autograd.Graph, memory *autograd.Var, srcPad []bool, c *LayerCache) error {
-	if l.CrossAttn == nil || c.Cross == nil {
-		return nil
-	}
-	return l.CrossAttn.FillCross(g, memory, srcPad, c.Cross)
-}
-
 // FillCross computes the keys and values of memory [rows, srcLen, d] into
 // the cross-attention cache c, with srcPad (or nil) as their mask, as
 // Forward does on its first call with c. A filled cache is left as it is.

@@ -47,7 +47,7 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 	for _, l := range m.decoder {
 		caches = append(caches, l.NewCache(rows, maxLen))
 	}
-	dec.CrossDecoding = nn.NewCrossDecoding(nn.NewMemory(memory, pad, copies), caches, rows, maxLen)
+	dec.CrossDecoding = nn.NewCrossDecoding(nn.NewMemory(memory, pad, copies), caches, rows)
 	return dec, nil
 }
 
@@ -99,19 +99,8 @@ func (d *Decoder) JoinCopies(src [][]int32, copies int) error {
 			d.pos[i] = d.Steps()
 		}
 	}
-	fill := func(c *nn.CrossDecoding) error {
-		g := d.g
-		g.Reset()
-		mem, pad := c.Memory()
-		for i, l := range d.m.decoder {
-			if err := l.FillCross(g, mem, pad, c.Caches[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	defer tmp.Release()
-	if err := d.CrossDecoding.Join(tmp.CrossDecoding, fill); err != nil {
+	if err := d.CrossDecoding.Join(tmp.CrossDecoding, d.g, d.m.crossAttention()); err != nil {
 		return fmt.Errorf("seq2seq: %w", err)
 	}
 	d.keep.Reset() // the encoder outputs now live in the cross-attention caches

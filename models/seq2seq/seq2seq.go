@@ -361,6 +361,15 @@ func (m *Model) embedAt(g *autograd.Graph, ids []int32, pos []int, posIDs *[]int
 	return g.Dropout(g.Add(x, autograd.Constant(t)), m.Config.Dropout)
 }
 
+// crossAttention returns each decoder layer's cross-attention.
+func (m *Model) crossAttention() []*nn.MultiHeadAttention {
+	out := make([]*nn.MultiHeadAttention, len(m.decoder))
+	for i, l := range m.decoder {
+		out[i] = l.CrossAttn
+	}
+	return out
+}
+
 // decodeFrom runs the decoder's layers on embedded targets y.
 func (m *Model) decodeFrom(g *autograd.Graph, y, memory *autograd.Var, tgtPad, srcPad []bool, caches []*nn.LayerCache) *autograd.Var {
 	for i, l := range m.decoder {

@@ -45,7 +45,7 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 	for range m.decoder {
 		caches = append(caches, &nn.LayerCache{Self: nn.NewKVCache(rows, maxLen, inner), Cross: nn.NewCrossKVCache(rows, inner)})
 	}
-	dec.CrossDecoding = nn.NewCrossDecoding(nn.NewMemory(memory, pad, copies), caches, rows, maxLen)
+	dec.CrossDecoding = nn.NewCrossDecoding(nn.NewMemory(memory, pad, copies), caches, rows)
 	return dec, nil
 }
 
@@ -83,19 +83,8 @@ func (d *Decoder) JoinCopies(src [][]int32, copies int) error {
 	if err != nil {
 		return err
 	}
-	fill := func(c *nn.CrossDecoding) error {
-		g := d.g
-		g.Reset()
-		mem, pad := c.Memory()
-		for i, b := range d.m.decoder {
-			if err := b.cross.FillCross(g, mem, pad, c.Caches[i].Cross); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	defer tmp.Release()
-	if err := d.CrossDecoding.Join(tmp.CrossDecoding, fill); err != nil {
+	if err := d.CrossDecoding.Join(tmp.CrossDecoding, d.g, d.m.crossAttention()); err != nil {
 		return fmt.Errorf("t5: %w", err)
 	}
 	d.keep.Reset() // the encoder outputs now live in the cross-attention caches

@@ -489,3 +489,12 @@ func (m *Model) ForgetBuckets() { clear(m.buckets) }
 // Training and saving still use the float32 weights. It returns the bytes
 // of the compact copies.
 func (m *Model) Quantize(dtype string) (int, error) { return m.Params.Quantize(dtype) }
+
+// crossAttention returns each decoder block's cross-attention.
+func (m *Model) crossAttention() []*nn.MultiHeadAttention {
+	out := make([]*nn.MultiHeadAttention, len(m.decoder))
+	for i, b := range m.decoder {
+		out[i] = b.cross
+	}
+	return out
+}
