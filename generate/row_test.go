@@ -174,26 +174,7 @@ func TestBeamRowMatchesSearch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := &historyDecoder{vocab: vocab, sent: sents, hist: make([][]int32, k)}
-			tokens, parents := make([]int32, k), make([]int, k)
-			for i := range tokens {
-				tokens[i] = b.Start()
-			}
-			var use []int
-			for step := 0; ; step++ {
-				if step > 100 {
-					t.Fatal("the beam search never ended")
-				}
-				logits, _ := d.Step(tokens, use)
-				done, err := b.Next(logits, tokens, parents)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if done {
-					break
-				}
-				use = parents
-			}
+			driveBeams(t, b, &historyDecoder{vocab: vocab, sent: sents, hist: make([][]int32, k)})
 			if !reflect.DeepEqual(b.Out(), want[0]) {
 				t.Errorf("%d beams, sentence %d: BeamRow gives %v, Search %v", k, sent, b.Out(), want[0])
 			}
@@ -228,29 +209,36 @@ func TestBeamRowMatchesBeamSearch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := &historyDecoder{vocab: vocab, sent: sents, hist: make([][]int32, k)}
-			tokens, parents := make([]int32, k), make([]int, k)
-			for i := range tokens {
-				tokens[i] = b.Start()
-			}
-			var use []int
-			for step := 0; ; step++ {
-				if step > 100 {
-					t.Fatal("the beam search never ended")
-				}
-				logits, _ := d.Step(tokens, use)
-				done, err := b.Next(logits, tokens, parents)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if done {
-					break
-				}
-				use = parents
-			}
+			driveBeams(t, b, &historyDecoder{vocab: vocab, sent: sents, hist: make([][]int32, k)})
 			if !reflect.DeepEqual(b.Out(), want[0]) {
 				t.Errorf("%d beams, max %d, sentence %d: BeamRow gives %v, BeamSearch %v", k, cfg.MaxLen, sent, b.Out(), want[0])
 			}
 		}
+	}
+}
+
+// driveBeams runs b's search on d: its rows' tokens and parents fed back
+// to the decoder at every step until it ends.
+func driveBeams(t *testing.T, b *BeamRow, d *historyDecoder) {
+	t.Helper()
+	k := b.Beams()
+	tokens, parents := make([]int32, k), make([]int, k)
+	for i := range tokens {
+		tokens[i] = b.Start()
+	}
+	var use []int
+	for step := 0; ; step++ {
+		if step > 100 {
+			t.Fatal("the beam search never ended")
+		}
+		logits, _ := d.Step(tokens, use)
+		done, err := b.Next(logits, tokens, parents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			return
+		}
+		use = parents
 	}
 }
