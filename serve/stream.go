@@ -146,6 +146,9 @@ func (st *stream) run(stop <-chan struct{}) {
 	met := st.s.metrics
 	tokens, occupancy := met.tokens.WithLabelValues(st.name), met.batchSize.WithLabelValues(st.name)
 	v := st.vocab
+	var feed []int32  // this step's token of every decoder row, reused
+	var parents []int // and the row each continues (beams)
+	var keep []int
 	for {
 		if len(rows) == 0 {
 			if dec != nil {
@@ -179,8 +182,7 @@ func (st *stream) run(stop <-chan struct{}) {
 			continue
 		}
 		// Each text's rows in turn; beams reorder among their own rows.
-		var feed []int32
-		var parents []int
+		feed, parents = feed[:0], parents[:0]
 		beams := false
 		for _, r := range rows {
 			beams = beams || r.parents != nil
@@ -200,7 +202,11 @@ func (st *stream) run(stop <-chan struct{}) {
 		}
 		occupancy.Observe(float64(len(feed)))
 		st.owner.modelMu.Lock()
-		logits, err := dec.Step(feed, parents)
+		var useParents []int
+		if beams {
+			useParents = parents
+		}
+		logits, err := dec.Step(feed, useParents)
 		st.owner.modelMu.Unlock()
 		if err != nil {
 			for _, r := range rows {
@@ -209,7 +215,7 @@ func (st *stream) run(stop <-chan struct{}) {
 			rows = nil
 			continue
 		}
-		var keep []int // decoder rows
+		keep = keep[:0] // decoder rows
 		var next []*streamRow
 		at := 0
 		for _, r := range rows {
