@@ -9,8 +9,10 @@ import "sync"
 // where they are (eight rows sharing each load). Measured on GPT-2 124M
 // decoding (AVX2): at 32 rows the dot products are 1.47× the packed GEMM,
 // at 64 they are even, at 128 (beam search over 32 sentences) 10% slower.
-// With AVX-512VL two weight rows share each load of eight rows (dot8x2),
-// and the dot products stay ahead up to 64 rows (k = 384, Zen 4: at 64
+// With AVX-512VL four weight rows share each load of eight rows (dot8x4,
+// two of dot8's eight-lane sums to a 512-bit register; dot8x2 before it
+// took two weight rows in 256-bit registers), and the dot products stay
+// ahead up to 64 rows (k = 384, Zen 4: at 64
 // rows 152 against 125 GFLOPS with W in cache, 147 against 73 streaming W
 // from memory; at 96 the packed GEMM is faster in cache).
 var dotRows = 32
@@ -44,6 +46,8 @@ func sgemmDot(pool *Pool, m, n, k int, alpha float32, a []float32, lda int, b []
 			j.colsPer = (n + want - 1) / want
 			if m < 4 {
 				j.colsPer = (j.colsPer + 7) &^ 7 // fewRows takes weight rows eight at a time
+			} else {
+				j.colsPer = (j.colsPer + 3) &^ 3 // dot8x4 takes them four at a time
 			}
 			j.parts = (n + j.colsPer - 1) / j.colsPer
 		}
@@ -65,9 +69,22 @@ func (j *dotJob) Do(part int) {
 	var four [4]float32
 	var eight [8]float32
 	var sixteen [16]float32
+	var thirtyTwo [32]float32
 	jj := j0
 	if j.m >= 8 && hasDot8x2 {
-		// Two weight rows at a time share each load of eight rows of A.
+		// Four weight rows at a time share each load of eight rows of A,
+		// then two.
+		for ; jj+4 <= j1; jj += 4 {
+			w := j.b[jj*j.ldb:]
+			i := 0
+			for ; i+8 <= j.m; i += 8 {
+				dot8x4(j.a[i*j.lda:], j.lda, w, j.ldb, k, &thirtyTwo)
+				j.set8x4(i, jj, &thirtyTwo)
+			}
+			for c := jj; c < jj+4 && i < j.m; c++ {
+				j.rowsFrom(i, c, &four)
+			}
+		}
 		for ; jj+2 <= j1; jj += 2 {
 			w := j.b[jj*j.ldb:]
 			i := 0
@@ -146,6 +163,22 @@ func (j *dotJob) rowsFrom(i, jj int, four *[4]float32) {
 		dot4(j.a[i0*j.lda:], j.lda, w, four)
 		for r := i - i0; r < 4; r++ {
 			j.set(i0+r, jj, four[r])
+		}
+	}
+}
+
+// set8x4 stores rows i..i+7 of columns jj..jj+3 (v[c*8+r] for row i+r,
+// column jj+c) as set does, a row of four at a time.
+func (j *dotJob) set8x4(i, jj int, v *[32]float32) {
+	alpha, beta := j.alpha, j.beta
+	for r := range 8 {
+		row := j.c[(i+r)*j.ldc+jj:][:4:4]
+		if beta == 0 {
+			row[0], row[1], row[2], row[3] = alpha*v[r], alpha*v[8+r], alpha*v[16+r], alpha*v[24+r]
+			continue
+		}
+		for c := range row {
+			row[c] = alpha*v[c*8+r] + beta*row[c]
 		}
 	}
 }

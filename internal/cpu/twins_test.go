@@ -121,6 +121,23 @@ func TestVecTwins(t *testing.T) {
 						t.Fatalf("dot8x2 (asm %v, kernel %v) n=%d row %d: %g, %g; dot8 %g, %g", asm, hasDot8x2, n, r, s16[r], s16[8+r], e0[r], e1[r])
 					}
 				}
+				// Four weight rows (n+5 apart) at once: each exactly as dot8.
+				w4 := scaledSlice(rng, 4*n+15, 3)
+				var s32 [32]float32
+				var e4 [4][8]float32
+				withVecAsm(asm, func() {
+					dot8x4(a8, n+7, w4, n+5, n, &s32)
+					for c := range 4 {
+						dot8(a8, n+7, w4[c*(n+5):c*(n+5)+n], &e4[c])
+					}
+				})
+				for c := range 4 {
+					for r := range 8 {
+						if s32[c*8+r] != e4[c][r] {
+							t.Fatalf("dot8x4 (asm %v, kernel %v) n=%d weight row %d row %d: %g; dot8 %g", asm, hasDot8x2, n, c, r, s32[c*8+r], e4[c][r])
+						}
+					}
+				}
 			}
 		}
 		if n == 0 {

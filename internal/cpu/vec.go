@@ -93,6 +93,15 @@ func dot8x2Go(a []float32, lda int, w []float32, ldw, n int, out *[16]float32) {
 	copy(out[8:], e[:])
 }
 
+// dot8x4Go is dot8x4's Go twin: dot8 per weight row.
+func dot8x4Go(a []float32, lda int, w []float32, ldw, n int, out *[32]float32) {
+	var e [8]float32
+	for c := range 4 {
+		dot8(a, lda, w[c*ldw:c*ldw+n], &e)
+		copy(out[c*8:], e[:])
+	}
+}
+
 func dotGo(x, y []float32) float32 {
 	var s [8]float32
 	n := len(x) &^ 7

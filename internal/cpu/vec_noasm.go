@@ -38,5 +38,9 @@ func dot8x2(a []float32, lda int, w []float32, ldw, n int, out *[16]float32) {
 	dot8x2Go(a, lda, w, ldw, n, out)
 }
 
+func dot8x4(a []float32, lda int, w []float32, ldw, n int, out *[32]float32) {
+	dot8x4Go(a, lda, w, ldw, n, out)
+}
+
 // hasDot8x2 is false without the assembly kernels.
 const hasDot8x2 = false
