@@ -68,37 +68,10 @@ func (j *dotJob) Do(part int) {
 	k := j.k
 	var four [4]float32
 	var eight [8]float32
-	var sixteen [16]float32
-	var thirtyTwo [32]float32
 	jj := j0
-	if j.m >= 8 && hasDot8x2 {
-		// Four weight rows at a time share each load of eight rows of A,
-		// then two.
-		for ; jj+4 <= j1; jj += 4 {
-			w := j.b[jj*j.ldb:]
-			i := 0
-			for ; i+8 <= j.m; i += 8 {
-				dot8x4(j.a[i*j.lda:], j.lda, w, j.ldb, k, &thirtyTwo)
-				j.set8x4(i, jj, &thirtyTwo)
-			}
-			for c := jj; c < jj+4 && i < j.m; c++ {
-				j.rowsFrom(i, c, &four)
-			}
-		}
-		for ; jj+2 <= j1; jj += 2 {
-			w := j.b[jj*j.ldb:]
-			i := 0
-			for ; i+8 <= j.m; i += 8 {
-				dot8x2(j.a[i*j.lda:], j.lda, w, j.ldb, k, &sixteen)
-				for r := range 8 {
-					j.set(i+r, jj, sixteen[r])
-					j.set(i+r, jj+1, sixteen[8+r])
-				}
-			}
-			for c := jj; c < jj+2 && i < j.m; c++ {
-				j.rowsFrom(i, c, &four)
-			}
-		}
+	if j.m >= dot8From && hasDot8x2 {
+		j.blocksOf8(j0, j1)
+		return
 	}
 	if j.m < 4 {
 		j.fewRows(j0, j1)
@@ -167,14 +140,72 @@ func (j *dotJob) rowsFrom(i, jj int, four *[4]float32) {
 	}
 }
 
-// set8x4 stores rows i..i+7 of columns jj..jj+3 (v[c*8+r] for row i+r,
-// column jj+c) as set does, a row of four at a time.
-func (j *dotJob) set8x4(i, jj int, v *[32]float32) {
+// dot8From is the fewest rows of A that blocksOf8 takes (fewer than eight
+// are copied beside zero rows).
+const dot8From = 4
+
+// blocksOf8 computes columns [j0, j1) with AVX-512 (dot8x4, dot8x2, dot8):
+// blocks of eight rows of A against four weight rows at a time, then two,
+// then one. When the rows are not a multiple of eight, the last block
+// overlaps the one before it; fewer than eight rows in all are copied
+// beside zero rows. A row's sums are the same in any block (each formed as
+// dot8 forms it), so a batch computes each row as it would alone; only the
+// rows a block adds are stored.
+func (j *dotJob) blocksOf8(j0, j1 int) {
+	a, lda, m, k := j.a, j.lda, j.m, j.k
+	if m < 8 {
+		buf := fewRowsScratch.Get().(*[]float32)
+		defer fewRowsScratch.Put(buf)
+		if cap(*buf) < 8*k {
+			*buf = make([]float32, 8*k)
+		}
+		p := (*buf)[:8*k]
+		for r := range m {
+			copy(p[r*k:(r+1)*k], a[r*lda:r*lda+k])
+		}
+		clear(p[m*k:])
+		a, lda = p, k
+	}
+	last := max(m, 8) - 8 // the last block's first row
+	var out [32]float32
+	jj := j0
+	for ; jj+4 <= j1; jj += 4 {
+		w := j.b[jj*j.ldb:]
+		for i := 0; i < m; i += 8 {
+			i0 := min(i, last)
+			dot8x4(a[i0*lda:], lda, w, j.ldb, k, &out)
+			j.store8(i0, i, min(i0+8, m), jj, 4, &out)
+		}
+	}
+	for ; jj+2 <= j1; jj += 2 {
+		w := j.b[jj*j.ldb:]
+		for i := 0; i < m; i += 8 {
+			i0 := min(i, last)
+			dot8x2(a[i0*lda:], lda, w, j.ldb, k, (*[16]float32)(out[:16]))
+			j.store8(i0, i, min(i0+8, m), jj, 2, &out)
+		}
+	}
+	for ; jj < j1; jj++ {
+		w := j.b[jj*j.ldb : jj*j.ldb+k]
+		for i := 0; i < m; i += 8 {
+			i0 := min(i, last)
+			dot8(a[i0*lda:], lda, w, (*[8]float32)(out[:8]))
+			j.store8(i0, i, min(i0+8, m), jj, 1, &out)
+		}
+	}
+}
+
+// store8 stores rows [from, to) of a block of eight rows from row i0, in
+// columns jj..jj+cols-1 (v[c*8+r] for row i0+r, column jj+c), as set does,
+// a row at a time.
+func (j *dotJob) store8(i0, from, to, jj, cols int, v *[32]float32) {
 	alpha, beta := j.alpha, j.beta
-	for r := range 8 {
-		row := j.c[(i+r)*j.ldc+jj:][:4:4]
+	for r := from - i0; r < to-i0; r++ {
+		row := j.c[(i0+r)*j.ldc+jj:][:cols:cols]
 		if beta == 0 {
-			row[0], row[1], row[2], row[3] = alpha*v[r], alpha*v[8+r], alpha*v[16+r], alpha*v[24+r]
+			for c := range row {
+				row[c] = alpha * v[c*8+r]
+			}
 			continue
 		}
 		for c := range row {
