@@ -197,11 +197,14 @@ func (c *KVCache) Merge(o *KVCache) error {
 	if c.n == 0 {
 		keep = 0
 	}
-	c.k[cur], c.v[cur] = growKeep(c.k[cur], rows*l*d, keep*d), growKeep(c.v[cur], rows*l*d, keep*d)
+	// Rows come and go (continuous batching): a buffer that must grow gets
+	// half as much again to spare, so that the joins that follow seldom
+	// reallocate and copy the whole cache.
+	c.k[cur], c.v[cur] = growSpare(c.k[cur], rows*l*d, keep*d), growSpare(c.v[cur], rows*l*d, keep*d)
 	if c.pad[cur] == nil {
-		c.pad[cur] = make([]bool, rows*l)
+		c.pad[cur] = make([]bool, rows*l, rows*l*3/2)
 	} else {
-		c.pad[cur] = growKeep(c.pad[cur], rows*l, keep)
+		c.pad[cur] = growSpare(c.pad[cur], rows*l, keep)
 	}
 	k, v, pad := c.k[cur], c.v[cur], c.pad[cur]
 	// c's rows shift right by n − c.n (a row's positions move within its
@@ -298,6 +301,17 @@ func growKeep[T any](b []T, n, keep int) []T {
 		return b[:n]
 	}
 	out := make([]T, n)
+	copy(out, b[:min(keep, len(b))])
+	return out
+}
+
+// growSpare is growKeep with half as much again of capacity when it has to
+// reallocate.
+func growSpare[T any](b []T, n, keep int) []T {
+	if cap(b) >= n {
+		return b[:n]
+	}
+	out := make([]T, n, n+n/2)
 	copy(out, b[:min(keep, len(b))])
 	return out
 }

@@ -28,6 +28,7 @@ type lm struct {
 	tok     tokenizer.Tokenizer
 	eos     int32      // −1: none
 	modelMu sync.Mutex // held while the model runs (decoding, attention maps)
+	grows   int        // how many times a join grew the caches (tests read it)
 }
 
 // lmReq is one sequence to complete.
@@ -239,6 +240,21 @@ func (l *lm) admit(dec *gpt.Decoder, rows []*lmRow) (*gpt.Decoder, []*lmRow, err
 	if len(join) == 0 {
 		return dec, rows, nil
 	}
+	// The caches hold what the rows in view need, twice over (at least 64
+	// positions, at most the context), not the whole context for every
+	// decoder (for a GPT-2-sized model, 75 MB a row at 1,024 positions,
+	// allocated and cleared per request); a join that needs more grows
+	// them.
+	room := min(ctxLen, max(64, 2*(n+need)))
+	if dec != nil && n+need > dec.Cap() {
+		l.grows++
+		if err := dec.Grow(room); err != nil {
+			for _, r := range join {
+				r.send(lmEvent{done: true, err: err})
+			}
+			return dec, rows, err
+		}
+	}
 	// The prompts are prefilled in groups of similar length (each group is
 	// left-padded to its longest prompt, and a padded position costs what
 	// a real one does), their rows appended group by group.
@@ -252,7 +268,7 @@ func (l *lm) admit(dec *gpt.Decoder, rows []*lmRow) (*gpt.Decoder, []*lmRow, err
 		var err error
 		if dec == nil {
 			longest := len(prompts[len(prompts)-1])
-			dec, err = l.m.NewDecoder(prompts, 1, ctxLen-longest+1)
+			dec, err = l.m.NewDecoder(prompts, 1, room-longest+1)
 		} else {
 			err = dec.Join(prompts)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,11 +26,18 @@ import (
 // tinyGPT writes a small random GPT-2 with a character tokenizer.
 func tinyGPT(t testing.TB) string {
 	t.Helper()
+	return gptModel(t, 64, 16, 2)
+}
+
+// gptModel writes a random character GPT of n positions, width d and
+// layers layers.
+func gptModel(t testing.TB, n, d, layers int) string {
+	t.Helper()
 	tok, err := tokenizer.NewChar("abcdefghijklmnopqrstuvwxyz .,:\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := gpt.New(gpt.Config{VocabSize: tok.VocabSize(), NPositions: 64, NEmbd: 16, NLayer: 2, NHead: 2}, 7)
+	m, err := gpt.New(gpt.Config{VocabSize: tok.VocabSize(), NPositions: n, NEmbd: d, NLayer: layers, NHead: 2}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +142,79 @@ func TestContinuousBatchingMatchesSolo(t *testing.T) {
 		t.Error("no request counter in /metrics")
 	}
 	_ = s
+}
+
+// TestJoinGrowsTheCaches: a decoder's caches start with room for the
+// request in view; a longer request that joins while it runs grows them,
+// and both complete as they do alone.
+func TestJoinGrowsTheCaches(t *testing.T) {
+	s, ts := newTestServer(t, Config{}, map[string]string{"gpt": gptModel(t, 512, 128, 4)})
+	short := map[string]any{"model": "gpt", "prompt": "the cat", "max_tokens": 150, "temperature": 0}
+	long := map[string]any{"model": "gpt", "prompt": "hello world, this is a longer prompt", "max_tokens": 400, "temperature": 0}
+	var solo [2]string
+	for i, req := range []map[string]any{short, long} {
+		code, out, _ := post(t, ts.URL+"/v1/completions", req)
+		if code != 200 {
+			t.Fatalf("%d: %v", code, out)
+		}
+		solo[i], _ = completionText(t, out)
+	}
+	// The short request streams; once its first token is out, the long
+	// one is sent, to join the running decoder (room for 2·(6+150)
+	// positions; it needs 35+400).
+	stream := maps.Clone(short)
+	stream["stream"] = true
+	b, _ := json.Marshal(stream)
+	resp, err := http.Post(ts.URL+"/v1/completions", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	var text strings.Builder
+	first := true
+	var longOut map[string]any
+	var longCode int
+	done := make(chan struct{})
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok || data == "[DONE]" {
+			continue
+		}
+		var chunk struct {
+			Choices []struct {
+				Text string `json:"text"`
+			} `json:"choices"`
+		}
+		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
+			t.Fatalf("chunk %q: %v", data, err)
+		}
+		for _, c := range chunk.Choices {
+			text.WriteString(c.Text)
+		}
+		if first {
+			first = false
+			go func() {
+				defer close(done)
+				longCode, longOut, _ = post(t, ts.URL+"/v1/completions", long)
+			}()
+		}
+	}
+	<-done
+	if longCode != 200 {
+		t.Fatalf("the long request, sent while the short one ran: %d: %v", longCode, longOut)
+	}
+	longText, _ := completionText(t, longOut)
+	if text.String() != solo[0] || longText != solo[1] {
+		t.Errorf("together: %q and %q; alone: %q and %q", text.String(), longText, solo[0], solo[1])
+	}
+	l := s.models["gpt"].(*lm)
+	l.mu.Lock()
+	grows := l.grows
+	l.mu.Unlock()
+	if grows == 0 {
+		t.Error("the caches never grew: the long request did not join the short one's decoder")
+	}
 }
 
 func metricsText(t testing.TB, url string) string {

@@ -184,6 +184,21 @@ func (d *Decoder) Join(prompts [][]int32) error {
 	return nil
 }
 
+// Grow raises the positions the caches can hold to maxLen (at most the
+// model's context), keeping what they hold: a decoder started with room
+// for its first requests makes room for a longer one that joins. A smaller
+// maxLen does nothing.
+func (d *Decoder) Grow(maxLen int) error {
+	if maxLen > d.m.Config.NPositions {
+		return fmt.Errorf("gpt: Grow to %d positions, beyond the model's context of %d", maxLen, d.m.Config.NPositions)
+	}
+	for _, c := range d.caches {
+		c.Self.Grow(maxLen)
+	}
+	d.left = d.Cap() - d.Len()
+	return nil
+}
+
 // Keep keeps the given rows (increasing) as rows 0, 1, … and drops the
 // others, freeing their place in the caches; leading positions that no
 // remaining row uses are dropped too.

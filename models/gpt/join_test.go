@@ -107,3 +107,68 @@ func TestJoinKeepMatchesSolo(t *testing.T) {
 		t.Errorf("the cache holds %d positions; TrimLeft should have left the last row's %d", d.Len(), len(prompts[1])-1+leaveAt[1]-joinAt[1])
 	}
 }
+
+// TestGrowMatchesRoomFromTheStart: a decoder started with room for its
+// first prompt only, grown when a longer one joins, gives at every step
+// the logits, bit for bit, of one that had the room from the start.
+func TestGrowMatchesRoomFromTheStart(t *testing.T) {
+	m, err := Load(filepath.Join("testdata", "tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second prompt is longer than the first's history when it joins:
+	// the grown cache's rows move right within their new room.
+	first, second := []int32{3, 17, 5}, []int32{1, 2, 3, 4, 5, 6}
+	run := func(grow bool) [][]float32 {
+		maxNew := 12
+		if grow {
+			maxNew = 2
+		}
+		d, err := m.NewDecoder([][]int32{first}, 1, maxNew)
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed := []int32{d.Starts()[0]}
+		var out [][]float32
+		for step := range 10 {
+			if step == 2 {
+				if grow {
+					if d.Len() < d.Cap() {
+						t.Fatalf("the small decoder has room for %d positions, %d used; the test needs it full", d.Cap(), d.Len())
+					}
+					if err := d.Grow(14); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := d.Join([][]int32{second}); err != nil {
+					t.Fatal(err)
+				}
+				feed = append(feed, d.Starts()[1])
+			}
+			logits, err := d.Step(feed, nil)
+			if err != nil {
+				t.Fatalf("grow %v, step %d: %v", grow, step, err)
+			}
+			out = append(out, append([]float32(nil), logits...))
+			for r := range feed {
+				feed[r] = int32(1 + (step+r)%20)
+			}
+		}
+		return out
+	}
+	want, got := run(false), run(true)
+	for s := range want {
+		for j := range want[s] {
+			if math.Float32bits(got[s][j]) != math.Float32bits(want[s][j]) {
+				t.Fatalf("step %d, logit %d: %g after Grow, %g with room from the start", s, j, got[s][j], want[s][j])
+			}
+		}
+	}
+	d, err := m.NewDecoder([][]int32{first}, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Grow(m.Config.NPositions + 1); err == nil {
+		t.Error("Grow beyond the model's context: no error")
+	}
+}
