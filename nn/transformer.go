@@ -700,6 +700,86 @@ func (l *DecoderLayer) Forward(g *autograd.Graph, x, memory *autograd.Var, tgtPa
 	return c.residual(g, l.Norm3, x, l.FF.Forward(g, h))
 }
 
+// Group is one group of sequences among the tokens that ForwardGroups
+// runs at once: Rows sequences of T new tokens each, their padding mask
+// ([Rows × T], or nil) and their cache.
+type Group struct {
+	Rows, T int
+	Pad     []bool
+	Cache   *LayerCache
+}
+
+// ForwardGroups runs a decoder-only layer (no cross-attention) on the new
+// tokens of several groups of cached sequences at once: x is [N, d], each
+// group's Rows·T tokens in turn, row by row. The norms, projections and
+// feed-forward network take every token in one product; each group
+// attends, causally, only to its own cache and tokens. This is Orca's
+// selective batching: one decoding step of the running sequences and the
+// prefill of joining ones (another group, with its own caches) share one
+// reading of the weights. Each group's result is what Forward gives it
+// alone, with the same cache.
+func (l *DecoderLayer) ForwardGroups(g *autograd.Graph, x *autograd.Var, groups []Group) *autograd.Var {
+	if l.CrossAttn != nil {
+		return g.Fail(fmt.Errorf("nn.DecoderLayer: ForwardGroups is for decoder-only layers, without cross-attention"))
+	}
+	c := &l.Cfg
+	h := c.normIn(g, l.Norm1, x)
+	x = c.residual(g, l.Norm1, x, l.SelfAttn.forwardGroups(g, h, groups))
+	h = c.normIn(g, l.Norm3, x)
+	return c.residual(g, l.Norm3, x, l.FF.Forward(g, h))
+}
+
+// forwardGroups is causal self-attention over the groups of
+// ForwardGroups: the projections over all of x, the attention group by
+// group, each with its cache.
+func (m *MultiHeadAttention) forwardGroups(g *autograd.Graph, x *autograd.Var, groups []Group) *autograd.Var {
+	if err := g.Err(); err != nil {
+		return g.Fail(err)
+	}
+	n := 0
+	for _, gr := range groups {
+		if gr.Rows < 1 || gr.T < 1 || gr.Cache == nil || gr.Pad != nil && len(gr.Pad) != gr.Rows*gr.T {
+			return g.Fail(fmt.Errorf("nn.MultiHeadAttention: a group of %d rows × %d tokens with a mask of %d and cache %v", gr.Rows, gr.T, len(gr.Pad), gr.Cache != nil))
+		}
+		n += gr.Rows * gr.T
+	}
+	if x.Value.Dims() != 2 || x.Value.Dim(0) != n {
+		return g.Fail(fmt.Errorf("nn.MultiHeadAttention: groups of %d tokens in all, x %v", n, x.Shape()))
+	}
+	var qkv, q, k, v *autograd.Var
+	if m.QKV != nil {
+		qkv = m.QKV.Forward(g, x)
+	} else {
+		q, k, v = m.Q.Forward(g, x), m.K.Forward(g, x), m.V.Forward(g, x)
+	}
+	w := lastDim(x)
+	var out *autograd.Var
+	from := 0
+	for _, gr := range groups {
+		t := gr.Rows * gr.T
+		var gq, gk, gv *autograd.Var
+		if qkv != nil {
+			part := g.Reshape(g.Rows(qkv, from, t), gr.Rows, gr.T, 3*w)
+			gq, gk, gv = g.Narrow(part, 0, w), g.Narrow(part, w, w), g.Narrow(part, 2*w, w)
+		} else {
+			gq = g.Reshape(g.Rows(q, from, t), gr.Rows, gr.T, w)
+			gk = g.Reshape(g.Rows(k, from, t), gr.Rows, gr.T, w)
+			gv = g.Reshape(g.Rows(v, from, t), gr.Rows, gr.T, w)
+		}
+		opt := autograd.AttentionOptions{Causal: true}
+		gk, gv, opt.KeyPad = gr.Cache.Self.Append(g, gk, gv, gr.Pad)
+		opt.KeyLen = gr.Cache.Self.Len()
+		a := g.Reshape(g.Attention(gq, gk, gv, m.Heads, opt), t, w)
+		if out == nil {
+			out = a
+		} else {
+			out = g.ConcatRows(out, a)
+		}
+		from += t
+	}
+	return m.O.Forward(g, out)
+}
+
 // FillCross computes the keys and values of memory [rows, srcLen, d] into
 // the cross-attention cache c, with srcPad (or nil) as their mask, as
 // Forward does on its first call with c. A filled cache is left as it is.

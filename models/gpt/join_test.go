@@ -172,3 +172,66 @@ func TestGrowMatchesRoomFromTheStart(t *testing.T) {
 		t.Error("Grow beyond the model's context: no error")
 	}
 }
+
+// TestStepJoinMatchesStepThenJoin: a step that carries the prefill of
+// joining prompts (selective batching) gives the running rows the logits
+// of a plain step, and every row the logits, at every later step, of the
+// step and then the join done apart — bit for bit.
+func TestStepJoinMatchesStepThenJoin(t *testing.T) {
+	m, err := Load(filepath.Join("testdata", "tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := [][]int32{{3, 17, 5}, {9, 2}}
+	for _, joining := range [][][]int32{
+		{{1, 2, 3, 4, 5, 6}},      // longer than the running history: the running rows move right
+		{{4, 5}, {11}, {7, 8, 9}}, // shorter, padded among themselves, one of a single token
+		{{12}},                    // nothing to prefill
+	} {
+		run := func(mixed bool) [][]float32 {
+			d, err := m.NewDecoder(running, 1, 12)
+			if err != nil {
+				t.Fatal(err)
+			}
+			feed := append([]int32(nil), d.Starts()...)
+			var out [][]float32
+			for step := range 7 {
+				var logits []float32
+				var err error
+				switch {
+				case step == 2 && mixed:
+					logits, err = d.StepJoin(feed, joining)
+				case step == 2:
+					if logits, err = d.Step(feed, nil); err == nil {
+						logits = append([]float32(nil), logits...)
+						err = d.Join(joining)
+					}
+				default:
+					logits, err = d.Step(feed, nil)
+				}
+				if err != nil {
+					t.Fatalf("mixed %v, step %d: %v", mixed, step, err)
+				}
+				out = append(out, append([]float32(nil), logits...))
+				if step == 2 {
+					feed = append(feed, d.Starts()[len(feed):]...)
+				}
+				for r := range feed {
+					feed[r] = int32(1 + (3*step+r)%30)
+				}
+			}
+			return out
+		}
+		want, got := run(false), run(true)
+		for s := range want {
+			if len(got[s]) != len(want[s]) {
+				t.Fatalf("joining %v, step %d: %d logits, want %d", joining, s, len(got[s]), len(want[s]))
+			}
+			for j := range want[s] {
+				if math.Float32bits(got[s][j]) != math.Float32bits(want[s][j]) {
+					t.Fatalf("joining %v, step %d, logit %d: %g with StepJoin, %g with Step then Join", joining, s, j, got[s][j], want[s][j])
+				}
+			}
+		}
+	}
+}
