@@ -210,38 +210,6 @@ func (g *Graph) concatRowsBackward(n *node) {
 	}
 }
 
-// Rows returns rows [from, from+n) of x taken as a matrix (its leading
-// dimensions flattened), as an [n, width] matrix that shares x's data
-// (PyTorch's x.reshape(-1, width)[from:from+n]): the part of a batch of
-// tokens that belongs to one group of sequences.
-func (g *Graph) Rows(x *Var, from, n int) *Var {
-	if g.failed("Rows", x) {
-		return g.poison
-	}
-	c := lastDim(x)
-	if x.Value.Dims() < 1 || from < 0 || n < 1 || from+n > rows(x) {
-		return g.Fail(shapeErr("Rows", fmt.Sprintf("rows [%d, %d) are not inside the %d rows", from, from+n, rows(x)), x))
-	}
-	out := g.newVarShell()
-	out.Value = out.own
-	out.Value.Rebind(x.Value.Data()[from*c:(from+n)*c], n, c)
-	out.RequiresGrad = x.RequiresGrad && !g.NoGrad
-	g.record(node{op: opRows, out: out, in: [4]*Var{x}, offset: from, rows: n, cols: c})
-	return out
-}
-
-func (g *Graph) rowsBackward(n *node) {
-	if !n.needs(0) {
-		return
-	}
-	dx, fresh := g.gradFor(n.in[0])
-	if fresh {
-		clear(dx)
-	}
-	part := dx[n.offset*n.cols : (n.offset+n.rows)*n.cols]
-	cpu.Axpy(1, n.out.Grad.Data(), part)
-}
-
 // GELU applies the tanh approximation of GELU (GPT-2's) elementwise.
 func (g *Graph) GELU(x *Var) *Var { return g.activation(opGELU, "GELU", x) }
 

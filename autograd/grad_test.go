@@ -184,11 +184,4 @@ func TestOpGradients(t *testing.T) {
 		parts := g.ConcatRows(g.Scale(in[0], 2), g.Scale(in[1], -1))
 		return g.Add(g.Linear(parts, in[2], nil), g.Linear(g.ConcatRows(in[0], in[0]), in[2], nil))
 	}, []*tensor.Tensor{randTensor(rng, 1, 3, 5), randTensor(rng, 1, 3, 5), randTensor(rng, 1, 4, 5)}, false)
-	// Two overlapping row ranges of a 3-D value (both gradients add into
-	// it) and of a parameter directly.
-	checkGradients(t, "Rows", func(g *Graph, in []*Var) *Var {
-		h := g.Scale(in[0], 3)
-		a, b := g.Rows(h, 1, 3), g.Rows(h, 2, 3)
-		return g.Add(g.Linear(g.Add(a, b), in[1], nil), g.Linear(g.Rows(in[0], 0, 3), in[1], nil))
-	}, []*tensor.Tensor{randTensor(rng, 1, 2, 3, 5), randTensor(rng, 1, 4, 5)}, false)
 }

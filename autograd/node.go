@@ -35,7 +35,6 @@ const (
 	opMaxPool
 	opNormalize
 	opConcatRows
-	opRows
 )
 
 // node is one recorded operation: which, its inputs and output, and what
@@ -50,7 +49,7 @@ type node struct {
 	m, k, n int // GEMM sizes: rows, inner and output width (MatMul, Linear)
 	rows    int // rows of the last dimension (LayerNorm, Softmax, CrossEntropy)
 	cols    int // width of the last dimension (LayerNorm, Softmax, CrossEntropy, Embedding, Narrow)
-	offset  int // Narrow: first column taken; Rows: first row
+	offset  int // Narrow: first column taken
 
 	scale float32 // Scale's factor; Embedding's multiplier
 	eps   float32 // CrossEntropy's label smoothing
@@ -85,8 +84,6 @@ func (g *Graph) backward(n *node) {
 		g.narrowBackward(n)
 	case opConcatRows:
 		g.concatRowsBackward(n)
-	case opRows:
-		g.rowsBackward(n)
 	case opLayerNorm:
 		g.layerNormBackward(n)
 	case opGELU, opGELUErf, opSiLU:

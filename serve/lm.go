@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/goformer/goformer/generate"
-	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/models/gpt"
 	"github.com/goformer/goformer/tensor"
 	"github.com/goformer/goformer/tokenizer"
@@ -129,9 +128,8 @@ func (l *lm) run(stop <-chan struct{}) {
 		default:
 		}
 		var err error
-		var mix []*lmReq
 		l.modelMu.Lock()
-		dec, rows, mix, err = l.admit(dec, rows)
+		dec, rows, err = l.admit(dec, rows)
 		l.modelMu.Unlock()
 		if err != nil {
 			l.s.cfg.Logger.Error("admitting requests", "model", l.name, "error", err)
@@ -144,19 +142,12 @@ func (l *lm) run(stop <-chan struct{}) {
 			feed[i] = r.feed
 		}
 		occupancy.Observe(float64(len(rows)))
-		var prompts [][]int32
-		for _, r := range mix {
-			prompts = append(prompts, r.prompt)
-		}
 		l.modelMu.Lock()
-		logits, err := dec.StepJoin(feed, prompts)
+		logits, err := dec.Step(feed, nil)
 		l.modelMu.Unlock()
 		if err != nil {
 			for _, r := range rows {
 				r.req.send(lmEvent{done: true, err: err})
-			}
-			for _, r := range mix {
-				r.send(lmEvent{done: true, err: err})
 			}
 			rows = nil
 			continue
@@ -188,13 +179,6 @@ func (l *lm) run(stop <-chan struct{}) {
 				keep = append(keep, i)
 			}
 		}
-		// The requests prefilled in this step join as its last rows, their
-		// first input their prompt's last token.
-		starts := dec.Starts()
-		for j, r := range mix {
-			keep = append(keep, len(rows))
-			rows = append(rows, &lmRow{req: r, feed: starts[len(starts)-len(mix)+j]})
-		}
 		if len(keep) < len(rows) {
 			next := make([]*lmRow, len(keep))
 			for j, i := range keep {
@@ -220,13 +204,8 @@ func (l *lm) run(stop <-chan struct{}) {
 // admit moves waiting requests into the batch, in order, while they fit:
 // rows, KV memory, and positions (the merged cache and every row's
 // remaining tokens within the model's context). A request that does not
-// fit yet waits, and those behind it too. Requests that join a running
-// batch and whose prefill, with the running rows' tokens, stays within
-// cpu.DotRows tokens are returned as mix, to be prefilled in the next step
-// itself (gpt.Decoder.StepJoin: the step and the prefill read the weights
-// once, and each row's results stay those it gets alone); the others are
-// prefilled here.
-func (l *lm) admit(dec *gpt.Decoder, rows []*lmRow) (*gpt.Decoder, []*lmRow, []*lmReq, error) {
+// fit yet waits, and those behind it too.
+func (l *lm) admit(dec *gpt.Decoder, rows []*lmRow) (*gpt.Decoder, []*lmRow, error) {
 	l.mu.Lock()
 	defer func() {
 		l.gauge()
@@ -259,7 +238,7 @@ func (l *lm) admit(dec *gpt.Decoder, rows []*lmRow) (*gpt.Decoder, []*lmRow, []*
 		l.pending = l.pending[1:]
 	}
 	if len(join) == 0 {
-		return dec, rows, nil, nil
+		return dec, rows, nil
 	}
 	// The caches hold what the rows in view need, twice over (at least 64
 	// positions, at most the context), not the whole context for every
@@ -273,7 +252,7 @@ func (l *lm) admit(dec *gpt.Decoder, rows []*lmRow) (*gpt.Decoder, []*lmRow, []*
 			for _, r := range join {
 				r.send(lmEvent{done: true, err: err})
 			}
-			return dec, rows, nil, err
+			return dec, rows, err
 		}
 	}
 	// The prompts are prefilled in groups of similar length (each group is
@@ -281,9 +260,6 @@ func (l *lm) admit(dec *gpt.Decoder, rows []*lmRow) (*gpt.Decoder, []*lmRow, []*
 	// a real one does), their rows appended group by group.
 	sort.SliceStable(join, func(a, b int) bool { return len(join[a].prompt) < len(join[b].prompt) })
 	groups := prefillGroups(join)
-	if dec != nil && len(rows) > 0 && len(groups) == 1 && len(rows)+len(join)*(len(join[len(join)-1].prompt)-1) <= cpu.DotRows() {
-		return dec, rows, join, nil
-	}
 	for gi, group := range groups {
 		prompts := make([][]int32, len(group))
 		for i, r := range group {
@@ -306,14 +282,14 @@ func (l *lm) admit(dec *gpt.Decoder, rows []*lmRow) (*gpt.Decoder, []*lmRow, []*
 				dec.Release()
 				dec = nil
 			}
-			return dec, rows, nil, err
+			return dec, rows, err
 		}
 		starts := dec.Starts()
 		for i, r := range group {
 			rows = append(rows, &lmRow{req: r, feed: starts[len(starts)-len(group)+i]})
 		}
 	}
-	return dec, rows, nil, nil
+	return dec, rows, nil
 }
 
 // prefillGroups splits requests sorted by prompt length into runs whose

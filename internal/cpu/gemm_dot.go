@@ -23,11 +23,6 @@ func init() {
 	}
 }
 
-// DotRows returns the most rows of A for which Sgemm computes a product
-// with a transposed B (x·Wᵀ, a linear layer) as dot products: up to it,
-// each row of C is the same, bit for bit, whatever rows are beside it.
-func DotRows() int { return dotRows }
-
 // dotJob computes C = alpha·A·Bᵀ + beta·C as m·n dot products of length k,
 // over column blocks of C.
 type dotJob struct {

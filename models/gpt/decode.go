@@ -73,7 +73,19 @@ func (m *Model) NewDecoder(prompts [][]int32, copies, maxNew int) (*Decoder, err
 	ids, pos, pad := make([]int32, rows*n), make([]int32, rows*n), make([]bool, rows*n)
 	for from := 0; from < pre; from += chunk {
 		n = min(chunk, pre-from)
-		prefix(prompts, copies, pre, from, ids[:rows*n], pos[:rows*n], pad[:rows*n])
+		for r := range rows {
+			p := prompts[r/copies]
+			skip := pre - (len(p) - 1)
+			for i := range n {
+				j, k := from+i, r*n+i
+				if j < skip {
+					// id 0 and position 0: finite values, masked out
+					ids[k], pos[k], pad[k] = 0, 0, true
+					continue
+				}
+				ids[k], pos[k], pad[k] = p[j-skip], int32(j-skip), false
+			}
+		}
 		g.Reset()
 		m.forward(g, ids[:rows*n], pos[:rows*n], rows, n, pad[:rows*n], d.caches, false)
 		if err := g.Err(); err != nil {
@@ -81,28 +93,6 @@ func (m *Model) NewDecoder(prompts [][]int32, copies, maxNew int) (*Decoder, err
 		}
 	}
 	return d, nil
-}
-
-// prefix fills ids, positions and padding for positions [from, from+n) of
-// the prefill of prompts (copies rows each; n = len(ids)/rows): row r is
-// pre-len(p)+1 pads, then p without its last token, at positions 0.. from
-// the first real token.
-func prefix(prompts [][]int32, copies, pre, from int, ids, pos []int32, pad []bool) {
-	rows := len(prompts) * copies
-	n := len(ids) / rows
-	for r := range rows {
-		p := prompts[r/copies]
-		skip := pre - (len(p) - 1)
-		for i := range n {
-			j, k := from+i, r*n+i
-			if j < skip {
-				// id 0 and position 0: finite values, masked out
-				ids[k], pos[k], pad[k] = 0, 0, true
-				continue
-			}
-			ids[k], pos[k], pad[k] = p[j-skip], int32(j-skip), false
-		}
-	}
 }
 
 // prefillTokens bounds the tokens (rows × positions) a decoder's prefill
@@ -192,82 +182,6 @@ func (d *Decoder) Join(prompts [][]int32) error {
 	d.pos = append(d.pos, tmp.pos...)
 	d.left = d.Cap() - d.Len()
 	return nil
-}
-
-// StepJoin is Step (without reordering) for the running rows and, in the
-// same pass through the model, the prefill of prompts that join them
-// (Orca's selective batching): the running rows' one token each and the
-// prompts' tokens but their last go through every projection and
-// feed-forward product together, each group attending only to its own
-// cache. It returns the running rows' logits, as Step does; the prompts
-// then join as Join would add them, as the last rows, their first input
-// their prompt's last token (Starts). The decoder must have room for the
-// merged caches and the steps to come (Grow).
-func (d *Decoder) StepJoin(tokens []int32, prompts [][]int32) ([]float32, error) {
-	if len(prompts) == 0 {
-		return d.Step(tokens, nil)
-	}
-	if len(tokens) != d.rows {
-		return nil, fmt.Errorf("gpt: StepJoin got %d tokens for %d rows", len(tokens), d.rows)
-	}
-	if d.left == 0 {
-		return nil, fmt.Errorf("gpt: the decoder's steps are used up")
-	}
-	if d.g == nil {
-		return nil, fmt.Errorf("gpt: StepJoin after Release")
-	}
-	longest := 0
-	for i, p := range prompts {
-		if len(p) == 0 {
-			return nil, fmt.Errorf("gpt: prompt %d is empty", i)
-		}
-		longest = max(longest, len(p))
-	}
-	pre := longest - 1
-	if pre == 0 { // one-token prompts: nothing to prefill
-		logits, err := d.Step(tokens, nil)
-		if err != nil {
-			return nil, err
-		}
-		return logits, d.Join(prompts)
-	}
-	if pre > d.m.Config.NPositions {
-		return nil, fmt.Errorf("gpt: a prompt of %d tokens exceeds the model's context of %d positions", longest, d.m.Config.NPositions)
-	}
-	rowsB := len(prompts)
-	var caches []*nn.LayerCache
-	for _, b := range d.m.blocks {
-		caches = append(caches, b.NewCache(rowsB, pre))
-	}
-	nA, nB := d.rows, rowsB*pre
-	ids, pos, pad := make([]int32, nA+nB), make([]int32, nA+nB), make([]bool, nB)
-	copy(ids, tokens)
-	for r := range d.rows {
-		d.pos[r] = d.next[r]
-		d.next[r]++
-	}
-	copy(pos, d.pos)
-	prefix(prompts, 1, pre, 0, ids[nA:], pos[nA:], pad)
-	g := d.g
-	g.Reset()
-	logits := d.m.forwardGroups(g, ids, pos, nA, []nn.Group{{Rows: d.rows, T: 1}, {Rows: rowsB, T: pre, Pad: pad}}, [][]*nn.LayerCache{d.caches, caches})
-	if err := g.Err(); err != nil {
-		return nil, err
-	}
-	d.left--
-	for i, c := range d.caches {
-		if err := c.Self.Merge(caches[i].Self); err != nil {
-			return nil, fmt.Errorf("gpt: StepJoin: %w", err)
-		}
-	}
-	for _, p := range prompts {
-		d.next = append(d.next, int32(len(p)-1))
-		d.starts = append(d.starts, p[len(p)-1])
-		d.pos = append(d.pos, 0)
-	}
-	d.rows += rowsB
-	d.left = d.Cap() - d.Len()
-	return logits.Value.Data(), nil
 }
 
 // Grow raises the positions the caches can hold to maxLen (at most the

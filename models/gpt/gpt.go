@@ -248,24 +248,6 @@ func (m *Model) forward(g *autograd.Graph, ids, pos []int32, batch, t int, pad [
 	return g.Linear(m.lnF.Forward(g, x), m.wte.W, nil)
 }
 
-// forwardGroups runs the tokens of several groups of cached sequences
-// through the model at once (nn.DecoderLayer.ForwardGroups): ids and pos
-// hold every group's tokens in turn; caches[i] are group i's, one per
-// layer. It returns the logits of the first head tokens (the running
-// rows of a step, which come first).
-func (m *Model) forwardGroups(g *autograd.Graph, ids, pos []int32, head int, groups []nn.Group, caches [][]*nn.LayerCache) *autograd.Var {
-	n := len(ids)
-	x := g.Add(m.wte.Forward(g, ids, n, 1), m.wpe.Forward(g, pos, n, 1))
-	x = g.Reshape(g.Dropout(x, m.Config.EmbdPdrop), n, m.Config.NEmbd)
-	for i, b := range m.blocks {
-		for j := range groups {
-			groups[j].Cache = caches[j][i]
-		}
-		x = b.ForwardGroups(g, x, groups)
-	}
-	return g.Linear(m.lnF.Forward(g, g.Rows(x, 0, head)), m.wte.W, nil)
-}
-
 // Quantize keeps the weights of every projection in a compact format for
 // inference ("bf16", "int8"; "fp32" drops it), as nn.Params.Quantize
 // does: decoding then reads half or a quarter of the bytes per token.
