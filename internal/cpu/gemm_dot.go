@@ -9,12 +9,12 @@ import "sync"
 // where they are (eight rows sharing each load). Measured on GPT-2 124M
 // decoding (AVX2): at 32 rows the dot products are 1.47× the packed GEMM,
 // at 64 they are even, at 128 (beam search over 32 sentences) 10% slower.
-// With AVX-512VL four weight rows share each load of eight rows (dot8x4,
-// two of dot8's eight-lane sums to a 512-bit register; dot8x2 before it
-// took two weight rows in 256-bit registers), and the dot products stay
-// ahead up to 64 rows (k = 384, Zen 4: at 64
-// rows 152 against 125 GFLOPS with W in cache, 147 against 73 streaming W
-// from memory; at 96 the packed GEMM is faster in cache).
+// With AVX-512VL the dot products stay ahead up to 64 rows: measured with
+// dot8x2 (two weight rows per load of eight rows, 256-bit; k = 384, Zen 4)
+// at 64 rows 152 against 125 GFLOPS with W in cache, 147 against 73
+// streaming W from memory, and at 96 the packed GEMM faster in cache.
+// dot8x4 (four weight rows, two of dot8's eight-lane sums to a 512-bit
+// register) has since replaced it: 235 GFLOPS at 64 rows on Zen 5.
 var dotRows = 32
 
 func init() {
