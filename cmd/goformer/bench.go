@@ -191,6 +191,7 @@ func benchServe(args []string, stdout, stderr io.Writer) error {
 	levels := fs.String("concurrency", "1,8,64", "comma-separated numbers of concurrent clients")
 	requests := intFlag(fs, "requests", 64, 1, 1<<20, "requests per concurrency level")
 	maxTokens := intFlag(fs, "max-tokens", 64, 1, 1<<16, "completions: max_tokens")
+	minTokens := intFlag(fs, "min-tokens", 0, 0, 1<<16, "completions: if set, each request's max_tokens is drawn from min-tokens..max-tokens (the same draws every run), so that requests end at different steps")
 	temp := floatFlag(fs, "temperature", 0.8, 0, 2, "completions: temperature")
 	beams := intFlag(fs, "beams", 0, 0, 16, "translate: beams per request (0: the model's default)")
 	promptFile := fs.String("prompts", "", "a file of prompts (or sentences), one per line (default: built in)")
@@ -201,6 +202,9 @@ func benchServe(args []string, stdout, stderr io.Writer) error {
 	}
 	if *model == "" {
 		return usagef("bench serve: --model is required")
+	}
+	if *minTokens > *maxTokens {
+		return usagef("bench serve: --min-tokens %d is above --max-tokens %d", *minTokens, *maxTokens)
 	}
 	if *endpoint != "completions" && *endpoint != "translate" {
 		return usagef("bench serve: --endpoint %q (want completions or translate)", *endpoint)
@@ -235,7 +239,7 @@ func benchServe(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, c := range conc {
 		r, err := bench.Serve(context.Background(), bench.ServeLoad{URL: *url, Model: *model, Endpoint: *endpoint, Prompts: prompts,
-			MaxTokens: *maxTokens, Temperature: *temp, Beams: *beams, Concurrency: c, Requests: *requests, APIKey: *apiKey})
+			MaxTokens: *maxTokens, MinTokens: *minTokens, Temperature: *temp, Beams: *beams, Concurrency: c, Requests: *requests, APIKey: *apiKey})
 		if err != nil {
 			return fmt.Errorf("bench serve: %w", err)
 		}

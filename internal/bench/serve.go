@@ -22,6 +22,7 @@ type ServeLoad struct {
 	Endpoint    string // "completions" (streamed) or "translate"
 	Prompts     []string
 	MaxTokens   int // completions
+	MinTokens   int // completions: if > 0, each request's max_tokens is drawn from [MinTokens, MaxTokens] (fixed by its index)
 	Temperature float64
 	Beams       int // translate: the request's beams (0: the model's default)
 	Concurrency int // clients, each sending its next request when the last ends
@@ -75,7 +76,7 @@ func Serve(ctx context.Context, l ServeLoad) (ServeResult, error) {
 					return
 				}
 				t0 := time.Now()
-				first, status, err := l.one(ctx, client, l.Prompts[i%len(l.Prompts)])
+				first, status, err := l.one(ctx, client, l.Prompts[i%len(l.Prompts)], l.maxTokens(i))
 				el := time.Since(t0)
 				mu.Lock()
 				switch {
@@ -111,14 +112,28 @@ func Serve(ctx context.Context, l ServeLoad) (ServeResult, error) {
 	return res, nil
 }
 
+// maxTokens is request i's max_tokens: MaxTokens, or with MinTokens a
+// value drawn from [MinTokens, MaxTokens] by a hash of i, the same in
+// every run, so that requests end at different steps as real ones do.
+func (l *ServeLoad) maxTokens(i int) int {
+	if l.MinTokens <= 0 || l.MinTokens >= l.MaxTokens {
+		return l.MaxTokens
+	}
+	z := uint64(i+1) * 0x9e3779b97f4a7c15 // splitmix64
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return l.MinTokens + int(z%uint64(l.MaxTokens-l.MinTokens+1))
+}
+
 // one sends one request and reads the whole answer; for a streamed
 // completion it also returns the time to the first text.
-func (l *ServeLoad) one(ctx context.Context, client *http.Client, prompt string) (first time.Duration, status int, err error) {
+func (l *ServeLoad) one(ctx context.Context, client *http.Client, prompt string, maxTokens int) (first time.Duration, status int, err error) {
 	var body any
 	path := "/v1/" + l.Endpoint
 	switch l.Endpoint {
 	case "completions":
-		body = map[string]any{"model": l.Model, "prompt": prompt, "max_tokens": l.MaxTokens, "temperature": l.Temperature, "stream": true}
+		body = map[string]any{"model": l.Model, "prompt": prompt, "max_tokens": maxTokens, "temperature": l.Temperature, "stream": true}
 	case "translate":
 		req := map[string]any{"model": l.Model, "text": prompt}
 		if l.Beams > 0 {
