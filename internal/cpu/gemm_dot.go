@@ -101,15 +101,7 @@ func (j *dotJob) fewRows(j0, j1 int) {
 	if n < 8 {
 		buf := fewRowsScratch.Get().(*[]float32)
 		defer fewRowsScratch.Put(buf)
-		if cap(*buf) < 8*k {
-			*buf = make([]float32, 8*k)
-		}
-		w := (*buf)[:8*k]
-		clear(w)
-		for c := range n {
-			copy(w[c*k:(c+1)*k], b[c*ldb:c*ldb+k])
-		}
-		b, ldb, n = w, k, 8
+		b, ldb, n = eightRows(buf, b, ldb, n, k), k, 8
 	}
 	for jj := j0; jj < j1; jj += 8 {
 		c0 := min(jj, n-8)
@@ -124,6 +116,20 @@ func (j *dotJob) fewRows(j0, j1 int) {
 }
 
 var fewRowsScratch = sync.Pool{New: func() any { return new([]float32) }}
+
+// eightRows copies n < 8 rows of k values (ld apart) from x into buf,
+// followed by zero rows up to eight, and returns them (8×k).
+func eightRows(buf *[]float32, x []float32, ld, n, k int) []float32 {
+	if cap(*buf) < 8*k {
+		*buf = make([]float32, 8*k)
+	}
+	p := (*buf)[:8*k]
+	for r := range n {
+		copy(p[r*k:(r+1)*k], x[r*ld:r*ld+k])
+	}
+	clear(p[n*k:])
+	return p
+}
 
 // rowsFrom sets rows i.. of column jj (m ≥ 4), four at a time; the last
 // four are taken together even when they overlap the group before (a
@@ -156,42 +162,29 @@ func (j *dotJob) blocksOf8(j0, j1 int) {
 	if m < 8 {
 		buf := fewRowsScratch.Get().(*[]float32)
 		defer fewRowsScratch.Put(buf)
-		if cap(*buf) < 8*k {
-			*buf = make([]float32, 8*k)
-		}
-		p := (*buf)[:8*k]
-		for r := range m {
-			copy(p[r*k:(r+1)*k], a[r*lda:r*lda+k])
-		}
-		clear(p[m*k:])
-		a, lda = p, k
+		a, lda = eightRows(buf, a, lda, m, k), k
 	}
 	last := max(m, 8) - 8 // the last block's first row
 	var out [32]float32
-	jj := j0
-	for ; jj+4 <= j1; jj += 4 {
+	for jj := j0; jj < j1; {
+		cols := 4 // weight rows at a time: four, then two, then one
+		if j1-jj < 4 {
+			cols = min(2, j1-jj)
+		}
 		w := j.b[jj*j.ldb:]
 		for i := 0; i < m; i += 8 {
 			i0 := min(i, last)
-			dot8x4(a[i0*lda:], lda, w, j.ldb, k, &out)
-			j.store8(i0, i, min(i0+8, m), jj, 4, &out)
+			switch cols {
+			case 4:
+				dot8x4(a[i0*lda:], lda, w, j.ldb, k, &out)
+			case 2:
+				dot8x2(a[i0*lda:], lda, w, j.ldb, k, (*[16]float32)(out[:16]))
+			default:
+				dot8(a[i0*lda:], lda, w[:k], (*[8]float32)(out[:8]))
+			}
+			j.store8(i0, i, min(i0+8, m), jj, cols, &out)
 		}
-	}
-	for ; jj+2 <= j1; jj += 2 {
-		w := j.b[jj*j.ldb:]
-		for i := 0; i < m; i += 8 {
-			i0 := min(i, last)
-			dot8x2(a[i0*lda:], lda, w, j.ldb, k, (*[16]float32)(out[:16]))
-			j.store8(i0, i, min(i0+8, m), jj, 2, &out)
-		}
-	}
-	for ; jj < j1; jj++ {
-		w := j.b[jj*j.ldb : jj*j.ldb+k]
-		for i := 0; i < m; i += 8 {
-			i0 := min(i, last)
-			dot8(a[i0*lda:], lda, w, (*[8]float32)(out[:8]))
-			j.store8(i0, i, min(i0+8, m), jj, 1, &out)
-		}
+		jj += cols
 	}
 }
 
