@@ -166,6 +166,7 @@ func (j *dotJob) blocksOf8(j0, j1 int) {
 	}
 	last := max(m, 8) - 8 // the last block's first row
 	var out [32]float32
+	var acc [256]float32
 	for jj := j0; jj < j1; {
 		cols := 4 // weight rows at a time: four, then two, then one
 		if j1-jj < 4 {
@@ -176,7 +177,7 @@ func (j *dotJob) blocksOf8(j0, j1 int) {
 			i0 := min(i, last)
 			switch cols {
 			case 4:
-				dot8x4(a[i0*lda:], lda, w, j.ldb, k, &out)
+				dot8x4(a[i0*lda:], lda, w, j.ldb, k, &acc, &out)
 			case 2:
 				dot8x2(a[i0*lda:], lda, w, j.ldb, k, (*[16]float32)(out[:16]))
 			default:

@@ -124,9 +124,10 @@ func TestVecTwins(t *testing.T) {
 				// Four weight rows (n+5 apart) at once: each exactly as dot8.
 				w4 := scaledSlice(rng, 4*n+15, 3)
 				var s32 [32]float32
+				var acc [256]float32
 				var e4 [4][8]float32
 				withVecAsm(asm, func() {
-					dot8x4(a8, n+7, w4, n+5, n, &s32)
+					dot8x4(a8, n+7, w4, n+5, n, &acc, &s32)
 					for c := range 4 {
 						dot8(a8, n+7, w4[c*(n+5):c*(n+5)+n], &e4[c])
 					}

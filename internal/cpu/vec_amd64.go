@@ -88,12 +88,12 @@ func dot8x4AVX512(a *float32, lda int, w *float32, ldw int, n int, acc *[256]flo
 // w[3*ldw:]: out[c*8+r] is row r against weight row c, each exactly as dot8
 // gives it. The assembly kernel runs dot8's eight-lane sums two to a
 // 512-bit register, so that CPUs with full-width AVX-512 FMA units (Zen 5)
-// do twice dot8x2's work per instruction.
-func dot8x4(a []float32, lda int, w []float32, ldw, n int, out *[32]float32) {
+// do twice dot8x2's work per instruction; acc is its scratch (the caller's,
+// so that a loop of calls does not clear one each time).
+func dot8x4(a []float32, lda int, w []float32, ldw, n int, acc *[256]float32, out *[32]float32) {
 	if useVecAsm && hasDot8x2 && n > 0 {
 		_, _ = a[7*lda+n-1], w[3*ldw+n-1]
-		var acc [256]float32
-		dot8x4AVX512(&a[0], lda, &w[0], ldw, n, &acc, out)
+		dot8x4AVX512(&a[0], lda, &w[0], ldw, n, acc, out)
 		return
 	}
 	dot8x4Go(a, lda, w, ldw, n, out)

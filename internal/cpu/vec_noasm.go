@@ -38,7 +38,7 @@ func dot8x2(a []float32, lda int, w []float32, ldw, n int, out *[16]float32) {
 	dot8x2Go(a, lda, w, ldw, n, out)
 }
 
-func dot8x4(a []float32, lda int, w []float32, ldw, n int, out *[32]float32) {
+func dot8x4(a []float32, lda int, w []float32, ldw, n int, _ *[256]float32, out *[32]float32) {
 	dot8x4Go(a, lda, w, ldw, n, out)
 }
 
