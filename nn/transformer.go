@@ -200,11 +200,12 @@ func (c *KVCache) Merge(o *KVCache) error {
 	// Rows come and go (continuous batching): a buffer that must grow gets
 	// half as much again to spare, so that the joins that follow seldom
 	// reallocate and copy the whole cache.
-	c.k[cur], c.v[cur] = growSpare(c.k[cur], rows*l*d, keep*d), growSpare(c.v[cur], rows*l*d, keep*d)
+	size := rows * l * d
+	c.k[cur], c.v[cur] = growKeep(c.k[cur], size, keep*d, size/2), growKeep(c.v[cur], size, keep*d, size/2)
 	if c.pad[cur] == nil {
 		c.pad[cur] = make([]bool, rows*l, rows*l*3/2)
 	} else {
-		c.pad[cur] = growSpare(c.pad[cur], rows*l, keep)
+		c.pad[cur] = growKeep(c.pad[cur], rows*l, keep, rows*l/2)
 	}
 	k, v, pad := c.k[cur], c.v[cur], c.pad[cur]
 	// c's rows shift right by n − c.n (a row's positions move within its
@@ -295,23 +296,12 @@ func growBools(b []bool, n int) []bool {
 }
 
 // growKeep returns b with length n, keeping its first keep elements when it
-// has to reallocate.
-func growKeep[T any](b []T, n, keep int) []T {
+// has to reallocate; spare is the capacity then allocated beyond n.
+func growKeep[T any](b []T, n, keep, spare int) []T {
 	if cap(b) >= n {
 		return b[:n]
 	}
-	out := make([]T, n)
-	copy(out, b[:min(keep, len(b))])
-	return out
-}
-
-// growSpare is growKeep with half as much again of capacity when it has to
-// reallocate.
-func growSpare[T any](b []T, n, keep int) []T {
-	if cap(b) >= n {
-		return b[:n]
-	}
-	out := make([]T, n, n+n/2)
+	out := make([]T, n, n+spare)
 	copy(out, b[:min(keep, len(b))])
 	return out
 }
@@ -422,7 +412,7 @@ func (c *KVCache) Append(g *autograd.Graph, k, v *autograd.Var, pad []bool) (key
 		c.cur = next
 	}
 	if len(c.k[c.cur]) < size {
-		c.k[c.cur], c.v[c.cur] = growKeep(c.k[c.cur], size, size), growKeep(c.v[c.cur], size, size)
+		c.k[c.cur], c.v[c.cur] = growKeep(c.k[c.cur], size, size, 0), growKeep(c.v[c.cur], size, size, 0)
 	}
 	kd, vd := k.Value.Data(), v.Value.Data()
 	kb, vb := c.k[c.cur], c.v[c.cur]
