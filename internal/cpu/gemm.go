@@ -472,9 +472,13 @@ func packA(dst []float32, a view, i, rows, p0, kc, mr int) {
 				dst[p*mr+r] = v
 			}
 		}
-	case a.rs == 1 && rows == 14 && mr == 14: // fixed-size copies, without a call
+	case a.rs == 1 && rows == 14 && mr == 14:
+		// Fixed-size copies through a local: a direct *dst = *src between
+		// two slices may overlap, so the compiler would call memmove for
+		// every 56 bytes.
 		for p := 0; p < kc; p++ {
-			*(*[14]float32)(dst[p*14:]) = *(*[14]float32)(a.data[(p0+p)*a.cs+i:])
+			t := *(*[14]float32)(a.data[(p0+p)*a.cs+i:])
+			*(*[14]float32)(dst[p*14:]) = t
 		}
 	case a.rs == 1:
 		for p := 0; p < kc; p++ {
@@ -507,9 +511,10 @@ func packB(dst []float32, b view, p0, kc, j0, nc, nr int) {
 			off := (p0+p)*b.rs + j0
 			row := b.data[off : off+nc]
 			q := 0
-			if nr == 32 { // whole panels as fixed-size copies, without a call
+			if nr == 32 { // whole panels as fixed-size copies through a local, without a call (see packA)
 				for ; (q+1)*32 <= nc; q++ {
-					*(*[32]float32)(dst[q*kc*32+p*32:]) = *(*[32]float32)(row[q*32:])
+					t := *(*[32]float32)(row[q*32:])
+					*(*[32]float32)(dst[q*kc*32+p*32:]) = t
 				}
 			}
 			for ; q < panels; q++ {
