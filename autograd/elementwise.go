@@ -210,6 +210,42 @@ func (g *Graph) concatRowsBackward(n *node) {
 	}
 }
 
+// GatherRows returns the rows idx of x [..., c] as one matrix [len(idx), c]
+// (PyTorch's x.reshape(-1, c)[idx]); the gradient of a row taken twice is
+// the sum of both. idx must stay unchanged until Backward.
+func (g *Graph) GatherRows(x *Var, idx []int32) *Var {
+	if g.failed("GatherRows", x) {
+		return g.poison
+	}
+	r, c := rows(x), lastDim(x)
+	for i, v := range idx {
+		if v < 0 || int(v) >= r {
+			return g.Fail(shapeErr("GatherRows", fmt.Sprintf("index %d (position %d) is outside the %d rows", v, i, r), x))
+		}
+	}
+	out := g.newVar([]*Var{x}, len(idx), c)
+	od, xd := out.Value.Data(), x.Value.Data()
+	for i, v := range idx {
+		copy(od[i*c:(i+1)*c], xd[int(v)*c:(int(v)+1)*c])
+	}
+	g.record(node{op: opGatherRows, out: out, in: [4]*Var{x}, ids: idx, cols: c})
+	return out
+}
+
+func (g *Graph) gatherRowsBackward(n *node) {
+	if !n.needs(0) {
+		return
+	}
+	dout, c := n.out.Grad.Data(), n.cols
+	dx, fresh := g.gradFor(n.in[0])
+	if fresh {
+		clear(dx)
+	}
+	for i, v := range n.ids {
+		cpu.Axpy(1, dout[i*c:(i+1)*c], dx[int(v)*c:(int(v)+1)*c])
+	}
+}
+
 // GELU applies the tanh approximation of GELU (GPT-2's) elementwise.
 func (g *Graph) GELU(x *Var) *Var { return g.activation(opGELU, "GELU", x) }
 
@@ -321,21 +357,13 @@ func (g *Graph) Dropout(x *Var, p float32) *Var {
 	}
 	out := g.newVar([]*Var{x}, x.Shape()...)
 	// The mask is one bit per element (a 32nd of the activation's memory),
-	// in arena memory viewed as words.
+	// in arena memory viewed as words. The graph's generator gives one
+	// seed per call; the kernel draws every element's decision from it.
 	n := x.Value.Len()
 	words := g.arena.alloc((n + 31) / 32)
 	kept := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(words))), len(words))
-	clear(kept)
 	keep := 1 / (1 - p)
-	od := out.Value.Data()
-	for i, v := range x.Value.Data() {
-		if g.rng.Float32() < p {
-			od[i] = 0
-		} else {
-			od[i] = v * keep
-			kept[i>>5] |= 1 << (i & 31)
-		}
-	}
+	cpu.Dropout(out.Value.Data(), x.Value.Data(), kept, p, keep, g.rng.Uint64())
 	g.record(node{op: opDropout, out: out, in: [4]*Var{x}, kept: kept, scale: keep})
 	return out
 }
@@ -344,18 +372,6 @@ func (g *Graph) dropoutBackward(n *node) {
 	if !n.needs(0) {
 		return
 	}
-	dout := n.out.Grad.Data()
 	dx, fresh := g.gradFor(n.in[0])
-	keep := n.scale
-	for i := range dout {
-		var d float32
-		if n.kept[i>>5]>>(i&31)&1 != 0 {
-			d = keep * dout[i]
-		}
-		if fresh {
-			dx[i] = d
-		} else {
-			dx[i] += d
-		}
-	}
+	cpu.DropoutBackward(dx, n.out.Grad.Data(), n.kept, n.scale, !fresh)
 }

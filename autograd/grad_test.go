@@ -184,4 +184,9 @@ func TestOpGradients(t *testing.T) {
 		parts := g.ConcatRows(g.Scale(in[0], 2), g.Scale(in[1], -1))
 		return g.Add(g.Linear(parts, in[2], nil), g.Linear(g.ConcatRows(in[0], in[0]), in[2], nil))
 	}, []*tensor.Tensor{randTensor(rng, 1, 3, 5), randTensor(rng, 1, 3, 5), randTensor(rng, 1, 4, 5)}, false)
+	// Rows skipped, taken out of order and twice; from an intermediate value
+	// (fresh gradient) and a parameter (accumulating).
+	checkGradients(t, "GatherRows", func(g *Graph, in []*Var) *Var {
+		return g.Add(g.GatherRows(g.Scale(in[0], 3), []int32{4, 0, 2, 4}), g.GatherRows(in[0], []int32{1, 1, 5, 0}))
+	}, []*tensor.Tensor{randTensor(rng, 1, 2, 3, 4)}, false)
 }

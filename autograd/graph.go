@@ -136,16 +136,17 @@ type Graph struct {
 	// runs. Parameters the recorded operations do not use are not reported.
 	OnParamReady func(p *Var)
 
-	rng      *tensor.RNG
-	readyGen uint64 // Backward calls with OnParamReady set
-	arena    arena
-	spent    spentGrads // gradients the backward pass has consumed, for reuse
-	nodes    []node
-	vars     []*Var
-	nvars    int
-	err      error // the first error, sticky until Reset
-	poison   *Var  // what operations return once err is set
-	maps     []AttentionMap
+	rng       *tensor.RNG
+	readyGen  uint64 // Backward calls with OnParamReady set
+	arena     arena
+	rowLosses []float64  // CrossEntropy's per-row losses, reused
+	spent     spentGrads // gradients the backward pass has consumed, for reuse
+	nodes     []node
+	vars      []*Var
+	nvars     int
+	err       error // the first error, sticky until Reset
+	poison    *Var  // what operations return once err is set
+	maps      []AttentionMap
 }
 
 // AttentionMap holds the attention probabilities of one attention op:

@@ -54,10 +54,7 @@ func (g *Graph) Linear(x, w, b *Var) *Var {
 	od := out.Value.Data()
 	var beta float32
 	if b != nil {
-		bd := b.Value.Data()
-		for r := 0; r < m; r++ {
-			copy(od[r*n:(r+1)*n], bd)
-		}
+		cpu.FillRows(od, b.Value.Data(), m)
 		beta = 1
 	}
 	if g.NoGrad && w.q != nil && w.q.N == n && w.q.K == k { // inference on quantised weights

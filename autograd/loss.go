@@ -2,7 +2,6 @@ package autograd
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/goformer/goformer/internal/cpu"
 )
@@ -47,31 +46,19 @@ func (g *Graph) CrossEntropy(logits *Var, targets []int32, ignoreIndex int32, ep
 	}
 	out := g.newVar([]*Var{logits}, 1)
 	probs := g.arena.alloc(r * vocab)
-	ld := logits.Value.Data()
+	// Each row's loss in float64, summed in row order.
+	if cap(g.rowLosses) < r {
+		g.rowLosses = make([]float64, r)
+	}
+	losses := g.rowLosses[:r]
+	cpu.SoftmaxCrossEntropy(probs, logits.Value.Data(), targets, ignoreIndex, eps, losses, r, vocab)
 	var total float64
 	count := 0
 	for i, t := range targets {
-		if t == ignoreIndex {
-			continue
+		if t != ignoreIndex {
+			total += losses[i]
+			count++
 		}
-		row := ld[i*vocab : (i+1)*vocab]
-		p := probs[i*vocab : (i+1)*vocab]
-		copy(p, row)
-		m := cpu.Max(p)
-		sum := float64(cpu.ExpShiftSum(p, m))
-		lse := float64(m) + math.Log(sum)
-		cpu.Scale(float32(1/sum), p)
-		loss := lse - float64(row[t])
-		if eps != 0 {
-			var mean float64
-			for _, v := range row {
-				mean += float64(v)
-			}
-			mean /= float64(vocab)
-			loss = (1-float64(eps))*loss + float64(eps)*(lse-mean)
-		}
-		total += loss
-		count++
 	}
 	out.Value.Data()[0] = 0
 	if count > 0 {
@@ -91,22 +78,5 @@ func (g *Graph) crossEntropyBackward(n *node) {
 	vocab, eps := n.cols, n.eps
 	scale := n.out.Grad.Data()[0] / float32(n.counted)
 	dl, fresh := g.gradFor(n.in[0])
-	for i := 0; i < n.rows; i++ {
-		t := n.ids[i]
-		drow := dl[i*vocab : (i+1)*vocab]
-		if fresh {
-			clear(drow)
-		}
-		if t == n.ignore {
-			continue
-		}
-		cpu.Axpy(scale, n.probs[i*vocab:(i+1)*vocab], drow)
-		drow[t] -= scale * (1 - eps)
-		if eps != 0 {
-			u := scale * eps / float32(vocab)
-			for j := range drow {
-				drow[j] -= u
-			}
-		}
-	}
+	cpu.SoftmaxCrossEntropyBackward(dl, n.probs, n.ids, n.ignore, eps, scale, !fresh, n.rows, vocab)
 }

@@ -35,6 +35,7 @@ const (
 	opMaxPool
 	opNormalize
 	opConcatRows
+	opGatherRows
 )
 
 // node is one recorded operation: which, its inputs and output, and what
@@ -48,7 +49,7 @@ type node struct {
 
 	m, k, n int // GEMM sizes: rows, inner and output width (MatMul, Linear)
 	rows    int // rows of the last dimension (LayerNorm, Softmax, CrossEntropy)
-	cols    int // width of the last dimension (LayerNorm, Softmax, CrossEntropy, Embedding, Narrow)
+	cols    int // width of the last dimension (LayerNorm, Softmax, CrossEntropy, Embedding, Narrow, GatherRows)
 	offset  int // Narrow: first column taken
 
 	scale float32 // Scale's factor; Embedding's multiplier
@@ -60,7 +61,7 @@ type node struct {
 	probs      []float32 // CrossEntropy: softmax of the logits
 	lse        []float32 // Attention: per-query log-sum-exp
 
-	ids     []int32 // Embedding: the ids looked up; CrossEntropy: the targets; RelativeBias: the buckets
+	ids     []int32 // Embedding: the ids looked up; CrossEntropy: the targets; RelativeBias: the buckets; GatherRows: the rows
 	counted int     // CrossEntropy: targets not ignored
 	ignore  int32   // CrossEntropy: the ignored target
 
@@ -84,6 +85,8 @@ func (g *Graph) backward(n *node) {
 		g.narrowBackward(n)
 	case opConcatRows:
 		g.concatRowsBackward(n)
+	case opGatherRows:
+		g.gatherRowsBackward(n)
 	case opLayerNorm:
 		g.layerNormBackward(n)
 	case opGELU, opGELUErf, opSiLU:

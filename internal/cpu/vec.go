@@ -13,11 +13,16 @@ func checkLen(op string, n int, xs ...[]float32) {
 	}
 }
 
-// Add sets dst[i] = a[i] + b[i] for i < len(dst).
+// Add sets dst[i] = a[i] + b[i] for i < len(dst), split over the kernels'
+// threads.
 func Add(dst, a, b []float32) {
 	n := len(dst)
 	checkLen("Add", n, a, b)
-	a, b = a[:n], b[:n]
+	parallelMap(addSpan, dst, a[:n], b[:n])
+}
+
+func addSpan(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
 	for i := range dst {
 		dst[i] = a[i] + b[i]
 	}
@@ -260,8 +265,20 @@ func SoftmaxRowsBackward(dx, y, dy []float32, rows, cols int) {
 func LayerNorm(y, x, gamma, beta, mean, rstd []float32, rows, cols int, eps float32) {
 	checkLen("LayerNorm", rows*cols, y, x)
 	checkLen("LayerNorm", cols, gamma, beta)
-	gamma, beta = gamma[:cols], beta[:cols]
-	for r := 0; r < rows; r++ {
+	if mean != nil {
+		checkLen("LayerNorm", rows, mean)
+	}
+	if rstd != nil {
+		checkLen("LayerNorm", rows, rstd)
+	}
+	parallelRows(rows, cols, layerNormRows, [6][]float32{y, x, gamma[:cols], beta[:cols], mean, rstd}, eps)
+}
+
+// layerNormRows is LayerNorm on rows [r0, r1).
+func layerNormRows(j *rowsJob, r0, r1 int) {
+	y, x, gamma, beta, mean, rstd := j.f[0], j.f[1], j.f[2], j.f[3], j.f[4], j.f[5]
+	cols := j.cols
+	for r := r0; r < r1; r++ {
 		xs, ys := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
 		var s float64
 		for _, v := range xs {
@@ -273,7 +290,7 @@ func LayerNorm(y, x, gamma, beta, mean, rstd []float32, rows, cols int, eps floa
 			d := float64(v) - mu
 			ss += d * d
 		}
-		rs := 1 / math.Sqrt(ss/float64(cols)+float64(eps))
+		rs := 1 / math.Sqrt(ss/float64(cols)+float64(j.eps))
 		m32, r32 := float32(mu), float32(rs)
 		for i, v := range xs {
 			ys[i] = (v-m32)*r32*gamma[i] + beta[i]
@@ -298,8 +315,17 @@ func LayerNormBackward(dx, dgamma, dbeta, x, gamma, mean, rstd, dy []float32, ro
 	checkLen("LayerNormBackward", rows*cols, dx, x, dy)
 	checkLen("LayerNormBackward", cols, dgamma, dbeta, gamma)
 	checkLen("LayerNormBackward", rows, mean, rstd)
-	dgamma, dbeta, gamma = dgamma[:cols], dbeta[:cols], gamma[:cols]
-	for r := 0; r < rows; r++ {
+	// dx row by row; then dgamma and dbeta column by column, each summed
+	// over the rows in order (so the split changes no result).
+	parallelRows(rows, cols, layerNormBackwardRows, [6][]float32{dx, x, gamma[:cols], mean, rstd, dy}, 0)
+	parallelRows(cols, rows, layerNormParamGrads, [6][]float32{dgamma[:cols], dbeta[:cols], x, mean, rstd, dy}, 0)
+}
+
+// layerNormBackwardRows computes dx for rows [r0, r1).
+func layerNormBackwardRows(j *rowsJob, r0, r1 int) {
+	dx, x, gamma, mean, rstd, dy := j.f[0], j.f[1], j.f[2], j.f[3], j.f[4], j.f[5]
+	cols := j.cols
+	for r := r0; r < r1; r++ {
 		xs, dys, dxs := x[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols], dx[r*cols:(r+1)*cols]
 		mu, rs := mean[r], rstd[r]
 		var sg, sgx float64
@@ -308,13 +334,30 @@ func LayerNormBackward(dx, dgamma, dbeta, x, gamma, mean, rstd, dy []float32, ro
 			g := dys[i] * gamma[i]
 			sg += float64(g)
 			sgx += float64(g * xh)
-			dgamma[i] += dys[i] * xh
-			dbeta[i] += dys[i]
 		}
 		mg, mgx := float32(sg/float64(cols)), float32(sgx/float64(cols))
 		for i, v := range xs {
 			xh := (v - mu) * rs
 			dxs[i] = rs * (dys[i]*gamma[i] - mg - xh*mgx)
+		}
+	}
+}
+
+// layerNormParamGrads adds to dgamma and dbeta their sums over all rows
+// for columns [c0, c1) (the job's rows are LayerNorm's columns: j.cols is
+// LayerNorm's row count).
+func layerNormParamGrads(j *rowsJob, c0, c1 int) {
+	dgamma, dbeta, x, mean, rstd, dy := j.f[0], j.f[1], j.f[2], j.f[3], j.f[4], j.f[5]
+	rows, cols := j.cols, len(dgamma)
+	dg, db := dgamma[c0:c1], dbeta[c0:c1]
+	for r := 0; r < rows; r++ {
+		xs, dys := x[r*cols+c0:r*cols+c1], dy[r*cols+c0:r*cols+c1]
+		xs, dys = xs[:len(dg)], dys[:len(dg)]
+		mu, rs := mean[r], rstd[r]
+		for i, v := range xs {
+			xh := (v - mu) * rs
+			dg[i] += dys[i] * xh
+			db[i] += dys[i]
 		}
 	}
 }
@@ -377,7 +420,10 @@ const (
 // GPT-2 uses.
 func GELU(y, x []float32) {
 	checkLen("GELU", len(y), x)
-	x = x[:len(y)]
+	parallelMap(geluSpan, y, x[:len(y)], nil)
+}
+
+func geluSpan(y, x, _ []float32) {
 	if geluVec(y, x) {
 		return
 	}
@@ -396,7 +442,10 @@ func geluScalar(v float32) float32 {
 // GELUBackward sets dx = dy·GELU'(x) for the tanh form; dx may alias dy.
 func GELUBackward(dx, x, dy []float32) {
 	checkLen("GELUBackward", len(dx), x, dy)
-	x, dy = x[:len(dx)], dy[:len(dx)]
+	parallelMap(geluBackwardSpan, dx, x[:len(dx)], dy[:len(dx)])
+}
+
+func geluBackwardSpan(dx, x, dy []float32) {
 	if geluBackwardVec(dx, x, dy) {
 		return
 	}
@@ -424,7 +473,10 @@ func geluBackwardGo(dx, x, dy []float32) {
 // ReLU sets y = max(x, 0).
 func ReLU(y, x []float32) {
 	checkLen("ReLU", len(y), x)
-	x = x[:len(y)]
+	parallelMap(reluSpan, y, x[:len(y)], nil)
+}
+
+func reluSpan(y, x, _ []float32) {
 	n := reluVec(y, x)
 	y, x = y[n:], x[n:]
 	for i, v := range x {
@@ -439,7 +491,10 @@ func ReLU(y, x []float32) {
 // ReLUBackward sets dx = dy where x > 0 and 0 elsewhere; dx may alias dy.
 func ReLUBackward(dx, x, dy []float32) {
 	checkLen("ReLUBackward", len(dx), x, dy)
-	x, dy = x[:len(dx)], dy[:len(dx)]
+	parallelMap(reluBackwardSpan, dx, x[:len(dx)], dy[:len(dx)])
+}
+
+func reluBackwardSpan(dx, x, dy []float32) {
 	n := reluBackwardVec(dx, x, dy, false)
 	dx, x, dy = dx[n:], x[n:], dy[n:]
 	for i, v := range x {
@@ -454,7 +509,10 @@ func ReLUBackward(dx, x, dy []float32) {
 // ReLUBackwardAdd adds dy to dx where x > 0.
 func ReLUBackwardAdd(dx, x, dy []float32) {
 	checkLen("ReLUBackwardAdd", len(dx), x, dy)
-	x, dy = x[:len(dx)], dy[:len(dx)]
+	parallelMap(reluBackwardAddSpan, dx, x[:len(dx)], dy[:len(dx)])
+}
+
+func reluBackwardAddSpan(dx, x, dy []float32) {
 	n := reluBackwardVec(dx, x, dy, true)
 	dx, x, dy = dx[n:], x[n:], dy[n:]
 	for i, v := range x {
@@ -533,29 +591,31 @@ func maxGo(x []float32) float32 {
 // over the kernels' threads.
 func GELUErf(y, x []float32) {
 	checkLen("GELUErf", len(y), x)
-	x = x[:len(y)]
-	elementwise(len(y), func(lo, hi int) {
-		if geluErfVec(y[lo:hi], x[lo:hi]) {
-			return
-		}
-		for i, v := range x[lo:hi] {
-			y[lo+i] = v * normalCDF(v)
-		}
-	})
+	parallelMap(geluErfSpan, y, x[:len(y)], nil)
+}
+
+func geluErfSpan(y, x, _ []float32) {
+	if geluErfVec(y, x) {
+		return
+	}
+	for i, v := range x {
+		y[i] = v * normalCDF(v)
+	}
 }
 
 // GELUErfBackward sets dx = dy·GELU'(x) for the exact GELU:
 // GELU'(x) = Φ(x) + x·φ(x); dx may alias dy.
 func GELUErfBackward(dx, x, dy []float32) {
 	checkLen("GELUErfBackward", len(dx), x, dy)
-	x, dy = x[:len(dx)], dy[:len(dx)]
+	parallelMap(geluErfBackwardSpan, dx, x[:len(dx)], dy[:len(dx)])
+}
+
+func geluErfBackwardSpan(dx, x, dy []float32) {
 	const invSqrt2Pi = 0.3989422804014327
-	elementwise(len(dx), func(lo, hi int) {
-		lo += geluErfBackwardVec(dx[lo:hi], x[lo:hi], dy[lo:hi])
-		for i, v := range x[lo:hi] {
-			dx[lo+i] = dy[lo+i] * (normalCDF(v) + v*invSqrt2Pi*Exp32(-0.5*v*v))
-		}
-	})
+	lo := geluErfBackwardVec(dx, x, dy)
+	for i, v := range x[lo:] {
+		dx[lo+i] = dy[lo+i] * (normalCDF(v) + v*invSqrt2Pi*Exp32(-0.5*v*v))
+	}
 }
 
 // normalCDF is Φ(x) = erfc(-x/√2)/2, from erfcPositive on |x|/√2.
@@ -586,24 +646,6 @@ func erfcPositive(z float32) float32 {
 
 // elementwiseGrain is the least work (elements) worth a thread.
 const elementwiseGrain = 1 << 14
-
-// elementwise calls f on ranges covering [0, n), over the kernels' threads
-// when n is large enough to pay for them.
-func elementwise(n int, f func(lo, hi int)) {
-	parts := min(DefaultPool().Threads(), n/elementwiseGrain)
-	if parts <= 1 {
-		f(0, n)
-		return
-	}
-	DefaultPool().Run(parts, rangeJob{n: n, parts: parts, f: f})
-}
-
-type rangeJob struct {
-	n, parts int
-	f        func(lo, hi int)
-}
-
-func (j rangeJob) Do(part int) { j.f(part*j.n/j.parts, (part+1)*j.n/j.parts) }
 
 // SiLU sets y = x·sigmoid(x) (swish, Marian's activation).
 func SiLU(y, x []float32) {
