@@ -8,10 +8,13 @@ import (
 	"github.com/goformer/goformer/tensor"
 )
 
-// Seq2SeqModel is an encoder-decoder model (models/seq2seq).
+// Seq2SeqModel is an encoder-decoder model (models/seq2seq, models/t5):
+// LabelledLoss is the mean cross-entropy over the labelled target
+// positions, the vocabulary projection computed for those alone; rows is
+// the model's scratch for them.
 type Seq2SeqModel interface {
-	Loss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels []int32, tgtLen, batch int,
-		srcPad, tgtPad []bool, eps float32) (logits, loss *autograd.Var, err error)
+	LabelledLoss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels []int32, tgtLen, batch int,
+		srcPad, tgtPad []bool, eps float32, rows *[]int32) (*autograd.Var, error)
 }
 
 // TranslationTask trains an encoder-decoder model on padded batches of
@@ -27,6 +30,7 @@ type TranslationTask struct {
 	// that a benchmark runs the same batches as its peer (internal/bench).
 	Order []int
 	next  int
+	rows  []int32 // the labelled positions of the batch in flight
 }
 
 // Params returns the model's parameters.
@@ -50,7 +54,7 @@ func (t *TranslationTask) Loss(g *autograd.Graph, rng *tensor.RNG, split Split) 
 	} else {
 		b = &batches[rng.IntN(len(batches))]
 	}
-	_, loss, err := t.Model.Loss(g, b.Src, b.SrcLen, b.TgtIn, b.Labels, b.TgtLen, b.B, b.SrcPad, b.TgtPad, eps)
+	loss, err := t.Model.LabelledLoss(g, b.Src, b.SrcLen, b.TgtIn, b.Labels, b.TgtLen, b.B, b.SrcPad, b.TgtPad, eps, &t.rows)
 	return loss, b.Tokens, err
 }
 
@@ -66,7 +70,7 @@ func (t *TranslationTask) ValLoss(g *autograd.Graph) (float64, error) {
 	for i := range t.Val {
 		b := &t.Val[i]
 		g.Reset()
-		_, loss, err := t.Model.Loss(g, b.Src, b.SrcLen, b.TgtIn, b.Labels, b.TgtLen, b.B, b.SrcPad, b.TgtPad, 0)
+		loss, err := t.Model.LabelledLoss(g, b.Src, b.SrcLen, b.TgtIn, b.Labels, b.TgtLen, b.B, b.SrcPad, b.TgtPad, 0, &t.rows)
 		if err != nil {
 			return 0, fmt.Errorf("validation batch %d: %w", i, err)
 		}

@@ -370,8 +370,21 @@ func (m *Model) crossAttention() []*nn.MultiHeadAttention {
 	return out
 }
 
-// decodeFrom runs the decoder's layers on embedded targets y.
+// decodeFrom runs the decoder's layers on embedded targets y and returns
+// the logits.
 func (m *Model) decodeFrom(g *autograd.Graph, y, memory *autograd.Var, tgtPad, srcPad []bool, caches []*nn.LayerCache) *autograd.Var {
+	return m.project(g, m.decodeHidden(g, y, memory, tgtPad, srcPad, caches))
+}
+
+// project is the output projection, tied to the embedding, with
+// final_logits_bias.
+func (m *Model) project(g *autograd.Graph, y *autograd.Var) *autograd.Var {
+	return g.Linear(y, m.shared.W, m.biasVar)
+}
+
+// decodeHidden runs the decoder's layers on embedded targets y and returns
+// their output, before the projection.
+func (m *Model) decodeHidden(g *autograd.Graph, y, memory *autograd.Var, tgtPad, srcPad []bool, caches []*nn.LayerCache) *autograd.Var {
 	for i, l := range m.decoder {
 		var c *nn.LayerCache
 		if caches != nil {
@@ -382,8 +395,7 @@ func (m *Model) decodeFrom(g *autograd.Graph, y, memory *autograd.Var, tgtPad, s
 	if m.decNorm != nil {
 		y = m.decNorm.Forward(g, y)
 	}
-	// The output projection, tied to the embedding, with final_logits_bias.
-	return g.Linear(y, m.shared.W, m.biasVar)
+	return y
 }
 
 // Loss runs the whole model and returns the logits and the mean
@@ -399,6 +411,29 @@ func (m *Model) Loss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels [
 	}
 	loss = g.CrossEntropy(logits, labels, int32(m.Config.PadTokenID), eps)
 	return logits, loss, g.Err()
+}
+
+// LabelledLoss is Loss without the logits: the output projection and the
+// softmax run only on the positions that have a label (not pad_token_id),
+// with the same loss and gradients. A training batch padded to its longest
+// target spends most of Loss's time projecting padding onto the
+// vocabulary. rows is scratch for the labelled positions, reused when it
+// has the room (nil is fine); labels must stay unchanged until Backward.
+func (m *Model) LabelledLoss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels []int32, tgtLen, batch int, srcPad, tgtPad []bool, eps float32, rows *[]int32) (*autograd.Var, error) {
+	if len(tgtIn) != batch*tgtLen || len(labels) != batch*tgtLen {
+		return nil, fmt.Errorf("seq2seq: %d target ids and %d labels for batch %d × length %d", len(tgtIn), len(labels), batch, tgtLen)
+	}
+	if m.Config.AttentionDropout > 0 && g.Training {
+		return nil, fmt.Errorf("seq2seq: attention_dropout %g: dropout on attention probabilities is not implemented; set it to 0", m.Config.AttentionDropout)
+	}
+	memory, err := m.Encode(g, src, batch, srcLen, srcPad)
+	if err != nil {
+		return nil, err
+	}
+	y := m.decodeHidden(g, m.embed(g, tgtIn, batch, 0, tgtLen, true), memory, tgtPad, srcPad, nil)
+	idx, kept := nn.LabelledRows(labels, int32(m.Config.PadTokenID), rows)
+	logits := m.project(g, g.GatherRows(y, idx))
+	return g.CrossEntropy(logits, kept, int32(m.Config.PadTokenID), eps), g.Err()
 }
 
 // Greedy translates one source sentence (srcLen ids) by taking the most

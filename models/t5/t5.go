@@ -439,6 +439,21 @@ func (m *Model) Decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, bat
 // decode is the decoder over target positions from..from+t−1, with the
 // layers' caches when decoding incrementally (nil otherwise).
 func (m *Model) decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, batch, from, t int, tgtPad, srcPad []bool, caches []*nn.LayerCache, buf *[]int32) *autograd.Var {
+	return m.head(g, m.decodeHidden(g, memory, tgt, batch, from, t, tgtPad, srcPad, caches, buf))
+}
+
+// head is the language-model head: its own weights, or the shared
+// embedding with its input rescaled by d_model^-0.5 when tied.
+func (m *Model) head(g *autograd.Graph, y *autograd.Var) *autograd.Var {
+	if m.lmHead != nil {
+		return g.Linear(y, m.lmHead, nil)
+	}
+	return g.Linear(g.Scale(y, float32(math.Pow(float64(m.Config.DModel), -0.5))), m.shared.W, nil)
+}
+
+// decodeHidden is decode's stack up to the head (the final norm and its
+// dropout included).
+func (m *Model) decodeHidden(g *autograd.Graph, memory *autograd.Var, tgt []int32, batch, from, t int, tgtPad, srcPad []bool, caches []*nn.LayerCache, buf *[]int32) *autograd.Var {
 	p := m.Config.DropoutRate
 	y := g.Dropout(m.shared.Forward(g, tgt, batch, t), p)
 	bias := m.relBias(g, m.decRel, t, from+t, from, true, buf)
@@ -453,13 +468,7 @@ func (m *Model) decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, bat
 		y = g.Add(y, g.Dropout(b.cross.Forward(g, h, memory, autograd.AttentionOptions{KeyPad: srcPad, Scale: 1}, cross), p))
 		y = g.Add(y, g.Dropout(b.ff.forward(g, b.ffNorm.Forward(g, y)), p))
 	}
-	y = g.Dropout(m.decNorm.Forward(g, y), p)
-	if m.lmHead != nil {
-		return g.Linear(y, m.lmHead, nil)
-	}
-	// Tied: the output projection is the shared embedding, its input
-	// rescaled by d_model^-0.5.
-	return g.Linear(g.Scale(y, float32(math.Pow(float64(m.Config.DModel), -0.5))), m.shared.W, nil)
+	return g.Dropout(m.decNorm.Forward(g, y), p)
 }
 
 // Loss runs the whole model and returns the logits and the mean
@@ -475,6 +484,25 @@ func (m *Model) Loss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels [
 	}
 	loss = g.CrossEntropy(logits, labels, int32(m.Config.PadTokenID), eps)
 	return logits, loss, g.Err()
+}
+
+// LabelledLoss is Loss without the logits: the head and the softmax run
+// only on the positions that have a label (not pad_token_id), with the
+// same loss and gradients (seq2seq.Model.LabelledLoss). rows is scratch
+// for the labelled positions (nil is fine); labels must stay unchanged
+// until Backward.
+func (m *Model) LabelledLoss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels []int32, tgtLen, batch int, srcPad, tgtPad []bool, eps float32, rows *[]int32) (*autograd.Var, error) {
+	if len(tgtIn) != batch*tgtLen || len(labels) != batch*tgtLen {
+		return nil, fmt.Errorf("t5: %d target ids and %d labels for batch %d × length %d", len(tgtIn), len(labels), batch, tgtLen)
+	}
+	memory, err := m.Encode(g, src, batch, srcLen, srcPad)
+	if err != nil {
+		return nil, err
+	}
+	y := m.decodeHidden(g, memory, tgtIn, batch, 0, tgtLen, tgtPad, srcPad, nil, nil)
+	idx, kept := nn.LabelledRows(labels, int32(m.Config.PadTokenID), rows)
+	logits := m.head(g, g.GatherRows(y, idx))
+	return g.CrossEntropy(logits, kept, int32(m.Config.PadTokenID), eps), g.Err()
 }
 
 // ForgetBuckets drops the bucket tables kept for training graphs; call it
