@@ -24,7 +24,7 @@ func packARows14(dst, a []float32, off, rs, kc int) {
 	r1, r2, r3, r4, r5, r6 = r1[:n], r2[:n], r3[:n], r4[:n], r5[:n], r6[:n]
 	r7, r8, r9, r10, r11, r12, r13 = r7[:n], r8[:n], r9[:n], r10[:n], r11[:n], r12[:n], r13[:n]
 	dst = dst[:n*14]
-	for p := range r0 {
+	for p := pack14Vec(dst, a[off:], rs, n); p < n; p++ {
 		d := dst[p*14 : p*14+14 : p*14+14]
 		d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
 		d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]

@@ -334,3 +334,42 @@ func TestReLUTwins(t *testing.T) {
 		}
 	}
 }
+
+// TestPack14Twins: the AVX-512 transposing pack of a 14-row panel moves
+// values, so it must equal the Go loop bit for bit, on depths that leave
+// no, some and all steps to the Go tail, and with the panel's last store
+// against the end of dst (a store past it would show in the guard).
+func TestPack14Twins(t *testing.T) {
+	if !useVecAsm || !hasAVX512 {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(14, 14))
+	for _, kc := range []int{1, 15, 16, 17, 32, 47, 256, 263} {
+		for _, rs := range []int{kc, kc + 3, 301} {
+			if rs < kc {
+				continue
+			}
+			const off = 5
+			a := scaledSlice(rng, off+13*rs+kc, 3)
+			var out [2][]float32
+			for i, asm := range []bool{true, false} {
+				buf := make([]float32, kc*14+16)
+				for j := range buf {
+					buf[j] = -7 // the guard past kc×14
+				}
+				withVecAsm(asm, func() { packARows14(buf[:kc*14], a, off, rs, kc) })
+				out[i] = buf
+			}
+			for j := range out[0] {
+				if math.Float32bits(out[0][j]) != math.Float32bits(out[1][j]) {
+					t.Fatalf("kc %d, rs %d: element %d (step %d, row %d): AVX-512 %g, Go %g", kc, rs, j, j/14, j%14, out[0][j], out[1][j])
+				}
+			}
+			for j := kc * 14; j < len(out[0]); j++ {
+				if out[0][j] != -7 {
+					t.Fatalf("kc %d, rs %d: the pack wrote past its panel at %d", kc, rs, j)
+				}
+			}
+		}
+	}
+}

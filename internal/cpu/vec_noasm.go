@@ -44,3 +44,5 @@ func dot8x4(a []float32, lda int, w []float32, ldw, n int, _ *[256]float32, out 
 
 // hasDot8x2 is false without the assembly kernels.
 const hasDot8x2 = false
+
+func pack14Vec(dst, a []float32, rs, kc int) int { return 0 }
