@@ -31,7 +31,8 @@ type TranslationBatches struct {
 // (so that a peer can run exactly the same ones). FLOPs are counted on the
 // padded batches: 6 per weight per token for the matrix products (each
 // stack's weights on its own tokens, the cross-attention keys and values on
-// the source tokens, the tied output layer on the target tokens) and, for
+// the source tokens, the tied output layer on the labelled target tokens
+// alone, as the loss computes it) and, for
 // attention, 12·d per query-key pair per layer (forward and backward; the
 // decoder's causal attention counted whole, as nanoGPT counts it).
 // Tokens per second count the target tokens of the loss (no padding).
@@ -84,7 +85,7 @@ func TrainTranslation(name string, cfg recipes.TranslationConfig, iters int, pro
 	for _, i := range order[2:] {
 		b := s.Task.Train[i]
 		B, S, T := float64(b.B), float64(b.SrcLen), float64(b.TgtLen)
-		flops += 6 * (B*S*(enc+decS) + B*T*(decT+out))
+		flops += 6 * (B*S*(enc+decS) + B*T*decT + float64(b.Tokens)*out)
 		flops += 12 * d * L * B * (S*S + T*T + T*S)
 		tokens += float64(b.Tokens)
 	}
