@@ -83,7 +83,7 @@ var SummarizationPresets = map[string]SummarizationConfig{
 	// start) needed 45 minutes for 10.8.
 	"debian-summarize": {VocabSize: 8000, DModel: 128, EncoderLayers: 3, DecoderLayers: 3, Heads: 4, FFN: 512,
 		Activation: "relu", PreLN: true, Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 8192, MaxSourceLen: 64,
-		MaxTargetLen: 40, Steps: 3400, MaxMinutes: 58, LR: 1e-3, MinLR: 3e-5, Warmup: 100, Beta1: 0.9, Beta2: 0.98,
+		MaxTargetLen: 40, Steps: 6400, MaxMinutes: 58, LR: 1e-3, MinLR: 3e-5, Warmup: 100, Beta1: 0.9, Beta2: 0.98,
 		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 300, ValDocs: 500, Seed: 1, Snapshots: []float64{15, 30},
 		MimeticAttention: 1, SinusoidalPositions: true},
 	// A minute's run for tests and the README.
@@ -345,8 +345,10 @@ func summaryBPE(cfg SummarizationConfig, docs []data.Document, o *Options) (*tok
 
 // summarizerGeneration is the generation_config.json of the summarisers
 // trained here: beam search as the BART summarisation checkpoints do it
-// (4 beams, no repeated trigram, early stopping), lengths for one-line
-// summaries.
+// (no repeated trigram, early stopping), lengths for one-line summaries,
+// and 8 beams — chosen on the validation split over 4, 8 and 12 beams and
+// length penalties 0.6–2 (results/debian-summarize/validation-generation.jsonl):
+// 8 beams gave ROUGE-L 33.76 against 4's 32.98.
 const summarizerGeneration = `{
   "bos_token_id": 0,
   "pad_token_id": 1,
@@ -354,7 +356,7 @@ const summarizerGeneration = `{
   "decoder_start_token_id": 2,
   "forced_bos_token_id": 0,
   "forced_eos_token_id": 2,
-  "num_beams": 4,
+  "num_beams": 8,
   "max_length": 48,
   "min_length": 0,
   "no_repeat_ngram_size": 3,

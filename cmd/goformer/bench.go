@@ -133,7 +133,8 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 			"milliseconds per step, tokens per second and GFLOPS. Language-model presets (a GPT on Tiny Shakespeare):\n"+
 			"FLOPs counted as nanoGPT does, 6·params·tokens for the matrix products plus 12·layers·width·block·tokens\n"+
 			"for attention. Translation presets (Multi30k): fixed batches of the preset drawn once with a fixed seed,\n"+
-			"FLOPs counted the same way on the padded batches (each stack's weights on its own tokens); tokens/s\n"+
+			"FLOPs counted the same way on the padded batches (each stack's weights on its own tokens, the output\n"+
+			"layer on the labelled target tokens, the only ones the loss projects); tokens/s\n"+
 			"counts target tokens. --write-batches saves those batches for scripts/bench/train_translation_vs_torch.py.",
 		"  goformer bench train --preset shakespeare-char-small\n  goformer bench train --preset shakespeare-char --batch 16 --iters 5 --json\n"+
 			"  goformer bench train --preset multi30k-de-en --iters 10", stderr)
