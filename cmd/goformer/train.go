@@ -232,7 +232,7 @@ func runTrain(args []string, stdout, stderr io.Writer) (err error) {
 	case encoder == "qa":
 		fmt.Fprintf(stdout, "answer with: goformer answer --model %s --question \"...\" --context FILE\n", res.ModelDir)
 	case summarizer:
-		fmt.Fprintf(stdout, "summarize with: goformer summarize --model %s --beams 4 < documents.txt\n", res.ModelDir)
+		fmt.Fprintf(stdout, "summarize with: goformer summarize --model %s < documents.txt   # its generation_config.json: 8 beams\n", res.ModelDir)
 	case res.Best != nil:
 		fmt.Fprintf(stdout, "translate with: goformer translate --model %s --beam 4 < input.de > output.en\n", res.ModelDir)
 	default:
