@@ -97,15 +97,15 @@ func parallelMap(fn func(a, b, c []float32), a, b, c []float32) {
 // kernel's arguments.
 type rowsJob struct {
 	spans
-	fn      func(j *rowsJob, r0, r1 int)
-	cols    int
-	f       [6][]float32
-	eps     float32
-	ids     []int32 // targets, for the loss
-	ignore  int32
-	losses  []float64
-	scale   float32
-	accumul bool
+	fn         func(j *rowsJob, r0, r1 int)
+	cols       int
+	f          [6][]float32
+	eps        float32
+	ids        []int32 // targets, for the loss
+	ignore     int32
+	losses     []float64
+	scale      float32
+	accumulate bool
 }
 
 func (j *rowsJob) Do(part int) {

@@ -34,7 +34,7 @@ func SoftmaxCrossEntropyBackward(dl, probs []float32, targets []int32, ignore in
 	}
 	j := rowsJobs.get()
 	*j = rowsJob{fn: xentBackwardRows, cols: cols, f: [6][]float32{dl, probs}, ids: targets, ignore: ignore, eps: eps,
-		scale: scale, accumul: accumulate}
+		scale: scale, accumulate: accumulate}
 	j.runRows(rows)
 }
 
@@ -69,7 +69,7 @@ func xentRows(j *rowsJob, r0, r1 int) {
 
 func xentBackwardRows(j *rowsJob, r0, r1 int) {
 	dl, probs, targets, ignore := j.f[0], j.f[1], j.ids, j.ignore
-	scale, accumulate := j.scale, j.accumul
+	scale, accumulate := j.scale, j.accumulate
 	cols, eps := j.cols, j.eps
 	for r := r0; r < r1; r++ {
 		t := targets[r]

@@ -1,10 +1,11 @@
 package t5
 
 import (
-	"math"
+	"fmt"
 	"testing"
 
 	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/internal/fixture"
 )
 
 // TestLabelledLossMatchesLoss: the loss over the labelled positions alone
@@ -27,49 +28,11 @@ func TestLabelledLossMatchesLoss(t *testing.T) {
 		tgtIn := []int32{pad, 9, 10, 11, 12, pad, 13, pad, pad, pad}
 		labels := []int32{9, 10, 11, 12, 1, 13, 1, pad, pad, pad}
 		tgtPad := []bool{false, false, false, false, false, false, false, true, true, true}
-		run := func(labelled bool) (float32, map[string][]float32) {
-			g := autograd.NewGraph(9)
-			g.Training = true
-			m.Params.ZeroGrad()
-			var loss *autograd.Var
-			if labelled {
-				loss, err = m.LabelledLoss(g, src, srcLen, tgtIn, labels, tgtLen, batch, srcPad, tgtPad, 0.1, nil)
-			} else {
-				_, loss, err = m.Loss(g, src, srcLen, tgtIn, labels, tgtLen, batch, srcPad, tgtPad, 0.1)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := g.Backward(loss); err != nil {
-				t.Fatal(err)
-			}
-			grads := map[string][]float32{}
-			for _, p := range m.Params.List() {
-				if p.Grad != nil {
-					grads[p.Name] = append([]float32(nil), p.Grad.Data()...)
-				}
-			}
-			return loss.Value.Item(), grads
-		}
-		full, fullGrads := run(false)
-		part, partGrads := run(true)
-		if math.Abs(float64(full-part)) > 1e-6*math.Abs(float64(full)) {
-			t.Fatalf("tied %v: labelled loss %.7g, Loss %.7g", tied, part, full)
-		}
-		if len(partGrads) != len(fullGrads) || len(fullGrads) < 10 {
-			t.Fatalf("tied %v: %d gradients, Loss gives %d", tied, len(partGrads), len(fullGrads))
-		}
-		for name, want := range fullGrads {
-			got := partGrads[name]
-			scale := 0.0
-			for _, v := range want {
-				scale = math.Max(scale, math.Abs(float64(v)))
-			}
-			for i := range want {
-				if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*scale+1e-9 {
-					t.Fatalf("tied %v: %s[%d]: gradient %.6g, Loss's %.6g", tied, name, i, got[i], want[i])
-				}
-			}
-		}
+		fixture.CheckSameLoss(t, fmt.Sprintf("tied %v", tied), &m.Params, func(g *autograd.Graph) (*autograd.Var, error) {
+			_, loss, err := m.Loss(g, src, srcLen, tgtIn, labels, tgtLen, batch, srcPad, tgtPad, 0.1)
+			return loss, err
+		}, func(g *autograd.Graph) (*autograd.Var, error) {
+			return m.LabelledLoss(g, src, srcLen, tgtIn, labels, tgtLen, batch, srcPad, tgtPad, 0.1, nil)
+		})
 	}
 }
