@@ -149,6 +149,13 @@ func TestOpGradients(t *testing.T) {
 			[]*tensor.Tensor{randTensor(rng, 2, 2, 3, 5)}, false},
 		{"CrossEntropy smoothed", func(g *Graph, in []*Var) *Var { return g.CrossEntropy(in[0], targets, -100, 0.1) },
 			[]*tensor.Tensor{randTensor(rng, 2, 6, 5)}, false},
+		// a teacher's distribution in each row, one row one-hot, one uniform
+		{"SoftCrossEntropy", func(g *Graph, in []*Var) *Var {
+			return g.SoftCrossEntropy(in[0], []float32{
+				0.5, 0.25, 0, 0.125, 0.125,
+				0, 0, 1, 0, 0,
+				0.2, 0.2, 0.2, 0.2, 0.2})
+		}, []*tensor.Tensor{randTensor(rng, 2, 3, 5)}, false},
 		{"Attention causal", func(g *Graph, in []*Var) *Var {
 			return g.Attention(in[0], in[1], in[2], 2, AttentionOptions{Causal: true})
 		}, []*tensor.Tensor{randTensor(rng, 1, 2, 5, 6), randTensor(rng, 1, 2, 5, 6), randTensor(rng, 1, 2, 5, 6)}, false},

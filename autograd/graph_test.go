@@ -92,6 +92,13 @@ func TestOpErrorsNameShapes(t *testing.T) {
 		{"Add mismatch", func(g *Graph) *Var { return g.Add(x, Constant(tensor.New(2))) }, "[2 3] and [2]"},
 		{"Embedding out of range", func(g *Graph) *Var { return g.Embedding(w, []int32{1, 9}, 1, 2) }, "id 9 at position 1"},
 		{"CrossEntropy bad target", func(g *Graph) *Var { return g.CrossEntropy(x, []int32{0, 3}, -1, 0) }, "target 3 at row 1"},
+		{"SoftCrossEntropy short", func(g *Graph) *Var { return g.SoftCrossEntropy(x, []float32{1, 0, 0}) }, "3 targets for logits [2 3]"},
+		{"SoftCrossEntropy not a distribution", func(g *Graph) *Var {
+			return g.SoftCrossEntropy(x, []float32{1, 0, 0, 0.5, 0.25, 0})
+		}, "row 1 sum to 0.75"},
+		{"SoftCrossEntropy negative", func(g *Graph) *Var {
+			return g.SoftCrossEntropy(x, []float32{1, 0, 0, 1.5, -0.5, 0})
+		}, "-0.5 at row 1, class 1"},
 		{"Narrow outside", func(g *Graph) *Var { return g.Narrow(x, 2, 2) }, "columns [2, 4)"},
 		{"Attention heads", func(g *Graph) *Var {
 			return g.Attention(Constant(tensor.New(1, 2, 6)), Constant(tensor.New(1, 3, 6)), Constant(tensor.New(1, 3, 6)), 4, AttentionOptions{})

@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/goformer/goformer/internal/cpu"
 )
@@ -79,4 +80,69 @@ func (g *Graph) crossEntropyBackward(n *node) {
 	scale := n.out.Grad.Data()[0] / float32(n.counted)
 	dl, fresh := g.gradFor(n.in[0])
 	cpu.SoftmaxCrossEntropyBackward(dl, n.probs, n.ids, n.ignore, eps, scale, !fresh, n.rows, vocab)
+}
+
+// SoftCrossEntropy returns the mean over the rows of logits [..., V] of
+// the cross-entropy −Σ_j p_j log softmax(logits)_j against the target
+// distributions p, targets[r*V+j] (each row non-negative and summing to
+// 1): distillation's loss, where a teacher's probabilities (or a mixture
+// of them with the one-hot label) are the targets. It copies targets.
+func (g *Graph) SoftCrossEntropy(logits *Var, targets []float32) *Var {
+	if g.failed("SoftCrossEntropy", logits) {
+		return g.poison
+	}
+	r, vocab := rows(logits), lastDim(logits)
+	if len(targets) != r*vocab {
+		return g.Fail(fmt.Errorf("autograd.SoftCrossEntropy: %d targets for logits %v (want %d)", len(targets), logits.Shape(), r*vocab))
+	}
+	for i := range r {
+		var sum float64
+		for j, p := range targets[i*vocab : (i+1)*vocab] {
+			if !(p >= 0) {
+				return g.Fail(fmt.Errorf("autograd.SoftCrossEntropy: target %g at row %d, class %d is not a probability", p, i, j))
+			}
+			sum += float64(p)
+		}
+		if math.Abs(sum-1) > 1e-3 {
+			return g.Fail(fmt.Errorf("autograd.SoftCrossEntropy: the targets of row %d sum to %g, not 1", i, sum))
+		}
+	}
+	out := g.newVar([]*Var{logits}, 1)
+	probs := g.arena.alloc(r * vocab)
+	kept := g.arena.alloc(r * vocab)
+	copy(kept, targets)
+	x := logits.Value.Data()
+	var total float64
+	for i := range r {
+		row, pr, tr := x[i*vocab:(i+1)*vocab], probs[i*vocab:(i+1)*vocab], kept[i*vocab:(i+1)*vocab]
+		top := row[0]
+		for _, v := range row {
+			top = max(top, v)
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Exp(float64(v - top))
+		}
+		lse := float64(top) + math.Log(z)
+		for j, v := range row {
+			pr[j] = float32(math.Exp(float64(v) - lse))
+			total += float64(tr[j]) * (lse - float64(v))
+		}
+	}
+	out.Value.Data()[0] = float32(total / float64(max(r, 1)))
+	g.record(node{op: opSoftCrossEntropy, out: out, in: [4]*Var{logits}, probs: probs, mask: kept, rows: r, cols: vocab})
+	return out
+}
+
+// softCrossEntropyBackward: d loss / d logits = (softmax − p) / rows.
+func (g *Graph) softCrossEntropyBackward(n *node) {
+	if !n.needs(0) || n.rows == 0 {
+		return
+	}
+	scale := n.out.Grad.Data()[0] / float32(n.rows)
+	dl := g.arena.alloc(n.rows * n.cols)
+	for i, p := range n.probs {
+		dl[i] = scale * (p - n.mask[i])
+	}
+	g.accumulate(n.in[0], 1, dl)
 }

@@ -36,6 +36,7 @@ const (
 	opNormalize
 	opConcatRows
 	opGatherRows
+	opSoftCrossEntropy
 )
 
 // node is one recorded operation: which, its inputs and output, and what
@@ -56,7 +57,7 @@ type node struct {
 	eps   float32 // CrossEntropy's label smoothing
 
 	mean, rstd []float32 // LayerNorm, RMSNorm: per-row statistics of the forward pass
-	mask       []float32 // MeanPool: per-position weights; MaxPool: each maximum's position (−1: padding)
+	mask       []float32 // MeanPool: per-position weights; MaxPool: each maximum's position (−1: padding); SoftCrossEntropy: the target distributions
 	kept       []uint32  // Dropout: one bit per element, set where it was kept (scaled by scale)
 	probs      []float32 // CrossEntropy: softmax of the logits
 	lse        []float32 // Attention: per-query log-sum-exp
@@ -111,6 +112,8 @@ func (g *Graph) backward(n *node) {
 		g.attentionBackward(n)
 	case opAttentionQKV:
 		g.attentionQKVBackward(n)
+	case opSoftCrossEntropy:
+		g.softCrossEntropyBackward(n)
 	case opCrossEntropy:
 		g.crossEntropyBackward(n)
 	case opRMSNorm:

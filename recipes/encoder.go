@@ -103,6 +103,16 @@ type EncoderConfig struct {
 	// whole words (4..16 when unset): pairs that never repeat, matched only
 	// by the words they share (train.PairSampler.Crop).
 	CropQueries float64 `json:"crop_queries,omitempty"`
+	// DistillWeight > 0 (with hard_negatives) distils BM25's ranking into
+	// the synopses' loss: each target mixes, with this weight, the softmax
+	// over the batch's descriptions of BM25's scores for the synopsis
+	// divided by DistillTemperature (1 when 0) — the lexical matching of
+	// rare words that BM25 does and a small encoder learns slowly — with
+	// the one-hot of the right description (train.ContrastiveTask.Teacher).
+	// BM25's scores are kept for its 32 best descriptions of each synopsis
+	// and the right one; any other counts as 0.
+	DistillWeight      float64 `json:"distill_weight,omitempty"`
+	DistillTemperature float64 `json:"distill_temperature,omitempty"`
 	// Pooling (embed) is how token vectors become the sentence vector:
 	// "mean" (the default), "max" or "cls", as the saved 1_Pooling says.
 	Pooling    string `json:"pooling,omitempty"`
@@ -137,18 +147,22 @@ var EncoderPresets = map[string]EncoderConfig{
 		Dropout: 0.1, MaxSeqLen: 192, DocStride: 64, MaxTokens: 8192, Steps: 3300, MaxMinutes: 58, LR: 1e-3, MinLR: 3e-5,
 		Warmup: 60, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 300, ValQuestions: 600, Seed: 1,
 		MimeticAttention: 1, SinusoidalPositions: true, ClozeAllWords: true},
-	// The search model: the reader's shape and start, 6,000 steps of 64
-	// pairs, each synopsis with one of BM25's four best wrong descriptions
-	// as a hard negative (47 minutes here; test Recall@1 69.0). Without the
-	// hard negatives 3,000 steps reached 65.2 (and from debian-mlm, --init,
-	// 63.7).
+	// The search model: the reader's shape and start, 8,600 steps of 64
+	// pairs, descriptions read to 160 tokens (91% of them whole), each
+	// synopsis with one of BM25's four best wrong descriptions as a hard
+	// negative and half its target BM25's ranking of the batch (56 minutes
+	// on the 2-core Zen 5; test Recall@1 75.8, BM25's 72.4). Cut to 96
+	// tokens (29% of the descriptions cut) 8,000 steps reached 70.5; with
+	// the hard negatives alone 6,000 steps 69.0; without them 3,000 steps
+	// 65.2 (and from debian-mlm, --init, 63.7).
 	"debian-embed": {Task: "embed", VocabSize: 8000, Hidden: 128, Layers: 3, Heads: 4, FFN: 512, Activation: "relu",
-		Dropout: 0.1, MaxSeqLen: 96, QueryLen: 32, BatchPairs: 64, MaxTokens: 8192, Steps: 6000, MaxMinutes: 58, LR: 5e-4, MinLR: 1e-5,
+		Dropout: 0.1, MaxSeqLen: 160, QueryLen: 32, BatchPairs: 64, MaxTokens: 8192, Steps: 8600, MaxMinutes: 58, LR: 5e-4, MinLR: 1e-5,
 		Warmup: 40, WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 500, Scale: 20, Symmetric: true, GroupBy: "length", Seed: 1,
-		MimeticAttention: 1, SinusoidalPositions: true, HardNegatives: 4},
+		MimeticAttention: 1, SinusoidalPositions: true, HardNegatives: 4, DistillWeight: 0.5, DistillTemperature: 4},
 	"debian-embed-quick": {Task: "embed", VocabSize: 1000, Hidden: 64, Layers: 1, Heads: 2, FFN: 128, Activation: "relu",
 		Dropout: 0.1, MaxSeqLen: 64, QueryLen: 16, BatchPairs: 16, MaxTokens: 2048, Steps: 20, LR: 2e-3, MinLR: 1e-4, Warmup: 5,
-		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 20, Scale: 20, Symmetric: true, ValQueries: 200, Seed: 1, HardNegatives: 2},
+		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 20, Scale: 20, Symmetric: true, ValQueries: 200, Seed: 1, HardNegatives: 2,
+		DistillWeight: 0.5, DistillTemperature: 4},
 	"debian-mlm-quick": {Task: "mlm", VocabSize: 1000, Hidden: 64, Layers: 1, Heads: 2, FFN: 128, Activation: "relu",
 		Dropout: 0.1, MaxSeqLen: 64, MaskProb: 0.15, WithSynopsis: true, MaxTokens: 2048, Steps: 20, LR: 2e-3, MinLR: 1e-4, Warmup: 5,
 		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 20, Seed: 1},
@@ -172,6 +186,8 @@ func (c *EncoderConfig) Validate() error {
 		err = fmt.Errorf("embed: crop_queries must be in [0, 1] and crop_tokens [min, max] with 1 ≤ min ≤ max (got %g, %v)", c.CropQueries, c.CropTokens)
 	case c.Task == "embed" && c.Pooling != "" && c.Pooling != "mean" && c.Pooling != "max" && c.Pooling != "cls":
 		err = fmt.Errorf("embed: pooling must be mean, max or cls, got %q", c.Pooling)
+	case c.Task == "embed" && (c.DistillWeight < 0 || c.DistillWeight > 1 || c.DistillTemperature < 0 || c.DistillWeight > 0 && c.HardNegatives == 0):
+		err = fmt.Errorf("embed: distill_weight must be in [0, 1], distill_temperature ≥ 0, and distilling needs hard_negatives (got %g, %g, %d)", c.DistillWeight, c.DistillTemperature, c.HardNegatives)
 	case c.Task != "embed" && c.HardNegatives != 0:
 		err = fmt.Errorf("hard_negatives is for embed runs")
 	case c.Hidden < 2 || c.Heads < 1 || c.Hidden%c.Heads != 0 || c.Layers < 1 || c.FFN < 1:
@@ -282,11 +298,16 @@ func TrainEncoder(ctx context.Context, cfg EncoderConfig, o Options) (*Result, e
 		ct := &train.ContrastiveTask{Model: emb, Parameters: model.Params.List(), Val: valB, Scale: cfg.Scale, Symmetric: cfg.Symmetric}
 		if cfg.HardNegatives > 0 || cfg.CropQueries > 0 {
 			start := time.Now()
-			if ct.Sampler, err = pairSampler(trainPairs, cfg, emb.Pad(), tok); err != nil {
+			var teacher *bm25Teacher
+			if ct.Sampler, teacher, err = pairSampler(trainPairs, cfg, emb.Pad(), tok); err != nil {
 				return nil, err
 			}
 			if cfg.HardNegatives > 0 {
 				o.logf("%d training pairs, each with up to %d hard negatives (BM25's best wrong descriptions), in %.1fs\n", len(trainPairs), cfg.HardNegatives, time.Since(start).Seconds())
+			}
+			if teacher != nil {
+				ct.Teacher, ct.TeacherWeight = teacher.probs, float32(cfg.DistillWeight)
+				o.logf("BM25's ranking distilled into the synopses' targets with weight %g, temperature %g\n", cfg.DistillWeight, teacher.temperature)
 			}
 			if s := ct.Sampler; s.Crop > 0 {
 				o.logf("%.0f%% of the synopses replaced by a span of %d..%d tokens of their description\n", 100*s.Crop, s.CropMin, s.CropMax)
@@ -584,8 +605,17 @@ func qaBatches(qa *pipelines.QuestionAnswerer, split string, cfg EncoderConfig, 
 // that BM25 (over the whole texts) ranks best for it, best first, leaving
 // out those equal to text i.
 func hardNegatives(queries, texts []string, k int) [][]int {
+	out, _ := bm25Neighbours(queries, texts, k)
+	return out
+}
+
+// bm25Neighbours is hardNegatives with a teacher: BM25's k best other
+// texts for each query, and the scores of those and of the query's own
+// text.
+func bm25Neighbours(queries, texts []string, k int) ([][]int, *bm25Teacher) {
 	bm := metrics.NewBM25(texts)
 	out := make([][]int, len(queries))
+	t := &bm25Teacher{best: out, scores: make([][]float32, len(queries)), own: make([]float32, len(queries)), temperature: 1}
 	var wg sync.WaitGroup
 	workers := max(1, runtime.GOMAXPROCS(0))
 	for w := range workers {
@@ -594,14 +624,56 @@ func hardNegatives(queries, texts []string, k int) [][]int {
 			defer wg.Done()
 			scores := make([]float64, len(texts))
 			for i := w; i < len(queries); i += workers {
-				out[i] = metrics.Best(bm.ScoresTo(scores, queries[i]), k, func(j int) bool {
+				bm.ScoresTo(scores, queries[i])
+				out[i] = metrics.Best(scores, k, func(j int) bool {
 					return j != i && texts[j] != texts[i]
 				})
+				t.own[i] = float32(scores[i])
+				t.scores[i] = make([]float32, len(out[i]))
+				for n, j := range out[i] {
+					t.scores[i][n] = float32(scores[j])
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	return out
+	return out, t
+}
+
+// bm25Teacher is BM25's ranking of the training pairs' texts for each of
+// their queries, as train.ContrastiveTask's Teacher: the softmax over a
+// batch's texts of their scores over the temperature, where a text that
+// is neither the query's own nor among its best scores 0.
+type bm25Teacher struct {
+	best        [][]int     // query i's best other texts
+	scores      [][]float32 // and their scores
+	own         []float32   // the score of query i's own text
+	temperature float32
+}
+
+// probs writes the teacher's distribution over the texts of pairs for
+// the query of pair query.
+func (t *bm25Teacher) probs(query int, pairs []int, out []float32) {
+	top := float32(0)
+	for c, j := range pairs {
+		out[c] = 0
+		if j == query {
+			out[c] = t.own[query]
+		} else if n := slices.Index(t.best[query], j); n >= 0 {
+			out[c] = t.scores[query][n]
+		}
+		out[c] /= t.temperature
+		top = max(top, out[c])
+	}
+	var sum float64
+	for c, s := range out {
+		e := math.Exp(float64(s - top))
+		out[c] = float32(e)
+		sum += e
+	}
+	for c := range out {
+		out[c] = float32(float64(out[c]) / sum)
+	}
 }
 
 // textPair is one (synopsis, description) pair of a split, as tokens.
@@ -692,15 +764,28 @@ func cutPairs(pairs []textPair, split string, cfg EncoderConfig, pad int32) ([]t
 // hard_negatives, for each synopsis the hard_negatives other descriptions
 // BM25 (over the whole description texts) ranks best for it, those with
 // the right description's very text left out; with crop_queries, that
-// share of the synopses cropped from their descriptions.
-func pairSampler(pairs []textPair, cfg EncoderConfig, pad int32, tok *tokenizer.WordPiece) (*train.PairSampler, error) {
+// share of the synopses cropped from their descriptions. With
+// distill_weight it also returns BM25's teacher, over each synopsis's 32
+// best descriptions (the hard negatives are the first of them).
+func pairSampler(pairs []textPair, cfg EncoderConfig, pad int32, tok *tokenizer.WordPiece) (*train.PairSampler, *bm25Teacher, error) {
 	queries, texts := make([]string, len(pairs)), make([]string, len(pairs))
 	s := &train.PairSampler{Queries: make([][]int32, len(pairs)), Docs: make([][]int32, len(pairs)),
 		BatchPairs: cfg.BatchPairs, Pad: pad}
 	for i, p := range pairs {
 		queries[i], texts[i], s.Queries[i], s.Docs[i] = p.synopsis, p.text, p.q, p.d
 	}
-	if cfg.HardNegatives > 0 {
+	var teacher *bm25Teacher
+	if cfg.DistillWeight > 0 && cfg.HardNegatives > 0 {
+		var best [][]int
+		best, teacher = bm25Neighbours(queries, texts, max(cfg.HardNegatives, 32))
+		if cfg.DistillTemperature > 0 {
+			teacher.temperature = float32(cfg.DistillTemperature)
+		}
+		s.Negatives = make([][]int, len(best))
+		for i, b := range best {
+			s.Negatives[i] = b[:min(len(b), cfg.HardNegatives)]
+		}
+	} else if cfg.HardNegatives > 0 {
 		s.Negatives = hardNegatives(queries, texts, cfg.HardNegatives)
 	}
 	if cfg.CropQueries > 0 {
@@ -714,9 +799,9 @@ func pairSampler(pairs []textPair, cfg EncoderConfig, pad int32, tok *tokenizer.
 		}
 	}
 	if err := s.Validate(); err != nil {
-		return nil, configErrorf("%v", err)
+		return nil, nil, configErrorf("%v", err)
 	}
-	return s, nil
+	return s, teacher, nil
 }
 
 // padBatch lays sequences out as one right-padded batch.

@@ -55,6 +55,62 @@ func TestHardNegatives(t *testing.T) {
 	}
 }
 
+// TestBM25Teacher: the teacher's distribution over a batch's texts is the
+// softmax of their BM25 scores for the query over the temperature, the
+// query's own text and its best others scored as BM25 scores them, the
+// rest 0; bm25Neighbours' best are hardNegatives'.
+func TestBM25Teacher(t *testing.T) {
+	texts := []string{
+		"A library for parsing JSON documents.",
+		"Development files for the JSON parsing library.",
+		"A fast web server.",
+		"Documentation of the JSON library.",
+		"A game of ancient warfare.",
+		"Parsing library for YAML.",
+	}
+	queries := []string{"JSON parsing library", "JSON library headers", "web server", "JSON docs", "strategy game", "YAML parser"}
+	best, teacher := bm25Neighbours(queries, texts, 2)
+	if want := hardNegatives(queries, texts, 2); !slices.EqualFunc(best, want, slices.Equal) {
+		t.Fatalf("neighbours %v, hard negatives %v", best, want)
+	}
+	bm := metrics.NewBM25(texts)
+	for _, temp := range []float32{1, 4} {
+		teacher.temperature = temp
+		for q := range queries {
+			scores := bm.Scores(queries[q])
+			pairs := []int{4, 0, 1, 2, 3, 5}
+			got := make([]float32, len(pairs))
+			teacher.probs(q, pairs, got)
+			want := make([]float64, len(pairs))
+			var z float64
+			for c, j := range pairs {
+				s := 0.0
+				if j == q || slices.Contains(best[q], j) {
+					s = scores[j]
+				}
+				want[c] = math.Exp(s / float64(temp))
+				z += want[c]
+			}
+			for c := range want {
+				if math.Abs(want[c]/z-float64(got[c])) > 1e-6 {
+					t.Fatalf("temperature %g, query %d: teacher %v, want softmax of BM25 %v / %g", temp, q, got, scores, temp)
+				}
+			}
+		}
+	}
+	// some text that BM25 scores is left out of a query's best (and so
+	// counts 0), or the test covers nothing of the cut
+	leftOut := false
+	for q := range queries {
+		for j, s := range bm.Scores(queries[q]) {
+			leftOut = leftOut || j != q && s > 0 && !slices.Contains(best[q], j)
+		}
+	}
+	if !leftOut {
+		t.Fatalf("no scored text is left out of the best: %v", best)
+	}
+}
+
 // TestTrainEncoderEmbed runs the search model's quick preset end to end
 // (its WordPiece, the pairs with their hard negatives, 20 steps of the
 // sampler and the ranking loss) and checks what a user gets: a
@@ -68,6 +124,9 @@ func TestTrainEncoderEmbed(t *testing.T) {
 	cfg := EncoderPresets["debian-embed-quick"]
 	if cfg.HardNegatives == 0 {
 		t.Fatal("the quick preset should cover the hard-negative path")
+	}
+	if cfg.DistillWeight == 0 {
+		t.Fatal("the quick preset should cover the distillation path")
 	}
 	res, err := TrainEncoder(context.Background(), cfg, Options{Out: filepath.Join(t.TempDir(), "run")})
 	if err != nil {
@@ -135,7 +194,7 @@ func TestCropSampler(t *testing.T) {
 		d, _ := tok.Encode(s)
 		pairs = append(pairs, textPair{q: q, d: d, synopsis: fmt.Sprint(i), text: s})
 	}
-	s, err := pairSampler(pairs, cfg, tok.Pad(), tok)
+	s, _, err := pairSampler(pairs, cfg, tok.Pad(), tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +212,13 @@ func TestCropSampler(t *testing.T) {
 	}
 	if cont == 0 {
 		t.Fatal("no token continues a word: the check above checked nothing")
+	}
+	for _, bad := range []EncoderConfig{{DistillWeight: 1.5, HardNegatives: 2}, {DistillWeight: 0.5}, {DistillWeight: 0.5, HardNegatives: 2, DistillTemperature: -1}} {
+		c := EncoderPresets["debian-embed-quick"]
+		c.DistillWeight, c.DistillTemperature, c.HardNegatives = bad.DistillWeight, bad.DistillTemperature, bad.HardNegatives
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "distill_weight") {
+			t.Errorf("distill_weight %g, temperature %g, hard_negatives %d: %v", c.DistillWeight, c.DistillTemperature, c.HardNegatives, err)
+		}
 	}
 	for _, bad := range []EncoderConfig{{CropQueries: 1.5}, {CropQueries: 0.5, CropTokens: [2]int{5, 4}}, {CropQueries: -1}} {
 		c := EncoderPresets["debian-embed-quick"]

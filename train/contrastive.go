@@ -21,6 +21,10 @@ type SentenceEncoder interface {
 type PairBatch struct {
 	Queries, Docs EncoderBatch
 	Negatives     []EncoderBatch
+	// Pairs, when known, names the pair each document column comes from:
+	// the batch's own pairs (query i's is Pairs[i]), then the negatives in
+	// column order; what a Teacher is asked about.
+	Pairs []int
 }
 
 // ContrastiveTask trains a sentence encoder on pairs with in-batch
@@ -39,8 +43,18 @@ type ContrastiveTask struct {
 	Sampler   *PairSampler
 	Scale     float32 // 20 when 0, sentence-transformers' default
 	Symmetric bool
+	// Teacher, when set with TeacherWeight in (0, 1], distils a ranking
+	// into the queries' loss: Teacher writes into out its probability of
+	// each document column (pairs: the batch's Pairs) answering the query of
+	// pair query, and query i's target becomes (1 − TeacherWeight) × the
+	// one-hot of document i + TeacherWeight × the teacher's distribution
+	// (the soft cross-entropy of knowledge distillation). Batches without
+	// Pairs keep the one-hot targets.
+	Teacher       func(query int, pairs []int, out []float32)
+	TeacherWeight float32
 
 	targets []int32
+	soft    []float32
 }
 
 // Params returns the model's parameters.
@@ -100,12 +114,50 @@ func (t *ContrastiveTask) PairLoss(g *autograd.Graph, b *PairBatch) (*autograd.V
 		scale = 20
 	}
 	targets := t.targets[:q.B]
-	loss := g.CrossEntropy(g.Scale(g.Linear(qv, cands, nil), scale), targets, -1, 0)
+	logits := g.Scale(g.Linear(qv, cands, nil), scale)
+	var loss *autograd.Var
+	if t.Teacher != nil && t.TeacherWeight > 0 && b.Pairs != nil {
+		soft, err := t.softTargets(b, cands.Shape()[0])
+		if err != nil {
+			return nil, err
+		}
+		loss = g.SoftCrossEntropy(logits, soft)
+	} else {
+		loss = g.CrossEntropy(logits, targets, -1, 0)
+	}
 	if t.Symmetric {
 		back := g.CrossEntropy(g.Scale(g.Linear(dv, qv, nil), scale), targets, -1, 0)
 		loss = g.Scale(g.Add(loss, back), 0.5)
 	}
 	return loss, g.Err()
+}
+
+// softTargets mixes the one-hot targets of b's queries with the
+// teacher's distributions over the n document columns.
+func (t *ContrastiveTask) softTargets(b *PairBatch, n int) ([]float32, error) {
+	if len(b.Pairs) != n {
+		return nil, fmt.Errorf("train: a batch of %d document columns names the pairs of %d", n, len(b.Pairs))
+	}
+	if t.TeacherWeight > 1 {
+		return nil, fmt.Errorf("train: teacher weight %g is above 1", t.TeacherWeight)
+	}
+	t.soft = slices.Grow(t.soft[:0], b.Queries.B*n)[:b.Queries.B*n]
+	for i := range b.Queries.B {
+		row := t.soft[i*n : (i+1)*n]
+		t.Teacher(b.Pairs[i], b.Pairs, row)
+		var sum float32
+		for _, p := range row {
+			sum += p
+		}
+		if !(sum > 0.999 && sum < 1.001) {
+			return nil, fmt.Errorf("train: the teacher's probabilities for query %d (pair %d) sum to %g", i, b.Pairs[i], sum)
+		}
+		for j := range row {
+			row[j] *= t.TeacherWeight
+		}
+		row[i] += 1 - t.TeacherWeight
+	}
+	return t.soft, nil
 }
 
 // PairSampler draws training batches of pairs with varying company: each
@@ -115,7 +167,7 @@ func (t *ContrastiveTask) PairLoss(g *autograd.Graph, b *PairBatch) (*autograd.V
 // pairs whose documents answer query i wrongly but closely, BM25's best,
 // say) drawn at random, unless that document is already in the batch. The
 // negatives come sorted by length in padded batches of NegativeRows (16
-// when 0).
+// when 0); the batch's Pairs name every document column's pair.
 type PairSampler struct {
 	Queries, Docs [][]int32 // pair i: Queries[i], Docs[i]; sorted by len(Docs[i])
 	Negatives     [][]int   // may be nil, or have empty rows
@@ -201,11 +253,18 @@ func (s *PairSampler) Batch(rng *tensor.RNG) *PairBatch {
 			// answer or a column twice
 			if j := ns[rng.IntN(len(ns))]; (j < from || j >= to) && !slices.Contains(s.taken, j) {
 				s.taken = append(s.taken, j)
-				s.rows = append(s.rows, s.Docs[j])
 			}
 		}
 	}
-	slices.SortFunc(s.rows, func(a, b []int32) int { return len(a) - len(b) })
+	slices.SortStableFunc(s.taken, func(a, b int) int { return len(s.Docs[a]) - len(s.Docs[b]) })
+	s.batch.Pairs = s.batch.Pairs[:0]
+	for i := from; i < to; i++ {
+		s.batch.Pairs = append(s.batch.Pairs, i)
+	}
+	for _, j := range s.taken {
+		s.rows = append(s.rows, s.Docs[j])
+		s.batch.Pairs = append(s.batch.Pairs, j)
+	}
 	per := s.NegativeRows
 	if per <= 0 {
 		per = 16

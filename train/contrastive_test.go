@@ -3,6 +3,7 @@ package train
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/goformer/goformer/autograd"
@@ -33,6 +34,13 @@ func oneTokenRows(ids ...int32) EncoderBatch {
 // picking query i among the queries (the positives' columns transposed)
 // and halves the sum.
 func referenceRankingLoss(table []float32, dim int, queries, docs, negs []int32, scale float64, symmetric bool) float64 {
+	return referenceDistilledLoss(table, dim, queries, docs, negs, scale, symmetric, nil)
+}
+
+// referenceDistilledLoss is referenceRankingLoss whose query i's target is
+// the distribution target(i) over the candidates instead of candidate i
+// (nil: the one-hot); the documents' term keeps its one-hot targets.
+func referenceDistilledLoss(table []float32, dim int, queries, docs, negs []int32, scale float64, symmetric bool, target func(i int) []float64) float64 {
 	vec := func(id int32) []float64 {
 		v := make([]float64, dim)
 		var n float64
@@ -67,7 +75,13 @@ func referenceRankingLoss(table []float32, dim int, queries, docs, negs []int32,
 		for j, c := range cands {
 			row[j] = scale * cos(q, c)
 		}
-		forward += ce(row, i)
+		if target == nil {
+			forward += ce(row, i)
+		} else {
+			for j, p := range target(i) {
+				forward += p * ce(row, j)
+			}
+		}
 		col := make([]float64, len(queries))
 		for j, q2 := range queries {
 			col[j] = scale * cos(docs[i], q2)
@@ -136,6 +150,107 @@ func TestPairLossMatchesSentenceTransformers(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestPairLossWithTeacher: a teacher's distribution mixed into the
+// queries' targets gives the reference's distilled loss and a gradient
+// that matches finite differences; a teacher sure of the right pair gives
+// the plain loss; a teacher whose probabilities do not sum to 1, or a
+// batch whose Pairs do not match its columns, is an error.
+func TestPairLossWithTeacher(t *testing.T) {
+	const vocab, dim = 9, 5
+	rng := tensor.NewRNG(5)
+	table := tensor.New(vocab, dim)
+	for i := range table.Data() {
+		table.Data()[i] = float32(rng.Normal())
+	}
+	queries, docs, negs := []int32{0, 1, 2}, []int32{3, 4, 5}, []int32{6, 8}
+	b := PairBatch{Queries: oneTokenRows(queries...), Docs: oneTokenRows(docs...),
+		Negatives: []EncoderBatch{oneTokenRows(negs...)}, Pairs: []int{10, 11, 12, 20, 21}}
+	// the teacher's scores for the pair of query q: an arbitrary ranking
+	teacher := func(q int, pairs []int, out []float32) {
+		var z float64
+		for c, p := range pairs {
+			e := math.Exp(math.Sin(float64(q*7 + p)))
+			out[c], z = float32(e), z+e
+		}
+		for c := range out {
+			out[c] = float32(float64(out[c]) / z)
+		}
+	}
+	const weight = 0.3
+	target := func(i int) []float64 {
+		p := make([]float32, 5)
+		teacher(b.Pairs[i], b.Pairs, p)
+		out := make([]float64, 5)
+		for c := range out {
+			out[c] = weight * float64(p[c])
+		}
+		out[i] += 1 - weight
+		return out
+	}
+	loss := func(task *ContrastiveTask, grad bool) (float64, []float32, error) {
+		param := autograd.NewParam("table", table)
+		task.Model = lookupEncoder{param}
+		g := autograd.NewGraph(1)
+		g.NoGrad = !grad
+		l, err := task.PairLoss(g, &b)
+		if err != nil {
+			return 0, nil, err
+		}
+		if grad {
+			if err := g.Backward(l); err != nil {
+				t.Fatal(err)
+			}
+			return float64(l.Value.Data()[0]), slices.Clone(param.Grad.Data()), nil
+		}
+		return float64(l.Value.Data()[0]), nil, nil
+	}
+	task := &ContrastiveTask{Scale: 7, Symmetric: true, Teacher: teacher, TeacherWeight: weight}
+	got, grad, err := loss(task, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := referenceDistilledLoss(table.Data(), dim, queries, docs, negs, 7, true, target)
+	plain := referenceRankingLoss(table.Data(), dim, queries, docs, negs, 7, true)
+	if math.Abs(got-want) > 1e-5*math.Max(1, want) || math.Abs(want-plain) < 1e-3 {
+		t.Errorf("distilled loss %.7f, reference %.7f (plain %.7f)", got, want, plain)
+	}
+	const h = 1e-2
+	for i := range table.Data() {
+		orig := table.Data()[i]
+		table.Data()[i] = orig + h
+		lp, _, _ := loss(task, false)
+		table.Data()[i] = orig - h
+		lm, _, _ := loss(task, false)
+		table.Data()[i] = orig
+		if num := (lp - lm) / (2 * h); math.Abs(num-float64(grad[i])) > 2e-3*math.Max(1, math.Abs(num)) {
+			t.Errorf("d loss / d table[%d] = %.5f, finite differences %.5f", i, grad[i], num)
+		}
+	}
+	sure := &ContrastiveTask{Scale: 7, Symmetric: true, TeacherWeight: 1, Teacher: func(q int, pairs []int, out []float32) {
+		for c, p := range pairs {
+			out[c] = 0
+			if p == q {
+				out[c] = 1
+			}
+		}
+	}}
+	if got, _, err := loss(sure, false); err != nil || math.Abs(got-plain) > 1e-5*math.Max(1, plain) {
+		t.Errorf("a teacher sure of the right pair: loss %.7f (%v), want the plain %.7f", got, err, plain)
+	}
+	half := &ContrastiveTask{Scale: 7, TeacherWeight: 0.5, Teacher: func(q int, pairs []int, out []float32) {
+		for c := range out {
+			out[c] = 0.5
+		}
+	}}
+	if _, _, err := loss(half, false); err == nil || !strings.Contains(err.Error(), "sum to 2.5") {
+		t.Errorf("a teacher whose probabilities sum to 2.5: %v", err)
+	}
+	b.Pairs = b.Pairs[:4]
+	if _, _, err := loss(task, false); err == nil || !strings.Contains(err.Error(), "5 document columns names the pairs of 4") {
+		t.Errorf("Pairs short of the columns: %v", err)
 	}
 }
 
@@ -208,6 +323,14 @@ func TestPairSampler(t *testing.T) {
 				t.Fatalf("negative %d is no candidate of pairs %d..%d", j, from, from+3)
 			}
 			sawNegatives = true
+		}
+		if len(b.Pairs) != 4+len(negs) {
+			t.Fatalf("Pairs %v for 4 pairs and %d negatives", b.Pairs, len(negs))
+		}
+		for c, p := range b.Pairs {
+			if c < 4 && p != from+c || c >= 4 && p != int(negs[c-4]) {
+				t.Fatalf("column %d names pair %d; Pairs %v, batch from %d, negatives %v", c, p, b.Pairs, from, negs)
+			}
 		}
 		b2 := twin.Batch(again)
 		var negs2 []int32
