@@ -654,7 +654,6 @@ type bm25Teacher struct {
 // probs writes the teacher's distribution over the texts of pairs for
 // the query of pair query.
 func (t *bm25Teacher) probs(query int, pairs []int, out []float32) {
-	top := float32(0)
 	for c, j := range pairs {
 		out[c] = 0
 		if j == query {
@@ -663,17 +662,8 @@ func (t *bm25Teacher) probs(query int, pairs []int, out []float32) {
 			out[c] = t.scores[query][n]
 		}
 		out[c] /= t.temperature
-		top = max(top, out[c])
 	}
-	var sum float64
-	for c, s := range out {
-		e := math.Exp(float64(s - top))
-		out[c] = float32(e)
-		sum += e
-	}
-	for c := range out {
-		out[c] = float32(float64(out[c]) / sum)
-	}
+	cpu.SoftmaxRows(out, out, 1, len(out))
 }
 
 // textPair is one (synopsis, description) pair of a split, as tokens.

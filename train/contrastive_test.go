@@ -95,6 +95,27 @@ func referenceDistilledLoss(table []float32, dim int, queries, docs, negs []int3
 	return forward / n
 }
 
+// pairLossOn is task's loss on b with a lookupEncoder over table, and with
+// grad the loss's gradient with respect to the table.
+func pairLossOn(t *testing.T, table *tensor.Tensor, task *ContrastiveTask, b *PairBatch, grad bool) (float64, []float32, error) {
+	t.Helper()
+	param := autograd.NewParam("table", table)
+	task.Model = lookupEncoder{param}
+	g := autograd.NewGraph(1)
+	g.NoGrad = !grad
+	l, err := task.PairLoss(g, b)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !grad {
+		return float64(l.Value.Data()[0]), nil, nil
+	}
+	if err := g.Backward(l); err != nil {
+		t.Fatal(err)
+	}
+	return float64(l.Value.Data()[0]), slices.Clone(param.Grad.Data()), nil
+}
+
 // TestPairLossMatchesSentenceTransformers checks the ranking loss, with
 // and without hard negatives and the symmetric term, against the
 // reference written from sentence-transformers' losses, and its gradient
@@ -116,21 +137,11 @@ func TestPairLossMatchesSentenceTransformers(t *testing.T) {
 				b.Negatives = []EncoderBatch{oneTokenRows(negs[:1]...), oneTokenRows(negs[1:]...)}
 			}
 			loss := func(grad bool) (float64, []float32) {
-				param := autograd.NewParam("table", table)
-				task := &ContrastiveTask{Model: lookupEncoder{param}, Scale: 7, Symmetric: symmetric}
-				g := autograd.NewGraph(1)
-				g.NoGrad = !grad
-				l, err := task.PairLoss(g, &b)
+				l, dt, err := pairLossOn(t, table, &ContrastiveTask{Scale: 7, Symmetric: symmetric}, &b, grad)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if grad {
-					if err := g.Backward(l); err != nil {
-						t.Fatal(err)
-					}
-					return float64(l.Value.Data()[0]), slices.Clone(param.Grad.Data())
-				}
-				return float64(l.Value.Data()[0]), nil
+				return l, dt
 			}
 			got, grad := loss(true)
 			want := referenceRankingLoss(table.Data(), dim, queries, docs, useNegs, 7, symmetric)
@@ -191,21 +202,7 @@ func TestPairLossWithTeacher(t *testing.T) {
 		return out
 	}
 	loss := func(task *ContrastiveTask, grad bool) (float64, []float32, error) {
-		param := autograd.NewParam("table", table)
-		task.Model = lookupEncoder{param}
-		g := autograd.NewGraph(1)
-		g.NoGrad = !grad
-		l, err := task.PairLoss(g, &b)
-		if err != nil {
-			return 0, nil, err
-		}
-		if grad {
-			if err := g.Backward(l); err != nil {
-				t.Fatal(err)
-			}
-			return float64(l.Value.Data()[0]), slices.Clone(param.Grad.Data()), nil
-		}
-		return float64(l.Value.Data()[0]), nil, nil
+		return pairLossOn(t, table, task, &b, grad)
 	}
 	task := &ContrastiveTask{Scale: 7, Symmetric: true, Teacher: teacher, TeacherWeight: weight}
 	got, grad, err := loss(task, true)
