@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -75,6 +76,17 @@ type Options struct {
 	// Sampler, when set (and NumBeams is 1), draws each token from the
 	// processed logits instead of taking the best (do_sample).
 	Sampler *Sampler
+	// EncoderRepetitionPenalty is transformers' encoder_repetition_penalty:
+	// the score s of every token of the sentence's encoder input becomes
+	// s·p if s < 0, else s/p (p > 1 favours tokens of the source, against
+	// hallucination; 0 and 1: off). Greedy search applies it to the logits,
+	// beam search to the log-probabilities, as transformers does.
+	EncoderRepetitionPenalty float64
+	// EncoderInputs are the encoder input ids of each sentence (Search's
+	// sentences in order; one for NewRow and NewBeamRow), which
+	// EncoderRepetitionPenalty needs. Each sentence counts its own tokens
+	// only (transformers also counts the padding of a padded batch).
+	EncoderInputs [][]int32
 }
 
 // maxNew returns the number of tokens that may be generated.
@@ -103,6 +115,15 @@ func (o *Options) Validate(vocab int) error {
 		return fmt.Errorf("generate: early_stopping %q (want true, false or never)", string(o.EarlyStopping))
 	case o.Sampler != nil && o.NumBeams > 1:
 		return fmt.Errorf("generate: sampling with beams (beam_sample) is not supported")
+	case !(o.EncoderRepetitionPenalty >= 0) || math.IsInf(o.EncoderRepetitionPenalty, 0):
+		return fmt.Errorf("generate: encoder_repetition_penalty %g must be a positive number", o.EncoderRepetitionPenalty)
+	}
+	for i, src := range o.EncoderInputs {
+		for _, id := range src {
+			if id < 0 || int(id) >= vocab {
+				return fmt.Errorf("generate: encoder input %d: token %d is outside the vocabulary of %d", i, id, vocab)
+			}
+		}
 	}
 	for name, id := range map[string]int32{"decoder start": o.Start, "eos": o.EOS} {
 		if id < 0 || int(id) >= vocab {
@@ -125,11 +146,53 @@ func (o *Options) Validate(vocab int) error {
 	return nil
 }
 
+// encoderPenalty reports whether EncoderRepetitionPenalty is on.
+func (o *Options) encoderPenalty() bool {
+	return o.EncoderRepetitionPenalty != 0 && o.EncoderRepetitionPenalty != 1
+}
+
+// sources returns, for each of n sentences, the distinct tokens of its
+// encoder input when EncoderRepetitionPenalty is on (else nil), or an
+// error when o.EncoderInputs does not hold n sentences.
+func (o *Options) sources(n int) ([][]int32, error) {
+	if !o.encoderPenalty() {
+		return make([][]int32, n), nil
+	}
+	if len(o.EncoderInputs) != n {
+		return nil, fmt.Errorf("generate: encoder_repetition_penalty needs the encoder inputs of the %d sentences, got %d", n, len(o.EncoderInputs))
+	}
+	out := make([][]int32, n)
+	for i, src := range o.EncoderInputs {
+		out[i] = distinct(src)
+	}
+	return out, nil
+}
+
+// distinct returns the tokens of ids, each once, in increasing order.
+func distinct(ids []int32) []int32 {
+	d := slices.Clone(ids)
+	slices.Sort(d)
+	return slices.Compact(d)
+}
+
 // process applies transformers' logits processors, in its order, to one
-// row's scores given the tokens generated so far (gen of them): the
-// minimum length, no repeated n-gram, bad words, forced BOS, forced EOS.
-func (o *Options) process(scores []float32, gen []int32) {
+// row's scores given the tokens generated so far (gen of them) and the
+// distinct tokens of its sentence's encoder input (src; nil when the
+// penalty is off): the encoder repetition penalty, no repeated n-gram,
+// bad words, the minimum length, forced BOS, forced EOS (min_length and
+// no_repeat_ngram_size only set -inf, so their order does not matter).
+func (o *Options) process(scores []float32, gen, src []int32) {
 	inf := float32(math.Inf(-1))
+	if len(src) > 0 {
+		p := float32(1 / o.EncoderRepetitionPenalty)
+		for _, t := range src {
+			if s := scores[t]; s < 0 {
+				scores[t] = s * p
+			} else {
+				scores[t] = s / p
+			}
+		}
+	}
 	curLen := 1 + len(gen) // the start token counts
 	if curLen < o.MinLength || len(gen) < o.MinNewTokens {
 		scores[o.EOS] = inf
@@ -187,10 +250,14 @@ func Search(dec RowDecoder, sentences, vocab int, o Options) ([][]int32, error) 
 	if err := o.Validate(vocab); err != nil {
 		return nil, err
 	}
-	if o.NumBeams == 1 {
-		return greedyHF(dec, sentences, vocab, &o)
+	srcs, err := o.sources(sentences)
+	if err != nil {
+		return nil, err
 	}
-	return beamHF(dec, sentences, vocab, &o)
+	if o.NumBeams == 1 {
+		return greedyHF(dec, sentences, vocab, &o, srcs)
+	}
+	return beamHF(dec, sentences, vocab, &o, srcs)
 }
 
 // SearchBatches runs Search over many sources: sorted by length (so that
@@ -198,7 +265,8 @@ func Search(dec RowDecoder, sentences, vocab int, o Options) ([][]int32, error) 
 // beams; default 256), each decoded by the decoder newDecoder returns for
 // it (copies rows per source, up to maxNew steps). The results come back
 // in the input order; progress, if set, is called with the number of
-// sources done.
+// sources done. The sources are the encoder inputs that
+// EncoderRepetitionPenalty reads (o.EncoderInputs is set per batch).
 func SearchBatches(src [][]int32, vocab int, o Options, batchRows int, newDecoder func(batch [][]int32, copies, maxNew int) (RowDecoder, error), progress func(done int)) ([][]int32, error) {
 	if batchRows < 1 {
 		batchRows = 256
@@ -221,6 +289,7 @@ func SearchBatches(src [][]int32, vocab int, o Options, batchRows int, newDecode
 		if err != nil {
 			return nil, err
 		}
+		o.EncoderInputs = batch
 		res, err := Search(dec, len(batch), vocab, o)
 		if r, ok := dec.(interface{ Release() }); ok {
 			r.Release() // its memory serves the next batch's decoder
@@ -242,7 +311,7 @@ func SearchBatches(src [][]int32, vocab int, o Options, batchRows int, newDecode
 // (max_new_tokens, or max_length less the start token).
 func (o *Options) MaxNew() int { return o.maxNew() }
 
-func greedyHF(dec RowDecoder, sentences, vocab int, o *Options) ([][]int32, error) {
+func greedyHF(dec RowDecoder, sentences, vocab int, o *Options, srcs [][]int32) ([][]int32, error) {
 	out := make([][]int32, sentences)
 	active := make([]int, sentences) // the sentence of each decoder row
 	tokens := make([]int32, sentences)
@@ -261,7 +330,7 @@ func greedyHF(dec RowDecoder, sentences, vocab int, o *Options) ([][]int32, erro
 		var keep []int
 		for r, s := range active {
 			row := logits[r*vocab : (r+1)*vocab]
-			o.process(row, out[s])
+			o.process(row, out[s], srcs[s])
 			var t int32
 			if o.Sampler != nil {
 				t = o.Sampler.Next(row)
@@ -329,6 +398,7 @@ func (h *hypotheses) done(best float64, curLen, maxLength int, e EarlyStopping) 
 // beams' histories and summed log-probabilities, and its finished
 // hypotheses.
 type beamSentence struct {
+	src    []int32 // the distinct tokens of its encoder input (for the penalty)
 	scores []float64
 	hist   [][]int32
 	hyps   hypotheses
@@ -355,7 +425,7 @@ func (st *beamSentence) step(o *Options, logits []float32, vocab, gen int, scrat
 		for c, x := range row {
 			scratch[c] = x - lse
 		}
-		o.process(scratch, st.hist[j])
+		o.process(scratch, st.hist[j], st.src)
 		for _, c := range topK(scratch, 2*k) {
 			cands = insertCandidate(cands, candidate{row: j, token: int32(c), logp: float64(scratch[c]) + st.scores[j]}, 2*k)
 		}
@@ -400,12 +470,13 @@ func (st *beamSentence) best() []int32 {
 	return nil
 }
 
-func beamHF(dec RowDecoder, sentences, vocab int, o *Options) ([][]int32, error) {
+func beamHF(dec RowDecoder, sentences, vocab int, o *Options, srcs [][]int32) ([][]int32, error) {
 	k, V, maxNew := o.NumBeams, vocab, o.maxNew()
 	states := make([]*beamSentence, sentences)
 	active := make([]int, sentences)
 	for s := range states {
 		states[s], active[s] = newBeamSentence(k, o.LengthPenalty), s
+		states[s].src = srcs[s]
 	}
 	tokens := make([]int32, sentences*k)
 	for i := range tokens {

@@ -23,6 +23,7 @@ type HFConfig struct {
 	LengthPenalty       *float64        `json:"length_penalty"`
 	EarlyStopping       *EarlyStopping  `json:"early_stopping"`
 	NoRepeatNgramSize   *int            `json:"no_repeat_ngram_size"`
+	EncoderRepetition   *float64        `json:"encoder_repetition_penalty"`
 	BadWordsIDs         [][]int         `json:"bad_words_ids"`
 	DecoderStartTokenID *int            `json:"decoder_start_token_id"`
 	EOSTokenID          json.RawMessage `json:"eos_token_id"` // an id or a list of one
@@ -68,6 +69,9 @@ func (c *HFConfig) Apply(o *Options, seed uint64) error {
 	}
 	if c.EarlyStopping != nil {
 		o.EarlyStopping = *c.EarlyStopping
+	}
+	if c.EncoderRepetition != nil {
+		o.EncoderRepetitionPenalty = *c.EncoderRepetition
 	}
 	id := func(dst *int32, src *int) {
 		if src != nil {

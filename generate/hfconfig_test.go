@@ -26,11 +26,11 @@ func TestReadOptionsLayers(t *testing.T) {
 		o.EarlyStopping != StopEarly || o.EOS != 2 || o.Start != 2 || o.ForcedBOS != 0 || o.ForcedEOS != -1 {
 		t.Errorf("config.json + task_specific_params: %+v", o)
 	}
-	write("generation_config.json", `{"num_beams": 3, "eos_token_id": [5], "early_stopping": "never"}`)
+	write("generation_config.json", `{"num_beams": 3, "eos_token_id": [5], "early_stopping": "never", "encoder_repetition_penalty": 1.3}`)
 	if o, err = ReadOptions(dir, "", base); err != nil {
 		t.Fatal(err)
 	}
-	if o.NumBeams != 3 || o.MaxLength != 20 || o.EOS != 5 || o.EarlyStopping != StopNever {
+	if o.NumBeams != 3 || o.MaxLength != 20 || o.EOS != 5 || o.EarlyStopping != StopNever || o.EncoderRepetitionPenalty != 1.3 {
 		t.Errorf("generation_config.json: %+v", o)
 	}
 	write("generation_config.json", `{"eos_token_id": [5, 6]}`)
@@ -63,6 +63,9 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.ForcedBOS = 50 }, "forced_bos_token_id"},
 		{func(o *Options) { o.BadWords = []int32{3, 10} }, "bad_words_ids"},
 		{func(o *Options) { o.NumBeams, o.Sampler = 2, &Sampler{Temperature: 1} }, "beam_sample"},
+		{func(o *Options) { o.EncoderRepetitionPenalty = -1 }, "encoder_repetition_penalty"},
+		{func(o *Options) { o.EncoderRepetitionPenalty = math.NaN() }, "encoder_repetition_penalty"},
+		{func(o *Options) { o.EncoderInputs = [][]int32{{2, 3}, {4, 10}} }, "encoder input 1: token 10"},
 	} {
 		o := DefaultOptions()
 		tc.edit(&o)
@@ -78,8 +81,83 @@ func TestBadWordsNeverChosen(t *testing.T) {
 	o := DefaultOptions()
 	o.BadWords = []int32{2}
 	scores := []float32{0.1, 0.5, 9, 0.2}
-	o.process(scores, nil)
+	o.process(scores, nil, nil)
 	if !math.IsInf(float64(scores[2]), -1) || scores[0] != 0.1 || scores[1] != 0.5 || scores[3] != 0.2 {
 		t.Errorf("scores after processing: %v", scores)
 	}
 }
+
+// TestEncoderRepetitionPenalty checks the processor against the values of
+// transformers' own test of EncoderRepetitionPenaltyLogitsProcessor
+// (penalty 2: a negative score is halved, a positive one doubled, tokens
+// not in the source unchanged), a repeated source token changed once, and
+// that greedy and beam search apply it (a source token just behind
+// another wins with the penalty and not without).
+func TestEncoderRepetitionPenalty(t *testing.T) {
+	const vocab = 10
+	o := DefaultOptions()
+	o.EncoderRepetitionPenalty = 2
+	o.EncoderInputs = [][]int32{{0, 1, 1, 0}, {5, 0}}
+	srcs, err := o.sources(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := [][]float32{make([]float32, vocab), make([]float32, vocab)}
+	for _, r := range rows {
+		for j := range r {
+			r[j] = 1.0 / vocab
+		}
+	}
+	rows[0][0], rows[1][5] = -1.0/vocab, 4.0/vocab
+	o.process(rows[0], nil, srcs[0])
+	o.process(rows[1], nil, srcs[1])
+	near := func(got, want float32) bool { return math.Abs(float64(got-want)) < 1e-7 }
+	if !near(rows[0][0], -0.1/2) || !near(rows[0][1], 0.1*2) || !near(rows[1][0], 0.1*2) || !near(rows[1][5], 0.4*2) ||
+		!near(rows[0][2], 0.1) || !near(rows[1][2], 0.1) || !near(rows[1][1], 0.1) {
+		t.Errorf("processed scores: %v / %v", rows[0], rows[1])
+	}
+	if _, err := o.sources(3); err == nil {
+		t.Error("two encoder inputs for three sentences were accepted")
+	}
+
+	// Token 4 scores just under token 3 at every step; the source holds 4.
+	flat := &fixedDecoder{vocab: vocab, row: []float32{0, 0.5, 0, 2, 1.9, 0, 0, 0, 0, 0}}
+	for _, beams := range []int{1, 3} {
+		o := DefaultOptions()
+		o.Start, o.EOS, o.MaxNewTokens, o.NumBeams = 0, 1, 3, beams
+		plain, err := Search(flat.reset(beams), 1, vocab, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.EncoderRepetitionPenalty, o.EncoderInputs = 1.5, [][]int32{{4, 7}}
+		boosted, err := Search(flat.reset(beams), 1, vocab, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plain[0]) == 0 || plain[0][0] != 3 || len(boosted[0]) == 0 || boosted[0][0] != 4 {
+			t.Errorf("%d beams: without the penalty %v, with it %v (want 3… and 4…)", beams, plain[0], boosted[0])
+		}
+		o.EncoderInputs = nil
+		if _, err := Search(flat.reset(beams), 1, vocab, o); err == nil || !strings.Contains(err.Error(), "encoder inputs") {
+			t.Errorf("%d beams: the penalty without encoder inputs: %v", beams, err)
+		}
+	}
+}
+
+// fixedDecoder returns the same logits for every row at every step.
+type fixedDecoder struct {
+	vocab int
+	row   []float32
+}
+
+func (d *fixedDecoder) reset(int) *fixedDecoder { return d }
+
+func (d *fixedDecoder) Step(tokens []int32, parents []int) ([]float32, error) {
+	out := make([]float32, 0, len(tokens)*d.vocab)
+	for range tokens {
+		out = append(out, d.row...)
+	}
+	return out, nil
+}
+
+func (d *fixedDecoder) Keep(rows []int) error { return nil }

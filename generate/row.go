@@ -17,6 +17,7 @@ type Row struct {
 	Out     []int32
 	Start   int32 // the first token to feed (decoder_start_token_id)
 	hf      *Options
+	src     []int32 // the distinct tokens of its encoder input (for the penalty)
 	maxNew  int
 	eos     int32
 	sampler *Sampler
@@ -36,7 +37,11 @@ func (o Options) NewRow(vocab int) (*Row, error) {
 	if err := o.Validate(vocab); err != nil {
 		return nil, err
 	}
-	return &Row{Start: o.Start, hf: &o, maxNew: o.maxNew(), eos: o.EOS, sampler: o.Sampler}, nil
+	srcs, err := o.sources(1)
+	if err != nil {
+		return nil, err
+	}
+	return &Row{Start: o.Start, hf: &o, src: srcs[0], maxNew: o.maxNew(), eos: o.EOS, sampler: o.Sampler}, nil
 }
 
 // NewSampleRow returns a row decoded as Sample decodes it: the most likely
@@ -60,7 +65,7 @@ func (r *Row) Next(logits []float32) (tok int32, done bool) {
 		return r.eos, true
 	}
 	if r.hf != nil {
-		r.hf.process(logits, r.Out)
+		r.hf.process(logits, r.Out, r.src)
 	}
 	if r.sampler != nil {
 		tok = r.sampler.Next(logits)
@@ -110,7 +115,13 @@ func (o Options) NewBeamRow(vocab int) (*BeamRow, error) {
 	if err := o.Validate(vocab); err != nil {
 		return nil, err
 	}
-	return &BeamRow{o: o, vocab: vocab, st: newBeamSentence(o.NumBeams, o.LengthPenalty), scratch: make([]float32, vocab)}, nil
+	srcs, err := o.sources(1)
+	if err != nil {
+		return nil, err
+	}
+	st := newBeamSentence(o.NumBeams, o.LengthPenalty)
+	st.src = srcs[0]
+	return &BeamRow{o: o, vocab: vocab, st: st, scratch: make([]float32, vocab)}, nil
 }
 
 // NewBeamRow returns a sentence's beam search as BeamSearch runs it

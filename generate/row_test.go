@@ -81,6 +81,7 @@ func TestRowMatchesSearchAndSample(t *testing.T) {
 		{MaxNewTokens: 9, Start: 0, EOS: 1, ForcedBOS: -1, ForcedEOS: -1},
 		{MaxLength: 12, MinLength: 6, NoRepeatNgramSize: 2, Start: 0, EOS: 1, ForcedBOS: 5, ForcedEOS: 7, BadWords: []int32{3}},
 		{MaxNewTokens: 15, Start: 2, EOS: 1, ForcedBOS: -1, ForcedEOS: -1, Sampler: &Sampler{Temperature: 0.8, TopP: 0.9}},
+		{MaxNewTokens: 10, Start: 0, EOS: 1, ForcedBOS: -1, ForcedEOS: -1, EncoderRepetitionPenalty: 3, EncoderInputs: [][]int32{{4, 9, 9, 17}}},
 	}
 	ended := 0
 	for i, o := range opts {
@@ -159,6 +160,7 @@ func TestBeamRowMatchesSearch(t *testing.T) {
 		{NumBeams: 4, MaxLength: 12, MinLength: 4, NoRepeatNgramSize: 2, Start: 0, EOS: 1, ForcedBOS: 5, ForcedEOS: 7, LengthPenalty: 2, EarlyStopping: StopEarly},
 		{NumBeams: 2, MaxNewTokens: 15, Start: 2, EOS: 1, ForcedBOS: -1, ForcedEOS: -1, LengthPenalty: 0.5, EarlyStopping: StopNever},
 		{NumBeams: 3, MaxNewTokens: 3, Start: 0, EOS: 1, ForcedBOS: -1, ForcedEOS: -1, LengthPenalty: 1, EarlyStopping: StopNever}, // ends at the length limit
+		{NumBeams: 3, MaxNewTokens: 8, Start: 0, EOS: 1, ForcedBOS: -1, ForcedEOS: -1, LengthPenalty: 1, EncoderRepetitionPenalty: 2, EncoderInputs: [][]int32{{4, 9, 9, 17}}},
 	} {
 		for sent := range 6 {
 			k := o.NumBeams

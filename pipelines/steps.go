@@ -51,10 +51,12 @@ func (s StepSource) Out() []int32 {
 	return s.Row.Out
 }
 
-// stepRow returns a text's greedy (or sampled) or beam decoding for o.
-func stepRow(o generate.Options, vocab int) (StepSource, error) {
-	var s StepSource
+// stepRow returns a text's greedy (or sampled) or beam decoding for o,
+// its model input being input.
+func stepRow(o generate.Options, vocab int, input []int32) (StepSource, error) {
+	s := StepSource{Input: input}
 	var err error
+	o.EncoderInputs = [][]int32{input}
 	if o.NumBeams > 1 {
 		s.Beam, err = o.NewBeamRow(vocab)
 	} else {
@@ -82,10 +84,9 @@ func (t *Translator) StepSources(lines []string) (src []StepSource, ok bool, err
 			if t.Generation != nil {
 				o = *t.Generation
 			}
-			if s, err = stepRow(o, vocab); err != nil {
+			if s, err = stepRow(o, vocab, frame(t.Model, ids)); err != nil {
 				return nil, false, err
 			}
-			s.Input = frame(t.Model, ids)
 		} else {
 			opt := t.Options
 			// Translate's framing and length limit, for one sentence.
@@ -139,11 +140,10 @@ func (s *Summarizer) StepSources(docs []string) (src []StepSource, truncated int
 		if cut {
 			truncated++
 		}
-		row, err := stepRow(o, s.Model.VocabSize())
+		row, err := stepRow(o, s.Model.VocabSize(), ids)
 		if err != nil {
 			return nil, 0, false, err
 		}
-		row.Input = ids
 		src[i] = row
 	}
 	return src, truncated, true, nil

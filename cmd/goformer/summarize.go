@@ -22,7 +22,7 @@ import (
 // given overrides the model's generation_config.json / config.json.
 type generationFlags struct {
 	beams, maxNew, minNew, maxLength, minLength, noRepeat, maxSource *int
-	lengthPenalty                                                    *float64
+	lengthPenalty, encoderPenalty                                    *float64
 	early                                                            *string
 	sampling                                                         samplingFlags
 }
@@ -36,9 +36,11 @@ func addGenerationFlags(fs *flag.FlagSet) *generationFlags {
 		minLength:     intFlag(fs, "min-length", 0, 0, 1<<16, "min_length, the decoder start token included (default: the model's)"),
 		noRepeat:      intFlag(fs, "no-repeat-ngram-size", 0, 0, 1<<10, "no_repeat_ngram_size: no n-gram of this size twice (0: off)"),
 		lengthPenalty: floatFlag(fs, "length-penalty", 1, -100, 100, "length_penalty α: beam scores are log-probability / length^α"),
-		early:         fs.String("early-stopping", "", "early_stopping: true, false or never (default: the model's)"),
-		maxSource:     intFlag(fs, "max-source-len", 0, 3, 1<<20, "cut documents to this many tokens (default: the model's positions)"),
-		sampling:      addSampling(fs, 0, 0),
+		encoderPenalty: floatFlag(fs, "encoder-repetition-penalty", 1, 1e-6, 1e6,
+			"encoder_repetition_penalty: the scores of the source's tokens are multiplied by it if positive, divided if negative (> 1 favours words of the source; 1: off)"),
+		early:     fs.String("early-stopping", "", "early_stopping: true, false or never (default: the model's)"),
+		maxSource: intFlag(fs, "max-source-len", 0, 3, 1<<20, "cut documents to this many tokens (default: the model's positions)"),
+		sampling:  addSampling(fs, 0, 0),
 	}
 }
 
@@ -59,6 +61,9 @@ func (g *generationFlags) apply(fs *flag.FlagSet, o *generate.Options) error {
 	}
 	if set["length-penalty"] {
 		o.LengthPenalty = *g.lengthPenalty
+	}
+	if set["encoder-repetition-penalty"] {
+		o.EncoderRepetitionPenalty = *g.encoderPenalty
 	}
 	if set["early-stopping"] {
 		switch strings.ToLower(*g.early) {
