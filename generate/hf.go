@@ -119,6 +119,9 @@ func (o *Options) Validate(vocab int) error {
 		return fmt.Errorf("generate: encoder_repetition_penalty %g must be a positive number", o.EncoderRepetitionPenalty)
 	}
 	for i, src := range o.EncoderInputs {
+		if !o.encoderPenalty() {
+			break // not read
+		}
 		for _, id := range src {
 			if id < 0 || int(id) >= vocab {
 				return fmt.Errorf("generate: encoder input %d: token %d is outside the vocabulary of %d", i, id, vocab)

@@ -65,7 +65,7 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.NumBeams, o.Sampler = 2, &Sampler{Temperature: 1} }, "beam_sample"},
 		{func(o *Options) { o.EncoderRepetitionPenalty = -1 }, "encoder_repetition_penalty"},
 		{func(o *Options) { o.EncoderRepetitionPenalty = math.NaN() }, "encoder_repetition_penalty"},
-		{func(o *Options) { o.EncoderInputs = [][]int32{{2, 3}, {4, 10}} }, "encoder input 1: token 10"},
+		{func(o *Options) { o.EncoderRepetitionPenalty, o.EncoderInputs = 2, [][]int32{{2, 3}, {4, 10}} }, "encoder input 1: token 10"},
 	} {
 		o := DefaultOptions()
 		tc.edit(&o)
@@ -125,12 +125,12 @@ func TestEncoderRepetitionPenalty(t *testing.T) {
 	for _, beams := range []int{1, 3} {
 		o := DefaultOptions()
 		o.Start, o.EOS, o.MaxNewTokens, o.NumBeams = 0, 1, 3, beams
-		plain, err := Search(flat.reset(beams), 1, vocab, o)
+		plain, err := Search(flat, 1, vocab, o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		o.EncoderRepetitionPenalty, o.EncoderInputs = 1.5, [][]int32{{4, 7}}
-		boosted, err := Search(flat.reset(beams), 1, vocab, o)
+		boosted, err := Search(flat, 1, vocab, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestEncoderRepetitionPenalty(t *testing.T) {
 			t.Errorf("%d beams: without the penalty %v, with it %v (want 3… and 4…)", beams, plain[0], boosted[0])
 		}
 		o.EncoderInputs = nil
-		if _, err := Search(flat.reset(beams), 1, vocab, o); err == nil || !strings.Contains(err.Error(), "encoder inputs") {
+		if _, err := Search(flat, 1, vocab, o); err == nil || !strings.Contains(err.Error(), "encoder inputs") {
 			t.Errorf("%d beams: the penalty without encoder inputs: %v", beams, err)
 		}
 	}
@@ -149,8 +149,6 @@ type fixedDecoder struct {
 	vocab int
 	row   []float32
 }
-
-func (d *fixedDecoder) reset(int) *fixedDecoder { return d }
 
 func (d *fixedDecoder) Step(tokens []int32, parents []int) ([]float32, error) {
 	out := make([]float32, 0, len(tokens)*d.vocab)

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -116,17 +117,43 @@ func pairLossOn(t *testing.T, table *tensor.Tensor, task *ContrastiveTask, b *Pa
 	return float64(l.Value.Data()[0]), slices.Clone(param.Grad.Data()), nil
 }
 
+// normalTable returns a vocab × dim embedding table of standard normal
+// values drawn with seed.
+func normalTable(vocab, dim int, seed uint64) *tensor.Tensor {
+	rng := tensor.NewRNG(seed)
+	table := tensor.New(vocab, dim)
+	for i := range table.Data() {
+		table.Data()[i] = float32(rng.Normal())
+	}
+	return table
+}
+
+// checkTableGrad compares grad, the loss's gradient with respect to
+// table, with central finite differences of loss (step 1e-2, tolerance
+// 2e-3 relative).
+func checkTableGrad(t *testing.T, what string, table *tensor.Tensor, grad []float32, loss func() float64) {
+	t.Helper()
+	const h = 1e-2
+	for i := range table.Data() {
+		orig := table.Data()[i]
+		table.Data()[i] = orig + h
+		lp := loss()
+		table.Data()[i] = orig - h
+		lm := loss()
+		table.Data()[i] = orig
+		if num := (lp - lm) / (2 * h); math.Abs(num-float64(grad[i])) > 2e-3*math.Max(1, math.Abs(num)) {
+			t.Errorf("%s: d loss / d table[%d] = %.5f, finite differences %.5f", what, i, grad[i], num)
+		}
+	}
+}
+
 // TestPairLossMatchesSentenceTransformers checks the ranking loss, with
 // and without hard negatives and the symmetric term, against the
 // reference written from sentence-transformers' losses, and its gradient
 // against finite differences.
 func TestPairLossMatchesSentenceTransformers(t *testing.T) {
 	const vocab, dim = 9, 5
-	rng := tensor.NewRNG(3)
-	table := tensor.New(vocab, dim)
-	for i := range table.Data() {
-		table.Data()[i] = float32(rng.Normal())
-	}
+	table := normalTable(vocab, dim, 3)
 	queries, docs, negs := []int32{0, 1, 2}, []int32{3, 4, 5}, []int32{6, 8}
 	for _, symmetric := range []bool{false, true} {
 		for _, withNegs := range []bool{false, true} {
@@ -148,18 +175,10 @@ func TestPairLossMatchesSentenceTransformers(t *testing.T) {
 			if math.Abs(got-want) > 1e-5*math.Max(1, want) {
 				t.Errorf("symmetric %v, negatives %v: loss %.7f, sentence-transformers' %.7f", symmetric, withNegs, got, want)
 			}
-			const h = 1e-2
-			for i := range table.Data() {
-				orig := table.Data()[i]
-				table.Data()[i] = orig + h
-				lp, _ := loss(false)
-				table.Data()[i] = orig - h
-				lm, _ := loss(false)
-				table.Data()[i] = orig
-				if num := (lp - lm) / (2 * h); math.Abs(num-float64(grad[i])) > 2e-3*math.Max(1, math.Abs(num)) {
-					t.Errorf("symmetric %v, negatives %v: d loss / d table[%d] = %.5f, finite differences %.5f", symmetric, withNegs, i, grad[i], num)
-				}
-			}
+			checkTableGrad(t, fmt.Sprintf("symmetric %v, negatives %v", symmetric, withNegs), table, grad, func() float64 {
+				l, _ := loss(false)
+				return l
+			})
 		}
 	}
 }
@@ -171,11 +190,7 @@ func TestPairLossMatchesSentenceTransformers(t *testing.T) {
 // batch whose Pairs do not match its columns, is an error.
 func TestPairLossWithTeacher(t *testing.T) {
 	const vocab, dim = 9, 5
-	rng := tensor.NewRNG(5)
-	table := tensor.New(vocab, dim)
-	for i := range table.Data() {
-		table.Data()[i] = float32(rng.Normal())
-	}
+	table := normalTable(vocab, dim, 5)
 	queries, docs, negs := []int32{0, 1, 2}, []int32{3, 4, 5}, []int32{6, 8}
 	b := PairBatch{Queries: oneTokenRows(queries...), Docs: oneTokenRows(docs...),
 		Negatives: []EncoderBatch{oneTokenRows(negs...)}, Pairs: []int{10, 11, 12, 20, 21}}
@@ -214,18 +229,10 @@ func TestPairLossWithTeacher(t *testing.T) {
 	if math.Abs(got-want) > 1e-5*math.Max(1, want) || math.Abs(want-plain) < 1e-3 {
 		t.Errorf("distilled loss %.7f, reference %.7f (plain %.7f)", got, want, plain)
 	}
-	const h = 1e-2
-	for i := range table.Data() {
-		orig := table.Data()[i]
-		table.Data()[i] = orig + h
-		lp, _, _ := loss(task, false)
-		table.Data()[i] = orig - h
-		lm, _, _ := loss(task, false)
-		table.Data()[i] = orig
-		if num := (lp - lm) / (2 * h); math.Abs(num-float64(grad[i])) > 2e-3*math.Max(1, math.Abs(num)) {
-			t.Errorf("d loss / d table[%d] = %.5f, finite differences %.5f", i, grad[i], num)
-		}
-	}
+	checkTableGrad(t, "distilled", table, grad, func() float64 {
+		l, _, _ := loss(task, false)
+		return l
+	})
 	sure := &ContrastiveTask{Scale: 7, Symmetric: true, TeacherWeight: 1, Teacher: func(q int, pairs []int, out []float32) {
 		for c, p := range pairs {
 			out[c] = 0
