@@ -206,25 +206,48 @@ func NewGraph(seed uint64) *Graph { return &Graph{rng: tensor.NewRNG(seed)} }
 
 // GraphPool keeps tapeless graphs, with the memory their arenas hold,
 // between the decoders that use them one after another (a server starts a
-// decoder for every request that joins a batch). The zero value is ready.
-type GraphPool struct{ p sync.Pool }
+// decoder for every request that joins a batch). It keeps up to
+// graphPoolKeep graphs and lets further ones go; unlike a sync.Pool it does
+// not drop them at each garbage collection, which made a server that
+// prefills a join every few steps zero a fresh arena slab each time. The
+// zero value is ready; it is safe for concurrent use.
+type GraphPool struct {
+	mu   sync.Mutex
+	free []*Graph
+}
+
+// graphPoolKeep bounds the graphs a GraphPool keeps: a running decoder's
+// and the one its joins prefill on, with room to spare.
+const graphPoolKeep = 4
 
 // Get returns a graph without a tape (NoGrad) from the pool, or a new one.
 func (p *GraphPool) Get() *Graph {
-	if g, ok := p.p.Get().(*Graph); ok {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		g := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
 		return g
 	}
+	p.mu.Unlock()
 	g := NewGraph(0)
 	g.NoGrad = true
 	return g
 }
 
-// Put resets g and keeps it for a later Get; nil is ignored.
+// Put resets g and keeps it for a later Get (or lets it go when the pool
+// holds graphPoolKeep already); nil is ignored.
 func (p *GraphPool) Put(g *Graph) {
-	if g != nil {
-		g.Reset()
-		p.p.Put(g)
+	if g == nil {
+		return
 	}
+	g.Reset()
+	p.mu.Lock()
+	if len(p.free) < graphPoolKeep {
+		p.free = append(p.free, g)
+	}
+	p.mu.Unlock()
 }
 
 // RNG returns the generator dropout uses (to save and restore its state).

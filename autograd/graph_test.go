@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -192,8 +193,27 @@ func TestGraphPool(t *testing.T) {
 	_ = g.Add(x, x)
 	p.Put(g)
 	p.Put(nil)
+	runtime.GC() // a sync.Pool would drop g here (its victim cache at the second)
+	runtime.GC()
 	h := p.Get()
+	if h != g {
+		t.Fatal("the pool let its graph go at a garbage collection")
+	}
 	if !h.NoGrad || len(h.nodes) != 0 || h.nvars != 0 {
 		t.Fatalf("a graph back from the pool: NoGrad %v, %d nodes, %d vars", h.NoGrad, len(h.nodes), h.nvars)
+	}
+	if p.Get() == h {
+		t.Fatal("the pool handed out one graph twice")
+	}
+	// It keeps graphPoolKeep graphs and no more.
+	var gs []*Graph
+	for range graphPoolKeep + 3 {
+		gs = append(gs, p.Get())
+	}
+	for _, g := range gs {
+		p.Put(g)
+	}
+	if n := len(p.free); n != graphPoolKeep {
+		t.Fatalf("the pool keeps %d graphs, want %d", n, graphPoolKeep)
 	}
 }

@@ -55,7 +55,14 @@ func Serve(ctx context.Context, l ServeLoad) (ServeResult, error) {
 	if l.Concurrency < 1 || l.Requests < 1 || len(l.Prompts) == 0 {
 		return ServeResult{}, fmt.Errorf("bench: a load needs clients, requests and prompts")
 	}
-	client := &http.Client{Timeout: 10 * time.Minute}
+	// Every client keeps its connection alive between requests, as a load
+	// balancer or an SDK's pool does: the default transport keeps only two
+	// idle connections per host, and the other clients would each open a
+	// new one (and the server start a goroutine for it) per request.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = l.Concurrency
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Timeout: 10 * time.Minute, Transport: tr}
 	before, err := tokensGenerated(client, l.URL, l.Model)
 	if err != nil {
 		return ServeResult{}, err
@@ -178,7 +185,10 @@ func (l *ServeLoad) one(ctx context.Context, client *http.Client, prompt string,
 	if !done {
 		return first, resp.StatusCode, fmt.Errorf("the stream ended without [DONE]: %v", sc.Err())
 	}
-	return first, resp.StatusCode, nil
+	// Read the chunked body's end: a body closed before EOF costs its
+	// connection, and the next request a new one.
+	_, err = io.Copy(io.Discard, resp.Body)
+	return first, resp.StatusCode, err
 }
 
 // tokensGenerated reads goformer_tokens_generated_total of a model from
