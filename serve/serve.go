@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -360,7 +361,10 @@ func decode(r *http.Request, v any) error {
 		case errors.As(err, &tooBig):
 			return &apiError{status: http.StatusRequestEntityTooLarge, message: fmt.Sprintf("the request body is larger than %d bytes", tooBig.Limit)}
 		case errors.As(err, &typeErr):
-			return badRequest(typeErr.Field, "%s must be %s, not a JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+			// The task endpoints' options are an embedded struct, whose Go
+			// name the path carries; the client wrote the field alone.
+			field := strings.TrimPrefix(typeErr.Field, "taskOptions.")
+			return badRequest(field, "%s must be %s, not a JSON %s", field, jsonKind(typeErr.Type), typeErr.Value)
 		case errors.As(err, &syntax):
 			return badRequest("", "the body is not valid JSON (at byte %d): %v", syntax.Offset, err)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -529,4 +533,29 @@ func quantize(model any, dtype string) error {
 	}
 	_, err := q.Quantize(dtype)
 	return err
+}
+
+// jsonKind names what a JSON value must be to decode into a Go type.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return t.String()
 }

@@ -75,8 +75,14 @@ func TestStreamMatchesPipelines(t *testing.T) {
 		{"bart", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 3}},
 		{"pegasus", "translate", "translations", map[string]any{"beams": 2}},
 		{"t5", "summarize", "summaries", map[string]any{"max_new_tokens": 9, "beams": 2}},
+		{"bart", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 1, "encoder_repetition_penalty": 3.0}},
+		{"t5", "summarize", "summaries", map[string]any{"max_new_tokens": 9, "beams": 2, "encoder_repetition_penalty": 2.0}},
 	} {
-		t.Run(fmt.Sprint(tc.modelType, "-", tc.endpoint, "-beams", tc.opts["beams"]), func(t *testing.T) {
+		name := fmt.Sprint(tc.modelType, "-", tc.endpoint, "-beams", tc.opts["beams"])
+		if p, ok := tc.opts["encoder_repetition_penalty"]; ok {
+			name += fmt.Sprint("-encoder-penalty", p)
+		}
+		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "models", "t5", "testdata", "t5-small")
 			if tc.modelType != "t5" {
 				dir = tinySeq2Seq(t, tc.modelType)
@@ -105,12 +111,22 @@ func TestStreamMatchesPipelines(t *testing.T) {
 					t.Fatal(err)
 				}
 				s.Options.Generation.MaxNewTokens, s.Options.Generation.NumBeams = tc.opts["max_new_tokens"].(int), tc.opts["beams"].(int)
+				plain, changed := *s, 0
+				if p, ok := tc.opts["encoder_repetition_penalty"].(float64); ok {
+					s.Options.Generation.EncoderRepetitionPenalty = p
+				}
 				for i, x := range texts {
 					out, err := s.Summarize([]string{x})
 					if err != nil {
 						t.Fatal(err)
 					}
 					want[i] = out[0]
+					if without, err := plain.Summarize([]string{x}); err == nil && without[0] != out[0] {
+						changed++
+					}
+				}
+				if _, ok := tc.opts["encoder_repetition_penalty"]; ok && changed == 0 {
+					t.Fatal("the penalty changes no summary: the test would not see it dropped")
 				}
 			}
 			for i := range want { // as JSON carries them (invalid UTF-8 as U+FFFD)
@@ -159,6 +175,12 @@ func TestStreamMatchesPipelines(t *testing.T) {
 				if e, _ := out["error"].(map[string]any); code != 400 || e == nil || e["param"] != "max_new_tokens" {
 					t.Errorf("200 new tokens from 64 positions: %d %v", code, out)
 				}
+				for _, p := range []any{0, -1, "2", 1e9} {
+					code, out, _ := post(t, ts.URL+"/v1/summarize", map[string]any{"model": "m", "text": texts[0], "encoder_repetition_penalty": p})
+					if e, _ := out["error"].(map[string]any); code != 400 || e == nil || e["param"] != "encoder_repetition_penalty" {
+						t.Errorf("encoder_repetition_penalty %v: %d %v", p, code, out)
+					}
+				}
 			}
 			// Several texts in one request, one of them empty (translate:
 			// an empty translation), and a request with beams (the worker).
@@ -170,6 +192,12 @@ func TestStreamMatchesPipelines(t *testing.T) {
 				code, out, _ = post(t, ts.URL+"/v1/translate", map[string]any{"model": "m", "text": texts[1], "beams": 3})
 				if list, _ := out["translations"].([]any); code != 200 || len(list) != 1 {
 					t.Errorf("beams 3: %d %v", code, out)
+				}
+				// A model trained here translates with the paper's beam
+				// search, which has no encoder_repetition_penalty.
+				code, out, _ = post(t, ts.URL+"/v1/translate", map[string]any{"model": "m", "text": texts[1], "encoder_repetition_penalty": 2})
+				if e, _ := out["error"].(map[string]any); code != 400 || e == nil || e["param"] != "encoder_repetition_penalty" {
+					t.Errorf("encoder_repetition_penalty on a translator trained here: %d %v", code, out)
 				}
 			}
 		})

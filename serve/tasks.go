@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/goformer/goformer/attention"
+	"github.com/goformer/goformer/generate"
 	"github.com/goformer/goformer/models/bert"
 	"github.com/goformer/goformer/models/t5"
 	"github.com/goformer/goformer/pipelines"
@@ -46,7 +47,11 @@ type taskOptions struct {
 	MaxNewTokens  *int     `json:"max_new_tokens"`
 	LengthPenalty *float64 `json:"length_penalty"`
 	NoRepeatNgram *int     `json:"no_repeat_ngram_size"`
-	TopK          *int     `json:"top_k"` // answer (extractive): answers per question
+	// EncoderPenalty is transformers' encoder_repetition_penalty (> 1
+	// favours the source's tokens), for models that generate with
+	// transformers' semantics.
+	EncoderPenalty *float64 `json:"encoder_repetition_penalty"`
+	TopK           *int     `json:"top_k"` // answer (extractive): answers per question
 }
 
 // key identifies options that can be decoded together.
@@ -65,6 +70,8 @@ func (o taskOptions) check() error {
 		return badRequest("length_penalty", "length_penalty must be between -10 and 10")
 	case o.NoRepeatNgram != nil && (*o.NoRepeatNgram < 0 || *o.NoRepeatNgram > 32):
 		return badRequest("no_repeat_ngram_size", "no_repeat_ngram_size must be between 0 and 32")
+	case o.EncoderPenalty != nil && !(*o.EncoderPenalty > 0 && *o.EncoderPenalty <= 1e6):
+		return badRequest("encoder_repetition_penalty", "encoder_repetition_penalty must be a positive number up to 1e6 (1: off)")
 	case o.TopK != nil && (*o.TopK < 1 || *o.TopK > 20):
 		return badRequest("top_k", "top_k must be between 1 and 20")
 	}
@@ -227,7 +234,7 @@ func (m *seq2seq) translator(o taskOptions) *pipelines.Translator {
 	}
 	if t.Generation != nil {
 		g := *t.Generation
-		applyGen(&g.NumBeams, &g.MaxNewTokens, &g.LengthPenalty, &g.NoRepeatNgramSize, o)
+		applyGen(&g, o)
 		t.Generation = &g
 	} else if o.LengthPenalty != nil {
 		t.Options.LengthPenalty = *o.LengthPenalty
@@ -241,9 +248,7 @@ func (m *seq2seq) translator(o taskOptions) *pipelines.Translator {
 // summarizer is the model's summarizer with a request's options.
 func (m *seq2seq) summarizer(o taskOptions) *pipelines.Summarizer {
 	s := *m.sum
-	g := s.Options.Generation
-	applyGen(&g.NumBeams, &g.MaxNewTokens, &g.LengthPenalty, &g.NoRepeatNgramSize, o)
-	s.Options.Generation = g
+	applyGen(&s.Options.Generation, o)
 	return &s
 }
 
@@ -311,7 +316,7 @@ func (m *seq2seq) do(batch []*taskReq) {
 		out, err = m.summarizer(o).Summarize(texts)
 	case "answer":
 		t := *m.t2t
-		applyGen(&t.Generation.NumBeams, &t.Generation.MaxNewTokens, &t.Generation.LengthPenalty, &t.Generation.NoRepeatNgramSize, o)
+		applyGen(&t.Generation, o)
 		inputs := make([]string, len(batch))
 		for i, r := range batch {
 			inputs[i] = "question: " + r.question + " context: " + r.texts[0]
@@ -343,19 +348,42 @@ func (m *seq2seq) do(batch []*taskReq) {
 	}
 }
 
-func applyGen(beams, maxNew *int, lp *float64, noRepeat *int, o taskOptions) {
+// applyGen sets the options a request gives over g (transformers'
+// generation settings of the model).
+func applyGen(g *generate.Options, o taskOptions) {
 	if o.Beams != nil {
-		*beams = *o.Beams
+		g.NumBeams = *o.Beams
 	}
 	if o.MaxNewTokens != nil {
-		*maxNew = *o.MaxNewTokens
+		g.MaxNewTokens = *o.MaxNewTokens
 	}
 	if o.LengthPenalty != nil {
-		*lp = *o.LengthPenalty
+		g.LengthPenalty = *o.LengthPenalty
 	}
 	if o.NoRepeatNgram != nil {
-		*noRepeat = *o.NoRepeatNgram
+		g.NoRepeatNgramSize = *o.NoRepeatNgram
 	}
+	if o.EncoderPenalty != nil {
+		g.EncoderRepetitionPenalty = *o.EncoderPenalty
+	}
+}
+
+// hfGenerates reports whether m decodes endpoint's texts with
+// transformers' generation (which encoder_repetition_penalty is part of):
+// an encoder-decoder's summaries and T5's answers always, its translations
+// when it came with transformers' settings (not a model trained here, which
+// decodes with the paper's beam search).
+func hfGenerates(m model, endpoint string) bool {
+	x, ok := m.(*seq2seq)
+	switch {
+	case !ok:
+		return false
+	case endpoint == "summarize", endpoint == "answer":
+		return true
+	case endpoint == "translate":
+		return x.tr.Generation != nil
+	}
+	return false
 }
 
 // qa serves an extractive question-answering model, one question at a time.
@@ -429,6 +457,9 @@ func (s *Server) task(endpoint string) func(w http.ResponseWriter, r *http.Reque
 		}
 		if err := body.taskOptions.check(); err != nil {
 			return err
+		}
+		if body.EncoderPenalty != nil && *body.EncoderPenalty != 1 && !hfGenerates(m, endpoint) {
+			return badRequest("encoder_repetition_penalty", "encoder_repetition_penalty needs a model that generates with transformers' settings; %s's %s does not", s.modelName(body.Model), endpoint)
 		}
 		req := &taskReq{ctx: r.Context(), endpoint: endpoint, opts: body.taskOptions, result: make(chan taskResult, 1)}
 		if endpoint == "answer" {

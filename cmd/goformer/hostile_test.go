@@ -310,6 +310,7 @@ func TestHostileInputs(t *testing.T) {
 		{"--top-p NaN", []string{"generate", "--model", gpt2, "--top-p", "NaN"}, "", "flag -top-p"},
 		{"--alpha NaN", []string{"translate", "--model", mt, "--alpha", "NaN"}, "x\n", "flag -alpha"},
 		{"--temperature Inf", []string{"translate", "--model", mt, "--temperature", "Inf"}, "x\n", "flag -temperature"},
+		{"--encoder-repetition-penalty on a translator trained here", []string{"translate", "--model", mt, "--encoder-repetition-penalty", "2"}, "x\n", "--encoder-repetition-penalty is transformers'"},
 		{"a bad id in the second line", []string{"tokenizer", "decode", "--model", mt, "--lines"}, "1 2\n999999\n", "line 2"},
 		{"an empty document", []string{"summarize", "--model", bart}, "a tool\n\n", "document 2: empty document"},
 		{"invalid UTF-8 to summarize", []string{"summarize", "--model", bart}, "a \xff tool\n", "not valid UTF-8"},

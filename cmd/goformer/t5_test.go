@@ -48,6 +48,22 @@ func TestT5Commands(t *testing.T) {
 			t.Errorf("info %s: exit %d, %q %q; want the variant %q", name, code, out, errs, variant)
 		}
 	}
+	// --encoder-repetition-penalty reaches transformers' generation: the
+	// command's translations are the pipeline's with the penalty.
+	tr, err := loadTranslator("translate", filepath.Join(td, "t5-small"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Generation.EncoderRepetitionPenalty = 3
+	wantPen, err := tr.Translate(ref.Prompts.Translate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdinReader = strings.NewReader(strings.Join(ref.Prompts.Translate, "\n") + "\n")
+	code, outPen, errPen := runCLI("translate", "--model", filepath.Join(td, "t5-small"), "--encoder-repetition-penalty", "3")
+	if got := strings.TrimRight(outPen, "\n"); code != 0 || got != strings.Join(wantPen, "\n") {
+		t.Errorf("translate --encoder-repetition-penalty 3: exit %d %q, %q; want %q", code, errPen, got, wantPen)
+	}
 	stdinReader = strings.NewReader("The house is wonderful.\n")
 	var out, errb bytes.Buffer
 	if code := run([]string{"translate", "--model", filepath.Join(td, "t5-small"), "--task", "translation_en_to_xx"}, &out, &errb); code != 2 ||
