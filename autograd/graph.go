@@ -207,18 +207,26 @@ func NewGraph(seed uint64) *Graph { return &Graph{rng: tensor.NewRNG(seed)} }
 // GraphPool keeps tapeless graphs, with the memory their arenas hold,
 // between the decoders that use them one after another (a server starts a
 // decoder for every request that joins a batch). It keeps up to
-// graphPoolKeep graphs and lets further ones go; unlike a sync.Pool it does
-// not drop them at each garbage collection, which made a server that
-// prefills a join every few steps zero a fresh arena slab each time. The
-// zero value is ready; it is safe for concurrent use.
+// graphPoolKeep graphs holding up to graphPoolFloats values in all, and
+// lets further ones go; unlike a sync.Pool it does not drop them at each
+// garbage collection, which made a server that prefills a join every few
+// steps zero a fresh arena slab each time. The zero value is ready; it is
+// safe for concurrent use.
 type GraphPool struct {
-	mu   sync.Mutex
-	free []*Graph
+	mu     sync.Mutex
+	free   []*Graph
+	floats int // the values the free graphs' arenas hold
 }
 
 // graphPoolKeep bounds the graphs a GraphPool keeps: a running decoder's
-// and the one its joins prefill on, with room to spare.
+// and the one its joins prefill on, with room to spare; graphPoolFloats
+// bounds their memory (256 MiB: a GPT-2-sized prefill of hundreds of
+// tokens is let go, and is costly enough that its allocation does not
+// show).
+// (graphPoolFloats is a variable so that tests can make it small.)
 const graphPoolKeep = 4
+
+var graphPoolFloats = 64 << 20
 
 // Get returns a graph without a tape (NoGrad) from the pool, or a new one.
 func (p *GraphPool) Get() *Graph {
@@ -227,6 +235,7 @@ func (p *GraphPool) Get() *Graph {
 		g := p.free[n-1]
 		p.free[n-1] = nil
 		p.free = p.free[:n-1]
+		p.floats -= g.Size()
 		p.mu.Unlock()
 		return g
 	}
@@ -236,16 +245,18 @@ func (p *GraphPool) Get() *Graph {
 	return g
 }
 
-// Put resets g and keeps it for a later Get (or lets it go when the pool
-// holds graphPoolKeep already); nil is ignored.
+// Put resets g and keeps it for a later Get, or lets it go when the pool
+// is full; nil is ignored.
 func (p *GraphPool) Put(g *Graph) {
 	if g == nil {
 		return
 	}
 	g.Reset()
+	size := g.Size()
 	p.mu.Lock()
-	if len(p.free) < graphPoolKeep {
+	if len(p.free) < graphPoolKeep && p.floats+size <= graphPoolFloats {
 		p.free = append(p.free, g)
+		p.floats += size
 	}
 	p.mu.Unlock()
 }

@@ -216,4 +216,23 @@ func TestGraphPool(t *testing.T) {
 	if n := len(p.free); n != graphPoolKeep {
 		t.Fatalf("the pool keeps %d graphs, want %d", n, graphPoolKeep)
 	}
+	// And no more than graphPoolFloats values: a graph whose arena grew
+	// past it is let go.
+	defer func(n int) { graphPoolFloats = n }(graphPoolFloats)
+	graphPoolFloats = 3 * slabSize
+	for range graphPoolKeep {
+		p.Get()
+	}
+	big := p.Get()
+	big.arena.alloc(graphPoolFloats + 1)
+	p.Put(big)
+	if len(p.free) != 0 || p.floats != 0 {
+		t.Fatalf("the pool kept a graph of %d values (holds %d graphs, %d values)", big.Size(), len(p.free), p.floats)
+	}
+	small := p.Get()
+	small.arena.alloc(10)
+	p.Put(small)
+	if len(p.free) != 1 || p.floats != small.Size() {
+		t.Fatalf("the pool holds %d graphs of %d values, want 1 of %d", len(p.free), p.floats, small.Size())
+	}
 }
