@@ -185,8 +185,18 @@ func (a *Attention) Forward(out, lse, q, k, v []float32) {
 		return
 	}
 	j.qBlocks = (a.Tq + attnBr - 1) / attnBr
+	if a.Batch*a.Heads*a.Tq*a.Tk*a.Dim < minAttnParallel {
+		runSerial(a.Batch*a.Heads*j.qBlocks, j)
+		return
+	}
 	pool.Run(a.Batch*a.Heads*j.qBlocks, j)
 }
+
+// minAttnParallel is the least work (query-key pairs × head width, about
+// two flops each way) an attention hands to the pool: below it, the
+// threads' wake-up and join cost more than they save (a decoding step of
+// a small model attends over a few dozen keys per head).
+const minAttnParallel = 1 << 16
 
 // Backward computes the gradients dq, dk and dv (overwritten) from the
 // forward inputs, its out and lse, and the gradient of the output dout:
@@ -486,7 +496,11 @@ func (j *attnJob) decode(pool *Pool) {
 	j.splits = max(1, min((a.Tk+minKeys-1)/minKeys, (2*pool.Threads()+heads-1)/heads))
 	width := a.Dim + 2
 	j.partial = getPartials(heads * j.splits * width)
-	pool.Run(heads*j.splits, j)
+	if heads*a.Tk*a.Dim < minAttnParallel {
+		runSerial(heads*j.splits, j)
+	} else {
+		pool.Run(heads*j.splits, j)
+	}
 	for hd := 0; hd < heads; hd++ {
 		b, h := hd/a.Heads, hd%a.Heads
 		qb, _ := a.head(b, h, 1)
