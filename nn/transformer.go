@@ -146,7 +146,8 @@ func (c *KVCache) rebind() {
 
 // Keep keeps the given rows (increasing indices) as rows 0, 1, … and
 // drops the others, in place: a batch of decoding whose finished rows stop
-// costing work.
+// costing work. Keeping no rows empties the cache but keeps its buffers,
+// for the rows that Merge adds next.
 func (c *KVCache) Keep(rows []int) error {
 	for i, r := range rows {
 		if r < 0 || r >= c.rows || i > 0 && r <= rows[i-1] {
@@ -169,6 +170,11 @@ func (c *KVCache) Keep(rows []int) error {
 		}
 	}
 	c.rows = len(rows)
+	if c.rows == 0 {
+		// Empty: the next Merge starts from no positions, in the
+		// buffers this cache already has.
+		c.n = 0
+	}
 	if n > 0 {
 		c.rebind()
 	}

@@ -97,26 +97,50 @@ func (l *lm) rowBytes() int64 {
 	return int64(c.NLayer) * 2 * int64(c.NPositions) * int64(c.NEmbd) * 4
 }
 
+// stepHook, when a test sets it, runs before every decoding step of the
+// schedulers: tests that check that requests sent together share steps
+// slow the steps of their tiny models with it, so that the requests
+// overlap whatever the machine's speed.
+var stepHook func()
+
+// keepIdle is how long the scheduler keeps an emptied decoder (its caches'
+// memory) for requests to come before it lets it go.
+const keepIdle = 100 * time.Millisecond
+
 // run is the scheduler: admit, step, emit, drop, until stop.
 func (l *lm) run(stop <-chan struct{}) {
 	var dec *gpt.Decoder
 	var rows []*lmRow
 	met := l.s.metrics
 	tokens, ttft, occupancy := met.tokens.WithLabelValues(l.name), met.ttft.WithLabelValues(l.name), met.batchSize.WithLabelValues(l.name)
+	// An emptied decoder is kept for keepIdle: requests that come in waves
+	// (a batch that finished together, its clients sending their next)
+	// join it and reuse its caches' memory instead of growing new ones.
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	defer idle.Stop()
 	for {
 		if len(rows) == 0 {
-			if dec != nil {
-				dec.Release()
-			}
-			dec = nil
 			met.rows.WithLabelValues(l.name).Set(0)
 			met.cache.WithLabelValues(l.name).Set(0)
 			if l.queueLen() == 0 {
+				if dec != nil {
+					idle.Reset(keepIdle)
+				}
+			wait:
 				select {
 				case <-stop:
+					if dec != nil {
+						dec.Release()
+					}
 					return
 				case <-l.wake:
+				case <-idle.C:
+					dec.Release()
+					dec = nil
+					goto wait
 				}
+				idle.Stop()
 			}
 		}
 		select {
@@ -142,6 +166,9 @@ func (l *lm) run(stop <-chan struct{}) {
 			feed[i] = r.feed
 		}
 		occupancy.Observe(float64(len(rows)))
+		if stepHook != nil {
+			stepHook()
+		}
 		l.modelMu.Lock()
 		logits, err := dec.Step(feed, nil)
 		l.modelMu.Unlock()
@@ -150,6 +177,8 @@ func (l *lm) run(stop <-chan struct{}) {
 				r.req.send(lmEvent{done: true, err: err})
 			}
 			rows = nil
+			dec.Release() // not to be joined again
+			dec = nil
 			continue
 		}
 		v := l.m.Config.VocabSize
@@ -184,13 +213,13 @@ func (l *lm) run(stop <-chan struct{}) {
 			for j, i := range keep {
 				next[j] = rows[i]
 			}
-			if len(keep) > 0 {
-				if err := dec.Keep(keep); err != nil {
-					for _, r := range next {
-						r.req.send(lmEvent{done: true, err: err})
-					}
-					next = nil
+			if err := dec.Keep(keep); err != nil {
+				for _, r := range next {
+					r.req.send(lmEvent{done: true, err: err})
 				}
+				next = nil
+				dec.Release()
+				dec = nil
 			}
 			rows = next
 		}

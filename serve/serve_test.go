@@ -95,10 +95,19 @@ func completionText(t testing.TB, out map[string]any) (string, string) {
 	return c["text"].(string), c["finish_reason"].(string)
 }
 
+// slowSteps makes every decoding step of the schedulers take at least
+// 100 µs for the rest of the test: a tiny model's step takes a few, and
+// requests sent together would otherwise often not overlap at all.
+func slowSteps(t *testing.T) {
+	stepHook = func() { time.Sleep(100 * time.Microsecond) }
+	t.Cleanup(func() { stepHook = nil })
+}
+
 // TestContinuousBatchingMatchesSolo: greedy completions requested together
 // (joining and leaving one running batch) equal those requested alone, and
 // the batch did hold several sequences at once.
 func TestContinuousBatchingMatchesSolo(t *testing.T) {
+	slowSteps(t)
 	s, ts := newTestServer(t, Config{}, map[string]string{"gpt": tinyGPT(t)})
 	prompts := []string{"the cat", "a", "hello world, this is a longer prompt", "xyz:", "to be or not", "q"}
 	maxTokens := []int{40, 50, 20, 45, 45, 55}
@@ -373,6 +382,7 @@ func TestBadRequests(t *testing.T) {
 // TestQueueFullAndAPIKey: with one row and one waiting place, a third
 // request gets 429 with Retry-After; without the key, 401.
 func TestQueueFullAndAPIKey(t *testing.T) {
+	slowSteps(t) // the eight requests overlap
 	_, ts := newTestServer(t, Config{MaxRows: 1, MaxQueue: 1, APIKey: "k"}, map[string]string{"gpt": tinyGPT(t)})
 	do := func(key string, maxTokens int) (int, http.Header) {
 		b, _ := json.Marshal(map[string]any{"model": "gpt", "prompt": "a", "max_tokens": maxTokens, "temperature": 0})

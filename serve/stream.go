@@ -201,6 +201,9 @@ func (st *stream) run(stop <-chan struct{}) {
 			}
 		}
 		occupancy.Observe(float64(len(feed)))
+		if stepHook != nil {
+			stepHook()
+		}
 		st.owner.modelMu.Lock()
 		var useParents []int
 		if beams {

@@ -83,6 +83,7 @@ func TestStreamMatchesPipelines(t *testing.T) {
 			name += fmt.Sprint("-encoder-penalty", p)
 		}
 		t.Run(name, func(t *testing.T) {
+			slowSteps(t)
 			dir := filepath.Join("..", "models", "t5", "testdata", "t5-small")
 			if tc.modelType != "t5" {
 				dir = tinySeq2Seq(t, tc.modelType)

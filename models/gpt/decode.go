@@ -124,6 +124,9 @@ func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
 	if len(tokens) != d.rows || parents != nil && len(parents) != d.rows {
 		return nil, fmt.Errorf("gpt: Step got %d tokens and %d parents for %d rows", len(tokens), len(parents), d.rows)
 	}
+	if d.rows == 0 {
+		return nil, fmt.Errorf("gpt: Step of a decoder without rows (Join some first)")
+	}
 	if d.left == 0 {
 		return nil, fmt.Errorf("gpt: the decoder's steps are used up")
 	}
@@ -201,7 +204,9 @@ func (d *Decoder) Grow(maxLen int) error {
 
 // Keep keeps the given rows (increasing) as rows 0, 1, … and drops the
 // others, freeing their place in the caches; leading positions that no
-// remaining row uses are dropped too.
+// remaining row uses are dropped too. Keeping none leaves an empty
+// decoder whose caches' memory the next Join reuses (a server whose batch
+// empties and fills again).
 func (d *Decoder) Keep(rows []int) error {
 	for _, c := range d.caches {
 		if err := c.Self.Keep(rows); err != nil {

@@ -172,3 +172,66 @@ func TestGrowMatchesRoomFromTheStart(t *testing.T) {
 		t.Error("Grow beyond the model's context: no error")
 	}
 }
+
+// TestKeepNoneThenJoin: a decoder emptied by Keep (a server's batch whose
+// rows have all finished) takes new prompts by Join and gives, bit for
+// bit, the logits of a new decoder of those prompts; Step without rows is
+// an error, not a panic.
+func TestKeepNoneThenJoin(t *testing.T) {
+	m, err := Load(filepath.Join("testdata", "tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := [][]int32{{3, 17, 5, 9, 30, 2, 8}, {1, 2}}
+	d, err := m.NewDecoder(first, 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		if _, err := d.Step([]int32{4, 5}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bytes := d.CacheBytes()
+	if err := d.Keep(nil); err != nil {
+		t.Fatal(err)
+	}
+	if d.Rows() != 0 || d.Len() != 0 {
+		t.Fatalf("after Keep of no rows: %d rows, %d positions", d.Rows(), d.Len())
+	}
+	if _, err := d.Step(nil, nil); err == nil {
+		t.Fatal("Step without rows: no error")
+	}
+	next := [][]int32{{11, 12}, {2, 4, 6}}
+	if err := d.Join(next); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.CacheBytes(); got > bytes {
+		t.Errorf("the caches grew from %d to %d bytes for fewer positions", bytes, got)
+	}
+	fresh, err := m.NewDecoder(next, 1, 14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Len() != fresh.Len() {
+		t.Fatalf("joined into an emptied decoder: %d positions, a new one %d", d.Len(), fresh.Len())
+	}
+	feed, feedFresh := append([]int32(nil), d.Starts()...), fresh.Starts()
+	for step := range 5 {
+		a, err := d.Step(feed, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a = append([]float32(nil), a...)
+		b, err := fresh.Step(feedFresh, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range b {
+			if a[i] != b[i] {
+				t.Fatalf("step %d: logit %d is %g after the emptied decoder's join, %g from a new one", step, i, a[i], b[i])
+			}
+		}
+		feed, feedFresh = []int32{int32(step), 7}, []int32{int32(step), 7}
+	}
+}
