@@ -107,40 +107,47 @@ var stepHook func()
 // memory) for requests to come before it lets it go.
 const keepIdle = 100 * time.Millisecond
 
+// await waits for a request (true) or for stop (false, the decoder
+// released). An emptied decoder is kept for keepIdle: requests that come
+// in waves (a batch that finished together, its clients sending their
+// next) join it and reuse its caches' memory instead of growing new ones;
+// after keepIdle without one it is released.
+func (l *lm) await(stop <-chan struct{}, dec **gpt.Decoder) bool {
+	var expire <-chan time.Time
+	if *dec != nil {
+		t := time.NewTimer(keepIdle)
+		defer t.Stop()
+		expire = t.C
+	}
+	for {
+		select {
+		case <-stop:
+			if *dec != nil {
+				(*dec).Release()
+				*dec = nil
+			}
+			return false
+		case <-l.wake:
+			return true
+		case <-expire:
+			(*dec).Release()
+			*dec, expire = nil, nil
+		}
+	}
+}
+
 // run is the scheduler: admit, step, emit, drop, until stop.
 func (l *lm) run(stop <-chan struct{}) {
 	var dec *gpt.Decoder
 	var rows []*lmRow
 	met := l.s.metrics
 	tokens, ttft, occupancy := met.tokens.WithLabelValues(l.name), met.ttft.WithLabelValues(l.name), met.batchSize.WithLabelValues(l.name)
-	// An emptied decoder is kept for keepIdle: requests that come in waves
-	// (a batch that finished together, its clients sending their next)
-	// join it and reuse its caches' memory instead of growing new ones.
-	idle := time.NewTimer(time.Hour)
-	idle.Stop()
-	defer idle.Stop()
 	for {
 		if len(rows) == 0 {
 			met.rows.WithLabelValues(l.name).Set(0)
 			met.cache.WithLabelValues(l.name).Set(0)
-			if l.queueLen() == 0 {
-				if dec != nil {
-					idle.Reset(keepIdle)
-				}
-			wait:
-				select {
-				case <-stop:
-					if dec != nil {
-						dec.Release()
-					}
-					return
-				case <-l.wake:
-				case <-idle.C:
-					dec.Release()
-					dec = nil
-					goto wait
-				}
-				idle.Stop()
+			if l.queueLen() == 0 && !l.await(stop, &dec) {
+				return
 			}
 		}
 		select {
