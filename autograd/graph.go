@@ -219,13 +219,13 @@ type GraphPool struct {
 }
 
 // graphPoolKeep bounds the graphs a GraphPool keeps: a running decoder's
-// and the one its joins prefill on, with room to spare; graphPoolFloats
-// bounds their memory (256 MiB: a GPT-2-sized prefill of hundreds of
-// tokens is let go, and is costly enough that its allocation does not
-// show).
-// (graphPoolFloats is a variable so that tests can make it small.)
+// and the one its joins prefill on, with room to spare.
 const graphPoolKeep = 4
 
+// graphPoolFloats bounds the values a GraphPool's graphs hold (256 MiB: a
+// GPT-2-sized prefill of hundreds of tokens is let go, and is costly
+// enough that its allocation does not show); a variable so that tests can
+// make it small.
 var graphPoolFloats = 64 << 20
 
 // Get returns a graph without a tape (NoGrad) from the pool, or a new one.
