@@ -440,28 +440,39 @@ func TestGracefulShutdown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.ListenAndServe(ctx, "127.0.0.1:0", 30*time.Second, func(a net.Addr) { addrc <- a }) }()
 	url := "http://" + (<-addrc).String()
-	var wg sync.WaitGroup
+	// Each step takes at least 2 ms, so a request of 60 tokens is still in
+	// flight when the last of the six has its first chunk, however busy the
+	// machine: the server is stopped then, not after a guessed sleep.
+	stepHook = func() { time.Sleep(2 * time.Millisecond) }
+	t.Cleanup(func() { stepHook = nil })
+	var wg, started sync.WaitGroup
 	results := make(chan string, 6)
 	for i := 0; i < 6; i++ {
 		wg.Add(1)
+		started.Add(1)
 		go func() {
 			defer wg.Done()
+			once := sync.OnceFunc(started.Done)
+			defer once()
 			b, _ := json.Marshal(map[string]any{"model": "gpt", "prompt": "abc", "max_tokens": 60, "temperature": 0, "stream": true})
 			resp, err := http.Post(url+"/v1/completions", "application/json", bytes.NewReader(b))
 			if err != nil {
 				results <- "error " + err.Error()
 				return
 			}
-			body, _ := io.ReadAll(resp.Body)
+			r := bufio.NewReader(resp.Body)
+			first, _ := r.ReadString('\n')
+			once()
+			rest, _ := io.ReadAll(r)
 			resp.Body.Close()
-			if resp.StatusCode == 200 && strings.HasSuffix(string(body), "data: [DONE]\n\n") {
+			if body := first + string(rest); resp.StatusCode == 200 && strings.HasSuffix(body, "data: [DONE]\n\n") {
 				results <- "ok"
 			} else {
 				results <- fmt.Sprintf("status %d: %.80s", resp.StatusCode, body)
 			}
 		}()
 	}
-	time.Sleep(100 * time.Millisecond) // the requests are in flight
+	started.Wait() // every request has its first chunk: all six are in flight
 	cancel()
 	wg.Wait()
 	close(results)
