@@ -6,13 +6,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/goformer/goformer/generate"
+	"github.com/goformer/goformer/tokenizer"
 )
 
 // Summarizer summarises documents with an encoder-decoder model (BART,
 // Pegasus, Marian, T5) and its tokenizer, as transformers' summarization
 // pipeline does: the document, after the task's prefix (T5's
 // "summarize: "), encoded with the model's special tokens (BART: <s> X
-// </s>; others: X </s>) and cut to the model's positions, generation with
+// </s>; others: X </s>) and cut to the tokenizer's model_max_length (at
+// most the model's positions), generation with
 // the model's settings (generation_config.json or config.json, then
 // task_specific_params.summarization), the summary decoded without
 // special tokens.
@@ -29,7 +31,10 @@ type Summarizer struct {
 type SummarizeOptions struct {
 	Generation generate.Options
 	// MaxSourceLen cuts documents to this many tokens, special tokens
-	// included (0: the model's max_position_embeddings).
+	// included (0: the model's max_position_embeddings). LoadSummarizer
+	// sets it to the tokenizer's model_max_length (tokenizer_config.json),
+	// as transformers' tokenizer truncates: a model trained on documents
+	// cut shorter than its positions is given documents cut as in training.
 	MaxSourceLen int
 	BatchRows    int // rows decoded together (documents × beams); default 256
 	// Progress, if set, is called with the number of documents done.
@@ -55,6 +60,10 @@ func LoadSummarizer(dir string) (*Summarizer, error) {
 	if err := checkVocab(dir, tok, m); err != nil {
 		return nil, err
 	}
+	maxLen, err := tokenizer.ModelMaxLength(dir)
+	if err != nil {
+		return nil, err
+	}
 	task, err := chooseTask(dir, "summarization", false)
 	if err != nil {
 		return nil, err
@@ -63,7 +72,17 @@ func LoadSummarizer(dir string) (*Summarizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Summarizer{Model: m, Tokenizer: tok, Options: SummarizeOptions{Generation: o}, Prefix: task.Prefix}, nil
+	return &Summarizer{Model: m, Tokenizer: tok, Options: SummarizeOptions{Generation: o, MaxSourceLen: maxLen}, Prefix: task.Prefix}, nil
+}
+
+// SourceLimit is the most tokens of a document the model is given,
+// special tokens included: MaxSourceLen, at most the model's positions.
+func (s *Summarizer) SourceLimit() int {
+	_, _, limit := s.Model.SourceFormat()
+	if s.Options.MaxSourceLen > 0 {
+		limit = min(limit, s.Options.MaxSourceLen)
+	}
+	return limit
 }
 
 // Encode returns the model's input for a document: its tokens cut to
@@ -75,10 +94,8 @@ func (s *Summarizer) Encode(doc string) ([]int32, bool, error) {
 	if strings.TrimSpace(doc) == "" {
 		return nil, false, fmt.Errorf("empty document")
 	}
-	bos, _, limit := s.Model.SourceFormat()
-	if s.Options.MaxSourceLen > 0 {
-		limit = min(limit, s.Options.MaxSourceLen)
-	}
+	bos, _, _ := s.Model.SourceFormat()
+	limit := s.SourceLimit()
 	specials := 1
 	if bos >= 0 {
 		specials = 2

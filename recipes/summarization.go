@@ -245,7 +245,7 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 		return nil, err
 	}
 	tr.Dropout = cfg.Dropout > 0
-	save := func(dir string) error { return saveSummarizer(model, tok, maxPos, dir) }
+	save := func(dir string) error { return saveSummarizer(model, tok, cfg.MaxSourceLen, dir) }
 	res := &Result{ModelDir: filepath.Join(o.Out, "model")}
 	res.Best = &train.KeepBest{Save: func(train.Metrics) error { return save(res.ModelDir) },
 		OnSave: func(m train.Metrics) { o.logf("  (the best so far: saved to %s)\n", res.ModelDir) }}
@@ -367,8 +367,11 @@ const summarizerGeneration = `{
 
 // saveSummarizer writes a Hugging Face directory: the model, its
 // generation_config.json, tokenizer.json and a tokenizer_config.json naming
-// BART's special tokens.
-func saveSummarizer(m *seq2seq.Model, tok *tokenizer.ByteBPE, maxPos int, dir string) error {
+// BART's special tokens, whose model_max_length is srcLen, the length the
+// documents were cut to in training: transformers' tokenizer (with
+// truncation) and goformer's summarizer then cut documents as training did,
+// not at the model's positions, which are more for the summaries' sake.
+func saveSummarizer(m *seq2seq.Model, tok *tokenizer.ByteBPE, srcLen int, dir string) error {
 	if err := m.Save(dir); err != nil {
 		return err
 	}
@@ -379,5 +382,5 @@ func saveSummarizer(m *seq2seq.Model, tok *tokenizer.ByteBPE, maxPos int, dir st
 		return err
 	}
 	return writeFile(filepath.Join(dir, "tokenizer_config.json"), fmt.Appendf(nil,
-		"{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n  \"bos_token\": \"<s>\",\n  \"eos_token\": \"</s>\",\n  \"sep_token\": \"</s>\",\n  \"cls_token\": \"<s>\",\n  \"unk_token\": \"<unk>\",\n  \"pad_token\": \"<pad>\",\n  \"mask_token\": \"<mask>\",\n  \"clean_up_tokenization_spaces\": false,\n  \"model_max_length\": %d\n}\n", maxPos))
+		"{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n  \"bos_token\": \"<s>\",\n  \"eos_token\": \"</s>\",\n  \"sep_token\": \"</s>\",\n  \"cls_token\": \"<s>\",\n  \"unk_token\": \"<unk>\",\n  \"pad_token\": \"<pad>\",\n  \"mask_token\": \"<mask>\",\n  \"clean_up_tokenization_spaces\": false,\n  \"model_max_length\": %d\n}\n", srcLen))
 }

@@ -94,9 +94,17 @@ func TestTrainSummarizationSmall(t *testing.T) {
 	if cut != 1 {
 		t.Errorf("%d documents reported cut, want 1", cut)
 	}
+	// Documents are cut as training cut them (model_max_length), not at
+	// the model's positions, which also serve the summaries.
+	if _, _, positions := s.Model.SourceFormat(); positions <= cfg.MaxSourceLen {
+		t.Fatalf("positions %d: the test needs more than max_source_len %d", positions, cfg.MaxSourceLen)
+	}
+	if n, err := tokenizer.ModelMaxLength(res.ModelDir); err != nil || n != cfg.MaxSourceLen {
+		t.Errorf("tokenizer_config.json's model_max_length %d (%v), want max_source_len %d", n, err, cfg.MaxSourceLen)
+	}
 	ids, wasCut, err := s.Encode(long)
-	if _, _, maxLen := s.Model.SourceFormat(); err != nil || !wasCut || len(ids) != maxLen || ids[0] != 0 || ids[len(ids)-1] != 2 {
-		t.Errorf("long document: %d ids, cut %v, %v", len(ids), wasCut, err)
+	if err != nil || !wasCut || len(ids) != cfg.MaxSourceLen || ids[0] != 0 || ids[len(ids)-1] != 2 {
+		t.Errorf("long document: %d ids, cut %v, %v; want %d ids", len(ids), wasCut, err, cfg.MaxSourceLen)
 	}
 	for _, bad := range []string{"", "  \n ", "\xff"} {
 		if _, err := s.Summarize([]string{"fine", bad}); err == nil || !strings.Contains(err.Error(), "document 2") {

@@ -231,7 +231,9 @@ func evalSummarization(fs *flag.FlagSet, dir, path, textField, summaryField stri
 	if err := gf.apply(fs, &s.Options.Generation); err != nil {
 		return err
 	}
-	s.Options.MaxSourceLen = *gf.maxSource
+	if *gf.maxSource > 0 {
+		s.Options.MaxSourceLen = *gf.maxSource
+	}
 	var docs []data.Document
 	name := path
 	if path == "" {

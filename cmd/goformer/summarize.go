@@ -39,7 +39,7 @@ func addGenerationFlags(fs *flag.FlagSet) *generationFlags {
 		encoderPenalty: floatFlag(fs, "encoder-repetition-penalty", 1, 1e-6, 1e6,
 			"encoder_repetition_penalty: the scores of the source's tokens are multiplied by it if positive, divided if negative (> 1 favours words of the source; 1: off)"),
 		early:     fs.String("early-stopping", "", "early_stopping: true, false or never (default: the model's)"),
-		maxSource: intFlag(fs, "max-source-len", 0, 3, 1<<20, "cut documents to this many tokens (default: the model's positions)"),
+		maxSource: intFlag(fs, "max-source-len", 0, 3, 1<<20, "cut documents to this many tokens (default: the tokenizer's model_max_length, else the model's positions)"),
 		sampling:  addSampling(fs, 0, 0),
 	}
 }
@@ -124,7 +124,7 @@ func summarizeDocs(cmd string, s *pipelines.Summarizer, docs []string, stderr io
 		defer p.Clear()
 	}
 	s.Options.Truncated = func(n int) {
-		fmt.Fprintf(stderr, "%s: %d of %d documents were longer than the model reads and were cut to their first tokens\n", cmd, n, len(docs))
+		fmt.Fprintf(stderr, "%s: %d of %d documents were longer than the model reads and were cut to their first %d tokens\n", cmd, n, len(docs), s.SourceLimit())
 	}
 	out, err := s.Summarize(docs)
 	if err != nil {
@@ -167,7 +167,9 @@ func runSummarize(args []string, stdout, stderr io.Writer) error {
 	if err := gf.apply(fs, &s.Options.Generation); err != nil {
 		return err
 	}
-	s.Options.MaxSourceLen = *gf.maxSource
+	if *gf.maxSource > 0 {
+		s.Options.MaxSourceLen = *gf.maxSource
+	}
 	text, err := readStdinText("summarize")
 	if err != nil {
 		return err
