@@ -33,6 +33,12 @@ func ModelMaxLength(dir string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parseModelMaxLength(path, b)
+}
+
+// parseModelMaxLength is ModelMaxLength on the bytes of the file at path
+// (named in errors).
+func parseModelMaxLength(path string, b []byte) (int, error) {
 	var cfg struct {
 		ModelMaxLength json.RawMessage `json:"model_max_length"`
 	}

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,4 +42,25 @@ func TestModelMaxLength(t *testing.T) {
 			t.Errorf("%s: got %d, %v; want %d", c.config, got, err, c.want)
 		}
 	}
+}
+
+// FuzzModelMaxLength: any tokenizer_config.json gives a length of 0 (no
+// limit) or a positive int32, or an error naming the file; never a panic.
+func FuzzModelMaxLength(f *testing.F) {
+	for _, s := range []string{`{"model_max_length": 64}`, `{"model_max_length": 1000000000000000019884624838656}`,
+		`{"model_max_length": null}`, `{"model_max_length": -1e400}`, `{"model_max_length": 2147483648}`, `[]`, `{`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := parseModelMaxLength("tokenizer_config.json", b)
+		if err != nil {
+			if n != 0 || !strings.Contains(err.Error(), "tokenizer_config.json") {
+				t.Fatalf("%q: %d, %v", b, n, err)
+			}
+			return
+		}
+		if n < 0 || n > math.MaxInt32 {
+			t.Fatalf("%q: length %d", b, n)
+		}
+	})
 }
