@@ -82,6 +82,16 @@ type Options struct {
 	// hallucination; 0 and 1: off). Greedy search applies it to the logits,
 	// beam search to the log-probabilities, as transformers does.
 	EncoderRepetitionPenalty float64
+	// RepetitionPenalty is transformers' repetition_penalty (CTRL's): the
+	// score s of every token the decoder has been fed so far (its start
+	// token and the tokens generated) becomes s·p if s < 0, else s/p, once
+	// per distinct token (p > 1 discourages repeats; 0 and 1: off). Like
+	// EncoderRepetitionPenalty it applies to the logits in greedy search and
+	// to the log-probabilities in beam search, after that penalty and
+	// before no_repeat_ngram_size, as transformers orders its processors.
+	// An encoder-decoder's start token is fed, so BART's (its EOS) is
+	// penalised as transformers penalises it.
+	RepetitionPenalty float64
 	// EncoderInputs are the encoder input ids of each sentence (Search's
 	// sentences in order; one for NewRow and NewBeamRow), which
 	// EncoderRepetitionPenalty needs. Each sentence counts its own tokens
@@ -117,6 +127,8 @@ func (o *Options) Validate(vocab int) error {
 		return fmt.Errorf("generate: sampling with beams (beam_sample) is not supported")
 	case !(o.EncoderRepetitionPenalty >= 0) || math.IsInf(o.EncoderRepetitionPenalty, 0):
 		return fmt.Errorf("generate: encoder_repetition_penalty %g must be a positive number", o.EncoderRepetitionPenalty)
+	case !(o.RepetitionPenalty >= 0) || math.IsInf(o.RepetitionPenalty, 0):
+		return fmt.Errorf("generate: repetition_penalty %g must be a positive number", o.RepetitionPenalty)
 	}
 	for i, src := range o.EncoderInputs {
 		if !o.encoderPenalty() {
@@ -181,7 +193,8 @@ func distinct(ids []int32) []int32 {
 // process applies transformers' logits processors, in its order, to one
 // row's scores given the tokens generated so far (gen of them) and the
 // distinct tokens of its sentence's encoder input (src; nil when the
-// penalty is off): the encoder repetition penalty, no repeated n-gram,
+// penalty is off): the encoder repetition penalty, the repetition
+// penalty, no repeated n-gram,
 // bad words, the minimum length, forced BOS, forced EOS (min_length and
 // no_repeat_ngram_size only set -inf, so their order does not matter).
 func (o *Options) process(scores []float32, gen, src []int32) {
@@ -193,6 +206,21 @@ func (o *Options) process(scores []float32, gen, src []int32) {
 				scores[t] = s * p
 			} else {
 				scores[t] = s / p
+			}
+		}
+	}
+	if p := float32(o.RepetitionPenalty); p != 0 && p != 1 {
+		penalise := func(t int32) {
+			if s := scores[t]; s < 0 {
+				scores[t] = s * p
+			} else {
+				scores[t] = s / p
+			}
+		}
+		penalise(o.Start)
+		for i, t := range gen { // each distinct token once: O(len(gen)²), a few thousand compares for a summary
+			if t != o.Start && !slices.Contains(gen[:i], t) {
+				penalise(t)
 			}
 		}
 	}

@@ -24,6 +24,7 @@ type HFConfig struct {
 	EarlyStopping       *EarlyStopping  `json:"early_stopping"`
 	NoRepeatNgramSize   *int            `json:"no_repeat_ngram_size"`
 	EncoderRepetition   *float64        `json:"encoder_repetition_penalty"`
+	Repetition          *float64        `json:"repetition_penalty"`
 	BadWordsIDs         [][]int         `json:"bad_words_ids"`
 	DecoderStartTokenID *int            `json:"decoder_start_token_id"`
 	EOSTokenID          json.RawMessage `json:"eos_token_id"` // an id or a list of one
@@ -69,6 +70,9 @@ func (c *HFConfig) Apply(o *Options, seed uint64) error {
 	}
 	if c.EarlyStopping != nil {
 		o.EarlyStopping = *c.EarlyStopping
+	}
+	if c.Repetition != nil {
+		o.RepetitionPenalty = *c.Repetition
 	}
 	if c.EncoderRepetition != nil {
 		o.EncoderRepetitionPenalty = *c.EncoderRepetition

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -26,11 +27,12 @@ func TestReadOptionsLayers(t *testing.T) {
 		o.EarlyStopping != StopEarly || o.EOS != 2 || o.Start != 2 || o.ForcedBOS != 0 || o.ForcedEOS != -1 {
 		t.Errorf("config.json + task_specific_params: %+v", o)
 	}
-	write("generation_config.json", `{"num_beams": 3, "eos_token_id": [5], "early_stopping": "never", "encoder_repetition_penalty": 1.3}`)
+	write("generation_config.json", `{"num_beams": 3, "eos_token_id": [5], "early_stopping": "never", "encoder_repetition_penalty": 1.3, "repetition_penalty": 1.2}`)
 	if o, err = ReadOptions(dir, "", base); err != nil {
 		t.Fatal(err)
 	}
-	if o.NumBeams != 3 || o.MaxLength != 20 || o.EOS != 5 || o.EarlyStopping != StopNever || o.EncoderRepetitionPenalty != 1.3 {
+	if o.NumBeams != 3 || o.MaxLength != 20 || o.EOS != 5 || o.EarlyStopping != StopNever || o.EncoderRepetitionPenalty != 1.3 ||
+		o.RepetitionPenalty != 1.2 {
 		t.Errorf("generation_config.json: %+v", o)
 	}
 	write("generation_config.json", `{"eos_token_id": [5, 6]}`)
@@ -66,6 +68,8 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.EncoderRepetitionPenalty = -1 }, "encoder_repetition_penalty"},
 		{func(o *Options) { o.EncoderRepetitionPenalty = math.NaN() }, "encoder_repetition_penalty"},
 		{func(o *Options) { o.EncoderRepetitionPenalty, o.EncoderInputs = 2, [][]int32{{2, 3}, {4, 10}} }, "encoder input 1: token 10"},
+		{func(o *Options) { o.RepetitionPenalty = -1 }, "repetition_penalty -1"},
+		{func(o *Options) { o.RepetitionPenalty = math.Inf(1) }, "repetition_penalty +Inf"},
 	} {
 		o := DefaultOptions()
 		tc.edit(&o)
@@ -140,6 +144,61 @@ func TestEncoderRepetitionPenalty(t *testing.T) {
 		o.EncoderInputs = nil
 		if _, err := Search(flat, 1, vocab, o); err == nil || !strings.Contains(err.Error(), "encoder inputs") {
 			t.Errorf("%d beams: the penalty without encoder inputs: %v", beams, err)
+		}
+	}
+}
+
+// TestRepetitionPenalty checks the processor against the values of
+// transformers' own test of RepetitionPenaltyLogitsProcessor (decoder
+// inputs [0 1] and [5 0], penalty 2: a negative score is doubled, a
+// positive one halved, the start token's too), a token generated three
+// times changed once, and that greedy and beam search apply it: where one
+// token always scores best, the output stops repeating it.
+func TestRepetitionPenalty(t *testing.T) {
+	const vocab = 10
+	uniform := func() []float32 {
+		r := make([]float32, vocab)
+		for j := range r {
+			r[j] = 1.0 / vocab
+		}
+		return r
+	}
+	near := func(got, want float32) bool { return math.Abs(float64(got-want)) < 1e-7 }
+	o := DefaultOptions()
+	o.RepetitionPenalty = 2
+	row0, row1 := uniform(), uniform()
+	row0[0], row1[5] = -1.0/vocab, 4.0/vocab
+	o.Start = 0
+	o.process(row0, []int32{1}, nil)
+	o.Start = 5
+	o.process(row1, []int32{0}, nil)
+	if !near(row0[0], -0.1*2) || !near(row0[1], 0.1/2) || !near(row1[0], 0.1/2) || !near(row1[5], 0.4/2) ||
+		!near(row0[2], 0.1) || !near(row1[1], 0.1) || !near(row1[9], 0.1) {
+		t.Errorf("processed scores: %v / %v", row0, row1)
+	}
+	o.Start = 0
+	row := uniform()
+	o.process(row, []int32{1, 1, 0, 1}, nil)
+	if !near(row[1], 0.1/2) || !near(row[0], 0.1/2) || !near(row[2], 0.1) {
+		t.Errorf("tokens fed several times: %v (want each halved once)", row)
+	}
+
+	// Token 3 scores best at every step, token 4 just under it.
+	flat := &fixedDecoder{vocab: vocab, row: []float32{0, 0.5, 0, 2, 1.9, 0, 0, 0, 0, 0}}
+	for _, beams := range []int{1, 3} {
+		o := DefaultOptions()
+		o.Start, o.EOS, o.MaxNewTokens, o.NumBeams = 0, 1, 3, beams
+		plain, err := Search(flat, 1, vocab, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.RepetitionPenalty = 1.2
+		penalised, err := Search(flat, 1, vocab, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(plain[0], []int32{3, 3, 3}) || !slices.Equal(penalised[0], []int32{3, 4, 3}) {
+			t.Errorf("%d beams: without the penalty %v, with it %v (want [3 3 3] and [3 4 3])", beams, plain[0], penalised[0])
 		}
 	}
 }

@@ -77,10 +77,14 @@ func TestStreamMatchesPipelines(t *testing.T) {
 		{"t5", "summarize", "summaries", map[string]any{"max_new_tokens": 9, "beams": 2}},
 		{"bart", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 1, "encoder_repetition_penalty": 3.0}},
 		{"t5", "summarize", "summaries", map[string]any{"max_new_tokens": 9, "beams": 2, "encoder_repetition_penalty": 2.0}},
+		{"bart", "summarize", "summaries", map[string]any{"max_new_tokens": 12, "beams": 2, "repetition_penalty": 3.0}},
 	} {
 		name := fmt.Sprint(tc.modelType, "-", tc.endpoint, "-beams", tc.opts["beams"])
 		if p, ok := tc.opts["encoder_repetition_penalty"]; ok {
 			name += fmt.Sprint("-encoder-penalty", p)
+		}
+		if p, ok := tc.opts["repetition_penalty"]; ok {
+			name += fmt.Sprint("-repetition-penalty", p)
 		}
 		t.Run(name, func(t *testing.T) {
 			slowSteps(t)
@@ -116,6 +120,9 @@ func TestStreamMatchesPipelines(t *testing.T) {
 				if p, ok := tc.opts["encoder_repetition_penalty"].(float64); ok {
 					s.Options.Generation.EncoderRepetitionPenalty = p
 				}
+				if p, ok := tc.opts["repetition_penalty"].(float64); ok {
+					s.Options.Generation.RepetitionPenalty = p
+				}
 				for i, x := range texts {
 					out, err := s.Summarize([]string{x})
 					if err != nil {
@@ -126,7 +133,9 @@ func TestStreamMatchesPipelines(t *testing.T) {
 						changed++
 					}
 				}
-				if _, ok := tc.opts["encoder_repetition_penalty"]; ok && changed == 0 {
+				_, enc := tc.opts["encoder_repetition_penalty"]
+				_, rep := tc.opts["repetition_penalty"]
+				if (enc || rep) && changed == 0 {
 					t.Fatal("the penalty changes no summary: the test would not see it dropped")
 				}
 			}
@@ -176,10 +185,12 @@ func TestStreamMatchesPipelines(t *testing.T) {
 				if e, _ := out["error"].(map[string]any); code != 400 || e == nil || e["param"] != "max_new_tokens" {
 					t.Errorf("200 new tokens from 64 positions: %d %v", code, out)
 				}
-				for _, p := range []any{0, -1, "2", 1e9} {
-					code, out, _ := post(t, ts.URL+"/v1/summarize", map[string]any{"model": "m", "text": texts[0], "encoder_repetition_penalty": p})
-					if e, _ := out["error"].(map[string]any); code != 400 || e == nil || e["param"] != "encoder_repetition_penalty" {
-						t.Errorf("encoder_repetition_penalty %v: %d %v", p, code, out)
+				for _, param := range []string{"encoder_repetition_penalty", "repetition_penalty"} {
+					for _, p := range []any{0, -1, "2", 1e9} {
+						code, out, _ := post(t, ts.URL+"/v1/summarize", map[string]any{"model": "m", "text": texts[0], param: p})
+						if e, _ := out["error"].(map[string]any); code != 400 || e == nil || e["param"] != param {
+							t.Errorf("%s %v: %d %v", param, p, code, out)
+						}
 					}
 				}
 			}
@@ -195,10 +206,12 @@ func TestStreamMatchesPipelines(t *testing.T) {
 					t.Errorf("beams 3: %d %v", code, out)
 				}
 				// A model trained here translates with the paper's beam
-				// search, which has no encoder_repetition_penalty.
-				code, out, _ = post(t, ts.URL+"/v1/translate", map[string]any{"model": "m", "text": texts[1], "encoder_repetition_penalty": 2})
-				if e, _ := out["error"].(map[string]any); code != 400 || e == nil || e["param"] != "encoder_repetition_penalty" {
-					t.Errorf("encoder_repetition_penalty on a translator trained here: %d %v", code, out)
+				// search, which has neither of transformers' penalties.
+				for _, param := range []string{"encoder_repetition_penalty", "repetition_penalty"} {
+					code, out, _ = post(t, ts.URL+"/v1/translate", map[string]any{"model": "m", "text": texts[1], param: 2})
+					if e, _ := out["error"].(map[string]any); code != 400 || e == nil || e["param"] != param {
+						t.Errorf("%s on a translator trained here: %d %v", param, code, out)
+					}
 				}
 			}
 		})

@@ -51,7 +51,10 @@ type taskOptions struct {
 	// favours the source's tokens), for models that generate with
 	// transformers' semantics.
 	EncoderPenalty *float64 `json:"encoder_repetition_penalty"`
-	TopK           *int     `json:"top_k"` // answer (extractive): answers per question
+	// RepetitionPenalty is transformers' repetition_penalty (> 1
+	// discourages tokens already in the output), for the same models.
+	RepetitionPenalty *float64 `json:"repetition_penalty"`
+	TopK              *int     `json:"top_k"` // answer (extractive): answers per question
 }
 
 // key identifies options that can be decoded together.
@@ -72,6 +75,8 @@ func (o taskOptions) check() error {
 		return badRequest("no_repeat_ngram_size", "no_repeat_ngram_size must be between 0 and 32")
 	case o.EncoderPenalty != nil && !(*o.EncoderPenalty > 0 && *o.EncoderPenalty <= 1e6):
 		return badRequest("encoder_repetition_penalty", "encoder_repetition_penalty must be a positive number up to 1e6 (1: off)")
+	case o.RepetitionPenalty != nil && !(*o.RepetitionPenalty > 0 && *o.RepetitionPenalty <= 1e6):
+		return badRequest("repetition_penalty", "repetition_penalty must be a positive number up to 1e6 (1: off)")
 	case o.TopK != nil && (*o.TopK < 1 || *o.TopK > 20):
 		return badRequest("top_k", "top_k must be between 1 and 20")
 	}
@@ -366,6 +371,9 @@ func applyGen(g *generate.Options, o taskOptions) {
 	if o.EncoderPenalty != nil {
 		g.EncoderRepetitionPenalty = *o.EncoderPenalty
 	}
+	if o.RepetitionPenalty != nil {
+		g.RepetitionPenalty = *o.RepetitionPenalty
+	}
 }
 
 // hfGenerates reports whether m decodes endpoint's texts with
@@ -460,6 +468,9 @@ func (s *Server) task(endpoint string) func(w http.ResponseWriter, r *http.Reque
 		}
 		if body.EncoderPenalty != nil && *body.EncoderPenalty != 1 && !hfGenerates(m, endpoint) {
 			return badRequest("encoder_repetition_penalty", "encoder_repetition_penalty needs a model that generates with transformers' settings; %s's %s does not", s.modelName(body.Model), endpoint)
+		}
+		if body.RepetitionPenalty != nil && *body.RepetitionPenalty != 1 && !hfGenerates(m, endpoint) {
+			return badRequest("repetition_penalty", "repetition_penalty needs a model that generates with transformers' settings; %s's %s does not", s.modelName(body.Model), endpoint)
 		}
 		req := &taskReq{ctx: r.Context(), endpoint: endpoint, opts: body.taskOptions, result: make(chan taskResult, 1)}
 		if endpoint == "answer" {

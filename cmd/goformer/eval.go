@@ -272,7 +272,7 @@ func evalSummarization(fs *flag.FlagSet, dir, path, textField, summaryField stri
 			"generation": map[string]any{"num_beams": g.NumBeams, "max_length": g.MaxLength, "max_new_tokens": g.MaxNewTokens,
 				"min_length": g.MinLength, "min_new_tokens": g.MinNewTokens, "length_penalty": g.LengthPenalty,
 				"no_repeat_ngram_size": g.NoRepeatNgramSize, "early_stopping": g.EarlyStopping, "sampling": g.Sampler != nil,
-				"encoder_repetition_penalty": g.EncoderRepetitionPenalty},
+				"encoder_repetition_penalty": g.EncoderRepetitionPenalty, "repetition_penalty": g.RepetitionPenalty},
 			"peak_rss_mib": peakRSSMiB()})
 	}
 	_, err = fmt.Fprintf(stdout, "%s on %s (%d documents in %.1fs, %.1f/s, %d beams), ROUGE F1 × 100 with stemming:\n"+

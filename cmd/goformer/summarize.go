@@ -22,7 +22,7 @@ import (
 // given overrides the model's generation_config.json / config.json.
 type generationFlags struct {
 	beams, maxNew, minNew, maxLength, minLength, noRepeat, maxSource *int
-	lengthPenalty, encoderPenalty                                    *float64
+	lengthPenalty, encoderPenalty, repetitionPenalty                 *float64
 	early                                                            *string
 	sampling                                                         samplingFlags
 }
@@ -38,6 +38,8 @@ func addGenerationFlags(fs *flag.FlagSet) *generationFlags {
 		lengthPenalty: floatFlag(fs, "length-penalty", 1, -100, 100, "length_penalty α: beam scores are log-probability / length^α"),
 		encoderPenalty: floatFlag(fs, "encoder-repetition-penalty", 1, 1e-6, 1e6,
 			"encoder_repetition_penalty: the scores of the source's tokens are multiplied by it if positive, divided if negative (> 1 favours words of the source; 1: off)"),
+		repetitionPenalty: floatFlag(fs, "repetition-penalty", 1, 1e-6, 1e6,
+			"repetition_penalty: the scores of the tokens already in the output (the start token too) are divided by it if positive, multiplied if negative (> 1 discourages repeats; 1: off)"),
 		early:     fs.String("early-stopping", "", "early_stopping: true, false or never (default: the model's)"),
 		maxSource: intFlag(fs, "max-source-len", 0, 3, 1<<20, "cut documents to this many tokens (default: the tokenizer's model_max_length, else the model's positions)"),
 		sampling:  addSampling(fs, 0, 0),
@@ -64,6 +66,9 @@ func (g *generationFlags) apply(fs *flag.FlagSet, o *generate.Options) error {
 	}
 	if set["encoder-repetition-penalty"] {
 		o.EncoderRepetitionPenalty = *g.encoderPenalty
+	}
+	if set["repetition-penalty"] {
+		o.RepetitionPenalty = *g.repetitionPenalty
 	}
 	if set["early-stopping"] {
 		switch strings.ToLower(*g.early) {

@@ -81,6 +81,8 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	alpha := floatFlag(fs, "alpha", 0.6, 0, 10, "length penalty α (GNMT's, as in the paper), beam search only")
 	encoderPenalty := floatFlag(fs, "encoder-repetition-penalty", 1, 1e-6, 1e6,
 		"transformers' encoder_repetition_penalty: > 1 favours the source's tokens (1: off); hub directories only")
+	repetitionPenalty := floatFlag(fs, "repetition-penalty", 1, 1e-6, 1e6,
+		"transformers' repetition_penalty: > 1 discourages tokens already in the output (1: off); hub directories only")
 	threads := threadsFlag(fs, 0)
 	sf := addSampling(fs, 0, 0)
 	asJSON := fs.Bool("json", false, "print one JSON object per line: {\"source\", \"translation\"}")
@@ -121,12 +123,17 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		if set["encoder-repetition-penalty"] {
 			t.Generation.EncoderRepetitionPenalty = *encoderPenalty
 		}
+		if set["repetition-penalty"] {
+			t.Generation.RepetitionPenalty = *repetitionPenalty
+		}
 		if opt.Sampler != nil {
 			t.Generation.Sampler, t.Generation.NumBeams = opt.Sampler, 1
 		}
 		*beam = t.Generation.NumBeams
 	} else if *encoderPenalty != 1 {
 		return usagef("translate: --encoder-repetition-penalty is transformers' (a hub directory's generation); %s decodes with the paper's beam search", *dir)
+	} else if *repetitionPenalty != 1 {
+		return usagef("translate: --repetition-penalty is transformers' (a hub directory's generation); %s decodes with the paper's beam search", *dir)
 	}
 	text, err := readStdinText("translate")
 	if err != nil {
