@@ -190,6 +190,16 @@ func distinct(ids []int32) []int32 {
 	return slices.Compact(d)
 }
 
+// penalise is CTRL's penalty as transformers' repetition processors apply
+// it: token t's score s becomes s·p if s < 0, else s/p.
+func penalise(scores []float32, t int32, p float32) {
+	if s := scores[t]; s < 0 {
+		scores[t] = s * p
+	} else {
+		scores[t] = s / p
+	}
+}
+
 // process applies transformers' logits processors, in its order, to one
 // row's scores given the tokens generated so far (gen of them) and the
 // distinct tokens of its sentence's encoder input (src; nil when the
@@ -202,25 +212,14 @@ func (o *Options) process(scores []float32, gen, src []int32) {
 	if len(src) > 0 {
 		p := float32(1 / o.EncoderRepetitionPenalty)
 		for _, t := range src {
-			if s := scores[t]; s < 0 {
-				scores[t] = s * p
-			} else {
-				scores[t] = s / p
-			}
+			penalise(scores, t, p)
 		}
 	}
 	if p := float32(o.RepetitionPenalty); p != 0 && p != 1 {
-		penalise := func(t int32) {
-			if s := scores[t]; s < 0 {
-				scores[t] = s * p
-			} else {
-				scores[t] = s / p
-			}
-		}
-		penalise(o.Start)
+		penalise(scores, o.Start, p)
 		for i, t := range gen { // each distinct token once: O(len(gen)²), a few thousand compares for a summary
 			if t != o.Start && !slices.Contains(gen[:i], t) {
-				penalise(t)
+				penalise(scores, t, p)
 			}
 		}
 	}

@@ -127,21 +127,12 @@ func TestEncoderRepetitionPenalty(t *testing.T) {
 	// Token 4 scores just under token 3 at every step; the source holds 4.
 	flat := &fixedDecoder{vocab: vocab, row: []float32{0, 0.5, 0, 2, 1.9, 0, 0, 0, 0, 0}}
 	for _, beams := range []int{1, 3} {
+		plain, boosted := searchTwice(t, flat, beams, func(o *Options) { o.EncoderRepetitionPenalty, o.EncoderInputs = 1.5, [][]int32{{4, 7}} })
+		if len(plain) == 0 || plain[0] != 3 || len(boosted) == 0 || boosted[0] != 4 {
+			t.Errorf("%d beams: without the penalty %v, with it %v (want 3… and 4…)", beams, plain, boosted)
+		}
 		o := DefaultOptions()
-		o.Start, o.EOS, o.MaxNewTokens, o.NumBeams = 0, 1, 3, beams
-		plain, err := Search(flat, 1, vocab, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.EncoderRepetitionPenalty, o.EncoderInputs = 1.5, [][]int32{{4, 7}}
-		boosted, err := Search(flat, 1, vocab, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(plain[0]) == 0 || plain[0][0] != 3 || len(boosted[0]) == 0 || boosted[0][0] != 4 {
-			t.Errorf("%d beams: without the penalty %v, with it %v (want 3… and 4…)", beams, plain[0], boosted[0])
-		}
-		o.EncoderInputs = nil
+		o.Start, o.EOS, o.MaxNewTokens, o.NumBeams, o.EncoderRepetitionPenalty = 0, 1, 3, beams, 1.5
 		if _, err := Search(flat, 1, vocab, o); err == nil || !strings.Contains(err.Error(), "encoder inputs") {
 			t.Errorf("%d beams: the penalty without encoder inputs: %v", beams, err)
 		}
@@ -186,21 +177,30 @@ func TestRepetitionPenalty(t *testing.T) {
 	// Token 3 scores best at every step, token 4 just under it.
 	flat := &fixedDecoder{vocab: vocab, row: []float32{0, 0.5, 0, 2, 1.9, 0, 0, 0, 0, 0}}
 	for _, beams := range []int{1, 3} {
-		o := DefaultOptions()
-		o.Start, o.EOS, o.MaxNewTokens, o.NumBeams = 0, 1, 3, beams
-		plain, err := Search(flat, 1, vocab, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.RepetitionPenalty = 1.2
-		penalised, err := Search(flat, 1, vocab, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(plain[0], []int32{3, 3, 3}) || !slices.Equal(penalised[0], []int32{3, 4, 3}) {
-			t.Errorf("%d beams: without the penalty %v, with it %v (want [3 3 3] and [3 4 3])", beams, plain[0], penalised[0])
+		plain, penalised := searchTwice(t, flat, beams, func(o *Options) { o.RepetitionPenalty = 1.2 })
+		if !slices.Equal(plain, []int32{3, 3, 3}) || !slices.Equal(penalised, []int32{3, 4, 3}) {
+			t.Errorf("%d beams: without the penalty %v, with it %v (want [3 3 3] and [3 4 3])", beams, plain, penalised)
 		}
 	}
+}
+
+// searchTwice decodes one sentence of d (start 0, EOS 1, three new tokens,
+// the given beams) with transformers' defaults, then again with edit
+// applied to the options.
+func searchTwice(t *testing.T, d *fixedDecoder, beams int, edit func(*Options)) (plain, edited []int32) {
+	t.Helper()
+	o := DefaultOptions()
+	o.Start, o.EOS, o.MaxNewTokens, o.NumBeams = 0, 1, 3, beams
+	a, err := Search(d, 1, d.vocab, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&o)
+	b, err := Search(d, 1, d.vocab, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a[0], b[0]
 }
 
 // fixedDecoder returns the same logits for every row at every step.
