@@ -2,6 +2,7 @@ package recipes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -60,6 +61,12 @@ type SummarizationConfig struct {
 	ValDocs             int       `json:"val_documents"`  // validation documents summarised (greedy) for ROUGE-L at each evaluation; 0: all
 	Seed                uint64    `json:"seed"`           //
 	Snapshots           []float64 `json:"snapshot_minutes,omitempty"`
+	// AverageLast, if positive, keeps the parameters of the last this
+	// many evaluated steps and ends the run with their mean (the paper's
+	// checkpoint averaging), written to OUT/model-average, scored on the
+	// validation documents like every evaluation, and kept in OUT/model
+	// if it beats the best evaluated step.
+	AverageLast int `json:"average_checkpoints,omitempty"`
 	// JSON Lines corpora (plain or gzip) with the document in TextField and
 	// its summary in SummaryField; empty: the built-in Debian descriptions.
 	Train        string `json:"train,omitempty"`
@@ -86,9 +93,9 @@ var SummarizationPresets = map[string]SummarizationConfig{
 	// start) needed 45 minutes for 10.8.
 	"debian-summarize": {VocabSize: 8000, DModel: 128, EncoderLayers: 3, DecoderLayers: 3, Heads: 4, FFN: 512,
 		Activation: "relu", PreLN: true, Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 8192, MaxSourceLen: 128,
-		MaxTargetLen: 40, Steps: 6400, MaxMinutes: 58, LR: 1e-3, MinLR: 3e-5, Warmup: 100, Beta1: 0.9, Beta2: 0.98,
+		MaxTargetLen: 40, Steps: 12800, MaxMinutes: 58, LR: 3e-3, MinLR: 3e-5, Warmup: 200, Beta1: 0.9, Beta2: 0.98,
 		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 300, ValDocs: 500, Seed: 1, Snapshots: []float64{15, 30},
-		MimeticAttention: 1, SinusoidalPositions: true},
+		MimeticAttention: 1, SinusoidalPositions: true, AverageLast: 8},
 	// A minute's run for tests and the README.
 	"debian-summarize-quick": {VocabSize: 1000, DModel: 64, EncoderLayers: 1, DecoderLayers: 1, Heads: 2, FFN: 128,
 		Activation: "gelu", Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 2048, MaxSourceLen: 64,
@@ -112,6 +119,8 @@ func (c *SummarizationConfig) Validate() error {
 		err = fmt.Errorf("label_smoothing must be in [0, 1), got %g", c.LabelSmoothing)
 	case c.MaxMinutes < 0 || c.ValDocs < 0:
 		err = fmt.Errorf("max_minutes and val_documents must be ≥ 0, got %g and %d", c.MaxMinutes, c.ValDocs)
+	case c.AverageLast < 0:
+		err = fmt.Errorf("average_checkpoints must be ≥ 0, got %d", c.AverageLast)
 	case !(math.Abs(float64(c.MimeticAttention)) < 100):
 		err = fmt.Errorf("mimetic_attention must be in (-100, 100), got %g", c.MimeticAttention)
 	case (c.Train == "") != (c.Val == ""):
@@ -254,6 +263,11 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 		OnSave: func(m train.Metrics) { o.logf("  (the best so far: saved to %s)\n", res.ModelDir) }}
 	snaps := snapshots(&o, cfg.Snapshots, save)
 	tr.Hooks = []train.Hook{res.Best, snaps}
+	var avg *train.CheckpointAverage
+	if cfg.AverageLast > 0 {
+		avg = &train.CheckpointAverage{Dir: filepath.Join(o.Out, "averaging"), Last: cfg.AverageLast, Params: task.Params()}
+		tr.Hooks = append(tr.Hooks, avg)
+	}
 	// Validation ROUGE-L (stemmed), greedy, on the first val_documents.
 	n := len(valEx)
 	if cfg.ValDocs > 0 {
@@ -306,7 +320,68 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 	if err := save(filepath.Join(o.Out, "model-last")); err != nil {
 		return nil, err
 	}
+	if avg != nil {
+		if err := keepAverage(avg, tr, res, save, &o); err != nil {
+			return nil, err
+		}
+	}
 	return res, PlotLoss(o.Out, tr.History)
+}
+
+// AverageFile records, in a run directory, what the run's checkpoint
+// average scored against the best evaluated step.
+const AverageFile = "average.json"
+
+// keepAverage ends a run with checkpoint averaging: the mean of the
+// parameters of the last evaluated steps goes into the model (whose own
+// last parameters are already saved), is scored as every evaluation is,
+// and is written to OUT/model-average, and to the kept model if it scored
+// higher than the best step; OUT/average.json records the figures.
+func keepAverage(avg *train.CheckpointAverage, tr *train.Trainer, res *Result, save func(string) error, o *Options) error {
+	mean, err := avg.Average()
+	if err != nil {
+		return err
+	}
+	for i, p := range avg.Params {
+		copy(p.Value.Data(), mean[i].Data())
+	}
+	valLoss, err := tr.Evaluate()
+	if err != nil {
+		return err
+	}
+	rec := struct {
+		Steps     []int   `json:"steps"`
+		ValLoss   float64 `json:"val_loss"`
+		Score     float64 `json:"score"`
+		ScoreName string  `json:"score_name"`
+		BestScore float64 `json:"best_step_score"`
+		BestStep  int     `json:"best_step"`
+		Kept      bool    `json:"kept"`
+	}{Steps: avg.Steps, ValLoss: valLoss, ScoreName: tr.ScoreName, BestScore: res.Best.Best, BestStep: res.Best.BestStep}
+	if tr.Score != nil {
+		if rec.Score, err = tr.Score(tr.Step()); err != nil {
+			return err
+		}
+	}
+	if err := save(filepath.Join(o.Out, "model-average")); err != nil {
+		return err
+	}
+	rec.Kept = tr.Score != nil && rec.Score > res.Best.Best
+	o.logf("the average of the last %d evaluated steps (%d–%d): validation loss %.4f, %s %.2f against the best step's %.2f (step %d)",
+		len(avg.Steps), avg.Steps[0], avg.Steps[len(avg.Steps)-1], valLoss, tr.ScoreName, rec.Score, res.Best.Best, res.Best.BestStep)
+	if rec.Kept {
+		if err := save(res.ModelDir); err != nil {
+			return err
+		}
+		o.logf(": kept in %s\n", res.ModelDir)
+	} else {
+		o.logf(": %s keeps step %d\n", res.ModelDir, res.Best.BestStep)
+	}
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(o.Out, AverageFile), append(b, '\n'))
 }
 
 // summaryBPE trains the run's byte-level BPE (BART's special tokens and

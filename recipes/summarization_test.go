@@ -11,6 +11,7 @@ import (
 
 	"github.com/goformer/goformer/data"
 	"github.com/goformer/goformer/pipelines"
+	"github.com/goformer/goformer/tensor"
 	"github.com/goformer/goformer/tokenizer"
 )
 
@@ -109,6 +110,89 @@ func TestTrainSummarizationSmall(t *testing.T) {
 	for _, bad := range []string{"", "  \n ", "\xff"} {
 		if _, err := s.Summarize([]string{"fine", bad}); err == nil || !strings.Contains(err.Error(), "document 2") {
 			t.Errorf("document %q: %v", bad, err)
+		}
+	}
+}
+
+// TestTrainSummarizationAverage checks checkpoint averaging at the end of
+// a run: the last evaluated steps' parameters are kept (older ones
+// removed), model-average holds their mean, average.json scores it against
+// the best step, and the kept model is the average exactly when it scored
+// higher.
+func TestTrainSummarizationAverage(t *testing.T) {
+	all, err := data.Debian("valid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeJSONL(t, filepath.Join(dir, "train.jsonl.gz"), all[:200])
+	writeJSONL(t, filepath.Join(dir, "val.jsonl.gz"), all[200:220])
+	cfg := SummarizationPresets["debian-summarize-quick"]
+	cfg.VocabSize, cfg.Steps, cfg.Warmup, cfg.EvalEvery, cfg.ValDocs, cfg.AverageLast = 400, 6, 1, 2, 0, 2
+	cfg.Train, cfg.Val = filepath.Join(dir, "train.jsonl.gz"), filepath.Join(dir, "val.jsonl.gz")
+	out := filepath.Join(dir, "run")
+	res, err := TrainSummarization(context.Background(), cfg, Options{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, AverageFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Steps     []int   `json:"steps"`
+		ValLoss   float64 `json:"val_loss"`
+		Score     float64 `json:"score"`
+		BestScore float64 `json:"best_step_score"`
+		BestStep  int     `json:"best_step"`
+		Kept      bool    `json:"kept"`
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Steps) != 2 || rec.Steps[0] != 4 || rec.Steps[1] != 6 || !(rec.ValLoss > 0) || rec.BestStep != res.Best.BestStep {
+		t.Fatalf("average.json: %s", b)
+	}
+	if rec.Kept != (rec.Score > rec.BestScore) {
+		t.Errorf("kept %v with %g against the best step's %g", rec.Kept, rec.Score, rec.BestScore)
+	}
+	if _, err := os.Stat(filepath.Join(out, "averaging", "step-2.safetensors")); !os.IsNotExist(err) {
+		t.Errorf("step 2's parameters were not removed: %v", err)
+	}
+	read := func(path, name string) []float32 {
+		t.Helper()
+		f, err := tensor.ReadSafetensors(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := f.Tensor(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x.Data()
+	}
+	for _, name := range []string{"model.shared.weight", "model.encoder.layers.0.fc1.weight", "model.decoder.layernorm_embedding.bias"} {
+		s4 := read(filepath.Join(out, "averaging", "step-4.safetensors"), name)
+		s6 := read(filepath.Join(out, "averaging", "step-6.safetensors"), name)
+		got := read(filepath.Join(out, "model-average", "model.safetensors"), name)
+		kept := read(filepath.Join(res.ModelDir, "model.safetensors"), name)
+		last := read(filepath.Join(out, "model-last", "model.safetensors"), name)
+		differs := false
+		for i := range got {
+			want := float32((float64(s4[i]) + float64(s6[i])) / 2)
+			if got[i] != want {
+				t.Fatalf("%s[%d] = %g, want the mean of %g and %g", name, i, got[i], s4[i], s6[i])
+			}
+			if last[i] != s6[i] {
+				t.Fatalf("%s[%d]: model-last has %g, step 6 %g", name, i, last[i], s6[i])
+			}
+			if rec.Kept && kept[i] != got[i] {
+				t.Fatalf("%s[%d]: the kept model is not the average", name, i)
+			}
+			differs = differs || s4[i] != s6[i]
+		}
+		if !differs {
+			t.Errorf("%s: steps 4 and 6 are the same; the test checks nothing", name)
 		}
 	}
 }

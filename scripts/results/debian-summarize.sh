@@ -2,7 +2,8 @@
 # Writes results/debian-summarize/ from a finished run of the debian-summarize
 # preset: the run's own files (settings, metrics), then the test-split ROUGE
 # (stemmed, beside the lead baseline) of its 15- and 30-minute snapshots and of
-# the best model (by validation ROUGE-L) and of the last, greedy and with the
+# the best model (by validation ROUGE-L), of the last and of the checkpoint
+# average (model-average, average.json, when the run kept one), greedy and with the
 # model's own generation settings (generation_config.json: 8 beams, no repeated
 # trigram), as JSON.
 # Usage: scripts/results/debian-summarize.sh RUN_DIR  (from the repository root, after
@@ -14,7 +15,12 @@ mkdir -p "$out"
 go build -o /tmp/goformer-results ./cmd/goformer
 cp "$run/metrics.jsonl" "$run/train_config.json" "$out/"
 cp "$run/loss.png" "$run/rougeL.png" "$out/" 2>/dev/null || true
-for m in model-15min model-30min model model-last; do
+models="model-15min model-30min model model-last"
+if [ -d "$run/model-average" ]; then
+  cp "$run/average.json" "$out/"
+  models="$models model-average"
+fi
+for m in $models; do
   /tmp/goformer-results eval --model "$run/$m" --beams 1 --max-length 48 --no-repeat-ngram-size 0 --json > "$out/eval-$m-greedy.json"
   cat "$out/eval-$m-greedy.json"
   /tmp/goformer-results eval --model "$run/$m" --beams 8 --max-length 48 --no-repeat-ngram-size 3 --early-stopping true --json > "$out/eval-$m-beam8.json"

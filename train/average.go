@@ -1,0 +1,118 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/tensor"
+)
+
+// CheckpointAverage is a hook that keeps the parameters of the last Last
+// evaluated steps, each in its own file under Dir, so that a run can end
+// with their mean: the checkpoint averaging of "Attention Is All You Need"
+// (its base models were the average of their last five checkpoints). The
+// steps kept are in the run's checkpoint, so a resumed run continues the
+// same window; a file written after the checkpoint it resumes from is
+// written again when its step comes round.
+type CheckpointAverage struct {
+	Dir    string          `json:"-"` // where the parameter files go (created if missing)
+	Last   int             `json:"-"` // how many evaluated steps the average covers (≥ 1)
+	Params []*autograd.Var `json:"-"` // the parameters, in the order Average returns them
+
+	Steps []int `json:"steps"` // the evaluated steps kept, oldest first
+}
+
+// Name implements Hook.
+func (a *CheckpointAverage) Name() string { return "checkpoint_average" }
+
+func (a *CheckpointAverage) file(step int) string {
+	return filepath.Join(a.Dir, "step-"+strconv.Itoa(step)+".safetensors")
+}
+
+// AfterStep writes the parameters of an evaluated step (one with a
+// validation loss) and removes the files that fell out of the window.
+func (a *CheckpointAverage) AfterStep(m Metrics) error {
+	if m.ValLoss == nil {
+		return nil
+	}
+	if a.Last < 1 {
+		return fmt.Errorf("checkpoint averaging over %d steps: it needs at least one", a.Last)
+	}
+	if err := os.MkdirAll(a.Dir, 0o755); err != nil {
+		return err
+	}
+	tensors := make([]tensor.NamedTensor, len(a.Params))
+	for i, p := range a.Params {
+		tensors[i] = tensor.NamedTensor{Name: p.Name, Tensor: p.Value}
+	}
+	if err := tensor.WriteSafetensors(a.file(m.Step), tensors, map[string]string{"step": strconv.Itoa(m.Step)}); err != nil {
+		return fmt.Errorf("checkpoint averaging: %w", err)
+	}
+	if n := len(a.Steps); n > 0 && a.Steps[n-1] == m.Step {
+		return nil // the same step again (a resumed run's last)
+	}
+	a.Steps = append(a.Steps, m.Step)
+	for len(a.Steps) > a.Last {
+		if err := os.Remove(a.file(a.Steps[0])); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		a.Steps = a.Steps[1:]
+	}
+	return nil
+}
+
+// Average reads the kept steps' files back and returns the mean of each
+// parameter, in Params' order, accumulated in float64. A missing or
+// damaged file, or a tensor missing from it or of another shape, is an
+// error naming the file and the tensor.
+func (a *CheckpointAverage) Average() ([]*tensor.Tensor, error) {
+	if len(a.Steps) == 0 {
+		return nil, errors.New("checkpoint averaging: no evaluated step kept yet")
+	}
+	sums := make([][]float64, len(a.Params))
+	for i, p := range a.Params {
+		sums[i] = make([]float64, p.Value.Len())
+	}
+	for _, step := range a.Steps {
+		path := a.file(step)
+		f, err := tensor.ReadSafetensors(path)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint averaging: %w", err)
+		}
+		for i, p := range a.Params {
+			t, err := f.Tensor(p.Name)
+			if err != nil {
+				return nil, fmt.Errorf("checkpoint averaging: %s: %w", path, err)
+			}
+			if !t.SameShape(p.Value) {
+				return nil, fmt.Errorf("checkpoint averaging: %s: %s is %v, the model's is %v", path, p.Name, t.Shape(), p.Value.Shape())
+			}
+			for j, v := range t.Data() {
+				sums[i][j] += float64(v)
+			}
+		}
+	}
+	out := make([]*tensor.Tensor, len(a.Params))
+	n := float64(len(a.Steps))
+	for i, p := range a.Params {
+		t := tensor.New(p.Value.Shape()...)
+		d := t.Data()
+		for j, s := range sums[i] {
+			d[j] = float32(s / n)
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// State implements Hook.
+func (a *CheckpointAverage) State() ([]byte, error) { return json.Marshal(a) }
+
+// SetState implements Hook.
+func (a *CheckpointAverage) SetState(b []byte) error { return json.Unmarshal(b, a) }
