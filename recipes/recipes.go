@@ -85,6 +85,7 @@ type Result struct {
 	History     []train.Metrics // every step's metrics, resumed runs included
 	Interrupted bool            // the context was cancelled: a checkpoint was written, resume with Options.Resume
 	Best        *train.KeepBest // the best-by-score model's score and step, where the recipe keeps one
+	Average     *AverageResult  // what the checkpoint average scored, where the run ended with one
 }
 
 // Last returns the last step's metrics.

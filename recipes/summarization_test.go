@@ -139,16 +139,12 @@ func TestTrainSummarizationAverage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec struct {
-		Steps     []int   `json:"steps"`
-		ValLoss   float64 `json:"val_loss"`
-		Score     float64 `json:"score"`
-		BestScore float64 `json:"best_step_score"`
-		BestStep  int     `json:"best_step"`
-		Kept      bool    `json:"kept"`
-	}
+	var rec AverageResult
 	if err := json.Unmarshal(b, &rec); err != nil {
 		t.Fatal(err)
+	}
+	if res.Average == nil || res.Average.Score != rec.Score || res.Average.Kept != rec.Kept {
+		t.Errorf("Result.Average %+v, average.json %+v", res.Average, rec)
 	}
 	if len(rec.Steps) != 2 || rec.Steps[0] != 4 || rec.Steps[1] != 6 || !(rec.ValLoss > 0) || rec.BestStep != res.Best.BestStep {
 		t.Fatalf("average.json: %s", b)

@@ -222,6 +222,12 @@ func runTrain(args []string, stdout, stderr io.Writer) (err error) {
 			name, best = "loss", -best
 		}
 		fmt.Fprintf(stdout, ", best val %s %.2f (step %d)", name, best, res.Best.BestStep)
+		if a := res.Average; a != nil {
+			fmt.Fprintf(stdout, ", the average of the last %d evaluated steps %.2f", len(a.Steps), a.Score)
+			if a.Kept {
+				fmt.Fprint(stdout, " (kept)")
+			}
+		}
 	}
 	fmt.Fprintf(stdout, "; model in %s, curves in %s; peak resident memory %.0f MiB\n", res.ModelDir, filepath.Join(*out, "loss.png"), peakRSSMiB())
 	switch {
