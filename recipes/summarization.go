@@ -63,9 +63,9 @@ type SummarizationConfig struct {
 	Snapshots           []float64 `json:"snapshot_minutes,omitempty"`
 	// AverageLast, if positive, keeps the parameters of the last this
 	// many evaluated steps and ends the run with their mean (the paper's
-	// checkpoint averaging), written to OUT/model-average, scored on the
-	// validation documents like every evaluation, and kept in OUT/model
-	// if it beats the best evaluated step.
+	// checkpoint averaging), written to OUT/model-average and kept in
+	// OUT/model if it scores higher than the best evaluated step's model,
+	// both scored greedily on every validation document.
 	AverageLast int `json:"average_checkpoints,omitempty"`
 	// JSON Lines corpora (plain or gzip) with the document in TextField and
 	// its summary in SummaryField; empty: the built-in Debian descriptions.
@@ -331,7 +331,20 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 		return nil, err
 	}
 	if avg != nil {
-		if err := keepAverage(avg, tr, res, save, &o); err != nil {
+		allIDs, allRefs := make([][]int32, len(valEx)), make([]string, len(valEx))
+		for i, e := range valEx {
+			allIDs[i], allRefs[i] = append(e.Src[:len(e.Src):len(e.Src)], 2), valDocs[e.Index].Summary
+		}
+		scoreAll := func(m *seq2seq.Model) (float64, int, error) {
+			s := &pipelines.Summarizer{Model: m, Tokenizer: tok, Options: pipelines.SummarizeOptions{Generation: gen}}
+			hyp, err := s.SummarizeIDs(allIDs)
+			if err != nil {
+				return 0, 0, err
+			}
+			r, err := metrics.CorpusRouge(hyp, allRefs, true)
+			return r.RougeL, len(allIDs), err
+		}
+		if err := keepAverage(avg, model, tr, res, save, scoreAll, &o); err != nil {
 			return nil, err
 		}
 	}
@@ -342,49 +355,60 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 // average scored against the best evaluated step (an AverageResult).
 const AverageFile = "average.json"
 
-// AverageResult is what a run's checkpoint average scored: its validation
-// loss and score beside the best evaluated step's, and whether it was kept
-// as the run's model.
+// AverageResult is what a run's checkpoint average scored against the
+// best evaluated step's model, both scored afresh on every validation
+// document (the evaluations' figures come from a subset, and the best of
+// many of them is biased upward by the choosing), and whether the average
+// was kept as the run's model.
 type AverageResult struct {
 	Steps     []int   `json:"steps"` // the evaluated steps averaged
 	ValLoss   float64 `json:"val_loss"`
-	Score     float64 `json:"score"`
+	Documents int     `json:"documents"` // validation documents scored
+	Score     float64 `json:"score"`     // the average's
 	ScoreName string  `json:"score_name"`
-	BestScore float64 `json:"best_step_score"`
+	BestScore float64 `json:"best_step_score"` // the best step's model's, on the same documents
 	BestStep  int     `json:"best_step"`
 	Kept      bool    `json:"kept"`
 }
 
 // keepAverage ends a run with checkpoint averaging: the mean of the
 // parameters of the last evaluated steps goes into the model (whose own
-// last parameters are already saved), is scored as every evaluation is,
-// and is written to OUT/model-average, and to the kept model if it scored
-// higher than the best step; OUT/average.json records the figures.
-func keepAverage(avg *train.CheckpointAverage, tr *train.Trainer, res *Result, save func(string) error, o *Options) error {
+// last parameters are already saved) and is written to OUT/model-average;
+// it and the best step's saved model are scored by scoreAll on every
+// validation document, and the average replaces the kept model if it
+// scores higher. OUT/average.json records the figures.
+func keepAverage(avg *train.CheckpointAverage, model *seq2seq.Model, tr *train.Trainer, res *Result, save func(string) error,
+	scoreAll func(*seq2seq.Model) (float64, int, error), o *Options) error {
 	mean, err := avg.Average()
 	if err != nil {
 		return err
 	}
+	rec := &AverageResult{Steps: avg.Steps, ScoreName: "rougeL", BestStep: res.Best.BestStep}
+	res.Average = rec
+	if res.Best.BestStep > 0 {
+		best, err := seq2seq.Load(res.ModelDir)
+		if err != nil {
+			return err
+		}
+		if rec.BestScore, _, err = scoreAll(best); err != nil {
+			return err
+		}
+	}
 	for i, p := range avg.Params {
 		copy(p.Value.Data(), mean[i].Data())
 	}
-	valLoss, err := tr.Evaluate()
-	if err != nil {
+	if rec.ValLoss, err = tr.Evaluate(); err != nil {
 		return err
 	}
-	rec := &AverageResult{Steps: avg.Steps, ValLoss: valLoss, ScoreName: tr.ScoreName, BestScore: res.Best.Best, BestStep: res.Best.BestStep}
-	res.Average = rec
-	if tr.Score != nil {
-		if rec.Score, err = tr.Score(tr.Step()); err != nil {
-			return err
-		}
+	if rec.Score, rec.Documents, err = scoreAll(model); err != nil {
+		return err
 	}
 	if err := save(filepath.Join(o.Out, "model-average")); err != nil {
 		return err
 	}
-	rec.Kept = tr.Score != nil && rec.Score > res.Best.Best
-	o.logf("the average of the last %d evaluated steps (%d–%d): validation loss %.4f, %s %.2f against the best step's %.2f (step %d)",
-		len(avg.Steps), avg.Steps[0], avg.Steps[len(avg.Steps)-1], valLoss, tr.ScoreName, rec.Score, res.Best.Best, res.Best.BestStep)
+	rec.Kept = res.Best.BestStep == 0 || rec.Score > rec.BestScore
+	o.logf("the average of the last %d evaluated steps (%d–%d): validation loss %.4f, ROUGE-L %.2f on all %d validation documents against %.2f for the best step's model (step %d)",
+		len(avg.Steps), avg.Steps[0], avg.Steps[len(avg.Steps)-1], rec.ValLoss, rec.Score, rec.Documents, rec.BestScore, rec.BestStep)
 	if rec.Kept {
 		if err := save(res.ModelDir); err != nil {
 			return err
