@@ -286,10 +286,11 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 	gen := model.GenerationOptions()
 	gen.MaxNewTokens = 48
 	sum := &pipelines.Summarizer{Model: model, Tokenizer: tok, Options: pipelines.SummarizeOptions{Generation: gen}}
-	valIDs, refs := make([][]int32, n), make([]string, n)
-	for i, e := range valEx[:n] {
-		valIDs[i], refs[i] = append(e.Src[:len(e.Src):len(e.Src)], 2), valDocs[e.Index].Summary
+	allIDs, allRefs := make([][]int32, len(valEx)), make([]string, len(valEx))
+	for i, e := range valEx {
+		allIDs[i], allRefs[i] = append(e.Src[:len(e.Src):len(e.Src)], 2), valDocs[e.Index].Summary
 	}
+	valIDs, refs := allIDs[:n], allRefs[:n]
 	tr.ScoreName = "rougeL"
 	tr.Score = func(step int) (float64, error) {
 		start := time.Now()
@@ -331,10 +332,6 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 		return nil, err
 	}
 	if avg != nil {
-		allIDs, allRefs := make([][]int32, len(valEx)), make([]string, len(valEx))
-		for i, e := range valEx {
-			allIDs[i], allRefs[i] = append(e.Src[:len(e.Src):len(e.Src)], 2), valDocs[e.Index].Summary
-		}
 		scoreAll := func(m *seq2seq.Model) (float64, int, error) {
 			s := &pipelines.Summarizer{Model: m, Tokenizer: tok, Options: pipelines.SummarizeOptions{Generation: gen}}
 			hyp, err := s.SummarizeIDs(allIDs)

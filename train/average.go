@@ -68,43 +68,59 @@ func (a *CheckpointAverage) AfterStep(m Metrics) error {
 }
 
 // Average reads the kept steps' files back and returns the mean of each
-// parameter, in Params' order, accumulated in float64. A missing or
-// damaged file, or a tensor missing from it or of another shape, is an
-// error naming the file and the tensor.
+// parameter, in Params' order (MeanParams).
 func (a *CheckpointAverage) Average() ([]*tensor.Tensor, error) {
 	if len(a.Steps) == 0 {
 		return nil, errors.New("checkpoint averaging: no evaluated step kept yet")
 	}
-	sums := make([][]float64, len(a.Params))
-	for i, p := range a.Params {
+	paths := make([]string, len(a.Steps))
+	for i, step := range a.Steps {
+		paths[i] = a.file(step)
+	}
+	mean, err := MeanParams(paths, "", a.Params)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint averaging: %w", err)
+	}
+	return mean, nil
+}
+
+// MeanParams returns, for each of params, the mean of the tensors named
+// prefix+its name in the safetensors files at paths, accumulated in
+// float64 (the trainer's checkpoints name parameters "param."+name). A
+// missing or damaged file, or a tensor missing from it or of another
+// shape, is an error naming the file and the tensor.
+func MeanParams(paths []string, prefix string, params []*autograd.Var) ([]*tensor.Tensor, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no files to average")
+	}
+	sums := make([][]float64, len(params))
+	for i, p := range params {
 		sums[i] = make([]float64, p.Value.Len())
 	}
-	for _, step := range a.Steps {
-		path := a.file(step)
+	for _, path := range paths {
 		f, err := tensor.ReadSafetensors(path)
 		if err != nil {
-			return nil, fmt.Errorf("checkpoint averaging: %w", err)
+			return nil, err
 		}
-		for i, p := range a.Params {
-			t, err := f.Tensor(p.Name)
+		for i, p := range params {
+			t, err := f.Tensor(prefix + p.Name)
 			if err != nil {
-				return nil, fmt.Errorf("checkpoint averaging: %s: %w", path, err)
+				return nil, fmt.Errorf("%s: %w", path, err)
 			}
 			if !t.SameShape(p.Value) {
-				return nil, fmt.Errorf("checkpoint averaging: %s: %s is %v, the model's is %v", path, p.Name, t.Shape(), p.Value.Shape())
+				return nil, fmt.Errorf("%s: %s is %v, the model's is %v", path, p.Name, t.Shape(), p.Value.Shape())
 			}
 			for j, v := range t.Data() {
 				sums[i][j] += float64(v)
 			}
 		}
 	}
-	out := make([]*tensor.Tensor, len(a.Params))
-	n := float64(len(a.Steps))
-	for i, p := range a.Params {
+	out := make([]*tensor.Tensor, len(params))
+	for i, p := range params {
 		t := tensor.New(p.Value.Shape()...)
 		d := t.Data()
 		for j, s := range sums[i] {
-			d[j] = float32(s / n)
+			d[j] = float32(s / float64(len(paths)))
 		}
 		out[i] = t
 	}

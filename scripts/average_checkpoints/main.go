@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 
 	"github.com/goformer/goformer/models/seq2seq"
-	"github.com/goformer/goformer/tensor"
+	"github.com/goformer/goformer/train"
 )
 
 func main() {
@@ -39,33 +39,12 @@ func run(template, out string, checkpoints []string) error {
 		return err
 	}
 	params := m.Params.List()
-	sums := make([][]float64, len(params))
-	for i, p := range params {
-		sums[i] = make([]float64, p.Value.Len())
-	}
-	for _, path := range checkpoints {
-		f, err := tensor.ReadSafetensors(path)
-		if err != nil {
-			return err
-		}
-		for i, p := range params {
-			t, err := f.Tensor("param." + p.Name) // the trainer's name for a parameter
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			if !t.SameShape(p.Value) {
-				return fmt.Errorf("%s: %s is %v, the model's is %v", path, p.Name, t.Shape(), p.Value.Shape())
-			}
-			for j, v := range t.Data() {
-				sums[i][j] += float64(v)
-			}
-		}
+	mean, err := train.MeanParams(checkpoints, "param.", params) // the trainer's names for parameters
+	if err != nil {
+		return err
 	}
 	for i, p := range params {
-		d := p.Value.Data()
-		for j := range d {
-			d[j] = float32(sums[i][j] / float64(len(checkpoints)))
-		}
+		copy(p.Value.Data(), mean[i].Data())
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
