@@ -275,6 +275,18 @@ func MakeBatch(ex []Example, sp Special) Batch {
 // length share a batch, so little is spent on padding. The order of the
 // batches is by length; shuffle them for training.
 func Bucket(ex []Example, maxTokens int, sp Special) []Batch {
+	var out []Batch
+	for _, g := range BucketGroups(ex, maxTokens) {
+		out = append(out, MakeBatch(g, sp))
+	}
+	return out
+}
+
+// BucketGroups returns the examples of each batch that Bucket makes, in the
+// same order: a copy of ex sorted stably by length (so examples of equal
+// length keep their order in ex), cut into runs of at most maxTokens
+// padded tokens.
+func BucketGroups(ex []Example, maxTokens int) [][]Example {
 	sorted := slices.Clone(ex)
 	slices.SortStableFunc(sorted, func(a, b Example) int {
 		if la, lb := max(len(a.Src), len(a.Tgt)), max(len(b.Src), len(b.Tgt)); la != lb {
@@ -282,18 +294,18 @@ func Bucket(ex []Example, maxTokens int, sp Special) []Batch {
 		}
 		return len(a.Src) - len(b.Src)
 	})
-	var out []Batch
+	var out [][]Example
 	start, longest := 0, 0
 	for i, e := range sorted {
 		l := max(len(e.Src), len(e.Tgt)) + 1
 		if i > start && (i-start+1)*max(longest, l) > maxTokens {
-			out = append(out, MakeBatch(sorted[start:i], sp))
+			out = append(out, sorted[start:i:i])
 			start, longest = i, 0
 		}
 		longest = max(longest, l)
 	}
 	if start < len(sorted) {
-		out = append(out, MakeBatch(sorted[start:], sp))
+		out = append(out, sorted[start:])
 	}
 	return out
 }

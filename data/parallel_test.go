@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,6 +169,51 @@ func TestBucketBudgetAndMasks(t *testing.T) {
 	if frac := float64(srcTok+real) / float64(padded); frac < 0.75 {
 		t.Errorf("only %.0f%% of the batched positions are real tokens", 100*frac)
 	}
+}
+
+// TestBucketGroups checks that BucketGroups gives Bucket's batches' examples
+// in order, sorted by length with ties in input order.
+func TestBucketGroups(t *testing.T) {
+	rng := tensor.NewRNG(5)
+	var ex []Example
+	for i := range 300 {
+		ex = append(ex, Example{Src: make([]int32, 2+rng.IntN(6)), Tgt: make([]int32, 1+rng.IntN(3)), Index: i})
+	}
+	groups := BucketGroups(ex, 40)
+	batches := Bucket(ex, 40, Special{Pad: 0, EOS: 1, Start: 2})
+	if len(groups) != len(batches) {
+		t.Fatalf("%d groups, %d batches", len(groups), len(batches))
+	}
+	var prev *Example
+	n := 0
+	for i, g := range groups {
+		if !slices.Equal(batches[i].Index, indices(g)) {
+			t.Fatalf("group %d holds %v, batch %d %v", i, indices(g), i, batches[i].Index)
+		}
+		for j := range g {
+			e := &g[j]
+			if prev != nil {
+				lp, le := max(len(prev.Src), len(prev.Tgt)), max(len(e.Src), len(e.Tgt))
+				if lp > le || (lp == le && len(prev.Src) > len(e.Src)) ||
+					(lp == le && len(prev.Src) == len(e.Src) && prev.Index > e.Index) {
+					t.Fatalf("example %d after %d: not sorted by length with ties in input order", e.Index, prev.Index)
+				}
+			}
+			prev = e
+			n++
+		}
+	}
+	if n != len(ex) {
+		t.Fatalf("%d of %d examples grouped", n, len(ex))
+	}
+}
+
+func indices(g []Example) []int {
+	var out []int
+	for _, e := range g {
+		out = append(out, e.Index)
+	}
+	return out
 }
 
 func TestStreamReadsEveryPairInWindows(t *testing.T) {

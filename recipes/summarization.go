@@ -232,6 +232,13 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 		return nil, err
 	}
 	sp := data.Special{Pad: 1, EOS: 2, Start: 2}
+	// The corpus comes sorted by source package and Bucket sorts stably by
+	// length, so each batch is a run of alphabetical neighbours of one
+	// length (golang-github-gorilla-*-dev, ruby-g*). That is deliberate:
+	// shuffled first, the batches mixed packages (the most common package
+	// prefix held 11% of a batch's documents, against 27%), the training
+	// loss fell faster and the validation loss slower, 3.48 against 3.15 at
+	// step 3,300 (results/debian-summarize/pilot-shuffled-batches/).
 	trainBatches, valBatches := data.Bucket(trainEx, cfg.MaxTokens, sp), data.Bucket(valEx, cfg.MaxTokens, sp)
 	maxPos := max(cfg.MaxSourceLen, 128)
 	for _, e := range valEx {
