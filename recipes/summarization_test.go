@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -190,5 +191,44 @@ func TestTrainSummarizationAverage(t *testing.T) {
 		if !differs {
 			t.Errorf("%s: steps 4 and 6 are the same; the test checks nothing", name)
 		}
+	}
+}
+
+// wordIDs encodes each space-separated word as one id (its length).
+type wordIDs struct{}
+
+func (wordIDs) Encode(s string) ([]int32, error) {
+	var out []int32
+	for _, w := range strings.Fields(s) {
+		out = append(out, int32(len(w)))
+	}
+	return out, nil
+}
+
+// TestSummarizationExamples checks the recipe's pairs: <s> and the first
+// maxSourceLen-2 document tokens, <s> summary, over-long summaries skipped,
+// Index the document's position.
+func TestSummarizationExamples(t *testing.T) {
+	docs := []data.Document{
+		{Text: "a bb ccc dddd eeeee", Summary: "x yy"},
+		{Text: "a", Summary: "one two three four"}, // 4 tokens + <s> + </s> = 6 > 5: skipped
+		{Text: "zz", Summary: "q"},
+	}
+	ex, err := SummarizationExamples(wordIDs{}, docs, 5, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ex) != 2 || ex[0].Index != 0 || ex[1].Index != 2 {
+		t.Fatalf("examples %+v: want documents 0 and 2", ex)
+	}
+	if want := []int32{0, 1, 2, 3}; !slices.Equal(ex[0].Src, want) {
+		t.Errorf("source %v, want %v (<s> and the first 3 tokens)", ex[0].Src, want)
+	}
+	if want := []int32{0, 1, 2}; !slices.Equal(ex[0].Tgt, want) {
+		t.Errorf("target %v, want %v", ex[0].Tgt, want)
+	}
+	all, err := SummarizationExamples(wordIDs{}, docs, 5, 0)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("with no summary limit: %d examples, %v; want 3", len(all), err)
 	}
 }
