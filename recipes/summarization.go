@@ -67,6 +67,11 @@ type SummarizationConfig struct {
 	// OUT/model if it scores higher than the best evaluated step's model,
 	// both scored greedily on every validation document.
 	AverageLast int `json:"average_checkpoints,omitempty"`
+	// AverageChoose makes AverageLast the longest window: the run ends
+	// with the mean of the last k evaluated steps for the k from 1 to
+	// AverageLast whose validation loss is lowest
+	// (train.CheckpointAverage.ChooseWindow).
+	AverageChoose bool `json:"average_choose_window,omitempty"`
 	// JSON Lines corpora (plain or gzip) with the document in TextField and
 	// its summary in SummaryField; empty: the built-in Debian descriptions.
 	Train        string `json:"train,omitempty"`
@@ -105,7 +110,7 @@ var SummarizationPresets = map[string]SummarizationConfig{
 		Activation: "relu", PreLN: true, Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 8192, MaxSourceLen: 128,
 		MaxTargetLen: 40, Steps: 12800, MaxMinutes: 58, LR: 2e-3, MinLR: 3e-5, Warmup: 200, Beta1: 0.9, Beta2: 0.98,
 		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 300, ValDocs: 500, Seed: 1, Snapshots: []float64{15, 30},
-		MimeticAttention: 1, SinusoidalPositions: true, AverageLast: 8},
+		MimeticAttention: 1, SinusoidalPositions: true, AverageLast: 16, AverageChoose: true},
 	// A minute's run for tests and the README.
 	"debian-summarize-quick": {VocabSize: 1000, DModel: 64, EncoderLayers: 1, DecoderLayers: 1, Heads: 2, FFN: 128,
 		Activation: "gelu", Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 2048, MaxSourceLen: 64,
@@ -353,7 +358,7 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 			r, err := metrics.CorpusRouge(hyp, allRefs, true)
 			return r.RougeL, len(allIDs), err
 		}
-		if err := keepAverage(avg, model, tr, res, save, scoreAll, &o); err != nil {
+		if err := keepAverage(avg, cfg.AverageChoose, model, tr, res, save, scoreAll, &o); err != nil {
 			return nil, err
 		}
 	}
@@ -370,27 +375,31 @@ const AverageFile = "average.json"
 // many of them is biased upward by the choosing), and whether the average
 // was kept as the run's model.
 type AverageResult struct {
-	Steps     []int   `json:"steps"` // the evaluated steps averaged
-	ValLoss   float64 `json:"val_loss"`
-	Documents int     `json:"documents"` // validation documents scored
-	Score     float64 `json:"score"`     // the average's
-	ScoreName string  `json:"score_name"`
-	BestScore float64 `json:"best_step_score"` // the best step's model's, on the same documents
-	BestStep  int     `json:"best_step"`
-	Kept      bool    `json:"kept"`
+	Steps   []int   `json:"steps"` // the evaluated steps averaged
+	ValLoss float64 `json:"val_loss"`
+	// WindowLosses, where the window was chosen, is the validation loss of
+	// the mean of the last k kept steps at index k-1.
+	WindowLosses []float64 `json:"window_val_losses,omitempty"`
+	Documents    int       `json:"documents"` // validation documents scored
+	Score        float64   `json:"score"`     // the average's
+	ScoreName    string    `json:"score_name"`
+	BestScore    float64   `json:"best_step_score"` // the best step's model's, on the same documents
+	BestStep     int       `json:"best_step"`
+	Kept         bool      `json:"kept"`
 }
 
 // keepAverage ends a run with checkpoint averaging: the mean of the
-// parameters of the last evaluated steps goes into the model (whose own
-// last parameters are already saved) and is written to OUT/model-average;
+// parameters of the last evaluated steps (as many as kept, or, with
+// choose, as many of them as give the lowest validation loss) goes into
+// the model (whose own last parameters are already saved) and is written
+// to OUT/model-average;
 // it and the best step's saved model are scored by scoreAll on every
 // validation document, and the average replaces the kept model if it
 // scores higher. OUT/average.json records the figures.
-func keepAverage(avg *train.CheckpointAverage, model *seq2seq.Model, tr *train.Trainer, res *Result, save func(string) error,
+func keepAverage(avg *train.CheckpointAverage, choose bool, model *seq2seq.Model, tr *train.Trainer, res *Result, save func(string) error,
 	scoreAll func(*seq2seq.Model) (float64, int, error), o *Options) error {
-	mean, err := avg.Average()
-	if err != nil {
-		return err
+	if len(avg.Steps) == 0 {
+		return errors.New("checkpoint averaging: no evaluated step kept")
 	}
 	rec := &AverageResult{Steps: avg.Steps, ScoreName: "rougeL", BestStep: res.Best.BestStep}
 	res.Average = rec
@@ -403,12 +412,27 @@ func keepAverage(avg *train.CheckpointAverage, model *seq2seq.Model, tr *train.T
 			return err
 		}
 	}
-	for i, p := range avg.Params {
-		copy(p.Value.Data(), mean[i].Data())
+	if choose {
+		k, losses, err := avg.ChooseWindow(tr.Evaluate)
+		if err != nil {
+			return err
+		}
+		rec.Steps, rec.ValLoss, rec.WindowLosses = avg.Steps[len(avg.Steps)-k:], losses[k-1], losses
+		o.logf("validation loss of the mean of the last k evaluated steps, k = 1…%d: %.4f; the lowest at k = %d\n",
+			len(losses), losses, k)
+	} else {
+		mean, err := avg.Average()
+		if err != nil {
+			return err
+		}
+		for i, p := range avg.Params {
+			copy(p.Value.Data(), mean[i].Data())
+		}
+		if rec.ValLoss, err = tr.Evaluate(); err != nil {
+			return err
+		}
 	}
-	if rec.ValLoss, err = tr.Evaluate(); err != nil {
-		return err
-	}
+	var err error
 	if rec.Score, rec.Documents, err = scoreAll(model); err != nil {
 		return err
 	}
@@ -417,7 +441,7 @@ func keepAverage(avg *train.CheckpointAverage, model *seq2seq.Model, tr *train.T
 	}
 	rec.Kept = res.Best.BestStep == 0 || rec.Score > rec.BestScore
 	o.logf("the average of the last %d evaluated steps (%d–%d): validation loss %.4f, ROUGE-L %.2f on all %d validation documents against %.2f for the best step's model (step %d)",
-		len(avg.Steps), avg.Steps[0], avg.Steps[len(avg.Steps)-1], rec.ValLoss, rec.Score, rec.Documents, rec.BestScore, rec.BestStep)
+		len(rec.Steps), rec.Steps[0], rec.Steps[len(rec.Steps)-1], rec.ValLoss, rec.Score, rec.Documents, rec.BestScore, rec.BestStep)
 	if rec.Kept {
 		if err := save(res.ModelDir); err != nil {
 			return err

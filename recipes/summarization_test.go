@@ -4,6 +4,8 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,9 +13,11 @@ import (
 	"testing"
 
 	"github.com/goformer/goformer/data"
+	"github.com/goformer/goformer/models/seq2seq"
 	"github.com/goformer/goformer/pipelines"
 	"github.com/goformer/goformer/tensor"
 	"github.com/goformer/goformer/tokenizer"
+	"github.com/goformer/goformer/train"
 )
 
 // writeJSONL writes documents as gzipped JSON Lines with the fields text
@@ -190,6 +194,63 @@ func TestTrainSummarizationAverage(t *testing.T) {
 		}
 		if !differs {
 			t.Errorf("%s: steps 4 and 6 are the same; the test checks nothing", name)
+		}
+	}
+}
+
+// TestTrainSummarizationAverageChoose checks a run that chooses its
+// averaging window: every window over the kept steps has its validation
+// loss recorded, the one kept is the lowest, its steps are the last k
+// kept, and model-average is what the window's validation loss was
+// measured on.
+func TestTrainSummarizationAverageChoose(t *testing.T) {
+	all, err := data.Debian("valid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeJSONL(t, filepath.Join(dir, "train.jsonl.gz"), all[:200])
+	writeJSONL(t, filepath.Join(dir, "val.jsonl.gz"), all[200:220])
+	cfg := SummarizationPresets["debian-summarize-quick"]
+	cfg.VocabSize, cfg.Steps, cfg.Warmup, cfg.EvalEvery, cfg.ValDocs, cfg.AverageLast, cfg.AverageChoose = 400, 8, 1, 2, 0, 3, true
+	cfg.Train, cfg.Val = filepath.Join(dir, "train.jsonl.gz"), filepath.Join(dir, "val.jsonl.gz")
+	out := filepath.Join(dir, "run")
+	res, err := TrainSummarization(context.Background(), cfg, Options{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := res.Average
+	if rec == nil || len(rec.WindowLosses) != 3 {
+		t.Fatalf("Result.Average %+v, want three windows' losses", rec)
+	}
+	k := len(rec.Steps)
+	t.Logf("windows' validation losses %v: kept the last %d steps", rec.WindowLosses, k)
+	for i, l := range rec.WindowLosses {
+		if !(l > 0) || l < rec.ValLoss || (l == rec.ValLoss && i+1 < k) {
+			t.Fatalf("window of %d steps: loss %g; the one kept (%d steps) has %g", i+1, l, k, rec.ValLoss)
+		}
+	}
+	if want := []int{8, 6, 4}[:k]; rec.ValLoss != rec.WindowLosses[k-1] || rec.Steps[k-1] != 8 || rec.Steps[0] != want[k-1] {
+		t.Fatalf("kept steps %v with loss %g; losses %v", rec.Steps, rec.ValLoss, rec.WindowLosses)
+	}
+	// The saved average reproduces the chosen window's validation loss.
+	m, err := seq2seq.Load(filepath.Join(out, "model-average"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := make([]string, k)
+	for i, s := range rec.Steps {
+		paths[i] = filepath.Join(out, "averaging", fmt.Sprintf("step-%d.safetensors", s))
+	}
+	mean, err := train.MeanParams(paths, "", m.Params.List())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range m.Params.List() { // summed in another order: within an ulp
+		for j, v := range p.Value.Data() {
+			if w := mean[i].Data()[j]; math.Abs(float64(v-w)) > 1e-6*math.Abs(float64(w))+1e-30 {
+				t.Fatalf("model-average's %s[%d] = %g, the mean of steps %v is %g", p.Name, j, v, rec.Steps, w)
+			}
 		}
 	}
 }

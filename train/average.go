@@ -132,3 +132,60 @@ func (a *CheckpointAverage) State() ([]byte, error) { return json.Marshal(a) }
 
 // SetState implements Hook.
 func (a *CheckpointAverage) SetState(b []byte) error { return json.Unmarshal(b, a) }
+
+// ChooseWindow picks how many of the last kept steps to average: for each
+// k from 1 to len(Steps) it sets Params to the mean of the last k steps'
+// parameters (accumulated in float64, each file read once, newest first)
+// and calls loss, the validation loss of the model those parameters
+// belong to. It returns the k with the lowest loss (the smaller k on a
+// tie) and every window's loss (losses[k-1]), and leaves Params holding
+// that window's mean. The window is chosen on validation data, as the
+// best step is; a longer one averages out more of the noise of a high
+// learning rate and reaches back to older, worse parameters.
+func (a *CheckpointAverage) ChooseWindow(loss func() (float64, error)) (k int, losses []float64, err error) {
+	if len(a.Steps) == 0 {
+		return 0, nil, errors.New("checkpoint averaging: no evaluated step kept yet")
+	}
+	sums := make([][]float64, len(a.Params))
+	best := make([][]float32, len(a.Params))
+	for i, p := range a.Params {
+		sums[i] = make([]float64, p.Value.Len())
+		best[i] = make([]float32, p.Value.Len())
+	}
+	for n := 1; n <= len(a.Steps); n++ {
+		path := a.file(a.Steps[len(a.Steps)-n])
+		f, err := tensor.ReadSafetensors(path)
+		if err != nil {
+			return 0, nil, fmt.Errorf("checkpoint averaging: %w", err)
+		}
+		for i, p := range a.Params {
+			t, err := f.Tensor(p.Name)
+			if err != nil {
+				return 0, nil, fmt.Errorf("checkpoint averaging: %s: %w", path, err)
+			}
+			if !t.SameShape(p.Value) {
+				return 0, nil, fmt.Errorf("checkpoint averaging: %s: %s is %v, the model's is %v", path, p.Name, t.Shape(), p.Value.Shape())
+			}
+			d := p.Value.Data()
+			for j, v := range t.Data() {
+				sums[i][j] += float64(v)
+				d[j] = float32(sums[i][j] / float64(n))
+			}
+		}
+		l, err := loss()
+		if err != nil {
+			return 0, nil, fmt.Errorf("checkpoint averaging over the last %d steps: %w", n, err)
+		}
+		losses = append(losses, l)
+		if k == 0 || l < losses[k-1] {
+			k = n
+			for i, p := range a.Params {
+				copy(best[i], p.Value.Data())
+			}
+		}
+	}
+	for i, p := range a.Params {
+		copy(p.Value.Data(), best[i])
+	}
+	return k, losses, nil
+}

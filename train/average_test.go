@@ -97,3 +97,68 @@ func TestCheckpointAverage(t *testing.T) {
 		t.Error("no step kept: no error")
 	}
 }
+
+// TestChooseWindow checks the choice of how many kept steps to average:
+// every window from the newest step back is scored, the lowest loss wins
+// (the shorter window on a tie), its mean is left in the parameters, and a
+// damaged file is an error naming it.
+func TestChooseWindow(t *testing.T) {
+	dir := t.TempDir()
+	a, b := autograd.NewParam("a", tensor.New(2, 3)), autograd.NewParam("b", tensor.New(5))
+	h := &CheckpointAverage{Dir: dir, Last: 4, Params: []*autograd.Var{a, b}}
+	val := 1.0
+	for step := 1; step <= 4; step++ { // a = 10·step + i, b = step
+		for i := range a.Value.Data() {
+			a.Value.Data()[i] = float32(step*10 + i)
+		}
+		for i := range b.Value.Data() {
+			b.Value.Data()[i] = float32(step)
+		}
+		if err := h.AfterStep(Metrics{Step: step, ValLoss: &val}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Windows' means of a[0]: 40, 35, 30, 25. The loss is lowest at 30
+	// (the last three steps).
+	target := float32(30)
+	loss := func() (float64, error) {
+		d := a.Value.Data()[0] - target
+		return float64(d * d), nil
+	}
+	k, losses, err := h.ChooseWindow(loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []float64{100, 25, 0, 25}; k != 3 || !reflect.DeepEqual(losses, want) {
+		t.Fatalf("window %d, losses %v; want 3, %v", k, losses, want)
+	}
+	for i, v := range a.Value.Data() {
+		if want := float32(30 + i); v != want {
+			t.Fatalf("a[%d] = %g after choosing, want %g", i, v, want)
+		}
+	}
+	if v := b.Value.Data()[4]; v != 3 {
+		t.Fatalf("b[4] = %g after choosing, want 3", v)
+	}
+	// The chosen window's mean is Average's over the same steps.
+	h3 := &CheckpointAverage{Dir: dir, Last: 3, Params: h.Params, Steps: h.Steps[1:]}
+	mean, err := h3.Average()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(mean[0].Data(), a.Value.Data()) || !reflect.DeepEqual(mean[1].Data(), b.Value.Data()) {
+		t.Fatalf("ChooseWindow left %v %v, Average gives %v %v", a.Value.Data(), b.Value.Data(), mean[0].Data(), mean[1].Data())
+	}
+	// A tie keeps the shorter window.
+	target = 37.5
+	if k, _, err := h.ChooseWindow(loss); err != nil || k != 1 {
+		t.Fatalf("tie between 1 and 2 steps (40 and 35 around 37.5): window %d (%v), want 1", k, err)
+	}
+	os.WriteFile(filepath.Join(dir, "step-2.safetensors"), []byte("{"), 0o644)
+	if _, _, err := h.ChooseWindow(loss); err == nil || !strings.Contains(err.Error(), "step-2.safetensors") {
+		t.Errorf("damaged file: %v", err)
+	}
+	if _, _, err := (&CheckpointAverage{Dir: dir, Last: 3, Params: h.Params}).ChooseWindow(loss); err == nil {
+		t.Error("no step kept: no error")
+	}
+}
