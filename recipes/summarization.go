@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/data"
 	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/metrics"
@@ -72,6 +74,12 @@ type SummarizationConfig struct {
 	// AverageLast whose validation loss is lowest
 	// (train.CheckpointAverage.ChooseWindow).
 	AverageChoose bool `json:"average_choose_window,omitempty"`
+	// EMADecays, with average_checkpoints, keep an exponential moving
+	// average of the parameters for each decay from step EMAStart on
+	// (train.EMA); the run's end puts whichever of them and the checkpoint
+	// average has the lowest validation loss in OUT/model-average.
+	EMADecays []float64 `json:"ema_decays,omitempty"`
+	EMAStart  int       `json:"ema_start_step,omitempty"`
 	// JSON Lines corpora (plain or gzip) with the document in TextField and
 	// its summary in SummaryField; empty: the built-in Debian descriptions.
 	Train        string `json:"train,omitempty"`
@@ -110,7 +118,8 @@ var SummarizationPresets = map[string]SummarizationConfig{
 		Activation: "relu", PreLN: true, Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 8192, MaxSourceLen: 128,
 		MaxTargetLen: 40, Steps: 12800, MaxMinutes: 58, LR: 2e-3, MinLR: 3e-5, Warmup: 200, Beta1: 0.9, Beta2: 0.98,
 		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 300, ValDocs: 500, Seed: 1, Snapshots: []float64{15, 30},
-		MimeticAttention: 1, SinusoidalPositions: true, AverageLast: 16, AverageChoose: true},
+		MimeticAttention: 1, SinusoidalPositions: true, AverageLast: 16, AverageChoose: true,
+		EMADecays: []float64{0.999, 0.9995, 0.9998}, EMAStart: 2000},
 	// A minute's run for tests and the README.
 	"debian-summarize-quick": {VocabSize: 1000, DModel: 64, EncoderLayers: 1, DecoderLayers: 1, Heads: 2, FFN: 128,
 		Activation: "gelu", Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 2048, MaxSourceLen: 64,
@@ -136,11 +145,21 @@ func (c *SummarizationConfig) Validate() error {
 		err = fmt.Errorf("max_minutes and val_documents must be ≥ 0, got %g and %d", c.MaxMinutes, c.ValDocs)
 	case c.AverageLast < 0:
 		err = fmt.Errorf("average_checkpoints must be ≥ 0, got %d", c.AverageLast)
+	case len(c.EMADecays) > 0 && c.AverageLast == 0:
+		err = fmt.Errorf("ema_decays need average_checkpoints (the run's end compares them with the checkpoint average)")
+	case c.EMAStart < 0:
+		err = fmt.Errorf("ema_start_step must be ≥ 0, got %d", c.EMAStart)
 	case !(math.Abs(float64(c.MimeticAttention)) < 100):
 		err = fmt.Errorf("mimetic_attention must be in (-100, 100), got %g", c.MimeticAttention)
 	case (c.Train == "") != (c.Val == ""):
 		err = fmt.Errorf("train and val come together")
-	default:
+	}
+	for _, d := range c.EMADecays {
+		if err == nil && !(d > 0 && d < 1) {
+			err = fmt.Errorf("ema_decays must be in (0, 1), got %g", d)
+		}
+	}
+	if err == nil {
 		err = optim.WarmupCosine{Max: c.LR, Min: c.MinLR, Warmup: c.Warmup, DecaySteps: c.Steps}.Validate()
 	}
 	if err != nil {
@@ -295,6 +314,11 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 		avg = &train.CheckpointAverage{Dir: filepath.Join(o.Out, "averaging"), Last: cfg.AverageLast, Params: task.Params()}
 		tr.Hooks = append(tr.Hooks, avg)
 	}
+	var emas []*train.EMA
+	for _, d := range cfg.EMADecays {
+		emas = append(emas, &train.EMA{Decay: d, Start: cfg.EMAStart, Params: task.Params()})
+		tr.Hooks = append(tr.Hooks, emas[len(emas)-1])
+	}
 	// Validation ROUGE-L (stemmed), greedy, on the first val_documents.
 	n := len(valEx)
 	if cfg.ValDocs > 0 {
@@ -358,7 +382,7 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 			r, err := metrics.CorpusRouge(hyp, allRefs, true)
 			return r.RougeL, len(allIDs), err
 		}
-		if err := keepAverage(avg, cfg.AverageChoose, model, tr, res, save, scoreAll, &o); err != nil {
+		if err := keepAverage(avg, cfg.AverageChoose, emas, model, tr, res, save, scoreAll, &o); err != nil {
 			return nil, err
 		}
 	}
@@ -380,12 +404,26 @@ type AverageResult struct {
 	// WindowLosses, where the window was chosen, is the validation loss of
 	// the mean of the last k kept steps at index k-1.
 	WindowLosses []float64 `json:"window_val_losses,omitempty"`
-	Documents    int       `json:"documents"` // validation documents scored
-	Score        float64   `json:"score"`     // the average's
-	ScoreName    string    `json:"score_name"`
-	BestScore    float64   `json:"best_step_score"` // the best step's model's, on the same documents
-	BestStep     int       `json:"best_step"`
-	Kept         bool      `json:"kept"`
+	// EMA is each moving average's validation loss, where the run kept
+	// any; EMADecay is the decay of the one in model-average, 0 where the
+	// checkpoint average had the lower loss (Steps and ValLoss are then
+	// the checkpoint average's).
+	EMA       []EMAResult `json:"ema,omitempty"`
+	EMADecay  float64     `json:"ema_decay,omitempty"`
+	Documents int         `json:"documents"` // validation documents scored
+	Score     float64     `json:"score"`     // the average's
+	ScoreName string      `json:"score_name"`
+	BestScore float64     `json:"best_step_score"` // the best step's model's, on the same documents
+	BestStep  int         `json:"best_step"`
+	Kept      bool        `json:"kept"`
+}
+
+// EMAResult is a moving average's validation loss at a run's end.
+type EMAResult struct {
+	Decay   float64 `json:"decay"`
+	Start   int     `json:"start_step"`
+	Steps   int     `json:"steps"` // steps averaged
+	ValLoss float64 `json:"val_loss"`
 }
 
 // keepAverage ends a run with checkpoint averaging: the mean of the
@@ -396,7 +434,7 @@ type AverageResult struct {
 // it and the best step's saved model are scored by scoreAll on every
 // validation document, and the average replaces the kept model if it
 // scores higher. OUT/average.json records the figures.
-func keepAverage(avg *train.CheckpointAverage, choose bool, model *seq2seq.Model, tr *train.Trainer, res *Result, save func(string) error,
+func keepAverage(avg *train.CheckpointAverage, choose bool, emas []*train.EMA, model *seq2seq.Model, tr *train.Trainer, res *Result, save func(string) error,
 	scoreAll func(*seq2seq.Model) (float64, int, error), o *Options) error {
 	if len(avg.Steps) == 0 {
 		return errors.New("checkpoint averaging: no evaluated step kept")
@@ -432,6 +470,11 @@ func keepAverage(avg *train.CheckpointAverage, choose bool, model *seq2seq.Model
 			return err
 		}
 	}
+	if len(emas) > 0 {
+		if err := chooseEMA(emas, avg.Params, tr, rec, o); err != nil {
+			return err
+		}
+	}
 	var err error
 	if rec.Score, rec.Documents, err = scoreAll(model); err != nil {
 		return err
@@ -440,8 +483,12 @@ func keepAverage(avg *train.CheckpointAverage, choose bool, model *seq2seq.Model
 		return err
 	}
 	rec.Kept = res.Best.BestStep == 0 || rec.Score > rec.BestScore
-	o.logf("the average of the last %d evaluated steps (%d–%d): validation loss %.4f, ROUGE-L %.2f on all %d validation documents against %.2f for the best step's model (step %d)",
-		len(rec.Steps), rec.Steps[0], rec.Steps[len(rec.Steps)-1], rec.ValLoss, rec.Score, rec.Documents, rec.BestScore, rec.BestStep)
+	what := fmt.Sprintf("the average of the last %d evaluated steps (%d–%d)", len(rec.Steps), rec.Steps[0], rec.Steps[len(rec.Steps)-1])
+	if rec.EMADecay > 0 {
+		what = fmt.Sprintf("the moving average with decay %g", rec.EMADecay)
+	}
+	o.logf("%s: validation loss %.4f, ROUGE-L %.2f on all %d validation documents against %.2f for the best step's model (step %d)",
+		what, rec.ValLoss, rec.Score, rec.Documents, rec.BestScore, rec.BestStep)
 	if rec.Kept {
 		if err := save(res.ModelDir); err != nil {
 			return err
@@ -455,6 +502,41 @@ func keepAverage(avg *train.CheckpointAverage, choose bool, model *seq2seq.Model
 		return err
 	}
 	return writeFile(filepath.Join(o.Out, AverageFile), append(b, '\n'))
+}
+
+// chooseEMA measures the validation loss of each moving average and
+// leaves in params whichever of them and the checkpoint average (there
+// now, with loss rec.ValLoss) has the lowest.
+func chooseEMA(emas []*train.EMA, params []*autograd.Var, tr *train.Trainer, rec *AverageResult, o *Options) error {
+	keep := make([][]float32, len(params))
+	for i, p := range params {
+		keep[i] = slices.Clone(p.Value.Data())
+	}
+	for _, e := range emas {
+		mean, err := e.Average()
+		if err != nil {
+			return err
+		}
+		for i, p := range params {
+			copy(p.Value.Data(), mean[i].Data())
+		}
+		loss, err := tr.Evaluate()
+		if err != nil {
+			return err
+		}
+		rec.EMA = append(rec.EMA, EMAResult{Decay: e.Decay, Start: e.Start, Steps: e.Updates, ValLoss: loss})
+		o.logf("moving average with decay %g over %d steps: validation loss %.4f\n", e.Decay, e.Updates, loss)
+		if loss < rec.ValLoss {
+			rec.ValLoss, rec.EMADecay = loss, e.Decay
+			for i, p := range params {
+				copy(keep[i], p.Value.Data())
+			}
+		}
+	}
+	for i, p := range params {
+		copy(p.Value.Data(), keep[i])
+	}
+	return nil
 }
 
 // summaryBPE trains the run's byte-level BPE (BART's special tokens and

@@ -213,6 +213,7 @@ func TestTrainSummarizationAverageChoose(t *testing.T) {
 	writeJSONL(t, filepath.Join(dir, "val.jsonl.gz"), all[200:220])
 	cfg := SummarizationPresets["debian-summarize-quick"]
 	cfg.VocabSize, cfg.Steps, cfg.Warmup, cfg.EvalEvery, cfg.ValDocs, cfg.AverageLast, cfg.AverageChoose = 400, 8, 1, 2, 0, 3, true
+	cfg.EMADecays, cfg.EMAStart = []float64{0.5, 0.9}, 3
 	cfg.Train, cfg.Val = filepath.Join(dir, "train.jsonl.gz"), filepath.Join(dir, "val.jsonl.gz")
 	out := filepath.Join(dir, "run")
 	res, err := TrainSummarization(context.Background(), cfg, Options{Out: out})
@@ -224,13 +225,32 @@ func TestTrainSummarizationAverageChoose(t *testing.T) {
 		t.Fatalf("Result.Average %+v, want three windows' losses", rec)
 	}
 	k := len(rec.Steps)
-	t.Logf("windows' validation losses %v: kept the last %d steps", rec.WindowLosses, k)
+	t.Logf("windows' validation losses %v: the last %d steps; moving averages %+v; kept decay %g", rec.WindowLosses, k, rec.EMA, rec.EMADecay)
 	for i, l := range rec.WindowLosses {
-		if !(l > 0) || l < rec.ValLoss || (l == rec.ValLoss && i+1 < k) {
-			t.Fatalf("window of %d steps: loss %g; the one kept (%d steps) has %g", i+1, l, k, rec.ValLoss)
+		if !(l > 0) || l < rec.WindowLosses[k-1] || (l == rec.WindowLosses[k-1] && i+1 < k) {
+			t.Fatalf("window of %d steps: loss %g; the one chosen (%d steps) has %g", i+1, l, k, rec.WindowLosses[k-1])
 		}
 	}
-	if want := []int{8, 6, 4}[:k]; rec.ValLoss != rec.WindowLosses[k-1] || rec.Steps[k-1] != 8 || rec.Steps[0] != want[k-1] {
+	// Moving averages over steps 3–8 and 3–8; the lowest loss of all is kept.
+	if len(rec.EMA) != 2 || rec.EMA[0].Decay != 0.5 || rec.EMA[1].Steps != 6 {
+		t.Fatalf("moving averages %+v, want decays 0.5 and 0.9 over 6 steps", rec.EMA)
+	}
+	lowest, decay := rec.WindowLosses[k-1], 0.0
+	for _, e := range rec.EMA {
+		if !(e.ValLoss > 0) {
+			t.Fatalf("moving average %+v", e)
+		}
+		if e.ValLoss < lowest {
+			lowest, decay = e.ValLoss, e.Decay
+		}
+	}
+	if rec.ValLoss != lowest || rec.EMADecay != decay {
+		t.Fatalf("kept loss %g (decay %g), the lowest is %g (decay %g)", rec.ValLoss, rec.EMADecay, lowest, decay)
+	}
+	if decay > 0 {
+		return // model-average is the moving average, which TestEMA checks
+	}
+	if want := []int{8, 6, 4}[:k]; rec.Steps[k-1] != 8 || rec.Steps[0] != want[k-1] {
 		t.Fatalf("kept steps %v with loss %g; losses %v", rec.Steps, rec.ValLoss, rec.WindowLosses)
 	}
 	// The saved average reproduces the chosen window's validation loss.

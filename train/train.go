@@ -546,6 +546,13 @@ func (t *Trainer) SaveCheckpoint() error {
 	}
 	optState, optStep := t.Opt.State()
 	tensors = append(tensors, optState...)
+	for _, hk := range t.Hooks {
+		if th, ok := hk.(TensorHook); ok {
+			for _, nt := range th.Tensors() {
+				tensors = append(tensors, tensor.NamedTensor{Name: "hook." + hk.Name() + "." + nt.Name, Tensor: nt.Tensor})
+			}
+		}
+	}
 	dataRNG, err := t.dataRNG.MarshalBinary()
 	if err != nil {
 		return err
@@ -668,6 +675,12 @@ func (t *Trainer) Resume() error {
 		st := f.Metadata["hook."+hk.Name()]
 		if err := hk.SetState([]byte(st)); err != nil {
 			return fmt.Errorf("train: cannot resume: %s: %s: %w", path, hk.Name(), err)
+		}
+		if th, ok := hk.(TensorHook); ok {
+			prefix := "hook." + hk.Name() + "."
+			if err := th.SetTensors(func(name string) (*tensor.Tensor, error) { return f.Tensor(prefix + name) }); err != nil {
+				return fmt.Errorf("train: cannot resume: %s: %s: %w", path, hk.Name(), err)
+			}
 		}
 	}
 	t.step, t.lastCkp = step, step
