@@ -111,8 +111,11 @@ var SummarizationPresets = map[string]SummarizationConfig{
 	// 34.34 where the same steps at a higher rate gave 37.18), the peak is
 	// 2e-3 (validation loss 2.97 at step 6,300 where 1e-3 gave 3.18; 3e-3
 	// broke down at step 400 and stalled near 4.6), and the run ends with
-	// the mean of its last 8 evaluated steps' parameters, the paper's
-	// checkpoint averaging, which stands in for the decay (see
+	// an average of its parameters, which stands in for the decay: of the
+	// means of the last 1–16 evaluated steps (the paper's checkpoint
+	// averaging) and moving averages from step 2,000, the one of lowest
+	// validation loss (a fixed 8 steps scored test ROUGE-L 39.89, the
+	// 0.9995 average chosen so 39.73: the choice is below the noise; see
 	// results/debian-summarize/).
 	"debian-summarize": {VocabSize: 8000, DModel: 128, EncoderLayers: 3, DecoderLayers: 3, Heads: 4, FFN: 512,
 		Activation: "relu", PreLN: true, Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 8192, MaxSourceLen: 128,
@@ -406,8 +409,8 @@ type AverageResult struct {
 	WindowLosses []float64 `json:"window_val_losses,omitempty"`
 	// EMA is each moving average's validation loss, where the run kept
 	// any; EMADecay is the decay of the one in model-average, 0 where the
-	// checkpoint average had the lower loss (Steps and ValLoss are then
-	// the checkpoint average's).
+	// checkpoint average had the lower loss. Steps are always the
+	// checkpoint average's, ValLoss and Score model-average's.
 	EMA       []EMAResult `json:"ema,omitempty"`
 	EMADecay  float64     `json:"ema_decay,omitempty"`
 	Documents int         `json:"documents"` // validation documents scored
@@ -416,6 +419,23 @@ type AverageResult struct {
 	BestScore float64     `json:"best_step_score"` // the best step's model's, on the same documents
 	BestStep  int         `json:"best_step"`
 	Kept      bool        `json:"kept"`
+}
+
+// String says which average went into model-average: "the average of the
+// last 8 evaluated steps (4500–6315)" or "the moving average with decay
+// 0.9995 over 4307 steps".
+func (r *AverageResult) String() string {
+	if r.EMADecay > 0 {
+		for _, e := range r.EMA {
+			if e.Decay == r.EMADecay {
+				return fmt.Sprintf("the moving average with decay %g over %d steps", e.Decay, e.Steps)
+			}
+		}
+	}
+	if len(r.Steps) == 0 {
+		return "no average"
+	}
+	return fmt.Sprintf("the average of the last %d evaluated steps (%d–%d)", len(r.Steps), r.Steps[0], r.Steps[len(r.Steps)-1])
 }
 
 // EMAResult is a moving average's validation loss at a run's end.
@@ -483,12 +503,8 @@ func keepAverage(avg *train.CheckpointAverage, choose bool, emas []*train.EMA, m
 		return err
 	}
 	rec.Kept = res.Best.BestStep == 0 || rec.Score > rec.BestScore
-	what := fmt.Sprintf("the average of the last %d evaluated steps (%d–%d)", len(rec.Steps), rec.Steps[0], rec.Steps[len(rec.Steps)-1])
-	if rec.EMADecay > 0 {
-		what = fmt.Sprintf("the moving average with decay %g", rec.EMADecay)
-	}
 	o.logf("%s: validation loss %.4f, ROUGE-L %.2f on all %d validation documents against %.2f for the best step's model (step %d)",
-		what, rec.ValLoss, rec.Score, rec.Documents, rec.BestScore, rec.BestStep)
+		rec, rec.ValLoss, rec.Score, rec.Documents, rec.BestScore, rec.BestStep)
 	if rec.Kept {
 		if err := save(res.ModelDir); err != nil {
 			return err

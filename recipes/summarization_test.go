@@ -313,3 +313,15 @@ func TestSummarizationExamples(t *testing.T) {
 		t.Fatalf("with no summary limit: %d examples, %v; want 3", len(all), err)
 	}
 }
+
+// TestAverageResultString: the line says which average model-average holds.
+func TestAverageResultString(t *testing.T) {
+	r := &AverageResult{Steps: []int{4500, 4800, 6315}, EMA: []EMAResult{{Decay: 0.999, Steps: 40}, {Decay: 0.9995, Steps: 4307}}}
+	if got, want := r.String(), "the average of the last 3 evaluated steps (4500–6315)"; got != want {
+		t.Errorf("checkpoint average: %q, want %q", got, want)
+	}
+	r.EMADecay = 0.9995
+	if got, want := r.String(), "the moving average with decay 0.9995 over 4307 steps"; got != want {
+		t.Errorf("moving average: %q, want %q", got, want)
+	}
+}

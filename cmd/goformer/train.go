@@ -223,8 +223,8 @@ func runTrain(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		fmt.Fprintf(stdout, ", best val %s %.2f (step %d)", name, best, res.Best.BestStep)
 		if a := res.Average; a != nil {
-			fmt.Fprintf(stdout, "; on all %d validation documents, the average of the last %d evaluated steps %.2f against the best step's %.2f",
-				a.Documents, len(a.Steps), a.Score, a.BestScore)
+			fmt.Fprintf(stdout, "; on all %d validation documents, %s %.2f against the best step's %.2f",
+				a.Documents, a, a.Score, a.BestScore)
 			if a.Kept {
 				fmt.Fprint(stdout, " (kept)")
 			}

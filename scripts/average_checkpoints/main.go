@@ -6,7 +6,10 @@
 //
 // It is what a run with average_checkpoints does at its end
 // (train.CheckpointAverage), for checkpoints kept by hand: the summariser's
-// pilot runs were averaged with it before the recipe could.
+// pilot runs were averaged with it before the recipe could. With
+// -prefix "" it averages the files the run's averaging hook kept
+// (RUN/averaging/step-N.safetensors, whose tensors carry the parameters'
+// own names), to score another window than the one the run chose.
 package main
 
 import (
@@ -22,24 +25,25 @@ import (
 func main() {
 	template := flag.String("template", "", "a model directory of the run (its config, tokenizer and generation settings are copied)")
 	out := flag.String("out", "", "the directory to write")
+	prefix := flag.String("prefix", "param.", `what the files' tensor names add to the parameters' ("param.": the trainer's checkpoints; "": RUN/averaging's files)`)
 	flag.Parse()
 	if *template == "" || *out == "" || flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: average_checkpoints -template MODEL_DIR -out DIR CHECKPOINT...")
 		os.Exit(2)
 	}
-	if err := run(*template, *out, flag.Args()); err != nil {
+	if err := run(*template, *out, *prefix, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "average_checkpoints:", err)
 		os.Exit(1)
 	}
 }
 
-func run(template, out string, checkpoints []string) error {
+func run(template, out, prefix string, checkpoints []string) error {
 	m, err := seq2seq.Load(template)
 	if err != nil {
 		return err
 	}
 	params := m.Params.List()
-	mean, err := train.MeanParams(checkpoints, "param.", params) // the trainer's names for parameters
+	mean, err := train.MeanParams(checkpoints, prefix, params)
 	if err != nil {
 		return err
 	}
