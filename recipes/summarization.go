@@ -491,7 +491,7 @@ func keepAverage(avg *train.CheckpointAverage, choose bool, emas []*train.EMA, m
 		}
 	}
 	if len(emas) > 0 {
-		if err := chooseEMA(emas, avg.Params, tr, rec, o); err != nil {
+		if err := chooseEMA(emas, avg.Params, tr.Evaluate, rec, o); err != nil {
 			return err
 		}
 	}
@@ -520,10 +520,10 @@ func keepAverage(avg *train.CheckpointAverage, choose bool, emas []*train.EMA, m
 	return writeFile(filepath.Join(o.Out, AverageFile), append(b, '\n'))
 }
 
-// chooseEMA measures the validation loss of each moving average and
-// leaves in params whichever of them and the checkpoint average (there
-// now, with loss rec.ValLoss) has the lowest.
-func chooseEMA(emas []*train.EMA, params []*autograd.Var, tr *train.Trainer, rec *AverageResult, o *Options) error {
+// chooseEMA measures the validation loss of each moving average with
+// evaluate and leaves in params whichever of them and the checkpoint
+// average (there now, with loss rec.ValLoss) has the lowest.
+func chooseEMA(emas []*train.EMA, params []*autograd.Var, evaluate func() (float64, error), rec *AverageResult, o *Options) error {
 	keep := make([][]float32, len(params))
 	for i, p := range params {
 		keep[i] = slices.Clone(p.Value.Data())
@@ -536,7 +536,7 @@ func chooseEMA(emas []*train.EMA, params []*autograd.Var, tr *train.Trainer, rec
 		for i, p := range params {
 			copy(p.Value.Data(), mean[i].Data())
 		}
-		loss, err := tr.Evaluate()
+		loss, err := evaluate()
 		if err != nil {
 			return err
 		}

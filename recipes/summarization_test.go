@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/data"
 	"github.com/goformer/goformer/models/seq2seq"
 	"github.com/goformer/goformer/pipelines"
@@ -323,5 +325,40 @@ func TestAverageResultString(t *testing.T) {
 	r.EMADecay = 0.9995
 	if got, want := r.String(), "the moving average with decay 0.9995 over 4307 steps"; got != want {
 		t.Errorf("moving average: %q, want %q", got, want)
+	}
+}
+
+// TestChooseEMA: of the checkpoint average in the parameters and the
+// moving averages, the lowest loss stays in the parameters, and the
+// record names it.
+func TestChooseEMA(t *testing.T) {
+	p := autograd.NewParam("w", tensor.New(1))
+	emas := []*train.EMA{{Decay: 0.5, Params: []*autograd.Var{p}}, {Decay: 0.9, Params: []*autograd.Var{p}}}
+	for step, v := range []float32{0, 10} { // EMA 0.5: 20/3 ≈ 6.67; 0.9: 100/19 ≈ 5.26
+		p.Value.Data()[0] = v
+		for _, e := range emas {
+			if err := e.AfterStep(train.Metrics{Step: step + 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		target, window float32 // the loss is (w − target)²; the window's mean is in w
+		decay          float64
+	}{{7, 6, 0.5}, {5, 6, 0.9}, {6.9, 6.9, 0}} {
+		p.Value.Data()[0] = tc.window
+		loss := func() (float64, error) { d := float64(p.Value.Data()[0] - tc.target); return d * d, nil }
+		l0, _ := loss()
+		rec := &AverageResult{Steps: []int{2}, ValLoss: l0}
+		if err := chooseEMA(emas, []*autograd.Var{p}, loss, rec, &Options{Log: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+		l, _ := loss()
+		if rec.EMADecay != tc.decay || len(rec.EMA) != 2 || l != rec.ValLoss {
+			t.Errorf("target %g: kept decay %g (want %g), loss %g, record %+v", tc.target, rec.EMADecay, tc.decay, l, rec)
+		}
+		if tc.decay == 0 && p.Value.Data()[0] != tc.window {
+			t.Errorf("target %g: the window's mean %g was replaced by %g", tc.target, tc.window, p.Value.Data()[0])
+		}
 	}
 }
