@@ -39,6 +39,30 @@ func writeJSONL(t *testing.T, path string, docs []data.Document) {
 	f.Close()
 }
 
+// trainQuickSummarizer trains the quick preset, changed by set, on the
+// first nTrain pairs of the Debian validation split with the nVal after
+// them as its validation set; it returns the result, the run directory
+// and the settings it ran with.
+func trainQuickSummarizer(t *testing.T, nTrain, nVal int, set func(*SummarizationConfig)) (*Result, string, SummarizationConfig) {
+	t.Helper()
+	all, err := data.Debian("valid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeJSONL(t, filepath.Join(dir, "train.jsonl.gz"), all[:nTrain])
+	writeJSONL(t, filepath.Join(dir, "val.jsonl.gz"), all[nTrain:nTrain+nVal])
+	cfg := SummarizationPresets["debian-summarize-quick"]
+	set(&cfg)
+	cfg.Train, cfg.Val = filepath.Join(dir, "train.jsonl.gz"), filepath.Join(dir, "val.jsonl.gz")
+	out := filepath.Join(dir, "run")
+	res, err := TrainSummarization(context.Background(), cfg, Options{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, out, cfg
+}
+
 // TestTrainSummarizationSmall trains a few steps on a slice of the Debian
 // descriptions and checks what a user gets: a BART directory with BART's
 // special tokens and template, which the summarisation pipeline loads and
@@ -48,17 +72,9 @@ func TestTrainSummarizationSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	writeJSONL(t, filepath.Join(dir, "train.jsonl.gz"), all[:300])
-	writeJSONL(t, filepath.Join(dir, "val.jsonl.gz"), all[300:330])
-	cfg := SummarizationPresets["debian-summarize-quick"]
-	cfg.VocabSize, cfg.Steps, cfg.Warmup, cfg.EvalEvery, cfg.ValDocs = 400, 4, 1, 4, 0
-	cfg.Train, cfg.Val = filepath.Join(dir, "train.jsonl.gz"), filepath.Join(dir, "val.jsonl.gz")
-	out := filepath.Join(dir, "run")
-	res, err := TrainSummarization(context.Background(), cfg, Options{Out: out})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, _, cfg := trainQuickSummarizer(t, 300, 30, func(c *SummarizationConfig) {
+		c.VocabSize, c.Steps, c.Warmup, c.EvalEvery, c.ValDocs = 400, 4, 1, 4, 0
+	})
 	if res.Last().Step != 4 || res.Best == nil || res.Best.BestStep != 4 {
 		t.Fatalf("last step %d, best %+v", res.Last().Step, res.Best)
 	}
@@ -127,21 +143,9 @@ func TestTrainSummarizationSmall(t *testing.T) {
 // the best step, and the kept model is the average exactly when it scored
 // higher.
 func TestTrainSummarizationAverage(t *testing.T) {
-	all, err := data.Debian("valid")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	writeJSONL(t, filepath.Join(dir, "train.jsonl.gz"), all[:200])
-	writeJSONL(t, filepath.Join(dir, "val.jsonl.gz"), all[200:220])
-	cfg := SummarizationPresets["debian-summarize-quick"]
-	cfg.VocabSize, cfg.Steps, cfg.Warmup, cfg.EvalEvery, cfg.ValDocs, cfg.AverageLast = 400, 6, 1, 2, 0, 2
-	cfg.Train, cfg.Val = filepath.Join(dir, "train.jsonl.gz"), filepath.Join(dir, "val.jsonl.gz")
-	out := filepath.Join(dir, "run")
-	res, err := TrainSummarization(context.Background(), cfg, Options{Out: out})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, out, _ := trainQuickSummarizer(t, 200, 20, func(c *SummarizationConfig) {
+		c.VocabSize, c.Steps, c.Warmup, c.EvalEvery, c.ValDocs, c.AverageLast = 400, 6, 1, 2, 0, 2
+	})
 	b, err := os.ReadFile(filepath.Join(out, AverageFile))
 	if err != nil {
 		t.Fatal(err)
@@ -206,22 +210,10 @@ func TestTrainSummarizationAverage(t *testing.T) {
 // kept, and model-average is what the window's validation loss was
 // measured on.
 func TestTrainSummarizationAverageChoose(t *testing.T) {
-	all, err := data.Debian("valid")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	writeJSONL(t, filepath.Join(dir, "train.jsonl.gz"), all[:200])
-	writeJSONL(t, filepath.Join(dir, "val.jsonl.gz"), all[200:220])
-	cfg := SummarizationPresets["debian-summarize-quick"]
-	cfg.VocabSize, cfg.Steps, cfg.Warmup, cfg.EvalEvery, cfg.ValDocs, cfg.AverageLast, cfg.AverageChoose = 400, 8, 1, 2, 0, 3, true
-	cfg.EMADecays, cfg.EMAStart = []float64{0.5, 0.9}, 3
-	cfg.Train, cfg.Val = filepath.Join(dir, "train.jsonl.gz"), filepath.Join(dir, "val.jsonl.gz")
-	out := filepath.Join(dir, "run")
-	res, err := TrainSummarization(context.Background(), cfg, Options{Out: out})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, out, _ := trainQuickSummarizer(t, 200, 20, func(c *SummarizationConfig) {
+		c.VocabSize, c.Steps, c.Warmup, c.EvalEvery, c.ValDocs, c.AverageLast, c.AverageChoose = 400, 8, 1, 2, 0, 3, true
+		c.EMADecays, c.EMAStart = []float64{0.5, 0.9}, 3
+	})
 	rec := res.Average
 	if rec == nil || len(rec.WindowLosses) != 3 {
 		t.Fatalf("Result.Average %+v, want three windows' losses", rec)

@@ -98,18 +98,11 @@ func MeanParams(paths []string, prefix string, params []*autograd.Var) ([]*tenso
 		sums[i] = make([]float64, p.Value.Len())
 	}
 	for _, path := range paths {
-		f, err := tensor.ReadSafetensors(path)
+		ts, err := readParams(path, prefix, params)
 		if err != nil {
 			return nil, err
 		}
-		for i, p := range params {
-			t, err := f.Tensor(prefix + p.Name)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			if !t.SameShape(p.Value) {
-				return nil, fmt.Errorf("%s: %s is %v, the model's is %v", path, p.Name, t.Shape(), p.Value.Shape())
-			}
+		for i, t := range ts {
 			for j, v := range t.Data() {
 				sums[i][j] += float64(v)
 			}
@@ -121,6 +114,28 @@ func MeanParams(paths []string, prefix string, params []*autograd.Var) ([]*tenso
 		d := t.Data()
 		for j, s := range sums[i] {
 			d[j] = float32(s / float64(len(paths)))
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// readParams reads, for each of params, the tensor named prefix+its name
+// from the safetensors file at path; a missing tensor or one of another
+// shape is an error naming the file and the tensor.
+func readParams(path, prefix string, params []*autograd.Var) ([]*tensor.Tensor, error) {
+	f, err := tensor.ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*tensor.Tensor, len(params))
+	for i, p := range params {
+		t, err := f.Tensor(prefix + p.Name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if !t.SameShape(p.Value) {
+			return nil, fmt.Errorf("%s: %s is %v, the model's is %v", path, p.Name, t.Shape(), p.Value.Shape())
 		}
 		out[i] = t
 	}
@@ -153,20 +168,12 @@ func (a *CheckpointAverage) ChooseWindow(loss func() (float64, error)) (k int, l
 		best[i] = make([]float32, p.Value.Len())
 	}
 	for n := 1; n <= len(a.Steps); n++ {
-		path := a.file(a.Steps[len(a.Steps)-n])
-		f, err := tensor.ReadSafetensors(path)
+		ts, err := readParams(a.file(a.Steps[len(a.Steps)-n]), "", a.Params)
 		if err != nil {
 			return 0, nil, fmt.Errorf("checkpoint averaging: %w", err)
 		}
-		for i, p := range a.Params {
-			t, err := f.Tensor(p.Name)
-			if err != nil {
-				return 0, nil, fmt.Errorf("checkpoint averaging: %s: %w", path, err)
-			}
-			if !t.SameShape(p.Value) {
-				return 0, nil, fmt.Errorf("checkpoint averaging: %s: %s is %v, the model's is %v", path, p.Name, t.Shape(), p.Value.Shape())
-			}
-			d := p.Value.Data()
+		for i, t := range ts {
+			d := a.Params[i].Value.Data()
 			for j, v := range t.Data() {
 				sums[i][j] += float64(v)
 				d[j] = float32(sums[i][j] / float64(n))
