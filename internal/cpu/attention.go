@@ -59,7 +59,7 @@ type Attention struct {
 // Tile sizes: a 64×128 score tile (32 KiB) and its probability twin stay in
 // L2 next to the 64-row query block and the key and value blocks.
 const (
-	attnBr = 64  // query rows per block
+	attnBr = 128 // query rows per block
 	attnBc = 128 // keys per block
 )
 
