@@ -61,8 +61,8 @@ type Attention struct {
 // query rows rather than 64 put a head of up to 128 positions in one block:
 // each of the five products of the backward pass is then one call, one
 // pack of each operand, instead of two (the summariser's encoder, 78
-// positions and heads of 32: forward 7.2 → 5.1 ms, backward 15.8 → 12.1 ms
-// a layer, BenchmarkAttentionSummarizer).
+// positions and heads of 32: forward 6.5 → 5.7 ms, backward 13.8 → 11.9 ms
+// a layer; BenchmarkAttentionSummarizer, results/attention-summarizer).
 const (
 	attnBr = 128 // query rows per block
 	attnBc = 128 // keys per block
