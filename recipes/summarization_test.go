@@ -104,7 +104,7 @@ func TestTrainSummarizationSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := s.Options.Generation; g.NumBeams != 8 || g.MaxLength != 48 || g.NoRepeatNgramSize != 3 || g.ForcedBOS != 0 || g.EarlyStopping != "true" {
+	if g := s.Options.Generation; g.NumBeams != 8 || g.MaxLength != 48 || g.NoRepeatNgramSize != 3 || g.ForcedBOS != 0 || g.EarlyStopping != "false" {
 		t.Errorf("generation settings from generation_config.json: %+v", g)
 	}
 	cut := -1

@@ -39,3 +39,62 @@ func TestLabelledLossMatchesLoss(t *testing.T) {
 		return m.LabelledLoss(g, src, srcLen, tgtIn, labels, tgtLen, batch, srcPad, tgtPad, 0.1, &rows)
 	})
 }
+
+// TestLabelledLossGrouped: a batch large enough to be decoded in groups of
+// similar target length (targets of 1 to 9 tokens, padded to 12) gives
+// Loss's loss and gradients; without dropout, since the groups draw their
+// masks in other shapes. The groups are checked to form.
+func TestLabelledLossGrouped(t *testing.T) {
+	for _, modelType := range []string{"bart", "marian"} {
+		cfg := Config{ModelType: modelType, VocabSize: 23, DModel: 16, EncoderLayers: 1, DecoderLayers: 2,
+			EncoderAttentionHeads: 2, DecoderAttentionHeads: 2, EncoderFFNDim: 24, DecoderFFNDim: 24,
+			MaxPositionEmbeddings: 16, PadTokenID: 1, EOSTokenID: 2, DecoderStartTokenID: 2, InitStd: 0.1}
+		m, err := New(cfg, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const batch, srcLen, tgtLen, pad = 40, 7, 12, 1
+		src, srcPad := make([]int32, batch*srcLen), make([]bool, batch*srcLen)
+		tgtIn, labels, tgtPad := make([]int32, batch*tgtLen), make([]int32, batch*tgtLen), make([]bool, batch*tgtLen)
+		for b := 0; b < batch; b++ {
+			ns := 3 + b%5
+			for p := 0; p < srcLen; p++ {
+				i := b*srcLen + p
+				switch {
+				case p < ns:
+					src[i] = int32(5 + (b*7+p*3)%18)
+				case p == ns:
+					src[i] = 2
+				default:
+					src[i], srcPad[i] = pad, true
+				}
+			}
+			nt := 1 + (b*5)%9 // target tokens, EOS included
+			for p := 0; p < tgtLen; p++ {
+				i := b*tgtLen + p
+				switch {
+				case p < nt:
+					labels[i] = int32(5 + (b*11+p*5)%18)
+					if p == nt-1 {
+						labels[i] = 2
+					}
+					tgtIn[i] = 2
+					if p > 0 {
+						tgtIn[i] = labels[i-1]
+					}
+				default:
+					tgtIn[i], labels[i], tgtPad[i] = pad, pad, true
+				}
+			}
+		}
+		if gr := m.targetGroups(batch, tgtLen, tgtPad, labels); len(gr) < 2 {
+			t.Fatalf("%s: %d groups, want several", modelType, len(gr))
+		}
+		fixture.CheckSameLoss(t, modelType+" grouped LabelledLoss", &m.Params, func(g *autograd.Graph) (*autograd.Var, error) {
+			_, loss, err := m.Loss(g, src, srcLen, tgtIn, labels, tgtLen, batch, srcPad, tgtPad, 0.1)
+			return loss, err
+		}, func(g *autograd.Graph) (*autograd.Var, error) {
+			return m.LabelledLoss(g, src, srcLen, tgtIn, labels, tgtLen, batch, srcPad, tgtPad, 0.1, nil)
+		})
+	}
+}

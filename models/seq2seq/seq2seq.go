@@ -179,6 +179,7 @@ type Model struct {
 	encEmbNorm *nn.LayerNorm // BART: layernorm_embedding
 	decEmbNorm *nn.LayerNorm
 	posIDs     [2][]int32     // BART: position ids of the encoder and the decoder, reused (backward reads them)
+	groups     groupScratch   // LabelledLoss's decoder groups, reused (backward reads them)
 	logitsBias *tensor.Tensor // final_logits_bias [1, vocab]
 	encoder    []*nn.EncoderLayer
 	decoder    []*nn.DecoderLayer
@@ -267,19 +268,29 @@ func hasSuffix(s, suffix string) bool {
 // embed returns the scaled embeddings of ids [batch, t] plus the
 // positions from..from+t-1 of the encoder's or the decoder's table.
 func (m *Model) embed(g *autograd.Graph, ids []int32, batch, from, t int, decoder bool) *autograd.Var {
+	which := 0
+	if decoder {
+		which = 1
+	}
+	return m.embedPos(g, ids, batch, from, t, decoder, &m.posIDs[which])
+}
+
+// embedPos is embed with BART's position ids kept in *posIDs (grown when
+// short), which must stay unchanged until Backward.
+func (m *Model) embedPos(g *autograd.Graph, ids []int32, batch, from, t int, decoder bool, posIDs *[]int32) *autograd.Var {
 	if from+t > m.Config.MaxPositionEmbeddings {
 		return g.Fail(fmt.Errorf("seq2seq: positions up to %d exceed max_position_embeddings %d", from+t, m.Config.MaxPositionEmbeddings))
 	}
 	x := m.shared.Forward(g, ids, batch, t)
 	if m.Config.Bart() {
-		table, norm, which := m.encPos, m.encEmbNorm, 0
+		table, norm := m.encPos, m.encEmbNorm
 		if decoder {
-			table, norm, which = m.decPos, m.decEmbNorm, 1
+			table, norm = m.decPos, m.decEmbNorm
 		}
-		if cap(m.posIDs[which]) < batch*t {
-			m.posIDs[which] = make([]int32, batch*t)
+		if cap(*posIDs) < batch*t {
+			*posIDs = make([]int32, batch*t)
 		}
-		ids := m.posIDs[which][:batch*t]
+		ids := (*posIDs)[:batch*t]
 		for i := range ids {
 			ids[i] = int32(from + i%t + bartOffset)
 		}
@@ -419,6 +430,11 @@ func (m *Model) Loss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels [
 // target spends most of Loss's time projecting padding onto the
 // vocabulary. rows is scratch for the labelled positions, reused when it
 // has the room (nil is fine); labels must stay unchanged until Backward.
+// A batch of 32 rows or more whose targets differ in length is decoded in
+// groups of similar length, each padded only to its own longest (see
+// groups.go): the same loss and gradients, for fewer positions; dropout then
+// draws different masks. The model keeps the groups' buffers until the next
+// call, so one model builds one such graph at a time.
 func (m *Model) LabelledLoss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels []int32, tgtLen, batch int, srcPad, tgtPad []bool, eps float32, rows *[]int32) (*autograd.Var, error) {
 	if len(tgtIn) != batch*tgtLen || len(labels) != batch*tgtLen {
 		return nil, fmt.Errorf("seq2seq: %d target ids and %d labels for batch %d × length %d", len(tgtIn), len(labels), batch, tgtLen)
@@ -429,6 +445,9 @@ func (m *Model) LabelledLoss(g *autograd.Graph, src []int32, srcLen int, tgtIn, 
 	memory, err := m.Encode(g, src, batch, srcLen, srcPad)
 	if err != nil {
 		return nil, err
+	}
+	if groups := m.targetGroups(batch, tgtLen, tgtPad, labels); len(groups) > 1 && decodeInGroups {
+		return m.groupedLoss(g, groups, memory, srcLen, tgtIn, labels, tgtLen, srcPad, tgtPad, eps)
 	}
 	y := m.decodeHidden(g, m.embed(g, tgtIn, batch, 0, tgtLen, true), memory, tgtPad, srcPad, nil)
 	idx, kept := nn.LabelledRows(labels, int32(m.Config.PadTokenID), rows)

@@ -5,7 +5,8 @@
 # the best model (by validation ROUGE-L), of the last and of the checkpoint
 # average (model-average, average.json, when the run kept one), greedy and with the
 # model's own generation settings (generation_config.json: 8 beams, no repeated
-# trigram), as JSON.
+# trigram, early_stopping false), as JSON; the kept model also with
+# early_stopping true, the setting before (eval-model-beam8-early.json).
 # Usage: scripts/results/debian-summarize.sh RUN_DIR  (from the repository root, after
 #   go run ./cmd/goformer train --preset debian-summarize --out RUN_DIR 2> RUN_DIR.stderr)
 set -euo pipefail
@@ -23,6 +24,8 @@ fi
 for m in $models; do
   /tmp/goformer-results eval --model "$run/$m" --beams 1 --max-length 48 --no-repeat-ngram-size 0 --json > "$out/eval-$m-greedy.json"
   cat "$out/eval-$m-greedy.json"
-  /tmp/goformer-results eval --model "$run/$m" --beams 8 --max-length 48 --no-repeat-ngram-size 3 --early-stopping true --json > "$out/eval-$m-beam8.json"
+  /tmp/goformer-results eval --model "$run/$m" --beams 8 --max-length 48 --no-repeat-ngram-size 3 --early-stopping false --json > "$out/eval-$m-beam8.json"
   cat "$out/eval-$m-beam8.json"
 done
+/tmp/goformer-results eval --model "$run/model" --beams 8 --max-length 48 --no-repeat-ngram-size 3 --early-stopping true --json > "$out/eval-model-beam8-early.json"
+cat "$out/eval-model-beam8-early.json"
