@@ -446,8 +446,10 @@ func (m *Model) LabelledLoss(g *autograd.Graph, src []int32, srcLen int, tgtIn, 
 	if err != nil {
 		return nil, err
 	}
-	if groups := m.targetGroups(batch, tgtLen, tgtPad, labels); len(groups) > 1 && decodeInGroups {
-		return m.groupedLoss(g, groups, memory, srcLen, tgtIn, labels, tgtLen, srcPad, tgtPad, eps)
+	if decodeInGroups {
+		if groups := m.targetGroups(batch, tgtLen, tgtPad, labels); len(groups) > 1 {
+			return m.groupedLoss(g, groups, memory, srcLen, tgtIn, labels, tgtLen, srcPad, tgtPad, eps)
+		}
 	}
 	y := m.decodeHidden(g, m.embed(g, tgtIn, batch, 0, tgtLen, true), memory, tgtPad, srcPad, nil)
 	idx, kept := nn.LabelledRows(labels, int32(m.Config.PadTokenID), rows)
