@@ -529,6 +529,10 @@ func chooseEMA(emas []*train.EMA, params []*autograd.Var, evaluate func() (float
 		keep[i] = slices.Clone(p.Value.Data())
 	}
 	for _, e := range emas {
+		if e.Updates == 0 { // the run ended before the averages started
+			o.logf("moving average with decay %g: none (the run ended before step %d, where it starts)\n", e.Decay, e.Start)
+			continue
+		}
 		mean, err := e.Average()
 		if err != nil {
 			return err

@@ -353,4 +353,15 @@ func TestChooseEMA(t *testing.T) {
 			t.Errorf("target %g: the window's mean %g was replaced by %g", tc.target, tc.window, p.Value.Data()[0])
 		}
 	}
+	// A run that ended before a moving average started skips it.
+	late := &train.EMA{Decay: 0.99, Start: 100, Params: []*autograd.Var{p}}
+	p.Value.Data()[0] = 6
+	rec := &AverageResult{Steps: []int{2}, ValLoss: 1}
+	var log strings.Builder
+	if err := chooseEMA([]*train.EMA{late, emas[1]}, []*autograd.Var{p}, func() (float64, error) { return 0.5, nil }, rec, &Options{Log: &log}); err != nil {
+		t.Fatalf("an average that never started: %v", err)
+	}
+	if len(rec.EMA) != 1 || rec.EMADecay != 0.9 || !strings.Contains(log.String(), "decay 0.99: none") {
+		t.Errorf("record %+v, log %q", rec, log.String())
+	}
 }
