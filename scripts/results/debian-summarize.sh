@@ -7,11 +7,13 @@
 # model's own generation settings (generation_config.json: 8 beams, no repeated
 # trigram, early_stopping false), as JSON; the kept model also with
 # early_stopping true, the setting before (eval-model-beam8-early.json).
-# Usage: scripts/results/debian-summarize.sh RUN_DIR  (from the repository root, after
-#   go run ./cmd/goformer train --preset debian-summarize --out RUN_DIR 2> RUN_DIR.stderr)
+# Usage: scripts/results/debian-summarize.sh RUN_DIR [OUT_DIR]  (from the repository root,
+#   after go run ./cmd/goformer train --preset debian-summarize --out RUN_DIR 2> RUN_DIR.stderr;
+#   OUT_DIR defaults to results/debian-summarize, the preset's record: give a subfolder
+#   for a run that is not the preset's, e.g. one with a --config override)
 set -euo pipefail
 run=$1
-out=results/debian-summarize
+out=${2:-results/debian-summarize}
 mkdir -p "$out"
 go build -o /tmp/goformer-results ./cmd/goformer
 cp "$run/metrics.jsonl" "$run/train_config.json" "$out/"
