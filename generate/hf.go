@@ -97,6 +97,21 @@ type Options struct {
 	// EncoderRepetitionPenalty needs. Each sentence counts its own tokens
 	// only (transformers also counts the padding of a padded batch).
 	EncoderInputs [][]int32
+	// NBest, if set, is called by beam search once per sentence (Search's
+	// index) with its finished hypotheses, best first: the NumBeams that
+	// transformers returns with num_return_sequences = num_beams. The
+	// hypothesis Search returns is the first of them.
+	NBest func(sentence int, hyps []Hypothesis)
+}
+
+// Hypothesis is one finished beam of beam search.
+type Hypothesis struct {
+	Tokens []int32 // as Search returns them (no start token, no EOS)
+	// LogProb is the summed log-probability of the tokens and of the EOS
+	// that ended them, if one did (after the logits processors); Score is
+	// what beam search ranks by: LogProb / length^LengthPenalty, the start
+	// token counted in the length.
+	LogProb, Score float64
 }
 
 // maxNew returns the number of tokens that may be generated.
@@ -296,7 +311,8 @@ func Search(dec RowDecoder, sentences, vocab int, o Options) ([][]int32, error) 
 // it (copies rows per source, up to maxNew steps). The results come back
 // in the input order; progress, if set, is called with the number of
 // sources done. The sources are the encoder inputs that
-// EncoderRepetitionPenalty reads (o.EncoderInputs is set per batch).
+// EncoderRepetitionPenalty reads (o.EncoderInputs is set per batch);
+// o.NBest is called with the sources' indices.
 func SearchBatches(src [][]int32, vocab int, o Options, batchRows int, newDecoder func(batch [][]int32, copies, maxNew int) (RowDecoder, error), progress func(done int)) ([][]int32, error) {
 	if batchRows < 1 {
 		batchRows = 256
@@ -309,6 +325,7 @@ func SearchBatches(src [][]int32, vocab int, o Options, batchRows int, newDecode
 	sort.SliceStable(order, func(a, b int) bool { return len(src[order[a]]) < len(src[order[b]]) })
 	out := make([][]int32, len(src))
 	per := max(1, batchRows/beams)
+	nbest := o.NBest // called with the sources' own indices
 	for start := 0; start < len(order); start += per {
 		idx := order[start:min(start+per, len(order))]
 		batch := make([][]int32, len(idx))
@@ -320,6 +337,9 @@ func SearchBatches(src [][]int32, vocab int, o Options, batchRows int, newDecode
 			return nil, err
 		}
 		o.EncoderInputs = batch
+		if nbest != nil {
+			o.NBest = func(j int, hyps []Hypothesis) { nbest(idx[j], hyps) }
+		}
 		res, err := Search(dec, len(batch), vocab, o)
 		if r, ok := dec.(interface{ Release() }); ok {
 			r.Release() // its memory serves the next batch's decoder
@@ -400,7 +420,7 @@ type hypotheses struct {
 func (h *hypotheses) add(tokens []int32, logp float64) {
 	score := logp / math.Pow(float64(len(tokens)+1), h.alpha) // the start token counts
 	if len(h.beams) < h.k || score > h.worst {
-		h.beams = addHypothesis(h.beams, hypothesis{tokens: tokens, score: score}, h.k)
+		h.beams = addHypothesis(h.beams, hypothesis{tokens: tokens, score: score, logp: logp}, h.k)
 		h.worst = h.beams[len(h.beams)-1].score
 	}
 }
@@ -569,6 +589,13 @@ func beamHF(dec RowDecoder, sentences, vocab int, o *Options, srcs [][]int32) ([
 	out := make([][]int32, sentences)
 	for s, st := range states {
 		out[s] = st.best()
+		if o.NBest != nil {
+			hyps := make([]Hypothesis, len(st.hyps.beams))
+			for j, h := range st.hyps.beams {
+				hyps[j] = Hypothesis{Tokens: h.tokens, LogProb: h.logp, Score: h.score}
+			}
+			o.NBest(s, hyps)
+		}
 	}
 	return out, nil
 }

@@ -34,6 +34,7 @@ type HFConfig struct {
 	Temperature         *float64        `json:"temperature"`
 	TopK                *int            `json:"top_k"`
 	TopP                *float64        `json:"top_p"`
+	EpsilonCutoff       *float64        `json:"epsilon_cutoff"`
 }
 
 // DefaultOptions are transformers' defaults: max_length 20, one beam,
@@ -107,6 +108,9 @@ func (c *HFConfig) Apply(o *Options, seed uint64) error {
 		}
 		if c.TopP != nil {
 			s.TopP = *c.TopP
+		}
+		if c.EpsilonCutoff != nil {
+			s.EpsilonCutoff = *c.EpsilonCutoff
 		}
 		s.RNG = tensor.NewRNG(seed)
 		o.Sampler = s

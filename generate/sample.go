@@ -19,7 +19,12 @@ type Sampler struct {
 	Temperature float64 // 0 means greedy (argmax)
 	TopK        int     // keep the k most likely tokens; 0: all
 	TopP        float64 // keep the smallest set with probability ≥ p; 0 or 1: all
-	RNG         *tensor.RNG
+	// EpsilonCutoff is transformers' epsilon_cutoff (Hewitt et al. 2022's
+	// truncation sampling): after top-k and top-p, tokens whose probability
+	// among those kept is below it are dropped, the most likely always kept;
+	// 0: off.
+	EpsilonCutoff float64
+	RNG           *tensor.RNG
 
 	probs []float64
 	order []int
@@ -34,6 +39,8 @@ func (s *Sampler) Validate() error {
 		return fmt.Errorf("generate: top-k must be ≥ 0, got %d", s.TopK)
 	case !(s.TopP >= 0 && s.TopP <= 1):
 		return fmt.Errorf("generate: top-p must be in [0, 1], got %g", s.TopP)
+	case !(s.EpsilonCutoff >= 0 && s.EpsilonCutoff < 1):
+		return fmt.Errorf("generate: epsilon cutoff must be in [0, 1), got %g", s.EpsilonCutoff)
 	case s.Temperature > 0 && s.RNG == nil:
 		return fmt.Errorf("generate: sampling needs a random generator")
 	}
@@ -41,7 +48,8 @@ func (s *Sampler) Validate() error {
 }
 
 // Next returns a token drawn from softmax(logits/temperature) restricted to
-// the top-k and top-p sets.
+// the top-k and top-p sets and, within them, to the tokens of probability
+// EpsilonCutoff or more.
 func (s *Sampler) Next(logits []float32) int32 {
 	best := 0
 	for i, v := range logits {
@@ -64,8 +72,25 @@ func (s *Sampler) Next(logits []float32) int32 {
 		sum += p[i]
 		order[i] = i
 	}
+	if (s.TopK <= 0 || s.TopK >= n) && (s.TopP <= 0 || s.TopP >= 1) {
+		// Nothing to rank: draw in the vocabulary's order (the same
+		// distribution, without sorting the vocabulary each token).
+		return s.draw(p, sum, best)
+	}
+	if s.TopK <= 0 || s.TopK >= n {
+		// Top-p alone: the tokens under (1-TopP)·sum/n hold less than 1-TopP
+		// of the mass together, so the nucleus lies among the others, and
+		// only they are ranked (a handful, not the vocabulary).
+		thr := (1 - s.TopP) * sum / float64(n)
+		order = order[:0]
+		for i, v := range p {
+			if v >= thr {
+				order = append(order, i)
+			}
+		}
+	}
 	sort.Slice(order, func(a, b int) bool { return p[order[a]] > p[order[b]] })
-	keep := n
+	keep := len(order)
 	if s.TopK > 0 && s.TopK < keep {
 		keep = s.TopK
 	}
@@ -83,6 +108,18 @@ func (s *Sampler) Next(logits []float32) int32 {
 	for _, i := range order[:keep] {
 		kept += p[i]
 	}
+	if s.EpsilonCutoff > 0 {
+		for j, i := range order[:keep] {
+			if j > 0 && p[i] < s.EpsilonCutoff*kept {
+				keep = j // sorted: the rest are smaller still
+				break
+			}
+		}
+		kept = 0
+		for _, i := range order[:keep] {
+			kept += p[i]
+		}
+	}
 	u := float64(s.RNG.Float32()) * kept
 	for _, i := range order[:keep] {
 		u -= p[i]
@@ -91,6 +128,30 @@ func (s *Sampler) Next(logits []float32) int32 {
 		}
 	}
 	return int32(order[keep-1])
+}
+
+// draw returns a token drawn from the unnormalised probabilities p (which
+// sum to sum), less those under EpsilonCutoff; best is the most likely.
+func (s *Sampler) draw(p []float64, sum float64, best int) int32 {
+	kept := sum
+	if s.EpsilonCutoff > 0 {
+		kept = 0
+		for i, v := range p {
+			if v < s.EpsilonCutoff*sum && i != best {
+				p[i] = 0
+			}
+			kept += p[i]
+		}
+	}
+	u := float64(s.RNG.Float32()) * kept
+	for i, v := range p {
+		if v > 0 {
+			if u -= v; u <= 0 {
+				return int32(i)
+			}
+		}
+	}
+	return int32(best)
 }
 
 // LanguageModel is what Generate needs of a model.

@@ -129,6 +129,7 @@ func lengthPenalty(n int, alpha float64) float64 {
 type hypothesis struct {
 	tokens []int32
 	score  float64 // normalised
+	logp   float64 // summed (transformers' beam search only)
 }
 
 type candidate struct {

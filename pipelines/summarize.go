@@ -42,6 +42,9 @@ type SummarizeOptions struct {
 	// Truncated, if set, is called once per call of Summarize with the
 	// number of documents that were cut.
 	Truncated func(n int)
+	// MBR, if its Samples are positive, chooses each summary among beam
+	// search's hypotheses by minimum Bayes risk (MBROptions).
+	MBR MBROptions
 }
 
 // LoadSummarizer reads an encoder-decoder model directory with its
@@ -145,6 +148,9 @@ func (s *Summarizer) Summarize(docs []string) ([]string, error) {
 
 // SummarizeIDs summarises documents given as model inputs (Encode's).
 func (s *Summarizer) SummarizeIDs(src [][]int32) ([]string, error) {
+	if s.Options.MBR.Samples > 0 {
+		return s.mbr(src)
+	}
 	out, err := s.Model.Generate(src, s.Options.Generation, s.Options.BatchRows, s.Options.Progress)
 	if err != nil {
 		return nil, err

@@ -148,10 +148,10 @@ func TestOPUSMTDirectory(t *testing.T) {
 	}
 }
 
-// TestPegasusDirectory: a Pegasus directory as the hub lays it out
-// (spiece.model, tokenizer_config.json, config.json, weights) loads as a
-// Summarizer with Pegasus's tokenizer (ids shifted by 103) and summarises.
-func TestPegasusDirectory(t *testing.T) {
+// pegasusDir writes a small Pegasus directory with random weights and the
+// test SentencePiece model, as the hub lays one out.
+func pegasusDir(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	for _, name := range []string{"spiece.model", "tokenizer_config.json"} {
 		b, err := os.ReadFile(filepath.Join("../tokenizer/testdata/pegasus", name))
@@ -171,7 +171,14 @@ func TestPegasusDirectory(t *testing.T) {
 	if err := m.Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	s, err := LoadSummarizer(dir)
+	return dir
+}
+
+// TestPegasusDirectory: a Pegasus directory as the hub lays it out
+// (spiece.model, tokenizer_config.json, config.json, weights) loads as a
+// Summarizer with Pegasus's tokenizer (ids shifted by 103) and summarises.
+func TestPegasusDirectory(t *testing.T) {
+	s, err := LoadSummarizer(pegasusDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

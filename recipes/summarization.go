@@ -38,6 +38,12 @@ type SummarizationConfig struct {
 	// scale_embedding; bart-large has it off). With learned positions
 	// initialised as small as the embeddings, scaling drowns them.
 	ScaleEmbedding bool `json:"scale_embedding"`
+	// SourceWordDropout and TargetWordDropout replace each token of a
+	// training batch's description (the encoder's input) or of its
+	// summary as the decoder reads it (the labels are kept) by <mask> with
+	// this probability (train.TranslationTask's word dropout).
+	SourceWordDropout float32 `json:"source_word_dropout,omitempty"`
+	TargetWordDropout float32 `json:"target_word_dropout,omitempty"`
 	// MimeticAttention, if not 0, is added times the identity to the query
 	// and key weights of every attention (self and cross) at the start;
 	// SinusoidalPositions starts the learned positions as sinusoids (see
@@ -147,6 +153,8 @@ func (c *SummarizationConfig) Validate() error {
 			c.MaxTokens, c.Steps, c.MaxTargetLen, c.MaxSourceLen)
 	case c.LabelSmoothing < 0 || c.LabelSmoothing >= 1:
 		err = fmt.Errorf("label_smoothing must be in [0, 1), got %g", c.LabelSmoothing)
+	case c.SourceWordDropout < 0 || c.SourceWordDropout >= 1 || c.TargetWordDropout < 0 || c.TargetWordDropout >= 1:
+		err = fmt.Errorf("source_word_dropout and target_word_dropout must be in [0, 1), got %g and %g", c.SourceWordDropout, c.TargetWordDropout)
 	case c.MaxMinutes < 0 || c.ValDocs < 0:
 		err = fmt.Errorf("max_minutes and val_documents must be ≥ 0, got %g and %d", c.MaxMinutes, c.ValDocs)
 	case c.AverageLast < 0:
@@ -300,7 +308,9 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 			}
 		}
 	}
-	task := &train.TranslationTask{Model: model, Parameters: model.Params.List(), Train: trainBatches, Val: valBatches, LabelSmoothing: cfg.LabelSmoothing}
+	task := &train.TranslationTask{Model: model, Parameters: model.Params.List(), Train: trainBatches, Val: valBatches, LabelSmoothing: cfg.LabelSmoothing,
+		SourceWordDropout: cfg.SourceWordDropout, TargetWordDropout: cfg.TargetWordDropout,
+		MaskID: int32(slices.Index(bartSpecials, "<mask>")), FirstWordID: int32(len(bartSpecials))}
 	tr, err := train.NewTrainer(train.Config{Steps: cfg.Steps, ClipNorm: cfg.ClipNorm, EvalEvery: cfg.EvalEvery,
 		CheckpointEvery: cfg.EvalEvery, Dir: o.Out, Seed: cfg.Seed, MaxDuration: time.Duration(cfg.MaxMinutes * float64(time.Minute))},
 		task, optim.NewAdamW(task.Params(), cfg.Beta1, cfg.Beta2, cfg.WeightDecay),

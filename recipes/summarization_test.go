@@ -365,3 +365,32 @@ func TestChooseEMA(t *testing.T) {
 		t.Errorf("record %+v, log %q", rec, log.String())
 	}
 }
+
+// TestSummarizationWordDropout checks that word dropout reaches training
+// (the same run, repeatable without it, ends at another training loss
+// with it) and that rates outside [0, 1) are refused by name.
+func TestSummarizationWordDropout(t *testing.T) {
+	for _, c := range []struct{ src, tgt float32 }{{-0.1, 0}, {0, 1}, {1.5, 0.1}} {
+		cfg := SummarizationPresets["debian-summarize-quick"]
+		cfg.SourceWordDropout, cfg.TargetWordDropout = c.src, c.tgt
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "word_dropout") {
+			t.Errorf("word dropout %g/%g: %v", c.src, c.tgt, err)
+		}
+	}
+	set := func(src, tgt float32) func(*SummarizationConfig) {
+		return func(c *SummarizationConfig) {
+			c.VocabSize, c.Steps, c.Warmup, c.EvalEvery, c.ValDocs, c.Dropout = 400, 3, 1, 3, 4, 0
+			c.SourceWordDropout, c.TargetWordDropout = src, tgt
+		}
+	}
+	plain, _, _ := trainQuickSummarizer(t, 200, 20, set(0, 0))
+	again, _, _ := trainQuickSummarizer(t, 200, 20, set(0, 0))
+	dropped, _, _ := trainQuickSummarizer(t, 200, 20, set(0.3, 0.3))
+	p, a, d := plain.Last(), again.Last(), dropped.Last()
+	if p.Loss != a.Loss || p.ValLoss == nil || a.ValLoss == nil || *p.ValLoss != *a.ValLoss {
+		t.Fatalf("the same run twice: training loss %g and %g, validation %v and %v", p.Loss, a.Loss, p.ValLoss, a.ValLoss)
+	}
+	if d.Loss == p.Loss {
+		t.Errorf("word dropout 0.3 left the training loss at %g", d.Loss)
+	}
+}

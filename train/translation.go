@@ -29,8 +29,23 @@ type TranslationTask struct {
 	// they are taken as Train[Order[0]], Train[Order[1]], … (cycling), so
 	// that a benchmark runs the same batches as its peer (internal/bench).
 	Order []int
+	// SourceWordDropout and TargetWordDropout, if positive, replace each
+	// token of a training batch's source (the encoder's input) or of its
+	// decoder input (the labels are kept) by MaskID with that probability:
+	// word dropout (Sennrich, Haddow and Birch, WMT 2016, who drop 0.1 of
+	// the words on both sides), a regulariser for small corpora that the
+	// decoder cannot learn by heart. Padding and the ids below FirstWordID
+	// (the special tokens: BOS, EOS, the decoder's start) are left alone.
+	// Validation batches are never touched. Each step seeds the draws from
+	// one number of the trainer's generator, so a resumed run repeats them.
+	SourceWordDropout, TargetWordDropout float32
+	MaskID, FirstWordID                  int32
+
 	next  int
 	rows  []int32 // the labelled positions of the batch in flight
+	wrng  *tensor.RNG
+	src   []int32 // word-dropped copies of the batch in flight
+	tgtIn []int32
 }
 
 // Params returns the model's parameters.
@@ -54,8 +69,34 @@ func (t *TranslationTask) Loss(g *autograd.Graph, rng *tensor.RNG, split Split) 
 	} else {
 		b = &batches[rng.IntN(len(batches))]
 	}
-	loss, err := t.Model.LabelledLoss(g, b.Src, b.SrcLen, b.TgtIn, b.Labels, b.TgtLen, b.B, b.SrcPad, b.TgtPad, eps, &t.rows)
+	src, tgtIn := b.Src, b.TgtIn
+	if split != ValSplit && (t.SourceWordDropout > 0 || t.TargetWordDropout > 0) {
+		if t.wrng == nil {
+			t.wrng = tensor.NewRNG(0)
+		}
+		t.wrng.Seed(rng.Uint64())
+		src = t.dropWords(&t.src, b.Src, b.SrcPad, t.SourceWordDropout)
+		tgtIn = t.dropWords(&t.tgtIn, b.TgtIn, b.TgtPad, t.TargetWordDropout)
+	}
+	loss, err := t.Model.LabelledLoss(g, src, b.SrcLen, tgtIn, b.Labels, b.TgtLen, b.B, b.SrcPad, b.TgtPad, eps, &t.rows)
 	return loss, b.Tokens, err
+}
+
+// dropWords returns ids, or where p > 0 a copy of it in *buf with each
+// word token (not padding, id ≥ FirstWordID) replaced by MaskID with
+// probability p.
+func (t *TranslationTask) dropWords(buf *[]int32, ids []int32, pad []bool, p float32) []int32 {
+	if p <= 0 {
+		return ids
+	}
+	out := append((*buf)[:0], ids...)
+	*buf = out
+	for i, id := range out {
+		if id >= t.FirstWordID && (pad == nil || !pad[i]) && t.wrng.Float32() < p {
+			out[i] = t.MaskID
+		}
+	}
+	return out
 }
 
 // ValLoss returns the mean cross-entropy per target token (no label

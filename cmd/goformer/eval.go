@@ -231,6 +231,9 @@ func evalSummarization(fs *flag.FlagSet, dir, path, textField, summaryField stri
 	if err := gf.apply(fs, &s.Options.Generation); err != nil {
 		return err
 	}
+	if s.Options.MBR, err = gf.mbrOptions(fs, s.Options.Generation); err != nil {
+		return err
+	}
 	if *gf.maxSource > 0 {
 		s.Options.MaxSourceLen = *gf.maxSource
 	}
@@ -272,7 +275,8 @@ func evalSummarization(fs *flag.FlagSet, dir, path, textField, summaryField stri
 			"generation": map[string]any{"num_beams": g.NumBeams, "max_length": g.MaxLength, "max_new_tokens": g.MaxNewTokens,
 				"min_length": g.MinLength, "min_new_tokens": g.MinNewTokens, "length_penalty": g.LengthPenalty,
 				"no_repeat_ngram_size": g.NoRepeatNgramSize, "early_stopping": g.EarlyStopping, "sampling": g.Sampler != nil,
-				"encoder_repetition_penalty": g.EncoderRepetitionPenalty, "repetition_penalty": g.RepetitionPenalty},
+				"encoder_repetition_penalty": g.EncoderRepetitionPenalty, "repetition_penalty": g.RepetitionPenalty,
+				"mbr_samples": s.Options.MBR.Samples, "mbr_top_p": s.Options.MBR.TopP, "mbr_epsilon_cutoff": s.Options.MBR.EpsilonCutoff},
 			"peak_rss_mib": peakRSSMiB()})
 	}
 	_, err = fmt.Fprintf(stdout, "%s on %s (%d documents in %.1fs, %.1f/s, %d beams), ROUGE F1 × 100 with stemming:\n"+

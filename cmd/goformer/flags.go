@@ -98,18 +98,19 @@ func threadsFlag(fs *flag.FlagSet, def int) *int {
 
 // samplingFlags are the options of sampling from a model's predictions.
 type samplingFlags struct {
-	temperature, topP *float64
-	topK              *int
-	seed              *uint64
+	temperature, topP, epsilon *float64
+	topK                       *int
+	seed                       *uint64
 }
 
-// addSampling registers --temperature, --top-k, --top-p and --seed with
+// addSampling registers --temperature, --top-k, --top-p, --epsilon-cutoff and --seed with
 // the command's defaults.
 func addSampling(fs *flag.FlagSet, temperature float64, topK int) samplingFlags {
 	return samplingFlags{
 		temperature: floatFlag(fs, "temperature", temperature, 0, 100, "sampling temperature; 0 is greedy"),
 		topK:        intFlag(fs, "top-k", topK, 0, 1<<24, "sample among the k most likely tokens; 0: all"),
 		topP:        floatFlag(fs, "top-p", 1, 0, 1, "sample among the most likely tokens of total probability p"),
+		epsilon:     floatFlag(fs, "epsilon-cutoff", 0, 0, 0.999, "epsilon_cutoff: never sample a token less likely than this (0: off)"),
 		seed:        fs.Uint64("seed", 1, "random seed of the sampling"),
 	}
 }
@@ -121,7 +122,7 @@ func (s samplingFlags) sampler(fs *flag.FlagSet) (*generate.Sampler, error) {
 	if *s.temperature == 0 {
 		var given []string
 		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "top-k" || f.Name == "top-p" || f.Name == "seed" {
+			if f.Name == "top-k" || f.Name == "top-p" || f.Name == "seed" || f.Name == "epsilon-cutoff" {
 				given = append(given, "--"+f.Name)
 			}
 		})
@@ -130,7 +131,7 @@ func (s samplingFlags) sampler(fs *flag.FlagSet) (*generate.Sampler, error) {
 		}
 		return nil, nil
 	}
-	return &generate.Sampler{Temperature: *s.temperature, TopK: *s.topK, TopP: *s.topP, RNG: tensor.NewRNG(*s.seed)}, nil
+	return &generate.Sampler{Temperature: *s.temperature, TopK: *s.topK, TopP: *s.topP, EpsilonCutoff: *s.epsilon, RNG: tensor.NewRNG(*s.seed)}, nil
 }
 
 // dtypeFlag registers --dtype: the weight format inference reads,

@@ -25,6 +25,8 @@ type generationFlags struct {
 	lengthPenalty, encoderPenalty, repetitionPenalty                 *float64
 	early                                                            *string
 	sampling                                                         samplingFlags
+	mbr                                                              *int
+	mbrEpsilon, mbrTopP                                              *float64
 }
 
 func addGenerationFlags(fs *flag.FlagSet) *generationFlags {
@@ -43,7 +45,28 @@ func addGenerationFlags(fs *flag.FlagSet) *generationFlags {
 		early:     fs.String("early-stopping", "", "early_stopping: true, false or never (default: the model's)"),
 		maxSource: intFlag(fs, "max-source-len", 0, 3, 1<<20, "cut documents to this many tokens (default: the tokenizer's model_max_length, else the model's positions)"),
 		sampling:  addSampling(fs, 0, 0),
+		mbr: intFlag(fs, "mbr", 0, 0, 1<<12,
+			"minimum Bayes risk: sample this many summaries per document and keep the beam hypothesis of the highest mean ROUGE-L against them (0: off; needs --beams above 1)"),
+		mbrEpsilon: floatFlag(fs, "mbr-epsilon", 0, 0, 0.999, "minimum Bayes risk: the epsilon cutoff of its samples (tokens less likely are not drawn; 0: off)"),
+		mbrTopP:    floatFlag(fs, "mbr-top-p", 0.9, 0, 1, "minimum Bayes risk: its samples are drawn from the most likely tokens of this total probability"),
 	}
+}
+
+// mbrOptions returns the minimum Bayes risk settings the flags give for
+// generation settings o (after apply).
+func (g *generationFlags) mbrOptions(fs *flag.FlagSet, o generate.Options) (pipelines.MBROptions, error) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *g.mbr == 0 {
+		if set["mbr-epsilon"] || set["mbr-top-p"] {
+			return pipelines.MBROptions{}, usagef("%s: --mbr-epsilon and --mbr-top-p apply to --mbr N (minimum Bayes risk), which is off", fs.Name())
+		}
+		return pipelines.MBROptions{}, nil
+	}
+	if o.NumBeams < 2 || o.Sampler != nil {
+		return pipelines.MBROptions{}, usagef("%s: --mbr chooses among beam search's hypotheses: it needs --beams above 1 (now %d) and no --temperature", fs.Name(), o.NumBeams)
+	}
+	return pipelines.MBROptions{Samples: *g.mbr, TopP: *g.mbrTopP, EpsilonCutoff: *g.mbrEpsilon, Temperature: 1, Seed: 1}, nil
 }
 
 // apply overrides o with the flags that were given.
@@ -170,6 +193,9 @@ func runSummarize(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := gf.apply(fs, &s.Options.Generation); err != nil {
+		return err
+	}
+	if s.Options.MBR, err = gf.mbrOptions(fs, s.Options.Generation); err != nil {
 		return err
 	}
 	if *gf.maxSource > 0 {
