@@ -70,23 +70,24 @@ func (s *Sampler) Next(logits []float32) int32 {
 	for i, v := range logits {
 		p[i] = math.Exp((float64(v) - mx) / s.Temperature)
 		sum += p[i]
-		order[i] = i
 	}
 	if (s.TopK <= 0 || s.TopK >= n) && (s.TopP <= 0 || s.TopP >= 1) {
 		// Nothing to rank: draw in the vocabulary's order (the same
 		// distribution, without sorting the vocabulary each token).
 		return s.draw(p, sum, best)
 	}
+	// With top-k every token is ranked. With top-p alone, the tokens under
+	// (1-TopP)·sum/n hold less than 1-TopP of the mass together, so the
+	// nucleus lies among the others, and only they are ranked (a handful,
+	// not the vocabulary).
+	thr := 0.0
 	if s.TopK <= 0 || s.TopK >= n {
-		// Top-p alone: the tokens under (1-TopP)·sum/n hold less than 1-TopP
-		// of the mass together, so the nucleus lies among the others, and
-		// only they are ranked (a handful, not the vocabulary).
-		thr := (1 - s.TopP) * sum / float64(n)
-		order = order[:0]
-		for i, v := range p {
-			if v >= thr {
-				order = append(order, i)
-			}
+		thr = (1 - s.TopP) * sum / float64(n)
+	}
+	order = order[:0]
+	for i, v := range p {
+		if v >= thr {
+			order = append(order, i)
 		}
 	}
 	sort.Slice(order, func(a, b int) bool { return p[order[a]] > p[order[b]] })
