@@ -102,7 +102,17 @@ type Options struct {
 	// transformers returns with num_return_sequences = num_beams. The
 	// hypothesis Search returns is the first of them.
 	NBest func(sentence int, hyps []Hypothesis)
+	// NumReturnSequences is transformers' num_return_sequences: with a
+	// Sampler, this many sequences drawn for each sentence, its source
+	// encoded once; with beam search, the best this many of its finished
+	// hypotheses (at most NumBeams). Search and SearchBatches then return
+	// sentence i's in rows i·n … i·n+n−1. 0 and 1: one; greedy search has
+	// only one to return.
+	NumReturnSequences int
 }
+
+// returns is the number of sequences returned per sentence.
+func (o *Options) returns() int { return max(o.NumReturnSequences, 1) }
 
 // Hypothesis is one finished beam of beam search.
 type Hypothesis struct {
@@ -140,6 +150,10 @@ func (o *Options) Validate(vocab int) error {
 		return fmt.Errorf("generate: early_stopping %q (want true, false or never)", string(o.EarlyStopping))
 	case o.Sampler != nil && o.NumBeams > 1:
 		return fmt.Errorf("generate: sampling with beams (beam_sample) is not supported")
+	case o.NumReturnSequences < 0:
+		return fmt.Errorf("generate: num_return_sequences must be ≥ 0, got %d", o.NumReturnSequences)
+	case o.NumReturnSequences > 1 && o.Sampler == nil && o.NumReturnSequences > max(o.NumBeams, 1):
+		return fmt.Errorf("generate: num_return_sequences %d needs sampling, or at least as many beams (num_beams %d)", o.NumReturnSequences, max(o.NumBeams, 1))
 	case !(o.EncoderRepetitionPenalty >= 0) || math.IsInf(o.EncoderRepetitionPenalty, 0):
 		return fmt.Errorf("generate: encoder_repetition_penalty %g must be a positive number", o.EncoderRepetitionPenalty)
 	case !(o.RepetitionPenalty >= 0) || math.IsInf(o.RepetitionPenalty, 0):
@@ -278,11 +292,14 @@ func (o *Options) process(scores []float32, gen, src []int32) {
 }
 
 // Search decodes sentences as transformers' generate does for an
-// encoder-decoder model: greedy, sampled (o.Sampler) or beam search
-// (o.NumBeams > 1; dec must have sentences × NumBeams rows, sentence i in
-// rows i·NumBeams …) with the logits processors of o. Finished sentences
-// are dropped from the batch (dec.Keep). It returns each sentence's tokens
-// after the start token, without the final EOS.
+// encoder-decoder model: greedy, sampled (o.Sampler; dec must have
+// sentences × NumReturnSequences rows, sentence i in rows
+// i·NumReturnSequences …) or beam search (o.NumBeams > 1; dec must have
+// sentences × NumBeams rows, sentence i in rows i·NumBeams …) with the
+// logits processors of o. Finished sentences are dropped from the batch
+// (dec.Keep). It returns each sentence's tokens after the start token,
+// without the final EOS (NumReturnSequences of them, one after the other,
+// if set).
 // A zero LengthPenalty is α = 0 (no length normalisation): callers that
 // want transformers' default set 1.
 func Search(dec RowDecoder, sentences, vocab int, o Options) ([][]int32, error) {
@@ -300,30 +317,41 @@ func Search(dec RowDecoder, sentences, vocab int, o Options) ([][]int32, error) 
 		return nil, err
 	}
 	if o.NumBeams == 1 {
-		return greedyHF(dec, sentences, vocab, &o, srcs)
+		n := o.returns() // > 1 only when sampling (Validate)
+		rows := make([][]int32, 0, sentences*n)
+		for _, src := range srcs {
+			for range n {
+				rows = append(rows, src)
+			}
+		}
+		return greedyHF(dec, sentences*n, vocab, &o, rows)
 	}
 	return beamHF(dec, sentences, vocab, &o, srcs)
 }
 
 // SearchBatches runs Search over many sources: sorted by length (so that
 // a batch pads little), in batches of at most batchRows rows (sources ×
-// beams; default 256), each decoded by the decoder newDecoder returns for
-// it (copies rows per source, up to maxNew steps). The results come back
-// in the input order; progress, if set, is called with the number of
-// sources done. The sources are the encoder inputs that
+// beams, or × NumReturnSequences when sampling; default 256), each decoded
+// by the decoder newDecoder returns for it (copies rows per source, up to
+// maxNew steps). The results come back in the input order
+// (NumReturnSequences per source, if set); progress, if set, is called
+// with the number of sources done. The sources are the encoder inputs that
 // EncoderRepetitionPenalty reads (o.EncoderInputs is set per batch);
 // o.NBest is called with the sources' indices.
 func SearchBatches(src [][]int32, vocab int, o Options, batchRows int, newDecoder func(batch [][]int32, copies, maxNew int) (RowDecoder, error), progress func(done int)) ([][]int32, error) {
 	if batchRows < 1 {
 		batchRows = 256
 	}
-	beams := max(o.NumBeams, 1)
+	beams, n := max(o.NumBeams, 1), o.returns()
+	if beams == 1 {
+		beams = n // the rows each source's samples are drawn in
+	}
 	order := make([]int, len(src))
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return len(src[order[a]]) < len(src[order[b]]) })
-	out := make([][]int32, len(src))
+	out := make([][]int32, len(src)*n)
 	per := max(1, batchRows/beams)
 	nbest := o.NBest // called with the sources' own indices
 	for start := 0; start < len(order); start += per {
@@ -348,7 +376,7 @@ func SearchBatches(src [][]int32, vocab int, o Options, batchRows int, newDecode
 			return nil, err
 		}
 		for j, i := range idx {
-			out[i] = res[j]
+			copy(out[i*n:(i+1)*n], res[j*n:(j+1)*n])
 		}
 		if progress != nil {
 			progress(start + len(idx))
@@ -586,9 +614,19 @@ func beamHF(dec RowDecoder, sentences, vocab int, o *Options, srcs [][]int32) ([
 		active = next
 		useParents = parents[:len(active)*k]
 	}
-	out := make([][]int32, sentences)
+	n := o.returns()
+	out := make([][]int32, 0, sentences*n)
 	for s, st := range states {
-		out[s] = st.best()
+		if n == 1 {
+			out = append(out, st.best())
+		} else {
+			if len(st.hyps.beams) < n {
+				return nil, fmt.Errorf("generate: sentence %d finished %d hypotheses, fewer than num_return_sequences %d", s, len(st.hyps.beams), n)
+			}
+			for _, h := range st.hyps.beams[:n] {
+				out = append(out, h.tokens)
+			}
+		}
 		if o.NBest != nil {
 			hyps := make([]Hypothesis, len(st.hyps.beams))
 			for j, h := range st.hyps.beams {

@@ -6,11 +6,13 @@
 package generate
 
 import (
+	"cmp"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/goformer/goformer/autograd"
+	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/tensor"
 )
 
@@ -26,8 +28,10 @@ type Sampler struct {
 	EpsilonCutoff float64
 	RNG           *tensor.RNG
 
-	probs []float64
+	probs []float32
 	order []int
+	cand  []int // nucleus's candidates
+	edge  []int // and those at its boundary
 }
 
 // Validate reports settings that make no sense.
@@ -62,92 +66,156 @@ func (s *Sampler) Next(logits []float32) int32 {
 	}
 	n := len(logits)
 	if cap(s.probs) < n {
-		s.probs, s.order = make([]float64, n), make([]int, n)
+		s.probs, s.order = make([]float32, n), make([]int, n)
 	}
 	p, order := s.probs[:n], s.order[:n]
-	mx := float64(logits[best])
-	var sum float64
-	for i, v := range logits {
-		p[i] = math.Exp((float64(v) - mx) / s.Temperature)
-		sum += p[i]
+	// exp((v - max)/T) in float32, as transformers' softmax computes it,
+	// with the vectorised exp; the sum is accumulated in float32 lanes.
+	inv := float32(1 / s.Temperature)
+	if math.IsInf(float64(inv), 1) {
+		return int32(best) // a temperature too small for float32: greedy
 	}
+	mx := logits[best]
+	for i, v := range logits {
+		p[i] = (v - mx) * inv
+	}
+	sum := float64(cpu.ExpShiftSum(p, 0))
 	if (s.TopK <= 0 || s.TopK >= n) && (s.TopP <= 0 || s.TopP >= 1) {
 		// Nothing to rank: draw in the vocabulary's order (the same
 		// distribution, without sorting the vocabulary each token).
 		return s.draw(p, sum, best)
 	}
-	// With top-k every token is ranked. With top-p alone, the tokens under
-	// (1-TopP)·sum/n hold less than 1-TopP of the mass together, so the
-	// nucleus lies among the others, and only they are ranked (a handful,
-	// not the vocabulary).
-	thr := 0.0
-	if s.TopK <= 0 || s.TopK >= n {
-		thr = (1 - s.TopP) * sum / float64(n)
-	}
 	order = order[:0]
-	for i, v := range p {
-		if v >= thr {
+	if s.TopK <= 0 || s.TopK >= n {
+		order = s.nucleus(p, sum, order) // top-p alone: rank only its boundary
+	} else {
+		for i := range p {
 			order = append(order, i)
 		}
-	}
-	sort.Slice(order, func(a, b int) bool { return p[order[a]] > p[order[b]] })
-	keep := len(order)
-	if s.TopK > 0 && s.TopK < keep {
-		keep = s.TopK
-	}
-	if s.TopP > 0 && s.TopP < 1 {
-		var c float64
-		for i := 0; i < keep; i++ {
-			c += p[order[i]] / sum
-			if c >= s.TopP {
-				keep = i + 1
-				break
+		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(p[b], p[a]) })
+		keep := s.TopK
+		if s.TopP > 0 && s.TopP < 1 {
+			var c float64
+			for i := 0; i < keep; i++ {
+				c += float64(p[order[i]]) / sum
+				if c >= s.TopP {
+					keep = i + 1
+					break
+				}
 			}
 		}
+		order = order[:keep]
 	}
 	var kept float64
-	for _, i := range order[:keep] {
-		kept += p[i]
+	for _, i := range order {
+		kept += float64(p[i])
 	}
 	if s.EpsilonCutoff > 0 {
-		for j, i := range order[:keep] {
-			if j > 0 && p[i] < s.EpsilonCutoff*kept {
-				keep = j // sorted: the rest are smaller still
-				break
+		cut, j := s.EpsilonCutoff*kept, 0
+		kept = 0
+		for _, i := range order {
+			if i == best || float64(p[i]) >= cut {
+				order[j], j = i, j+1
+				kept += float64(p[i])
 			}
 		}
-		kept = 0
-		for _, i := range order[:keep] {
-			kept += p[i]
-		}
+		order = order[:j]
 	}
 	u := float64(s.RNG.Float32()) * kept
-	for _, i := range order[:keep] {
-		u -= p[i]
+	for _, i := range order {
+		u -= float64(p[i])
 		if u <= 0 {
 			return int32(i)
 		}
 	}
-	return int32(order[keep-1])
+	return int32(order[len(order)-1])
+}
+
+// nucleus appends to order the top-p nucleus of the unnormalised
+// probabilities p, which sum to sum: the fewest most likely tokens that
+// hold TopP of the mass. Only the tokens at its boundary are ranked. The
+// tokens under (1-TopP)·sum/n hold less than 1-TopP of the mass together,
+// so the nucleus lies among the others (a handful, usually); their mass is
+// summed in buckets of a factor of two (a float32's exponent), the buckets
+// are walked from the top until they hold TopP of the mass, the tokens of
+// the buckets above are kept as they come, the last bucket is split the
+// same way by its mantissa, and only the last of those is sorted, as many
+// of its tokens kept as the mass needs. The set is
+// the one a sort of the whole vocabulary finds (ties at the boundary
+// aside).
+func (s *Sampler) nucleus(p []float32, sum float64, order []int) []int {
+	var mass [256]float64
+	thr := float32((1 - s.TopP) * sum / float64(len(p)))
+	cand := s.cand[:0]
+	for i, v := range p {
+		if v >= thr {
+			cand = append(cand, i)
+			mass[math.Float32bits(v)>>23] += float64(v) // v > 0: the sign bit is clear
+		}
+	}
+	target := s.TopP * sum
+	var cum float64
+	b := len(mass) - 1
+	for ; b > 0 && cum+mass[b] < target; b-- {
+		cum += mass[b]
+	}
+	edge := s.edge[:0]
+	for _, i := range cand {
+		switch e := int(math.Float32bits(p[i]) >> 23); {
+		case e > b:
+			order = append(order, i)
+		case e == b:
+			edge = append(edge, i)
+		}
+	}
+	// The boundary bucket again, in 256 buckets by the next 8 bits (the
+	// mantissa's top): only the last of them is sorted.
+	clear(mass[:])
+	for _, i := range edge {
+		mass[math.Float32bits(p[i])>>15&0xff] += float64(p[i])
+	}
+	for b = len(mass) - 1; b > 0 && cum+mass[b] < target; b-- {
+		cum += mass[b]
+	}
+	j := 0
+	for _, i := range edge {
+		switch e := int(math.Float32bits(p[i]) >> 15 & 0xff); {
+		case e > b:
+			order = append(order, i)
+		case e == b:
+			edge[j], j = i, j+1
+		}
+	}
+	edge = edge[:j]
+	slices.SortFunc(edge, func(x, y int) int { return cmp.Compare(p[y], p[x]) })
+	for _, i := range edge {
+		order = append(order, i)
+		if cum += float64(p[i]); cum >= target {
+			break
+		}
+	}
+	s.cand, s.edge = cand, edge
+	return order
 }
 
 // draw returns a token drawn from the unnormalised probabilities p (which
 // sum to sum), less those under EpsilonCutoff; best is the most likely.
-func (s *Sampler) draw(p []float64, sum float64, best int) int32 {
+func (s *Sampler) draw(p []float32, sum float64, best int) int32 {
 	kept := sum
 	if s.EpsilonCutoff > 0 {
 		kept = 0
+		cut := float32(s.EpsilonCutoff * sum)
 		for i, v := range p {
-			if v < s.EpsilonCutoff*sum && i != best {
+			if v < cut && i != best {
 				p[i] = 0
 			}
-			kept += p[i]
+			kept += float64(p[i])
 		}
 	}
 	u := float64(s.RNG.Float32()) * kept
 	for i, v := range p {
 		if v > 0 {
-			if u -= v; u <= 0 {
+			if u -= float64(v); u <= 0 {
 				return int32(i)
 			}
 		}

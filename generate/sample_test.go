@@ -2,9 +2,11 @@ package generate
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"testing"
 
+	"github.com/goformer/goformer/internal/cpu"
 	"github.com/goformer/goformer/tensor"
 )
 
@@ -132,5 +134,82 @@ func TestSamplerTopPRanksFew(t *testing.T) {
 				t.Errorf("top-p %g: token %d drawn %.4f of the time, want %.4f", topP, tok, got, w)
 			}
 		}
+	}
+}
+
+// TestSamplerNucleusMatchesSort: the nucleus found among the likelier
+// tokens by bucketing (only its boundary ranked) holds the same probabilities as the nucleus of a
+// full sort, for vocabularies of 1 to 8,000 tokens, flat and peaked
+// logits, ties, banned tokens (-Inf) and top-p from 0.01 to 0.999.
+func TestSamplerNucleusMatchesSort(t *testing.T) {
+	rng := tensor.NewRNG(9)
+	for _, n := range []int{1, 7, 500, 8000} {
+		for _, scale := range []float64{0.1, 1, 3, 12} {
+			logits := make([]float32, n)
+			for i := range logits {
+				logits[i] = float32(scale * rng.Normal())
+				switch i % 17 {
+				case 3:
+					logits[i] = float32(math.Round(float64(logits[i]))) // ties
+				case 5:
+					logits[i] = float32(math.Inf(-1))
+				}
+			}
+			logits[n/2] = float32(scale * 4) // a finite most likely token
+			for _, topP := range []float64{0.01, 0.3, 0.9, 0.99, 0.999} {
+				s := &Sampler{Temperature: 1, TopP: topP}
+				p := make([]float32, n)
+				for i, v := range logits {
+					p[i] = v - logits[n/2]
+				}
+				sum := cpu.ExpShiftSum(p, 0)
+				got := s.nucleus(p, float64(sum), nil)
+				var total float64
+				idx := make([]int, n)
+				for i := range idx {
+					idx[i] = i
+					total += float64(p[i])
+				}
+				sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
+				var want []float32
+				var c float64
+				for _, i := range idx {
+					want = append(want, p[i])
+					if c += float64(p[i]); c >= topP*total {
+						break
+					}
+				}
+				gotP := make([]float32, len(got))
+				for j, i := range got {
+					gotP[j] = p[i]
+				}
+				sort.Slice(gotP, func(a, b int) bool { return gotP[a] > gotP[b] })
+				if !slices.Equal(gotP, want) {
+					t.Errorf("n %d, scale %g, top-p %g: kept %d tokens %v…, a full sort %d %v…", n, scale, topP,
+						len(gotP), gotP[:min(5, len(gotP))], len(want), want[:min(5, len(want))])
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkSamplerNext draws from 8,000 logits shaped like a summariser's
+// (a few likely tokens, a long tail), at top-p 0.9 and with no truncation.
+func BenchmarkSamplerNext(b *testing.B) {
+	r := tensor.NewRNG(1)
+	logits := make([]float32, 8000)
+	for i := range logits {
+		logits[i] = float32(3 * r.Normal())
+	}
+	for _, c := range []struct {
+		name string
+		topP float64
+	}{{"top-p-0.9", 0.9}, {"full", 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			s := &Sampler{Temperature: 1, TopP: c.topP, RNG: tensor.NewRNG(2)}
+			for b.Loop() {
+				s.Next(logits)
+			}
+		})
 	}
 }

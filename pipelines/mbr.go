@@ -11,23 +11,28 @@ import (
 
 // MBROptions make a Summarizer choose each summary by minimum Bayes risk
 // (Kumar and Byrne 2004; with sampled evidence, Eikema and Aziz 2020 and
-// Freitag et al. 2023): beam search gives the candidates (its NumBeams
-// finished hypotheses), Samples summaries drawn from the model give the
+// Freitag et al. 2023): Samples summaries drawn from the model are the
 // evidence, and the candidate with the highest mean ROUGE-L F1 (stemmed)
-// against the evidence is the summary, the better-ranked beam on a tie.
-// The sampled summaries estimate what the model expects the reference
-// to be; the choice favours the hypothesis that agrees with most of them
-// over the single most probable one.
+// against the evidence is the summary. The candidates are beam search's
+// NumBeams finished hypotheses and the samples themselves, each sample
+// scored against the others (MinimumBayesRiskPooled); BeamsOnly keeps
+// only the beams' hypotheses (MinimumBayesRisk). The sampled summaries
+// estimate what the model expects the reference to be; the choice favours
+// the summary that agrees with most of them over the single most probable
+// one.
 type MBROptions struct {
 	Samples int // summaries sampled per document; 0: off
+	// BeamsOnly makes only beam search's hypotheses candidates; by
+	// default the samples are candidates too.
+	BeamsOnly bool
 	// TopP, EpsilonCutoff and Temperature draw the samples
 	// (generate.Sampler; Temperature 0 means 1).
 	TopP, EpsilonCutoff, Temperature float64
 	Seed                             uint64
 }
 
-// mbr returns, for each source, the beam hypothesis of minimum Bayes risk
-// (MBROptions).
+// mbr returns, for each source, the summary of minimum Bayes risk among
+// its beam hypotheses and (unless BeamsOnly) its samples (MBROptions).
 func (s *Summarizer) mbr(src [][]int32) ([]string, error) {
 	o, m := s.Options.Generation, s.Options.MBR
 	if o.NumBeams < 2 || o.Sampler != nil {
@@ -43,24 +48,14 @@ func (s *Summarizer) mbr(src [][]int32) ([]string, error) {
 	if _, err := s.Model.Generate(src, o, s.Options.BatchRows, nil); err != nil {
 		return nil, err
 	}
-	rep := make([][]int32, 0, len(src)*m.Samples)
-	for _, x := range src {
-		for range m.Samples {
-			rep = append(rep, x)
-		}
-	}
 	temp := m.Temperature
 	if temp == 0 {
 		temp = 1
 	}
 	so := s.Options.Generation
-	so.NumBeams, so.NBest = 1, nil
+	so.NumBeams, so.NBest, so.NumReturnSequences = 1, nil, m.Samples
 	so.Sampler = &generate.Sampler{Temperature: temp, TopP: m.TopP, EpsilonCutoff: m.EpsilonCutoff, RNG: tensor.NewRNG(m.Seed)}
-	var progress func(int)
-	if p := s.Options.Progress; p != nil {
-		progress = func(done int) { p(done / m.Samples) }
-	}
-	ids, err := s.Model.Generate(rep, so, s.Options.BatchRows, progress)
+	ids, err := s.Model.Generate(src, so, s.Options.BatchRows, s.Options.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -81,25 +76,69 @@ func (s *Summarizer) mbr(src [][]int32) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = texts[MinimumBayesRisk(texts, samples[i*m.Samples:(i+1)*m.Samples])]
+		ev := samples[i*m.Samples : (i+1)*m.Samples]
+		if m.BeamsOnly {
+			out[i] = texts[MinimumBayesRisk(texts, ev)]
+		} else if j := MinimumBayesRiskPooled(texts, ev); j < len(texts) {
+			out[i] = texts[j]
+		} else {
+			out[i] = ev[j-len(texts)]
+		}
 	}
 	return out, nil
 }
 
 // MinimumBayesRisk returns the index of the candidate of the highest
-// summed ROUGE-L F1 against the evidence (tokenised as rouge-score does
+// mean ROUGE-L F1 against the evidence (tokenised as rouge-score does
 // with stemming), the first on a tie.
 func MinimumBayesRisk(candidates, evidence []string) int {
-	ev := make([][]string, len(evidence))
-	for j, e := range evidence {
-		ev[j] = metrics.RougeTokens(e, true)
+	return chooseMBR(rougeTokensAll(candidates), rougeTokensAll(evidence), false)
+}
+
+// MinimumBayesRiskPooled chooses among beam search's hypotheses and the
+// samples together: a hypothesis is scored by its mean ROUGE-L F1
+// (stemmed) against the samples, a sample by its mean against the other
+// samples, not itself (a perfect match no hypothesis could have). It
+// returns an index into the beams followed by the samples, the first on a
+// tie; with fewer than two samples no sample can be scored, and the first
+// beam hypothesis is chosen if all else is equal.
+func MinimumBayesRiskPooled(beams, samples []string) int {
+	ev := rougeTokensAll(samples)
+	return chooseMBR(append(rougeTokensAll(beams), ev...), ev, true)
+}
+
+func rougeTokensAll(texts []string) [][]string {
+	out := make([][]string, len(texts))
+	for i, t := range texts {
+		out[i] = metrics.RougeTokens(t, true)
+	}
+	return out
+}
+
+// chooseMBR returns the candidate of the highest mean ROUGE-L F1 against
+// the evidence; with pooled, the last len(ev) candidates are the evidence
+// and each skips itself.
+func chooseMBR(cands, ev [][]string, pooled bool) int {
+	self := len(cands) // the first candidate that is evidence
+	if pooled {
+		self = len(cands) - len(ev)
 	}
 	best, bestU := 0, -1.0
-	for i, c := range candidates {
-		toks := metrics.RougeTokens(c, true)
-		u := 0.0
-		for _, e := range ev {
-			u += metrics.RougeL(toks, e).F1
+	for i, c := range cands {
+		u, n := 0.0, 0
+		for j, e := range ev {
+			if i-self == j {
+				continue
+			}
+			u += metrics.RougeL(c, e).F1
+			n++
+		}
+		if n == 0 {
+			if i >= self {
+				continue // a lone sample: nothing to score it by
+			}
+		} else {
+			u /= float64(n)
 		}
 		if u > bestU {
 			best, bestU = i, u

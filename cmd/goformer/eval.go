@@ -276,7 +276,7 @@ func evalSummarization(fs *flag.FlagSet, dir, path, textField, summaryField stri
 				"min_length": g.MinLength, "min_new_tokens": g.MinNewTokens, "length_penalty": g.LengthPenalty,
 				"no_repeat_ngram_size": g.NoRepeatNgramSize, "early_stopping": g.EarlyStopping, "sampling": g.Sampler != nil,
 				"encoder_repetition_penalty": g.EncoderRepetitionPenalty, "repetition_penalty": g.RepetitionPenalty,
-				"mbr_samples": s.Options.MBR.Samples, "mbr_top_p": s.Options.MBR.TopP, "mbr_epsilon_cutoff": s.Options.MBR.EpsilonCutoff},
+				"mbr_samples": s.Options.MBR.Samples, "mbr_top_p": s.Options.MBR.TopP, "mbr_epsilon_cutoff": s.Options.MBR.EpsilonCutoff, "mbr_beams_only": s.Options.MBR.BeamsOnly},
 			"peak_rss_mib": peakRSSMiB()})
 	}
 	_, err = fmt.Fprintf(stdout, "%s on %s (%d documents in %.1fs, %.1f/s, %d beams), ROUGE F1 × 100 with stemming:\n"+

@@ -321,6 +321,7 @@ func TestHostileInputs(t *testing.T) {
 		{"--max-length beyond the positions", []string{"summarize", "--model", bart, "--max-length", "1000"}, "a tool\n", "exceed max_position_embeddings"},
 		{"--mbr with one beam", []string{"summarize", "--model", bart, "--beams", "1", "--mbr", "4"}, "a tool\n", "--mbr chooses among beam search's hypotheses: it needs --beams above 1"},
 		{"--mbr-top-p without --mbr", []string{"summarize", "--model", bart, "--mbr-top-p", "0.5"}, "a tool\n", "apply to --mbr N"},
+		{"--mbr-beams-only without --mbr", []string{"summarize", "--model", bart, "--mbr-beams-only"}, "a tool\n", "apply to --mbr N"},
 		{"--epsilon-cutoff without sampling", []string{"summarize", "--model", bart, "--epsilon-cutoff", "0.1"}, "a tool\n", "only apply when sampling"},
 		{"rouge with fewer references", []string{"rouge", "--ref", "/dev/null"}, "a summary\n", "has 0"},
 		{"rouge on invalid UTF-8", []string{"rouge", "--ref", "/dev/null"}, "\xff\n", "standard input:1: not valid UTF-8"},

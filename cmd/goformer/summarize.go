@@ -27,6 +27,7 @@ type generationFlags struct {
 	sampling                                                         samplingFlags
 	mbr                                                              *int
 	mbrEpsilon, mbrTopP                                              *float64
+	mbrBeamsOnly                                                     *bool
 }
 
 func addGenerationFlags(fs *flag.FlagSet) *generationFlags {
@@ -46,9 +47,10 @@ func addGenerationFlags(fs *flag.FlagSet) *generationFlags {
 		maxSource: intFlag(fs, "max-source-len", 0, 3, 1<<20, "cut documents to this many tokens (default: the tokenizer's model_max_length, else the model's positions)"),
 		sampling:  addSampling(fs, 0, 0),
 		mbr: intFlag(fs, "mbr", 0, 0, 1<<12,
-			"minimum Bayes risk: sample this many summaries per document and keep the beam hypothesis of the highest mean ROUGE-L against them (0: off; needs --beams above 1)"),
-		mbrEpsilon: floatFlag(fs, "mbr-epsilon", 0, 0, 0.999, "minimum Bayes risk: the epsilon cutoff of its samples (tokens less likely are not drawn; 0: off)"),
-		mbrTopP:    floatFlag(fs, "mbr-top-p", 0.9, 0, 1, "minimum Bayes risk: its samples are drawn from the most likely tokens of this total probability"),
+			"minimum Bayes risk: sample this many summaries per document and keep, of the beams' hypotheses and the samples, the one of the highest mean ROUGE-L against the samples (0: off; needs --beams above 1)"),
+		mbrEpsilon:   floatFlag(fs, "mbr-epsilon", 0, 0, 0.999, "minimum Bayes risk: the epsilon cutoff of its samples (tokens less likely are not drawn; 0: off)"),
+		mbrTopP:      floatFlag(fs, "mbr-top-p", 0.9, 0, 1, "minimum Bayes risk: its samples are drawn from the most likely tokens of this total probability"),
+		mbrBeamsOnly: fs.Bool("mbr-beams-only", false, "minimum Bayes risk: choose among the beams' hypotheses only, not the samples"),
 	}
 }
 
@@ -58,15 +60,15 @@ func (g *generationFlags) mbrOptions(fs *flag.FlagSet, o generate.Options) (pipe
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *g.mbr == 0 {
-		if set["mbr-epsilon"] || set["mbr-top-p"] {
-			return pipelines.MBROptions{}, usagef("%s: --mbr-epsilon and --mbr-top-p apply to --mbr N (minimum Bayes risk), which is off", fs.Name())
+		if set["mbr-epsilon"] || set["mbr-top-p"] || set["mbr-beams-only"] {
+			return pipelines.MBROptions{}, usagef("%s: --mbr-epsilon, --mbr-top-p and --mbr-beams-only apply to --mbr N (minimum Bayes risk), which is off", fs.Name())
 		}
 		return pipelines.MBROptions{}, nil
 	}
 	if o.NumBeams < 2 || o.Sampler != nil {
 		return pipelines.MBROptions{}, usagef("%s: --mbr chooses among beam search's hypotheses: it needs --beams above 1 (now %d) and no --temperature", fs.Name(), o.NumBeams)
 	}
-	return pipelines.MBROptions{Samples: *g.mbr, TopP: *g.mbrTopP, EpsilonCutoff: *g.mbrEpsilon, Temperature: 1, Seed: 1}, nil
+	return pipelines.MBROptions{Samples: *g.mbr, BeamsOnly: *g.mbrBeamsOnly, TopP: *g.mbrTopP, EpsilonCutoff: *g.mbrEpsilon, Temperature: 1, Seed: 1}, nil
 }
 
 // apply overrides o with the flags that were given.

@@ -1,8 +1,10 @@
 package seq2seq
 
 import (
+	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/goformer/goformer/autograd"
@@ -212,5 +214,88 @@ func TestDecoderJoinMatchesAlone(t *testing.T) {
 				return m.NewDecoder(src, copies, maxLen)
 			}, src, m.Config.VocabSize, 2)
 		})
+	}
+}
+
+// TestNumReturnSequences: sampling n sequences per source, the source
+// encoded once, draws what sampling the source repeated n times draws (the
+// same rows in the same batches, in the same order from the same
+// generator); with batches that hold a part of a source's n rows it still
+// returns n per source; beam search returns its n best finished hypotheses, the first its
+// answer; greedy search and more sequences than beams are refused.
+func TestNumReturnSequences(t *testing.T) {
+	m := tinyModel(t, "marian")
+	src := [][]int32{{5, 9, 12, 7, 1}, {3, 1}, {8, 8, 2, 1}}
+	const n = 5
+	var rep [][]int32
+	for _, s := range src {
+		for range n {
+			rep = append(rep, s)
+		}
+	}
+	base := m.GenerationOptions()
+	base.MaxLength = 9
+	for _, rows := range []int{0, 10, 7} {
+		o := base
+		o.Sampler = &generate.Sampler{Temperature: 1, RNG: tensor.NewRNG(4)}
+		o.NumReturnSequences = n
+		got, err := m.Generate(src, o, rows, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Sampler = &generate.Sampler{Temperature: 1, RNG: tensor.NewRNG(4)}
+		o.NumReturnSequences = 0
+		want, err := m.Generate(rep, o, rows, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(src)*n || rows%n == 0 && !reflect.DeepEqual(got, want) {
+			t.Errorf("batch rows %d: %d sequences %v, the repeated sources drew %v", rows, len(got), got, want)
+		}
+		distinct := map[string]bool{}
+		for _, s := range got {
+			distinct[fmt.Sprint(s)] = true
+		}
+		if len(distinct) < 3 {
+			t.Errorf("batch rows %d: %d distinct samples of %d: %v", rows, len(distinct), len(got), got)
+		}
+	}
+
+	o := base
+	o.NumBeams, o.NumReturnSequences = 4, 3
+	nbest := make([][]generate.Hypothesis, len(src))
+	o.NBest = func(i int, h []generate.Hypothesis) { nbest[i] = h }
+	got, err := m.Generate(src, o, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.NumReturnSequences, o.NBest = 0, nil
+	best, err := m.Generate(src, o, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3*len(src) {
+		t.Fatalf("beam search returned %d sequences for %d sources × 3", len(got), len(src))
+	}
+	for i := range src {
+		if !reflect.DeepEqual(got[3*i], best[i]) {
+			t.Errorf("source %d: first of 3 %v, beam search's answer %v", i, got[3*i], best[i])
+		}
+		for j := range 3 {
+			if !reflect.DeepEqual(got[3*i+j], nbest[i][j].Tokens) {
+				t.Errorf("source %d, sequence %d: %v, n-best %v", i, j, got[3*i+j], nbest[i][j].Tokens)
+			}
+		}
+	}
+
+	for _, c := range []struct {
+		beams, n int
+		want     string
+	}{{1, 2, "needs sampling"}, {4, 5, "at least as many beams"}, {1, -1, "≥ 0"}} {
+		o := base
+		o.NumBeams, o.NumReturnSequences = c.beams, c.n
+		if _, err := m.Generate(src, o, 0, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%d beams, %d sequences: %v, want an error with %q", c.beams, c.n, err, c.want)
+		}
 	}
 }
