@@ -132,7 +132,7 @@ func (s *Sampler) Next(logits []float32) int32 {
 }
 
 // nucleus appends to order the top-p nucleus of the unnormalised
-// probabilities p, which sum to sum: the fewest most likely tokens that
+// probabilities p, which sum to about sum: the fewest most likely tokens that
 // hold TopP of the mass. Only the tokens at its boundary are ranked. The
 // tokens under (1-TopP)·sum/n hold less than 1-TopP of the mass together,
 // so the nucleus lies among the others (a handful, usually); their mass is
@@ -145,15 +145,30 @@ func (s *Sampler) Next(logits []float32) int32 {
 // aside).
 func (s *Sampler) nucleus(p []float32, sum float64, order []int) []int {
 	var mass [256]float64
-	thr := float32((1 - s.TopP) * sum / float64(len(p)))
+	// sum is float32's (its rounding differs between the vectorised and
+	// the plain exp): the threshold is kept below it by a margin, and the
+	// target is taken from the exact total, summed here in float64.
+	thr := float32((1 - s.TopP) * sum / float64(len(p)) * (1 - 1e-3))
 	cand := s.cand[:0]
+	var t [4]float64
+	i := 0
+	for ; i+4 <= len(p); i += 4 {
+		t[0] += float64(p[i])
+		t[1] += float64(p[i+1])
+		t[2] += float64(p[i+2])
+		t[3] += float64(p[i+3])
+	}
+	for ; i < len(p); i++ {
+		t[0] += float64(p[i])
+	}
+	total := t[0] + t[1] + t[2] + t[3]
 	for i, v := range p {
 		if v >= thr {
 			cand = append(cand, i)
 			mass[math.Float32bits(v)>>23] += float64(v) // v > 0: the sign bit is clear
 		}
 	}
-	target := s.TopP * sum
+	target := s.TopP * total
 	var cum float64
 	b := len(mass) - 1
 	for ; b > 0 && cum+mass[b] < target; b-- {
