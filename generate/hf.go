@@ -317,11 +317,13 @@ func Search(dec RowDecoder, sentences, vocab int, o Options) ([][]int32, error) 
 		return nil, err
 	}
 	if o.NumBeams == 1 {
-		n := o.returns() // > 1 only when sampling (Validate)
-		rows := make([][]int32, 0, sentences*n)
-		for _, src := range srcs {
-			for range n {
-				rows = append(rows, src)
+		n, rows := o.returns(), srcs // n > 1 only when sampling (Validate)
+		if n > 1 {
+			rows = make([][]int32, 0, sentences*n)
+			for _, src := range srcs {
+				for range n {
+					rows = append(rows, src)
+				}
 			}
 		}
 		return greedyHF(dec, sentences*n, vocab, &o, rows)

@@ -87,7 +87,7 @@ func (s *Sampler) Next(logits []float32) int32 {
 	}
 	order = order[:0]
 	if s.TopK <= 0 || s.TopK >= n {
-		order = s.nucleus(p, sum, order) // top-p alone: rank only its boundary
+		order = s.nucleus(p, order) // top-p alone: rank only its boundary
 	} else {
 		for i := range p {
 			order = append(order, i)
@@ -132,24 +132,19 @@ func (s *Sampler) Next(logits []float32) int32 {
 }
 
 // nucleus appends to order the top-p nucleus of the unnormalised
-// probabilities p, which sum to about sum: the fewest most likely tokens that
-// hold TopP of the mass. Only the tokens at its boundary are ranked. The
-// tokens under (1-TopP)·sum/n hold less than 1-TopP of the mass together,
-// so the nucleus lies among the others (a handful, usually); their mass is
-// summed in buckets of a factor of two (a float32's exponent), the buckets
-// are walked from the top until they hold TopP of the mass, the tokens of
-// the buckets above are kept as they come, the last bucket is split the
-// same way by its mantissa, and only the last of those is sorted, as many
-// of its tokens kept as the mass needs. The set is
-// the one a sort of the whole vocabulary finds (ties at the boundary
-// aside).
-func (s *Sampler) nucleus(p []float32, sum float64, order []int) []int {
-	var mass [256]float64
-	// sum is float32's (its rounding differs between the vectorised and
-	// the plain exp): the threshold is kept below it by a margin, and the
-	// target is taken from the exact total, summed here in float64.
-	thr := float32((1 - s.TopP) * sum / float64(len(p)) * (1 - 1e-3))
-	cand := s.cand[:0]
+// probabilities p: the fewest most likely tokens that hold TopP of their
+// mass. Only the tokens at its boundary are ranked. The tokens under
+// (1-TopP)·total/n hold less than 1-TopP of the mass together, so the
+// nucleus lies among the others; their mass is summed in buckets of a
+// factor of two (a float32's exponent), the buckets are walked from the
+// top until they hold TopP of the mass, the tokens of the buckets above
+// are kept as they come, the last bucket is split the same way by the top
+// of its mantissa, and only the last of those is sorted, as many of its
+// tokens kept as the mass needs. The set is the one a sort of the whole
+// vocabulary finds (ties at the boundary aside).
+func (s *Sampler) nucleus(p []float32, order []int) []int {
+	// The total in float64, with four sums to keep the adds independent
+	// (the float32 sum of the exp differs between its builds).
 	var t [4]float64
 	i := 0
 	for ; i+4 <= len(p); i += 4 {
@@ -162,55 +157,54 @@ func (s *Sampler) nucleus(p []float32, sum float64, order []int) []int {
 		t[0] += float64(p[i])
 	}
 	total := t[0] + t[1] + t[2] + t[3]
+	thr := (1 - s.TopP) * total / float64(len(p))
+	cand := s.cand[:0]
 	for i, v := range p {
-		if v >= thr {
+		if float64(v) >= thr {
 			cand = append(cand, i)
-			mass[math.Float32bits(v)>>23] += float64(v) // v > 0: the sign bit is clear
 		}
 	}
+	// Two passes of buckets: the exponent (v > 0: no sign bit), then the
+	// top 8 bits of the mantissa within the boundary bucket; the boundary
+	// of each pass is written to the other scratch list.
 	target := s.TopP * total
-	var cum float64
-	b := len(mass) - 1
-	for ; b > 0 && cum+mass[b] < target; b-- {
-		cum += mass[b]
-	}
-	edge := s.edge[:0]
-	for _, i := range cand {
-		switch e := int(math.Float32bits(p[i]) >> 23); {
-		case e > b:
-			order = append(order, i)
-		case e == b:
-			edge = append(edge, i)
-		}
-	}
-	// The boundary bucket again, in 256 buckets by the next 8 bits (the
-	// mantissa's top): only the last of them is sorted.
-	clear(mass[:])
-	for _, i := range edge {
-		mass[math.Float32bits(p[i])>>15&0xff] += float64(p[i])
-	}
-	for b = len(mass) - 1; b > 0 && cum+mass[b] < target; b-- {
-		cum += mass[b]
-	}
-	j := 0
-	for _, i := range edge {
-		switch e := int(math.Float32bits(p[i]) >> 15 & 0xff); {
-		case e > b:
-			order = append(order, i)
-		case e == b:
-			edge[j], j = i, j+1
-		}
-	}
-	edge = edge[:j]
-	slices.SortFunc(edge, func(x, y int) int { return cmp.Compare(p[y], p[x]) })
-	for _, i := range edge {
+	order, edge1, cum := splitBuckets(p, cand, 23, 0, target, order, s.edge[:0])
+	order, edge2, cum := splitBuckets(p, edge1, 15, cum, target, order, cand[:0])
+	slices.SortFunc(edge2, func(x, y int) int { return cmp.Compare(p[y], p[x]) })
+	for _, i := range edge2 {
 		order = append(order, i)
 		if cum += float64(p[i]); cum >= target {
 			break
 		}
 	}
-	s.cand, s.edge = cand, edge
+	s.cand, s.edge = edge2, edge1 // two arrays, kept for the next token
 	return order
+}
+
+// splitBuckets sums the mass of the tokens idx in 256 buckets by the byte
+// of their float32 bits at shift, walks the buckets from the top while
+// cum plus their mass stays under target, appends the tokens of the
+// buckets walked to order and those of the bucket where it stopped to
+// edge, and returns both with cum grown by the walked mass.
+func splitBuckets(p []float32, idx []int, shift uint, cum, target float64, order, edge []int) ([]int, []int, float64) {
+	var mass [256]float64
+	key := func(i int) int { return int(math.Float32bits(p[i]) >> shift & 0xff) }
+	for _, i := range idx {
+		mass[key(i)] += float64(p[i])
+	}
+	b := len(mass) - 1
+	for ; b > 0 && cum+mass[b] < target; b-- {
+		cum += mass[b]
+	}
+	for _, i := range idx {
+		switch k := key(i); {
+		case k > b:
+			order = append(order, i)
+		case k == b:
+			edge = append(edge, i)
+		}
+	}
+	return order, edge, cum
 }
 
 // draw returns a token drawn from the unnormalised probabilities p (which
