@@ -45,7 +45,16 @@ func (s *Summarizer) mbr(src [][]int32) ([]string, error) {
 		cands[i] = h
 		mu.Unlock()
 	}
-	if _, err := s.Model.Generate(src, o, s.Options.BatchRows, nil); err != nil {
+	// Progress counts documents through both passes, weighting each by
+	// its rows (NumBeams beams, then Samples draws per document), so the
+	// bar moves during beam search and its rate holds into the sampling.
+	progress := func(base, rows int) func(int) {
+		if s.Options.Progress == nil {
+			return nil
+		}
+		return func(done int) { s.Options.Progress((base + done*rows) / (o.NumBeams + m.Samples)) }
+	}
+	if _, err := s.Model.Generate(src, o, s.Options.BatchRows, progress(0, o.NumBeams)); err != nil {
 		return nil, err
 	}
 	temp := m.Temperature
@@ -55,7 +64,7 @@ func (s *Summarizer) mbr(src [][]int32) ([]string, error) {
 	so := s.Options.Generation
 	so.NumBeams, so.NBest, so.NumReturnSequences = 1, nil, m.Samples
 	so.Sampler = &generate.Sampler{Temperature: temp, TopP: m.TopP, EpsilonCutoff: m.EpsilonCutoff, RNG: tensor.NewRNG(m.Seed)}
-	ids, err := s.Model.Generate(src, so, s.Options.BatchRows, s.Options.Progress)
+	ids, err := s.Model.Generate(src, so, s.Options.BatchRows, progress(len(src)*o.NumBeams, m.Samples))
 	if err != nil {
 		return nil, err
 	}

@@ -106,10 +106,19 @@ func TestSummarizerMBR(t *testing.T) {
 	}
 	for _, beamsOnly := range []bool{true, false} {
 		s.Options.MBR = MBROptions{Samples: 6, EpsilonCutoff: 0.02, Seed: 3, BeamsOnly: beamsOnly}
+		var progress []int
+		s.Options.Progress = func(done int) { progress = append(progress, done) }
 		out, err := s.Summarize(docs)
 		if err != nil {
 			t.Fatal(err)
 		}
+		// One batch a pass. Beam search (4 rows a document) is 4/10 of
+		// the work, the 6 samples the rest: 3 documents' beams are worth
+		// 1.2 documents.
+		if want := []int{1, 3}; !slices.Equal(progress, want) {
+			t.Errorf("progress %v, want %v", progress, want)
+		}
+		s.Options.Progress = nil
 		for i, sum := range out {
 			ev := samples[6*i : 6*i+6]
 			want := slices.Clone(hyps[i])

@@ -118,6 +118,7 @@ func runTrain(args []string, stdout, stderr io.Writer) (err error) {
 			cfg.Seed = uint64(*seed)
 		}
 		prog.Reset(cfg.Steps)
+		prog.Limit = minutes(cfg.MaxMinutes)
 		total = cfg.Steps
 		res, err = recipes.TrainTranslation(ctx, cfg, opt)
 	} else if cfg, ok := recipes.EncoderPresets[*preset]; ok {
@@ -145,6 +146,7 @@ func runTrain(args []string, stdout, stderr io.Writer) (err error) {
 			cfg.Init = *initDir
 		}
 		prog.Reset(cfg.Steps)
+		prog.Limit = minutes(cfg.MaxMinutes)
 		prog.RateUnit = map[string]string{"mlm": "masked tok", "qa": "windows", "embed": "pairs"}[cfg.Task]
 		total = cfg.Steps
 		encoder = cfg.Task
@@ -165,6 +167,7 @@ func runTrain(args []string, stdout, stderr io.Writer) (err error) {
 			cfg.Seed = uint64(*seed)
 		}
 		prog.Reset(cfg.Steps)
+		prog.Limit = minutes(cfg.MaxMinutes)
 		total = cfg.Steps
 		summarizer = true
 		res, err = recipes.TrainSummarization(ctx, cfg, opt)
@@ -269,3 +272,6 @@ func valueOr(p *float64) float64 {
 	}
 	return *p
 }
+
+// minutes is a recipe's max_minutes as a duration (0: no limit).
+func minutes(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }

@@ -26,6 +26,11 @@ type Bar struct {
 	// RateUnit names what a training step's rate counts (Metrics.
 	// TokensPerS: the task's loss count per second); default "tok".
 	RateUnit string
+	// Limit, if positive, is the training time after which the run
+	// stops whatever its steps (a recipe's max_minutes): the ETA is the
+	// sooner of the steps' and the time left (total − Metrics.Elapsed).
+	Limit time.Duration
+	now   func() time.Time // time.Now; tests replace it
 }
 
 // New returns a bar counting towards total, on w.
@@ -36,11 +41,11 @@ func New(w io.Writer, total int) *Bar {
 			tty = true
 		}
 	}
-	return &Bar{w: w, tty: tty, total: total, start: time.Now(), startStep: -1}
+	return &Bar{w: w, tty: tty, total: total, start: time.Now(), startStep: -1, now: time.Now}
 }
 
 // Reset starts counting again towards total.
-func (p *Bar) Reset(total int) { p.total, p.start, p.startStep = total, time.Now(), -1 }
+func (p *Bar) Reset(total int) { p.total, p.start, p.startStep = total, p.now(), -1 }
 
 // Write writes b after clearing the progress line.
 func (p *Bar) Write(b []byte) (int, error) {
@@ -51,15 +56,19 @@ func (p *Bar) Write(b []byte) (int, error) {
 // Update shows a training step.
 func (p *Bar) Update(m train.Metrics) {
 	if p.startStep < 0 { // the first step seen: a resumed run counts from there
-		p.startStep, p.start = m.Step-1, time.Now()
+		p.startStep, p.start = m.Step-1, p.now()
 	}
-	now := time.Now()
+	now := p.now()
 	if !p.tty && now.Sub(p.lastPrint) < 5*time.Second && m.Step != p.total {
 		return
 	}
 	p.lastPrint = now
 	done := m.Step - p.startStep
 	eta := time.Duration(float64(now.Sub(p.start)) / float64(done) * float64(p.total-m.Step)).Round(time.Second)
+	if p.Limit > 0 {
+		left := max(0, p.Limit-time.Duration(m.Elapsed*float64(time.Second))).Round(time.Second)
+		eta = min(eta, left)
+	}
 	unit := p.RateUnit
 	if unit == "" {
 		unit = "tok"
@@ -69,7 +78,7 @@ func (p *Bar) Update(m train.Metrics) {
 
 // UpdateCount shows done of total items (sentences) with their rate.
 func (p *Bar) UpdateCount(done int) {
-	now := time.Now()
+	now := p.now()
 	if !p.tty && now.Sub(p.lastPrint) < 5*time.Second && done != p.total {
 		return
 	}
