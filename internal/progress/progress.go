@@ -55,19 +55,23 @@ func (p *Bar) Write(b []byte) (int, error) {
 
 // Update shows a training step.
 func (p *Bar) Update(m train.Metrics) {
-	if p.startStep < 0 { // the first step seen: a resumed run counts from there
-		p.startStep, p.start = m.Step-1, p.now()
-	}
 	now := p.now()
+	if p.startStep < 0 {
+		// The first step seen (of a fresh or a resumed run): the rate is
+		// timed from its end, since when it began is not known here.
+		p.startStep, p.start = m.Step, now
+	}
 	if !p.tty && now.Sub(p.lastPrint) < 5*time.Second && m.Step != p.total {
 		return
 	}
 	p.lastPrint = now
-	done := m.Step - p.startStep
-	eta := time.Duration(float64(now.Sub(p.start)) / float64(done) * float64(p.total-m.Step)).Round(time.Second)
-	if p.Limit > 0 {
-		left := max(0, p.Limit-time.Duration(m.Elapsed*float64(time.Second))).Round(time.Second)
-		eta = min(eta, left)
+	eta := "?" // no step timed yet
+	if done := m.Step - p.startStep; done > 0 {
+		d := time.Duration(float64(now.Sub(p.start)) / float64(done) * float64(p.total-m.Step))
+		if p.Limit > 0 {
+			d = min(d, max(0, p.Limit-time.Duration(m.Elapsed*float64(time.Second))))
+		}
+		eta = d.Round(time.Second).String()
 	}
 	unit := p.RateUnit
 	if unit == "" {

@@ -26,16 +26,33 @@ func TestBarETA(t *testing.T) {
 	} {
 		var buf bytes.Buffer
 		clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		p := New(&buf, 1000)
+		p := New(&buf, 1001)
 		p.now = func() time.Time { return clock }
 		p.Limit = c.limit
 		p.Update(train.Metrics{Step: 1})
 		clock = clock.Add(100 * time.Second)
-		p.Update(train.Metrics{Step: 100, Elapsed: c.elapsed})
+		p.Update(train.Metrics{Step: 101, Elapsed: c.elapsed})
 		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-		if last := lines[len(lines)-1]; !strings.HasSuffix(last, c.want) || !strings.HasPrefix(last, "step 100/1000") {
+		if last := lines[len(lines)-1]; !strings.HasSuffix(last, c.want) || !strings.HasPrefix(last, "step 101/1001") {
 			t.Errorf("limit %v, elapsed %g: %q, want it to end in %q", c.limit, c.elapsed, last, c.want)
 		}
+	}
+}
+
+// TestBarETAFirstStep: the first step a bar sees, of a fresh run or a
+// resumed one, has no rate yet: its ETA is unknown, not 0s; the next step
+// is timed from it.
+func TestBarETAFirstStep(t *testing.T) {
+	var buf bytes.Buffer
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := New(&buf, 8000)
+	p.now = func() time.Time { return clock }
+	p.Update(train.Metrics{Step: 3650, Elapsed: 1500}) // resumed at step 3,649
+	clock = clock.Add(10 * time.Second)
+	p.Update(train.Metrics{Step: 3660, Elapsed: 1510})
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], "ETA ?") || !strings.HasSuffix(lines[1], "ETA 1h12m20s") {
+		t.Errorf("lines %q: want the first to end in \"ETA ?\", the second in \"ETA 1h12m20s\" (4,340 steps at 1 s)", lines)
 	}
 }
 
