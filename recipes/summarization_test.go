@@ -394,3 +394,104 @@ func TestSummarizationWordDropout(t *testing.T) {
 		t.Errorf("word dropout 0.3 left the training loss at %g", d.Loss)
 	}
 }
+
+// TestCopyExamples: the copying pairs are marked by <mask> in place of
+// <s>, their targets are <s> and a run of 4–16 of the document's tokens
+// found in it, documents under 8 tokens get none, and about the fraction
+// asked for are drawn, the same for the same seed.
+func TestCopyExamples(t *testing.T) {
+	var docs []data.Document
+	for i := range 400 {
+		words := make([]string, 3+i%40)
+		for j := range words {
+			words[j] = fmt.Sprintf("w%d", (i*7+j*3)%50)
+		}
+		docs = append(docs, data.Document{Text: strings.Join(words, " "), Summary: "w1 w2"})
+	}
+	bt := &tokenizer.BPETrainer{VocabSize: 400, Special: bartSpecials}
+	for _, d := range docs {
+		if err := bt.Add(d.Text + "\n" + d.Summary); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := bt.Train()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := SummarizationExamples(tok, docs, 64, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := SummarizationPresets["debian-summarize-quick"]
+	cfg.CopyFraction, cfg.MaxTargetLen = 0.5, 12
+	cp, err := copyExamples(tok, ex, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := copyExamples(tok, ex, cfg)
+	if !slices.EqualFunc(cp, again, func(a, b data.Example) bool { return slices.Equal(a.Src, b.Src) && slices.Equal(a.Tgt, b.Tgt) }) {
+		t.Error("the same seed drew different copying pairs")
+	}
+	long := 0
+	for _, e := range ex {
+		if len(e.Src) >= 9 {
+			long++
+		}
+	}
+	if len(cp) < long/3 || len(cp) > long*2/3 {
+		t.Errorf("%d copying pairs of %d documents long enough, want about half", len(cp), long)
+	}
+	mask, _ := tok.ID("<mask>")
+	for _, c := range cp {
+		src := ex[slices.IndexFunc(ex, func(e data.Example) bool { return e.Index == c.Index })].Src
+		words := src[1:]
+		if c.Src[0] != mask || !slices.Equal(c.Src[1:], words) {
+			t.Fatalf("document %d: copying source %v, want <mask> (%d) and %v", c.Index, c.Src, mask, words)
+		}
+		span := c.Tgt[1:]
+		if c.Tgt[0] != 0 || len(span) < 4 || len(span) > 10 || len(words) < 8 {
+			t.Fatalf("document %d (%d tokens): target %v, want <s> and 4 to max_target_len−2 = 10 tokens", c.Index, len(words), c.Tgt)
+		}
+		found := false
+		for i := 0; i+len(span) <= len(words) && !found; i++ {
+			found = slices.Equal(words[i:i+len(span)], span)
+		}
+		if !found {
+			t.Fatalf("document %d: target %v is not a run of its tokens %v", c.Index, span, words)
+		}
+	}
+	for _, bad := range []struct {
+		f float32
+		n int
+	}{{-0.1, 10}, {1.5, 10}, {0.5, -1}} {
+		c := SummarizationPresets["debian-summarize-quick"]
+		c.CopyFraction, c.CopySteps = bad.f, bad.n
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "copy_") {
+			t.Errorf("copy_fraction %g, copy_steps %d: %v", bad.f, bad.n, err)
+		}
+	}
+}
+
+// TestSwitchBatches: the copy warm-up's hook gives the task the summaries
+// alone from step At on, and a resumed run that had passed At starts with
+// them.
+func TestSwitchBatches(t *testing.T) {
+	mixed, plain := []data.Batch{{B: 1}, {B: 2}}, []data.Batch{{B: 3}}
+	task := &train.TranslationTask{Train: mixed}
+	s := &switchBatches{At: 5, To: plain, task: task}
+	if s.AfterStep(train.Metrics{Step: 4}); len(task.Train) != 2 {
+		t.Fatal("switched before step 5")
+	}
+	if s.AfterStep(train.Metrics{Step: 5}); len(task.Train) != 1 || task.Train[0].B != 3 {
+		t.Fatalf("not switched at step 5: %+v", task.Train)
+	}
+	state, err := s.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := &train.TranslationTask{Train: mixed}
+	r := &switchBatches{At: 5, To: plain, task: resumed}
+	if err := r.SetState(state); err != nil || len(resumed.Train) != 1 {
+		t.Fatalf("resumed after the switch: %d batches, %v; want the summaries alone", len(resumed.Train), err)
+	}
+}
