@@ -709,7 +709,7 @@ func copyExamples(tok *tokenizer.ByteBPE, ex []data.Example, cfg SummarizationCo
 		}
 		n := min(4+rng.IntN(13), len(words), max(cfg.MaxTargetLen-2, 1))
 		at := rng.IntN(len(words) - n + 1)
-		src := append([]int32{mask}, e.Src[1:]...)
+		src := append([]int32{mask}, words...)
 		out = append(out, data.Example{Src: src, Tgt: append([]int32{0}, words[at:at+n]...), Index: e.Index})
 	}
 	return out, nil

@@ -25,7 +25,7 @@ func main() {
 	}
 	docs, err := data.Debian("valid")
 	check(err)
-	fmt.Println("model\tcopyable tokens: share, loss\tother tokens: share, loss\tfirst token loss\tall")
+	fmt.Println("model\tcopyable tokens: share, loss\tother tokens (<s> and </s> among them): share, loss\t<s> (the first label) loss\tall")
 	for _, dir := range os.Args[1:] {
 		s, err := pipelines.LoadSummarizer(dir)
 		check(err)
