@@ -37,6 +37,8 @@ const (
 	opConcatRows
 	opGatherRows
 	opSoftCrossEntropy
+	opPointerMix
+	opPointerCrossEntropy
 )
 
 // node is one recorded operation: which, its inputs and output, and what
@@ -51,22 +53,26 @@ type node struct {
 	m, k, n int // GEMM sizes: rows, inner and output width (MatMul, Linear)
 	rows    int // rows of the last dimension (LayerNorm, Softmax, CrossEntropy)
 	cols    int // width of the last dimension (LayerNorm, Softmax, CrossEntropy, Embedding, Narrow, GatherRows)
-	offset  int // Narrow: first column taken
+	offset  int // Narrow: first column taken; PointerMix: positions per source
 
-	scale float32 // Scale's factor; Embedding's multiplier
+	scale float32 // Scale's factor; Embedding's multiplier; PointerMix: 1/√d
 	eps   float32 // CrossEntropy's label smoothing
 
 	mean, rstd []float32 // LayerNorm, RMSNorm: per-row statistics of the forward pass
-	mask       []float32 // MeanPool: per-position weights; MaxPool: each maximum's position (−1: padding); SoftCrossEntropy: the target distributions
+	mask       []float32 // MeanPool: per-position weights; MaxPool: each maximum's position (−1: padding); SoftCrossEntropy: the target distributions; PointerMix: the copy attention
 	kept       []uint32  // Dropout: one bit per element, set where it was kept (scaled by scale)
 	probs      []float32 // CrossEntropy: softmax of the logits
-	lse        []float32 // Attention: per-query log-sum-exp
+	lse        []float32 // Attention: per-query log-sum-exp; PointerMix: per-row log-sum-exp of the logits
 
-	ids     []int32 // Embedding: the ids looked up; CrossEntropy: the targets; RelativeBias: the buckets; GatherRows: the rows
+	ids     []int32 // Embedding: the ids looked up; CrossEntropy: the targets; PointerMix: the source ids; RelativeBias: the buckets; GatherRows: the rows
 	counted int     // CrossEntropy: targets not ignored
 	ignore  int32   // CrossEntropy: the ignored target
 
 	attn cpu.Attention // Attention: sizes and masks
+
+	pad     []bool  // PointerMix: the sources' padding
+	owner   []int32 // PointerMix: each row's source
+	targets []int32 // PointerCrossEntropy: the targets
 }
 
 // backward runs one node's backward pass, writing or adding into its
@@ -122,6 +128,10 @@ func (g *Graph) backward(n *node) {
 		g.mulBackward(n)
 	case opRelativeBias:
 		g.relativeBiasBackward(n)
+	case opPointerMix:
+		g.pointerMixBackward(n)
+	case opPointerCrossEntropy:
+		g.pointerCrossEntropyBackward(n)
 	default:
 		panic(fmt.Sprintf("autograd: no backward for op %d", n.op))
 	}
