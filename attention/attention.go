@@ -125,6 +125,12 @@ type EncoderDecoder interface {
 	Decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, batch, tgtLen int, tgtPad, srcPad []bool) (*autograd.Var, error)
 }
 
+// sourceDecoder is an EncoderDecoder whose decoder reads the source ids
+// as well (seq2seq.Model: a pointer-generator's copy head).
+type sourceDecoder interface {
+	DecodeWithSource(g *autograd.Graph, memory *autograd.Var, src []int32, srcLen int, tgt []int32, batch, tgtLen int, tgtPad, srcPad []bool) (*autograd.Var, error)
+}
+
 // OfEncoderDecoder runs an encoder-decoder on src (with its special
 // tokens) and the decoder input tgt (the start token, then the target)
 // and returns, per layer, the encoder's self-attention ("encoder"), then
@@ -138,7 +144,12 @@ func OfEncoderDecoder(m EncoderDecoder, src, tgt []int32, srcTokens, tgtTokens [
 		return nil, err
 	}
 	enc := len(g.AttentionMaps())
-	if _, err := m.Decode(g, memory, tgt, 1, len(tgt), nil, nil); err != nil {
+	if sd, ok := m.(sourceDecoder); ok { // a pointer-generator's output reads the source ids
+		_, err = sd.DecodeWithSource(g, memory, src, len(src), tgt, 1, len(tgt), nil, nil)
+	} else {
+		_, err = m.Decode(g, memory, tgt, 1, len(tgt), nil, nil)
+	}
+	if err != nil {
 		return nil, err
 	}
 	kept := g.AttentionMaps()

@@ -85,6 +85,9 @@ func describeModel(dir string) (infoResult, error) {
 			"bart": "post-LN, learned positions, layernorm_embedding", "mbart": "pre-LN, learned positions, layernorm_embedding"}[m.Config.ModelType]
 		arch = fmt.Sprintf("encoder-decoder (%s, %s): %d+%d layers, d_model %d, %d heads, ffn %d, vocabulary %d",
 			head.ModelType, ln, m.Config.EncoderLayers, m.Config.DecoderLayers, m.Config.DModel, m.Config.EncoderAttentionHeads, m.Config.EncoderFFNDim, m.Config.VocabSize)
+		if m.Config.PointerGenerator {
+			arch += "; pointer-generator copy head (goformer's pointer.* tensors: transformers loads the model without it)"
+		}
 	case "t5":
 		m, err := t5.Load(dir)
 		if err != nil {

@@ -20,6 +20,7 @@ type Decoder struct {
 	*nn.CrossDecoding                 // memory, caches, rows, steps
 	pos               []int           // after a Join: each row's next position
 	posIDs            []int32         // BART: this step's position ids
+	sources           *decoderSources // a pointer-generator's copy keys and source ids
 }
 
 // NewDecoder encodes src (one id slice per sentence, EOS included, no
@@ -44,6 +45,12 @@ func (m *Model) NewDecoder(src [][]int32, copies, maxLen int) (*Decoder, error) 
 	}
 	rows := len(src) * copies
 	dec := &Decoder{m: m, keep: keep, g: m.graphs.Get()}
+	if m.pointer != nil {
+		if dec.sources, err = m.newDecoderSources(keep, memory, ids, pad, s, copies); err != nil {
+			dec.Release()
+			return nil, err
+		}
+	}
 	var caches []*nn.LayerCache
 	for _, l := range m.decoder {
 		caches = append(caches, l.NewCache(rows, maxLen))
@@ -92,6 +99,9 @@ func (d *Decoder) Keep(rows []int) error {
 	if err := d.CrossDecoding.Keep(rows); err != nil {
 		return fmt.Errorf("seq2seq: %w", err)
 	}
+	if d.sources != nil {
+		d.sources.keep(rows)
+	}
 	if d.pos != nil {
 		for i, r := range rows {
 			d.pos[i] = d.pos[r]
@@ -138,6 +148,9 @@ func (d *Decoder) JoinCopies(src [][]int32, copies int) error {
 		return fmt.Errorf("seq2seq: %w", err)
 	}
 	d.keep.Reset() // the encoder outputs now live in the cross-attention caches
+	if d.sources != nil {
+		d.sources.join(tmp.sources, int32(d.m.Config.PadTokenID))
+	}
 	for range len(src) * copies {
 		d.pos = append(d.pos, 0)
 	}
@@ -146,7 +159,8 @@ func (d *Decoder) JoinCopies(src [][]int32, copies int) error {
 
 // Step feeds one token per row (the first step: decoder_start_token_id)
 // and returns the logits of the next token, rows × vocab_size, valid until
-// the next call. If parents is not nil, row r first takes over the history
+// the next call (a pointer-generator's: the log-probabilities of its
+// mixture). If parents is not nil, row r first takes over the history
 // of row parents[r] (beam search's reordering).
 func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
 	if parents != nil && d.pos != nil {
@@ -171,7 +185,11 @@ func (d *Decoder) Step(tokens []int32, parents []int) ([]float32, error) {
 	} else {
 		y = d.m.embedAt(g, tokens, d.pos, &d.posIDs)
 	}
-	logits := d.m.decodeFrom(g, y, mem, nil, pad, d.Caches)
+	h := d.m.decodeHidden(g, y, mem, nil, pad, d.Caches)
+	logits := d.m.project(g, h)
+	if s := d.sources; s != nil {
+		logits = d.m.pointer.mix(g, h, logits, g.Input(s.keys), s.src, s.pad, s.srcLen, s.owner)
+	}
 	if err := g.Err(); err != nil {
 		return nil, err
 	}

@@ -89,13 +89,14 @@ func (m *Model) targetGroups(batch, tgtLen int, tgtPad []bool, labels []int32) [
 // groupedLoss is LabelledLoss's decoder and loss run group by group: each
 // group's rows of the encoder output are gathered, decoded at the group's
 // length, and their labelled positions projected together.
-func (m *Model) groupedLoss(g *autograd.Graph, groups []decoderGroup, memory *autograd.Var, srcLen int, tgtIn, labels []int32, tgtLen int, srcPad, tgtPad []bool, eps float32) (*autograd.Var, error) {
+func (m *Model) groupedLoss(g *autograd.Graph, groups []decoderGroup, memory *autograd.Var, src []int32, srcLen int, tgtIn, labels []int32, tgtLen int, srcPad, tgtPad []bool, eps float32) (*autograd.Var, error) {
 	s := &m.groups
 	for len(s.bufs) < len(groups) {
 		s.bufs = append(s.bufs, groupBuffers{})
 	}
 	pad := int32(m.Config.PadTokenID)
 	s.kept = s.kept[:0]
+	m.owners = m.owners[:0]
 	var hidden *autograd.Var
 	for i, gr := range groups {
 		buf := &s.bufs[i]
@@ -115,6 +116,7 @@ func (m *Model) groupedLoss(g *autograd.Graph, groups []decoderGroup, memory *au
 				if l != pad {
 					buf.labelled = append(buf.labelled, int32(r*t+p))
 					s.kept = append(s.kept, l)
+					m.owners = append(m.owners, int32(b))
 				}
 			}
 		}
@@ -135,5 +137,8 @@ func (m *Model) groupedLoss(g *autograd.Graph, groups []decoderGroup, memory *au
 		}
 	}
 	logits := m.project(g, hidden)
+	if m.pointer != nil {
+		return m.pointer.loss(g, hidden, logits, m.pointer.keys(g, memory), src, srcPad, srcLen, m.owners, s.kept, pad, eps), g.Err()
+	}
 	return g.CrossEntropy(logits, s.kept, pad, eps), g.Err()
 }

@@ -16,6 +16,9 @@
 // Parameter names, config.json fields and the checkpoint layout are those
 // of transformers, so Save writes a directory that MarianMTModel,
 // PegasusForConditionalGeneration or BartForConditionalGeneration loads.
+// One addition is goformer's own: a pointer-generator's copy head
+// (Config.PointerGenerator, pointer.go), saved as pointer.* tensors that
+// transformers does not read.
 package seq2seq
 
 import (
@@ -59,6 +62,11 @@ type Config struct {
 	// SharedEmbeddings: one embedding for source, target and output (the
 	// only layout supported; Marian's share_encoder_decoder_embeddings).
 	SharedEmbeddings *bool `json:"share_encoder_decoder_embeddings,omitempty"`
+	// PointerGenerator adds goformer's copy head (pointer.go): the
+	// output mixes the vocabulary's distribution with a copy of the
+	// source's tokens. transformers ignores this field and the head's
+	// pointer.* tensors.
+	PointerGenerator bool `json:"pointer_generator,omitempty"`
 }
 
 // Base returns the paper's base model (N=6, d_model=512, d_ff=2048, h=8,
@@ -185,6 +193,8 @@ type Model struct {
 	decoder    []*nn.DecoderLayer
 	encNorm    *nn.LayerNorm // pre-LN only
 	decNorm    *nn.LayerNorm
+	pointer    *pointerHead             // Config.PointerGenerator only
+	owners     []int32                  // the labelled rows' batch rows, reused (the pointer head's backward reads them)
 	posVars    map[[2]int]*autograd.Var // positions from..from+T-1, by {from, T}
 	biasVar    *autograd.Var
 	// graphs keeps decoders' graphs, with their arenas, between decoders
@@ -240,6 +250,9 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	if cfg.PreLN() {
 		m.encNorm = nn.NewLayerNorm(ps, "model.encoder.layer_norm", cfg.DModel, 1e-5)
 		m.decNorm = nn.NewLayerNorm(ps, "model.decoder.layer_norm", cfg.DModel, 1e-5)
+	}
+	if cfg.PointerGenerator {
+		m.pointer = newPointerHead(ps, cfg.DModel, rng)
 	}
 	// Linear and embedding weights N(0, init_std²), biases zero, as
 	// transformers' _init_weights does for these models.
@@ -335,6 +348,9 @@ func (m *Model) Decode(g *autograd.Graph, memory *autograd.Var, tgt []int32, bat
 	if m.Config.AttentionDropout > 0 && g.Training {
 		return nil, fmt.Errorf("seq2seq: attention_dropout %g: dropout on attention probabilities is not implemented; set it to 0", m.Config.AttentionDropout)
 	}
+	if m.pointer != nil {
+		return nil, errPointerDecode
+	}
 	logits := m.decode(g, memory, tgt, batch, 0, tgtLen, tgtPad, srcPad, nil)
 	return logits, g.Err()
 }
@@ -411,13 +427,14 @@ func (m *Model) decodeHidden(g *autograd.Graph, y, memory *autograd.Var, tgtPad,
 
 // Loss runs the whole model and returns the logits and the mean
 // cross-entropy of predicting labels ([batch × tgtLen]; pad_token_id is
-// ignored) with label smoothing eps.
+// ignored) with label smoothing eps. A pointer-generator's "logits" are
+// its mixture's log-probabilities.
 func (m *Model) Loss(g *autograd.Graph, src []int32, srcLen int, tgtIn, labels []int32, tgtLen, batch int, srcPad, tgtPad []bool, eps float32) (logits, loss *autograd.Var, err error) {
 	memory, err := m.Encode(g, src, batch, srcLen, srcPad)
 	if err != nil {
 		return nil, nil, err
 	}
-	if logits, err = m.Decode(g, memory, tgtIn, batch, tgtLen, tgtPad, srcPad); err != nil {
+	if logits, err = m.DecodeWithSource(g, memory, src, srcLen, tgtIn, batch, tgtLen, tgtPad, srcPad); err != nil {
 		return nil, nil, err
 	}
 	loss = g.CrossEntropy(logits, labels, int32(m.Config.PadTokenID), eps)
@@ -448,12 +465,17 @@ func (m *Model) LabelledLoss(g *autograd.Graph, src []int32, srcLen int, tgtIn, 
 	}
 	if decodeInGroups {
 		if groups := m.targetGroups(batch, tgtLen, tgtPad, labels); len(groups) > 1 {
-			return m.groupedLoss(g, groups, memory, srcLen, tgtIn, labels, tgtLen, srcPad, tgtPad, eps)
+			return m.groupedLoss(g, groups, memory, src, srcLen, tgtIn, labels, tgtLen, srcPad, tgtPad, eps)
 		}
 	}
 	y := m.decodeHidden(g, m.embed(g, tgtIn, batch, 0, tgtLen, true), memory, tgtPad, srcPad, nil)
 	idx, kept := nn.LabelledRows(labels, int32(m.Config.PadTokenID), rows)
-	logits := m.project(g, g.GatherRows(y, idx))
+	h := g.GatherRows(y, idx)
+	logits := m.project(g, h)
+	if m.pointer != nil {
+		return m.pointer.loss(g, h, logits, m.pointer.keys(g, memory), src, srcPad, srcLen, pointerOwners(&m.owners, idx, tgtLen),
+			kept, int32(m.Config.PadTokenID), eps), g.Err()
+	}
 	return g.CrossEntropy(logits, kept, int32(m.Config.PadTokenID), eps), g.Err()
 }
 
@@ -509,6 +531,9 @@ func (m *Model) InitMimeticAttention(scale float32) {
 	for _, l := range m.decoder {
 		l.SelfAttn.InitMimetic(scale)
 		l.CrossAttn.InitMimetic(scale)
+	}
+	if m.pointer != nil {
+		m.pointer.initMimetic(scale)
 	}
 }
 
