@@ -96,6 +96,13 @@ type SummarizationConfig struct {
 	// copy by 30 minutes (results/debian-summarize/pilot-copy-warmup/).
 	CopyFraction float32 `json:"copy_fraction,omitempty"`
 	CopySteps    int     `json:"copy_steps,omitempty"`
+	// PointerGenerator gives the model a copy head (seq2seq's
+	// pointer_generator): its output mixes the vocabulary's distribution
+	// with the attention of one more head over the description's tokens,
+	// so copying a word needs no path through the vocabulary. On in the
+	// debian-summarize preset; the model is then goformer's (transformers
+	// loads it without the head).
+	PointerGenerator bool `json:"pointer_generator,omitempty"`
 	// JSON Lines corpora (plain or gzip) with the document in TextField and
 	// its summary in SummaryField; empty: the built-in Debian descriptions.
 	Train        string `json:"train,omitempty"`
@@ -138,17 +145,22 @@ var SummarizationPresets = map[string]SummarizationConfig{
 	// validation loss (a fixed 8 steps scored test ROUGE-L 39.89, the
 	// 0.9995 average chosen so 39.73: the choice is below the noise; see
 	// results/debian-summarize/).
+	// A copy head (pointer_generator; See et al. 2017) lets the decoder
+	// copy a description's token by attending to it: seed 1's validation
+	// loss stood at 4.06 at step 300 against 5.31 without, and the run
+	// ended with test ROUGE-L 43.32 (8 beams) against 38.76, in 7,842
+	// steps against 8,500 (results/debian-summarize/pointer-generator/).
 	"debian-summarize": {VocabSize: 8000, DModel: 128, EncoderLayers: 3, DecoderLayers: 3, Heads: 4, FFN: 512,
 		Activation: "relu", PreLN: true, Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 8192, MaxSourceLen: 128,
 		MaxTargetLen: 40, Steps: 12800, MaxMinutes: 58, LR: 1.4e-3, MinLR: 3e-5, Warmup: 200, Beta1: 0.9, Beta2: 0.98,
 		WeightDecay: 0.01, ClipNorm: 1, EvalEvery: 300, ValDocs: 500, Seed: 1, Snapshots: []float64{15, 30},
 		MimeticAttention: 1, SinusoidalPositions: true, AverageLast: 16, AverageChoose: true,
-		EMADecays: []float64{0.999, 0.9995, 0.9998}, EMAStart: 2000},
+		EMADecays: []float64{0.999, 0.9995, 0.9998}, EMAStart: 2000, PointerGenerator: true},
 	// A minute's run for tests and the README.
 	"debian-summarize-quick": {VocabSize: 1000, DModel: 64, EncoderLayers: 1, DecoderLayers: 1, Heads: 2, FFN: 128,
 		Activation: "gelu", Dropout: 0.1, InitStd: 0.02, LabelSmoothing: 0.1, MaxTokens: 2048, MaxSourceLen: 64,
 		MaxTargetLen: 24, Steps: 40, LR: 2e-3, MinLR: 1e-4, Warmup: 10, Beta1: 0.9, Beta2: 0.98, WeightDecay: 0.01,
-		ClipNorm: 1, EvalEvery: 40, ValDocs: 100, Seed: 1, MimeticAttention: 1, SinusoidalPositions: true},
+		ClipNorm: 1, EvalEvery: 40, ValDocs: 100, Seed: 1, MimeticAttention: 1, SinusoidalPositions: true, PointerGenerator: true},
 }
 
 // Validate reports the first setting that makes no sense.
@@ -320,7 +332,8 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 		EncoderLayers: cfg.EncoderLayers, DecoderLayers: cfg.DecoderLayers, EncoderAttentionHeads: cfg.Heads,
 		DecoderAttentionHeads: cfg.Heads, EncoderFFNDim: cfg.FFN, DecoderFFNDim: cfg.FFN, ActivationFunction: cfg.Activation,
 		Dropout: cfg.Dropout, MaxPositionEmbeddings: maxPos, ScaleEmbedding: cfg.ScaleEmbedding, InitStd: cfg.InitStd,
-		BOSTokenID: 0, PadTokenID: 1, EOSTokenID: 2, DecoderStartTokenID: 2, ForcedBOSTokenID: &forcedBOS, ForcedEOSTokenID: &forcedEOS}, cfg.Seed)
+		BOSTokenID: 0, PadTokenID: 1, EOSTokenID: 2, DecoderStartTokenID: 2, ForcedBOSTokenID: &forcedBOS, ForcedEOSTokenID: &forcedEOS,
+		PointerGenerator: cfg.PointerGenerator}, cfg.Seed)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
@@ -397,8 +410,12 @@ func TrainSummarization(ctx context.Context, cfg SummarizationConfig, o Options)
 		}
 		o.logf("resuming %s at step %d of %d, after %.1f minutes of training\n", o.Out, tr.Step(), cfg.Steps, tr.Elapsed().Minutes())
 	}
+	kind := model.Config.Architectures[0]
+	if cfg.PointerGenerator {
+		kind += " with a copy head (pointer_generator)"
+	}
 	o.logf("training a %s summariser (%d+%d layers, d_model %d, %.2fM parameters) on %d documents (%d batches of ≤%d tokens), %d steps",
-		model.Config.Architectures[0], cfg.EncoderLayers, cfg.DecoderLayers, cfg.DModel, float64(model.Params.Count())/1e6, len(trainEx), len(trainBatches), cfg.MaxTokens, cfg.Steps)
+		kind, cfg.EncoderLayers, cfg.DecoderLayers, cfg.DModel, float64(model.Params.Count())/1e6, len(trainEx), len(trainBatches), cfg.MaxTokens, cfg.Steps)
 	if cfg.MaxMinutes > 0 {
 		o.logf(" or %g minutes", cfg.MaxMinutes)
 	}

@@ -137,6 +137,55 @@ func TestTrainSummarizationSmall(t *testing.T) {
 	}
 }
 
+// TestTrainSummarizationPointer trains a pointer-generator a few steps,
+// with checkpoint averaging and a resumed run: its directory says so,
+// holds the copy head, loads in the summarisation pipeline and
+// summarises, and the copy head's parameters learnt.
+func TestTrainSummarizationPointer(t *testing.T) {
+	res, out, cfg := trainQuickSummarizer(t, 300, 30, func(c *SummarizationConfig) {
+		c.VocabSize, c.Steps, c.Warmup, c.EvalEvery, c.ValDocs, c.AverageLast = 400, 4, 1, 2, 0, 2
+		c.PointerGenerator = true
+	})
+	b, err := os.ReadFile(filepath.Join(res.ModelDir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"pointer_generator": true`) {
+		t.Errorf("config.json lacks pointer_generator: %s", b)
+	}
+	m, err := seq2seq.Load(res.ModelDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := m.Params.Get("pointer.gate_proj.weight")
+	if gate == nil {
+		t.Fatal("no copy head in the saved model")
+	}
+	start, err := seq2seq.New(m.Config, cfg.Seed) // the run's starting point: the same draws
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(gate.Value.Data(), start.Params.Get("pointer.gate_proj.weight").Value.Data()) {
+		t.Error("the copy head's gate did not learn")
+	}
+	s, err := pipelines.LoadSummarizer(res.ModelDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Options.Generation.MaxNewTokens = 6
+	if sums, err := s.Summarize([]string{"a tool to convert files", "another package"}); err != nil || len(sums) != 2 {
+		t.Fatalf("%q %v", sums, err)
+	}
+	cfg.Steps = 6
+	res2, err := TrainSummarization(context.Background(), cfg, Options{Out: out, Resume: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Last().Step != 6 {
+		t.Errorf("resumed run ended at step %d, want 6", res2.Last().Step)
+	}
+}
+
 // TestTrainSummarizationAverage checks checkpoint averaging at the end of
 // a run: the last evaluated steps' parameters are kept (older ones
 // removed), model-average holds their mean, average.json scores it against
