@@ -2,6 +2,7 @@ package seq2seq
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/goformer/goformer/autograd"
 	"github.com/goformer/goformer/nn"
@@ -118,19 +119,52 @@ func (m *Model) newDecoderSources(g *autograd.Graph, memory *autograd.Var, src [
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
-	s := &decoderSources{keys: k.Value.Clone(), src: src, pad: pad, srcLen: srcLen}
+	s := &decoderSources{keys: k.Value.Clone(), src: slices.Clone(src), pad: slices.Clone(pad), srcLen: srcLen} // keep compacts them in place
 	for i := range len(src) / srcLen * copies {
 		s.owner = append(s.owner, int32(i/copies))
 	}
 	return s, nil
 }
 
-// keep keeps the given rows, as Decoder.Keep does.
+// keep keeps the given rows, as Decoder.Keep does, and drops the sources
+// no row reads any more (a server's decoder sees requests join and leave
+// for as long as it runs).
 func (s *decoderSources) keep(rows []int) {
 	for i, r := range rows {
 		s.owner[i] = s.owner[r]
 	}
 	s.owner = s.owner[:len(rows)]
+	sources, d := len(s.src)/s.srcLen, s.keys.Dim(-1)
+	index := make([]int32, sources) // old source → new, −1 when dropped
+	for b := range index {
+		index[b] = -1
+	}
+	for _, o := range s.owner {
+		index[o] = 0
+	}
+	kept, n := 0, s.srcLen
+	keys := s.keys.Data()
+	for b := range index { // kept sources move down in order, so each copy reads what is not yet overwritten
+		if index[b] < 0 {
+			continue
+		}
+		index[b] = int32(kept)
+		if kept != b {
+			copy(keys[kept*n*d:(kept+1)*n*d], keys[b*n*d:(b+1)*n*d])
+			copy(s.src[kept*n:(kept+1)*n], s.src[b*n:(b+1)*n])
+			copy(s.pad[kept*n:(kept+1)*n], s.pad[b*n:(b+1)*n])
+		}
+		kept++
+	}
+	for i, o := range s.owner {
+		s.owner[i] = index[o]
+	}
+	if kept < sources {
+		if t, err := tensor.FromSlice(keys[:kept*n*d], kept*n, d); err == nil { // kept 0: no row reads any
+			s.keys = t
+		}
+		s.src, s.pad = s.src[:kept*n], s.pad[:kept*n]
+	}
 }
 
 // join appends o's sources and rows, padding both sets of sources to the

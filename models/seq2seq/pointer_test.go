@@ -124,6 +124,41 @@ func TestPointerDecoderJoinAndKeep(t *testing.T) {
 	fixture.CheckJoinBeams(t, func(src [][]int32, copies, maxLen int) (fixture.BeamDecoder, error) {
 		return m.NewDecoder(src, copies, maxLen)
 	}, src, m.Config.VocabSize, 2)
+	// Keep drops the sources no row reads: a long-running decoder holds
+	// only what its rows need, and the rows left decode as if alone.
+	all, err := m.NewDecoder(src[:3], 1, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := m.NewDecoder([][]int32{src[0], src[2]}, 1, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := all.Step([]int32{0, 0, 0}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alone.Step([]int32{0, 0}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := all.Keep([]int{0, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(all.sources.src) / all.sources.srcLen; n != 2 || all.sources.owner[1] != 1 {
+		t.Fatalf("after Keep: %d sources, owners %v; want 2, [0 1]", n, all.sources.owner)
+	}
+	got, err := all.Step([]int32{5, 6}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := alone.Step([]int32{5, 6}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-4*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("output %d after Keep: %g, decoded alone %g", i, got[i], want[i])
+		}
+	}
 }
 
 // TestPointerLabelledLossMatchesLoss: LabelledLoss, on one group and in
