@@ -21,8 +21,9 @@ import (
 // ids, srcPad [B·srcLen] (or nil) their padding, gate [N] or [N, 1].
 // Because the rows are log-probabilities, CrossEntropy on them is the
 // mixture's cross-entropy, and a decoder that takes a log-softmax of them
-// gets them back unchanged. src, srcPad and rowSource must stay unchanged
-// until Backward.
+// gets them back unchanged (a source whose every position is padding
+// gives no copy, and its rows sum to p). src, srcPad and rowSource must
+// stay unchanged until Backward.
 func (g *Graph) PointerMix(logits, q, k, gate *Var, src []int32, srcPad []bool, srcLen int, rowSource []int32) *Var {
 	if g.failed("PointerMix", logits, q, k, gate) {
 		return g.poison
@@ -201,7 +202,7 @@ func (j *pointerJob) lossRows(lo, hi, part int) {
 // k. Rows are split over the threads; the keys' gradient is then summed
 // source by source.
 
-// backwardJob sets up the backward pass of node n.
+// pointerBackwardJob sets up the backward pass of node n.
 func (g *Graph) pointerBackwardJob(n *node) *pointerJob {
 	logits, q, k, gate := n.in[0], n.in[1], n.in[2], n.in[3]
 	j := &pointerJob{n: n.rows, v: n.cols, d: lastDim(q), srcLen: n.offset, src: n.ids, pad: n.pad, owner: n.owner,
