@@ -53,40 +53,8 @@ func TestLabelledLossGrouped(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		const batch, srcLen, tgtLen, pad = 40, 7, 12, 1
-		src, srcPad := make([]int32, batch*srcLen), make([]bool, batch*srcLen)
-		tgtIn, labels, tgtPad := make([]int32, batch*tgtLen), make([]int32, batch*tgtLen), make([]bool, batch*tgtLen)
-		for b := 0; b < batch; b++ {
-			ns := 3 + b%5
-			for p := 0; p < srcLen; p++ {
-				i := b*srcLen + p
-				switch {
-				case p < ns:
-					src[i] = int32(5 + (b*7+p*3)%18)
-				case p == ns:
-					src[i] = 2
-				default:
-					src[i], srcPad[i] = pad, true
-				}
-			}
-			nt := 1 + (b*5)%9 // target tokens, EOS included
-			for p := 0; p < tgtLen; p++ {
-				i := b*tgtLen + p
-				switch {
-				case p < nt:
-					labels[i] = int32(5 + (b*11+p*5)%18)
-					if p == nt-1 {
-						labels[i] = 2
-					}
-					tgtIn[i] = 2
-					if p > 0 {
-						tgtIn[i] = labels[i-1]
-					}
-				default:
-					tgtIn[i], labels[i], tgtPad[i] = pad, pad, true
-				}
-			}
-		}
+		const batch, srcLen, tgtLen = groupedRows, groupedSrcLen, groupedTgtLen
+		src, srcPad, tgtIn, labels, tgtPad := groupedBatch(func(b, p, ns int, src []int32) int32 { return int32(5 + (b*11+p*5)%18) })
 		if gr := m.targetGroups(batch, tgtLen, tgtPad, labels); len(gr) < 2 {
 			t.Fatalf("%s: %d groups, want several", modelType, len(gr))
 		}
@@ -97,4 +65,50 @@ func TestLabelledLossGrouped(t *testing.T) {
 			return m.LabelledLoss(g, src, srcLen, tgtIn, labels, tgtLen, batch, srcPad, tgtPad, 0.1, nil)
 		})
 	}
+}
+
+// The batch of groupedBatch: rows, padded source and target lengths.
+const groupedRows, groupedSrcLen, groupedTgtLen = 40, 7, 12
+
+// groupedBatch is a batch that LabelledLoss decodes in groups of similar
+// target length: 40 rows, sources of 3 to 7 tokens padded to 7 (EOS 2,
+// pad 1), targets of 1 to 9 tokens padded to 12; label(b, p, ns, src)
+// gives row b's target token p (the row's source has ns tokens before
+// EOS, src holds it), the last being EOS.
+func groupedBatch(label func(b, p, ns int, src []int32) int32) (src []int32, srcPad []bool, tgtIn, labels []int32, tgtPad []bool) {
+	const batch, srcLen, tgtLen, pad = groupedRows, groupedSrcLen, groupedTgtLen, 1
+	src, srcPad = make([]int32, batch*srcLen), make([]bool, batch*srcLen)
+	tgtIn, labels, tgtPad = make([]int32, batch*tgtLen), make([]int32, batch*tgtLen), make([]bool, batch*tgtLen)
+	for b := 0; b < batch; b++ {
+		ns := 3 + b%5
+		for p := 0; p < srcLen; p++ {
+			i := b*srcLen + p
+			switch {
+			case p < ns:
+				src[i] = int32(5 + (b*7+p*3)%18)
+			case p == ns:
+				src[i] = 2
+			default:
+				src[i], srcPad[i] = pad, true
+			}
+		}
+		nt := 1 + (b*5)%9 // target tokens, EOS included
+		for p := 0; p < tgtLen; p++ {
+			i := b*tgtLen + p
+			switch {
+			case p < nt:
+				labels[i] = label(b, p, ns, src[b*srcLen:(b+1)*srcLen])
+				if p == nt-1 {
+					labels[i] = 2
+				}
+				tgtIn[i] = 2
+				if p > 0 {
+					tgtIn[i] = labels[i-1]
+				}
+			default:
+				tgtIn[i], labels[i], tgtPad[i] = pad, pad, true
+			}
+		}
+	}
+	return src, srcPad, tgtIn, labels, tgtPad
 }

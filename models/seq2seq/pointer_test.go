@@ -173,40 +173,9 @@ func TestPointerLabelledLossMatchesLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.InitMimeticAttention(1)
-	const batch, srcLen, tgtLen, pad = 40, 7, 12, 1
-	src, srcPad := make([]int32, batch*srcLen), make([]bool, batch*srcLen)
-	tgtIn, labels, tgtPad := make([]int32, batch*tgtLen), make([]int32, batch*tgtLen), make([]bool, batch*tgtLen)
-	for b := 0; b < batch; b++ {
-		ns := 3 + b%5
-		for p := 0; p < srcLen; p++ {
-			i := b*srcLen + p
-			switch {
-			case p < ns:
-				src[i] = int32(5 + (b*7+p*3)%18)
-			case p == ns:
-				src[i] = 2
-			default:
-				src[i], srcPad[i] = pad, true
-			}
-		}
-		nt := 1 + (b*5)%9
-		for p := 0; p < tgtLen; p++ {
-			i := b*tgtLen + p
-			switch {
-			case p < nt:
-				labels[i] = src[b*srcLen+p%ns] // copyable, as a summary's tokens often are
-				if p == nt-1 {
-					labels[i] = 2
-				}
-				tgtIn[i] = 2
-				if p > 0 {
-					tgtIn[i] = labels[i-1]
-				}
-			default:
-				tgtIn[i], labels[i], tgtPad[i] = pad, pad, true
-			}
-		}
-	}
+	const batch, srcLen, tgtLen = groupedRows, groupedSrcLen, groupedTgtLen
+	// Targets copyable, as a summary's tokens often are.
+	src, srcPad, tgtIn, labels, tgtPad := groupedBatch(func(b, p, ns int, src []int32) int32 { return src[p%ns] })
 	if gr := m.targetGroups(batch, tgtLen, tgtPad, labels); len(gr) < 2 {
 		t.Fatalf("%d groups, want several", len(gr))
 	}
