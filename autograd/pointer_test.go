@@ -149,6 +149,12 @@ func TestPointerMixGradientsManyRows(t *testing.T) {
 // batch (PointerCrossEntropy): 1,000 labelled positions over a vocabulary
 // of 8,000, reading 64 descriptions of 128 tokens, forward and backward.
 func BenchmarkPointerMix(b *testing.B) {
+	benchmarkPointer(b, func(g *Graph, in []*Var, src []int32, srcLen int, owner, targets []int32) *Var {
+		return g.PointerCrossEntropy(in[0], in[1], in[2], in[3], src, nil, srcLen, owner, targets, -100, 0.1)
+	})
+}
+
+func benchmarkPointer(b *testing.B, loss func(g *Graph, in []*Var, src []int32, srcLen int, owner, targets []int32) *Var) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const rows, vocab, sources, srcLen, d = 1000, 8000, 64, 128, 128
 	src, owner := make([]int32, sources*srcLen), make([]int32, rows)
@@ -164,11 +170,18 @@ func BenchmarkPointerMix(b *testing.B) {
 	g := NewGraph(1)
 	for b.Loop() {
 		g.Reset()
-		loss := g.PointerCrossEntropy(in[0], in[1], in[2], in[3], src, nil, srcLen, owner, targets, -100, 0.1)
-		if err := g.Backward(loss); err != nil {
+		if err := g.Backward(loss(g, in, src, srcLen, owner, targets)); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkPointerMixComposed is BenchmarkPointerMix's loss as two
+// operations: the mixture formed (PointerMix), then CrossEntropy on it.
+func BenchmarkPointerMixComposed(b *testing.B) {
+	benchmarkPointer(b, func(g *Graph, in []*Var, src []int32, srcLen int, owner, targets []int32) *Var {
+		return g.CrossEntropy(g.PointerMix(in[0], in[1], in[2], in[3], src, nil, srcLen, owner), targets, -100, 0.1)
+	})
 }
 
 // BenchmarkPointerMixBaseline is BenchmarkPointerMix's cross-entropy on the
