@@ -199,8 +199,8 @@ func TestPointerLabelledLossMatchesLoss(t *testing.T) {
 	}
 }
 
-// TestPointerSaveLoad: pointer_generator and the pointer.* tensors survive
-// Save and Load bit for bit.
+// TestPointerSaveLoad: pointer_generator and the copy head survive Save
+// and Load (TestSaveLoadBitIdentical checks the values bit for bit).
 func TestPointerSaveLoad(t *testing.T) {
 	m := tinyPointerModel(t, "pegasus")
 	dir := t.TempDir()
@@ -211,14 +211,7 @@ func TestPointerSaveLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !m2.Config.PointerGenerator || m2.pointer == nil {
+	if !m2.Config.PointerGenerator || m2.pointer == nil || m2.Params.Get("pointer.gate_proj.weight") == nil {
 		t.Fatal("the loaded model has no copy head")
-	}
-	for _, p := range m.Params.List() {
-		for i, v := range p.Value.Data() {
-			if math.Float32bits(v) != math.Float32bits(m2.Params.Get(p.Name).Value.Data()[i]) {
-				t.Fatalf("%s[%d] changed", p.Name, i)
-			}
-		}
 	}
 }

@@ -66,9 +66,10 @@ func TestMatchesPyTorch(t *testing.T) {
 }
 
 func TestSaveLoadBitIdentical(t *testing.T) {
-	for _, typ := range []string{"marian", "pegasus"} {
-		cfg := Config{ModelType: typ, VocabSize: 13, DModel: 8, EncoderLayers: 1, DecoderLayers: 2, EncoderAttentionHeads: 2,
-			DecoderAttentionHeads: 2, EncoderFFNDim: 16, DecoderFFNDim: 16, MaxPositionEmbeddings: 10, ScaleEmbedding: true}
+	for _, typ := range []string{"marian", "pegasus", "pegasus+pointer"} {
+		cfg := Config{ModelType: strings.TrimSuffix(typ, "+pointer"), VocabSize: 13, DModel: 8, EncoderLayers: 1, DecoderLayers: 2, EncoderAttentionHeads: 2,
+			DecoderAttentionHeads: 2, EncoderFFNDim: 16, DecoderFFNDim: 16, MaxPositionEmbeddings: 10, ScaleEmbedding: true,
+			PointerGenerator: strings.HasSuffix(typ, "+pointer")}
 		m, err := New(cfg, 3)
 		if err != nil {
 			t.Fatal(err)
